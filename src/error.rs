@@ -1,0 +1,36 @@
+//! The failures callers branch on, each with a documented exit code (see the README).
+
+use thiserror::Error;
+
+/// Exit codes. 0 is success; clap's own usage errors also exit with 2.
+pub mod exit {
+    pub const INTERNAL: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const AWS: u8 = 3;
+}
+
+#[derive(Debug, Error)]
+pub enum MitosisError {
+    /// The request cannot be carried out as asked; nothing was changed. The message says what
+    /// to do instead.
+    #[error("{0}")]
+    BadInput(String),
+    /// AWS answered with an error (or could not be reached) while reading or acting.
+    #[error("AWS {operation} failed: {message}")]
+    Aws { operation: String, message: String },
+}
+
+impl MitosisError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        MitosisError::BadInput(message.into())
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            MitosisError::BadInput(_) => exit::BAD_INPUT,
+            MitosisError::Aws { .. } => exit::AWS,
+        }
+    }
+}
+
+pub type Result<T, E = MitosisError> = std::result::Result<T, E>;

@@ -1,0 +1,281 @@
+//! The observed state of an RDS account, in the project's own types.
+//!
+//! Everything the planner knows about AWS arrives through these structs, so the planner never
+//! sees an SDK type and tests can build states by hand.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Tag keys the tool writes. They follow an instance through renames, which is what lets a
+/// rerun tell a half-swapped tree from a fresh one.
+pub mod tags {
+    pub const PREFIX: &str = "stack-mitosis:";
+    /// `temp` on clones the tool created, `old` on target instances it retired.
+    pub const ROLE: &str = "stack-mitosis:role";
+    /// The target-tree identifier this clone or retiree belongs to.
+    pub const ORIGINAL: &str = "stack-mitosis:original";
+    pub const RUN: &str = "stack-mitosis:run";
+    pub const SOURCE: &str = "stack-mitosis:source";
+    pub const ROLE_TEMP: &str = "temp";
+    pub const ROLE_OLD: &str = "old";
+}
+
+pub const TEMP_PREFIX: &str = "temp-";
+pub const OLD_PREFIX: &str = "old-";
+
+/// A named membership with a status, e.g. a VPC security group (`active`) or a parameter group
+/// (`in-sync`, `applying`, `pending-reboot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub name: String,
+    pub status: String,
+}
+
+impl Membership {
+    pub fn new(name: &str, status: &str) -> Self {
+        Membership {
+            name: name.to_string(),
+            status: status.to_string(),
+        }
+    }
+}
+
+/// One DB instance as DescribeDBInstances shows it, plus its tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Instance {
+    pub id: String,
+    pub arn: String,
+    pub status: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub class: String,
+    pub address: Option<String>,
+    pub port: Option<i32>,
+    pub storage_type: Option<String>,
+    pub iops: Option<i32>,
+    pub multi_az: bool,
+    pub publicly_accessible: bool,
+    pub auto_minor_version_upgrade: bool,
+    pub copy_tags_to_snapshot: bool,
+    pub processor_features: Vec<(String, String)>,
+    pub vpc_security_groups: Vec<Membership>,
+    pub option_groups: Vec<Membership>,
+    pub parameter_groups: Vec<Membership>,
+    pub iam_auth: bool,
+    pub cloudwatch_logs_exports: Vec<String>,
+    pub performance_insights: bool,
+    pub performance_insights_kms_key_id: Option<String>,
+    pub performance_insights_retention: Option<i32>,
+    pub monitoring_interval: Option<i32>,
+    pub monitoring_role_arn: Option<String>,
+    pub subnet_group: Option<String>,
+    pub vpc_id: Option<String>,
+    pub backup_retention: i32,
+    pub backup_window: Option<String>,
+    pub maintenance_window: Option<String>,
+    pub deletion_protection: bool,
+    pub storage_encrypted: bool,
+    pub kms_key_id: Option<String>,
+    /// `ReadReplicaSourceDBInstanceIdentifier`: the parent in the replica tree.
+    pub replica_source: Option<String>,
+    /// `ReadReplicaDBInstanceIdentifiers`: the children, as AWS reports them.
+    pub replicas: Vec<String>,
+    /// Set for Aurora cluster members, which this tool does not handle.
+    pub cluster: Option<String>,
+    /// Names of the fields in PendingModifiedValues; empty when nothing is pending.
+    pub pending_modifications: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Instance {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+
+    /// The role the tool gave this instance (`temp` or `old`), if it did.
+    pub fn mitosis_role(&self) -> Option<&str> {
+        self.tag(tags::ROLE)
+    }
+
+    /// True when the tool created or retired this instance on behalf of target-tree `original`.
+    pub fn is_marked(&self, role: &str, original: &str) -> bool {
+        self.tag(tags::ROLE) == Some(role) && self.tag(tags::ORIGINAL) == Some(original)
+    }
+
+    /// The user's own tags: everything but the tool's markers and AWS-reserved keys.
+    pub fn user_tags(&self) -> BTreeMap<String, String> {
+        self.tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with(tags::PREFIX) && !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The parameter group AWS applies (the `in-sync` one, else the first listed).
+    pub fn parameter_group(&self) -> Option<&str> {
+        in_sync_or_first(&self.parameter_groups)
+    }
+
+    pub fn option_group(&self) -> Option<&str> {
+        in_sync_or_first(&self.option_groups)
+    }
+
+    /// Only `active` security groups are carried: others are being removed or are not usable.
+    pub fn active_security_groups(&self) -> Vec<String> {
+        self.vpc_security_groups
+            .iter()
+            .filter(|m| m.status == "active")
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+}
+
+fn in_sync_or_first(list: &[Membership]) -> Option<&str> {
+    list.iter()
+        .find(|m| m.status == "in-sync")
+        .or_else(|| list.first())
+        .map(|m| m.name.as_str())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Snapshot {
+    pub id: String,
+    pub arn: String,
+    pub instance_id: String,
+    pub status: String,
+    /// `automated` or `manual`.
+    pub kind: String,
+    /// Creation time as epoch seconds, for picking the newest.
+    pub created: Option<i64>,
+    pub vpc_id: Option<String>,
+}
+
+/// Where the account lives, for building ARNs in the IAM policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl AccountInfo {
+    /// Reads partition, region and account from any RDS ARN
+    /// (`arn:aws:rds:eu-west-1:123456789012:db:name`).
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() < 6 || parts[0] != "arn" || parts[3].is_empty() || parts[4].is_empty() {
+            return None;
+        }
+        Some(AccountInfo {
+            partition: parts[1].to_string(),
+            region: parts[3].to_string(),
+            account: parts[4].to_string(),
+        })
+    }
+
+    /// Wildcards for what is not known, so the policy is still usable.
+    pub fn unknown(region: Option<&str>) -> Self {
+        AccountInfo {
+            partition: "aws".into(),
+            region: region.unwrap_or("*").into(),
+            account: "*".into(),
+        }
+    }
+
+    pub fn arn(&self, resource: &str) -> String {
+        format!(
+            "arn:{}:rds:{}:{}:{}",
+            self.partition, self.region, self.account, resource
+        )
+    }
+}
+
+/// Everything the planner needs to know, read once before planning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub instances: BTreeMap<String, Instance>,
+    /// Snapshots of the source instance (all pages, automated and manual).
+    pub snapshots: Vec<Snapshot>,
+    pub account: AccountInfo,
+}
+
+impl Observed {
+    pub fn new(instances: Vec<Instance>, snapshots: Vec<Snapshot>, account: AccountInfo) -> Self {
+        Observed {
+            instances: instances.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            snapshots,
+            account,
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Instance> {
+        self.instances.get(id)
+    }
+
+    /// Direct replicas of `id`, from the children's `ReadReplicaSourceDBInstanceIdentifier`
+    /// (the authoritative link) merged with the parent's `ReadReplicaDBInstanceIdentifiers`.
+    pub fn children(&self, id: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .instances
+            .values()
+            .filter(|i| i.replica_source.as_deref() == Some(id))
+            .map(|i| i.id.clone())
+            .collect();
+        if let Some(parent) = self.instances.get(id) {
+            for r in &parent.replicas {
+                // Cross-region replicas are listed by ARN; they are not part of this region's tree.
+                if self.instances.contains_key(r) && !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// `id` and all its replicas, recursively, parents before children (pre-order).
+    pub fn tree(&self, id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![id.to_string()];
+        while let Some(next) = stack.pop() {
+            if out.contains(&next) || !self.instances.contains_key(&next) {
+                continue;
+            }
+            let mut kids = self.children(&next);
+            kids.reverse();
+            out.push(next);
+            stack.extend(kids);
+        }
+        out
+    }
+
+    /// The parent of `id` in its replica tree, if any.
+    pub fn parent(&self, id: &str) -> Option<String> {
+        let inst = self.instances.get(id)?;
+        if let Some(p) = &inst.replica_source {
+            return Some(p.clone());
+        }
+        self.instances
+            .values()
+            .find(|i| i.replicas.iter().any(|r| r == id))
+            .map(|i| i.id.clone())
+    }
+
+    /// Walks up the replica links to the primary.
+    pub fn root_of(&self, id: &str) -> String {
+        let mut current = id.to_string();
+        let mut seen = vec![current.clone()];
+        while let Some(p) = self.parent(&current) {
+            if seen.contains(&p) || !self.instances.contains_key(&p) {
+                break;
+            }
+            seen.push(p.clone());
+            current = p;
+        }
+        current
+    }
+}

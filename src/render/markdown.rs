@@ -1,0 +1,49 @@
+use super::params_summary;
+use crate::plan::Plan;
+use std::fmt::Write;
+
+/// The flight plan for GitHub (job summary, PR comment): a table, skipped steps struck through.
+pub fn plan_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let pending = plan.pending().count();
+    let _ = writeln!(
+        out,
+        "### Flight plan: refresh `{}` from `{}`\n",
+        plan.target, plan.source
+    );
+    let _ = writeln!(
+        out,
+        "Path: **{}** · run `{}` · {} steps to run, {} already done{}\n",
+        plan.path.as_str(),
+        plan.run_id,
+        pending,
+        plan.steps.len() - pending,
+        if plan.resuming {
+            " (resuming an interrupted run)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "| # | Step | Action | Instance | Details |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (n, step) in plan.steps.iter().enumerate() {
+        let (id, detail) = match &step.skip {
+            Some(reason) => (format!("~~{}~~", step.id), format!("skipped: {reason}")),
+            None => (step.id.clone(), params_summary(step)),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | `{}` | {} |",
+            n + 1,
+            id,
+            step.op.action(),
+            step.instance,
+            escape_cell(&detail)
+        );
+    }
+    out
+}
+
+fn escape_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

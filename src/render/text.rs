@@ -1,0 +1,63 @@
+use super::params_summary;
+use crate::plan::Plan;
+use std::fmt::Write;
+
+/// The flight plan for a terminal: one aligned line per step, skipped steps marked with why.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let pending = plan.pending().count();
+    let _ = writeln!(
+        out,
+        "Flight plan: refresh {} from {} ({} path, run {})",
+        plan.target,
+        plan.source,
+        plan.path.as_str(),
+        plan.run_id
+    );
+    if plan.resuming {
+        let _ = writeln!(
+            out,
+            "Resuming an interrupted run: {} of {} steps are already done.",
+            plan.steps.len() - pending,
+            plan.steps.len()
+        );
+    }
+    let _ = writeln!(out);
+    let w_id = plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let w_action = plan
+        .steps
+        .iter()
+        .map(|s| s.op.action().len())
+        .max()
+        .unwrap_or(0);
+    let w_inst = plan
+        .steps
+        .iter()
+        .map(|s| s.instance.len())
+        .max()
+        .unwrap_or(0);
+    let w_num = plan.steps.len().to_string().len();
+    for (n, step) in plan.steps.iter().enumerate() {
+        let detail = match &step.skip {
+            Some(reason) => format!("skip: {reason}"),
+            None => params_summary(step),
+        };
+        let mark = if step.skip.is_some() { "-" } else { " " };
+        let line = format!(
+            "{mark}{:>w_num$}  {:<w_id$}  {:<w_action$}  {:<w_inst$}  {}",
+            n + 1,
+            step.id,
+            step.op.action(),
+            step.instance,
+            detail,
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let _ = writeln!(
+        out,
+        "\n{} steps to run, {} already done.",
+        pending,
+        plan.steps.len() - pending
+    );
+    out
+}
