@@ -1,0 +1,129 @@
+"""Creates an example RDS environment in the emulator from a scenario file (JSON).
+
+Usage: python seed.py SCENARIO.json --endpoint http://127.0.0.1:PORT
+
+Scenario keys: "vpcs" (names; each gets a VPC, two subnets, a DB subnet group "<name>-subnets"
+and a security group "<name>-db"), "parameter_groups" ([{name, family}]), "option_groups"
+([{name, engine, major}]), "instances" ([{id, engine, engine_version, class, vpc, port,
+backup_retention, backup_window, maintenance_window, parameter_group, option_group, tags,
+deletion_protection, multi_az, replica_of, status, snapshots, cluster}]).
+Every call is followed by a jump of the emulator's clock, so the result is settled.
+"""
+
+import argparse
+import json
+import urllib.request
+
+import boto3
+
+
+def post(endpoint, path, payload=None):
+    req = urllib.request.Request(endpoint + path, data=json.dumps(payload or {}).encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+def seed(scenario, endpoint):
+    region = scenario.get("region", "us-east-1")
+    kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="testing",
+              aws_secret_access_key="testing")
+    ec2 = boto3.client("ec2", **kw)
+    rds = boto3.client("rds", **kw)
+    settle = lambda: post(endpoint, "/_emulator/settle")
+
+    groups = {}
+    for i, name in enumerate(scenario.get("vpcs", [])):
+        vpc = ec2.create_vpc(CidrBlock=f"10.{i + 1}.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{i + 1}.{n}.0/24",
+                                     AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+                   for n, az in ((1, "a"), (2, "b"))]
+        rds.create_db_subnet_group(DBSubnetGroupName=f"{name}-subnets",
+                                   DBSubnetGroupDescription=f"{name} databases",
+                                   SubnetIds=subnets)
+        sg = ec2.create_security_group(GroupName=f"{name}-db", Description=f"{name} db",
+                                       VpcId=vpc)["GroupId"]
+        groups[f"{name}-db"] = sg
+    for pg in scenario.get("parameter_groups", []):
+        rds.create_db_parameter_group(DBParameterGroupName=pg["name"],
+                                      DBParameterGroupFamily=pg["family"],
+                                      Description=pg["name"])
+    for og in scenario.get("option_groups", []):
+        rds.create_option_group(OptionGroupName=og["name"], EngineName=og["engine"],
+                                MajorEngineVersion=og["major"], OptionGroupDescription=og["name"])
+
+    for inst in scenario.get("instances", []):
+        ident = inst["id"]
+        tags = [{"Key": k, "Value": v} for k, v in inst.get("tags", {}).items()]
+        common = {}
+        if "class" in inst:
+            common["DBInstanceClass"] = inst["class"]
+        if "port" in inst:
+            common["Port"] = inst["port"]
+        if "option_group" in inst:
+            common["OptionGroupName"] = inst["option_group"]
+        if "vpc" in inst:
+            common["VpcSecurityGroupIds"] = [groups[f"{inst['vpc']}-db"]]
+        if "security_groups" in inst:
+            common["VpcSecurityGroupIds"] = [groups[g] for g in inst["security_groups"]]
+        if inst.get("replica_of"):
+            rds.create_db_instance_read_replica(
+                DBInstanceIdentifier=ident, SourceDBInstanceIdentifier=inst["replica_of"],
+                Tags=tags, **common)
+            settle()
+        else:
+            extra = {}
+            if "vpc" in inst:
+                extra["DBSubnetGroupName"] = f"{inst['vpc']}-subnets"
+            if "cluster" in inst:
+                extra["DBClusterIdentifier"] = inst["cluster"]
+            rds.create_db_instance(
+                DBInstanceIdentifier=ident, Engine=inst.get("engine", "postgres"),
+                EngineVersion=inst.get("engine_version", "16.3"),
+                DBInstanceClass=inst.get("class", "db.t3.micro"), AllocatedStorage=20,
+                MasterUsername="admin", MasterUserPassword="not-a-real-password",
+                BackupRetentionPeriod=inst.get("backup_retention", 7), Tags=tags,
+                **{k: v for k, v in common.items() if k != "DBInstanceClass"}, **extra)
+        modify = {}
+        if "parameter_group" in inst:
+            modify["DBParameterGroupName"] = inst["parameter_group"]
+        if "backup_window" in inst:
+            modify["PreferredBackupWindow"] = inst["backup_window"]
+        if "maintenance_window" in inst:
+            modify["PreferredMaintenanceWindow"] = inst["maintenance_window"]
+        if inst.get("replica_of") and "backup_retention" in inst:
+            modify["BackupRetentionPeriod"] = inst["backup_retention"]
+        if inst.get("deletion_protection"):
+            modify["DeletionProtection"] = True
+        if inst.get("multi_az"):
+            modify["MultiAZ"] = True
+        if modify:
+            rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **modify)
+            settle()
+        for snap in inst.get("snapshots", []):
+            rds.create_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=snap)
+            settle()
+    # Leave instances in a given state (e.g. "modifying") by starting a change and not settling.
+    for inst in scenario.get("instances", []):
+        if inst.get("status") == "modifying":
+            rds.modify_db_instance(DBInstanceIdentifier=inst["id"], ApplyImmediately=True,
+                                   PreferredMaintenanceWindow="sat:01:00-sat:01:30")
+            post(endpoint, "/_emulator/scale", {"seconds_per_unit": 3600})
+    settle_needed = not any(i.get("status") for i in scenario.get("instances", []))
+    if settle_needed:
+        settle()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario")
+    parser.add_argument("--endpoint", required=True)
+    args = parser.parse_args()
+    if not args.endpoint.startswith(("http://127.0.0.1:", "http://localhost:")):
+        raise SystemExit("seed only talks to a loopback emulator")
+    with open(args.scenario) as f:
+        seed(json.load(f), args.endpoint)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,472 @@
+"""The AWS emulator for stack-mitosis tests: moto's server with a correction layer.
+
+moto is independent of this project, which is why it is worth testing against, but its RDS
+backend has gaps that matter for a refresh (see the README, "Testing"). This module patches
+its RDS backend and serves it on a loopback port:
+
+* asynchronous statuses on a time scale (creating, backing-up, modifying, renaming,
+  rebooting, deleting), including "still `available`, unchanged, for a moment right after a
+  modify", a rename during which neither name answers, and modifications that only become
+  visible when they are applied (PendingModifiedValues in between);
+* replication links that follow promote, rename and delete;
+* duplicate identifiers rejected (replica create, restore, rename);
+* deleting an old replica after renames works; deleting a primary promotes its replicas;
+* restore keeps false/0 overrides; ModifyDBInstance honours DBPortNumber; per-instance
+  DbiResourceId; replicas do not inherit tags or backups; PerformanceInsightsEnabled returned;
+* mutating calls on an instance that is not `available` answer InvalidDBInstanceState.
+
+Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE to clear),
+`faults` (POST {"action", "count", "code", "status"} to make the next calls fail),
+`blackout` (POST {"after": N}: after answering the N-th mutating call, every later AWS
+request fails until the switch is cleared with {"after": null}: the client is cut off, as
+when a runner dies mid-run, while the emulated account keeps its state),
+`scale` (POST {"seconds_per_unit": x}).
+
+Usage: python server.py [--host 127.0.0.1] [--port 0] [--scale SECONDS]
+Prints "listening on http://HOST:PORT" once ready.
+"""
+
+import argparse
+import copy
+import json
+import os
+import random
+import string
+import sys
+import threading
+import time
+from urllib.parse import parse_qs
+
+from moto.rds import models as rds_models
+from moto.rds.exceptions import (
+    DBInstanceAlreadyExists,
+    DBInstanceNotFoundError,
+    DBParameterGroupNotFoundError,
+    InvalidParameterCombination,
+    RDSClientError,
+)
+from moto.rds.models import DBInstance, RDSBackend
+
+LOCK = threading.RLock()
+SCALE = {"unit": 0.05}  # seconds of wall time per simulated "unit" (about a minute of RDS)
+EVENTS = []  # (due, seq, fn)
+SEQ = [0]
+RECORD = []
+FAULTS = []
+BLACKOUT = {"after": None, "seen": 0}
+
+# Durations in units.
+D_CREATE, D_BACKUP, D_LAG, D_MODIFY, D_GAP, D_RENAME, D_DELETE, D_PROMOTE = (
+    4.0, 1.0, 0.6, 1.5, 0.6, 1.0, 2.0, 2.0)
+
+MUTATING_PREFIXES = ("Create", "Modify", "Delete", "Promote", "Restore", "Reboot",
+                     "AddTags", "RemoveTags", "Start", "Stop", "Copy")
+
+
+def now():
+    return time.monotonic()
+
+
+def schedule(after_units, fn):
+    with LOCK:
+        SEQ[0] += 1
+        EVENTS.append((now() + after_units * SCALE["unit"], SEQ[0], fn))
+        EVENTS.sort(key=lambda e: (e[0], e[1]))
+
+
+def advance():
+    """Runs every event that is due, in order."""
+    with LOCK:
+        while EVENTS and EVENTS[0][0] <= now():
+            _, _, fn = EVENTS.pop(0)
+            try:
+                fn()
+            except Exception as e:  # an event must never break the server
+                print(f"emulator event failed: {e!r}", file=sys.stderr)
+
+
+def resource_id():
+    return "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
+
+
+def require_available(db):
+    if db.status != "available":
+        raise RDSClientError(
+            "InvalidDBInstanceState",
+            f"DB instance {db.db_instance_identifier} is not in available state "
+            f"(it is {db.status}).")
+
+
+def find(backend, ident):
+    db = backend.databases.get(ident)
+    if db is None:
+        raise DBInstanceNotFoundError(ident)
+    return db
+
+
+def reserved(backend, ident):
+    return ident in backend.databases or ident in LIMBO
+
+
+LIMBO = {}  # new identifier -> instance, while a rename is in flight
+
+
+def timeline(db, steps):
+    """Sets db.status through `steps` [(status, units)], then `available`."""
+    t = 0.0
+    db.status = steps[0][0]
+    for i, (status, units) in enumerate(steps):
+        t += units
+        nxt = steps[i + 1][0] if i + 1 < len(steps) else "available"
+        schedule(t, lambda nxt=nxt: setattr(db, "status", nxt))
+
+
+def fix_links_after_rename(backend, old, new):
+    for other in backend.databases.values():
+        if other.source_db_instance_identifier == old:
+            other.source_db_instance_identifier = new
+        other.replicas = [new if r == old else r for r in other.replicas]
+
+
+def detach(backend, db):
+    """db stops being a replica: leaves its parent's list and forgets its source."""
+    parent = backend.databases.get(db.source_db_instance_identifier or "")
+    if parent is not None and db.db_instance_identifier in parent.replicas:
+        parent.replicas.remove(db.db_instance_identifier)
+    db.source_db_instance_identifier = None
+    db.is_replica = False
+
+
+orig_create = RDSBackend.create_db_instance
+orig_replica = RDSBackend.create_db_instance_read_replica
+orig_restore = RDSBackend.restore_db_instance_from_db_snapshot
+orig_modify = RDSBackend.modify_db_instance
+orig_delete = RDSBackend.delete_db_instance
+orig_snapshot = RDSBackend.create_db_snapshot
+
+
+def create_db_instance(self, db_kwargs):
+    ident = db_kwargs["db_instance_identifier"]
+    if reserved(self, ident):
+        raise DBInstanceAlreadyExists()
+    db = orig_create(self, db_kwargs)
+    db.dbi_resource_id = resource_id()
+    db.performance_insights_enabled = bool(db_kwargs.get("enable_performance_insights"))
+    db.pending_modified_values = {}
+    # Instances created directly (seeding) are available at once; clones go through a timeline.
+    return db
+
+
+def create_db_instance_read_replica(self, db_kwargs):
+    ident = db_kwargs["db_instance_identifier"]
+    if reserved(self, ident):
+        raise DBInstanceAlreadyExists()
+    source = self.find_db_from_id(db_kwargs["source_db_instance_identifier"])
+    require_available(source)
+    pg = db_kwargs.get("db_parameter_group_name")
+    if pg and pg not in self.db_parameter_groups:
+        raise DBParameterGroupNotFoundError(pg)
+    tags = db_kwargs.pop("tags", None) or []
+    exports = db_kwargs.pop("enable_cloudwatch_logs_exports", None) or []
+    db = orig_replica(self, db_kwargs)
+    # moto copies the source shallowly: give the replica lists of its own.
+    db.tags = copy.deepcopy(tags)
+    db.vpc_security_group_ids = list(db_kwargs.get("vpc_security_group_ids")
+                                     or source.vpc_security_group_ids)
+    db.enabled_cloudwatch_logs_exports = list(exports)
+    db.backup_retention_period = 0
+    db.deletion_protection = bool(db_kwargs.get("deletion_protection", False))
+    db.performance_insights_enabled = bool(db_kwargs.get("enable_performance_insights"))
+    db.dbi_resource_id = resource_id()
+    db.pending_modified_values = {}
+    db.source_db_instance_identifier = source.db_instance_identifier
+    db.is_replica = True
+    timeline(db, [("creating", D_CREATE)])
+    return db
+
+
+def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
+    ident = overrides["db_instance_identifier"]
+    if reserved(self, ident):
+        raise DBInstanceAlreadyExists()
+    snap = self.describe_db_snapshots(None, from_snapshot_id)[0]
+    if snap.status != "available":
+        raise RDSClientError("InvalidDBSnapshotState",
+                             f"Snapshot {from_snapshot_id} is {snap.status}, not available.")
+    tags = overrides.pop("tags", None) or []
+    db = orig_restore(self, from_snapshot_id, overrides)
+    # moto drops false/0 overrides and copies the snapshot's instance wholesale.
+    for key, value in overrides.items():
+        if value is not None and not value and key not in ("db_instance_identifier",):
+            setattr(db, key, value)
+    db.tags = copy.deepcopy(tags)
+    db.replicas = []
+    db.is_replica = False
+    db.source_db_instance_identifier = None
+    db.dbi_resource_id = resource_id()
+    db.performance_insights_enabled = False
+    db.pending_modified_values = {}
+    timeline(db, [("creating", D_CREATE), ("backing-up", D_BACKUP)])
+    return db
+
+
+PENDING_FIELDS = {
+    "db_instance_class": "DBInstanceClass",
+    "port": "Port",
+    "backup_retention_period": "BackupRetentionPeriod",
+    "multi_az": "MultiAZ",
+    "storage_type": "StorageType",
+    "iops": "Iops",
+}
+
+
+def modify_db_instance(self, db_instance_identifier, db_kwargs):
+    db = find(self, db_instance_identifier)
+    require_available(db)
+    if "db_port_number" in db_kwargs:
+        db_kwargs["port"] = db_kwargs.pop("db_port_number")
+    pg = db_kwargs.get("db_parameter_group_name")
+    if pg and pg not in self.db_parameter_groups and not db.is_default_parameter_group(pg):
+        raise DBParameterGroupNotFoundError(pg)
+    new_id = db_kwargs.pop("new_db_instance_identifier", None)
+    if new_id:
+        new_id = new_id.lower()
+        if reserved(self, new_id):
+            raise DBInstanceAlreadyExists()
+        LIMBO[new_id] = db
+    kwargs = {k: v for k, v in db_kwargs.items()
+              if k not in ("db_instance_identifier", "apply_immediately")}
+    enable_pi = kwargs.pop("enable_performance_insights", None)
+    backups_before = db.backup_retention_period
+    pending = {PENDING_FIELDS[k]: v for k, v in kwargs.items() if k in PENDING_FIELDS}
+    if new_id:
+        pending["DBInstanceIdentifier"] = new_id
+
+    def start():
+        db.status = "renaming" if new_id else "modifying"
+        db.pending_modified_values = pending
+
+    def finish():
+        if kwargs:
+            kwargs["db_instance_identifier"] = db.db_instance_identifier
+            orig_modify(self, db.db_instance_identifier, dict(kwargs))
+        if enable_pi is not None:
+            db.performance_insights_enabled = bool(enable_pi)
+        db.pending_modified_values = {}
+        if backups_before == 0 and (db.backup_retention_period or 0) > 0:
+            timeline(db, [("backing-up", D_BACKUP)])
+        else:
+            db.status = "available"
+
+    if new_id:
+        old_id = db.db_instance_identifier
+
+        def vanish():
+            self.databases.pop(old_id, None)
+
+        def reappear():
+            LIMBO.pop(new_id, None)
+            db.db_instance_identifier = new_id
+            self.databases[new_id] = db
+            fix_links_after_rename(self, old_id, new_id)
+            db.status = "rebooting"
+
+        schedule(D_LAG, start)
+        schedule(D_LAG + 0.01, vanish)
+        schedule(D_LAG + D_GAP, reappear)
+        schedule(D_LAG + D_GAP + D_RENAME, finish)
+    else:
+        # Right after the call RDS may still show the old values as `available`.
+        schedule(D_LAG, start)
+        schedule(D_LAG + D_MODIFY, finish)
+    return db
+
+
+def promote_read_replica(self, db_kwargs):
+    ident = db_kwargs["db_instance_identifier"]
+    db = find(self, ident)
+    require_available(db)
+    if not db.is_replica and not db.source_db_instance_identifier:
+        raise RDSClientError("InvalidDBInstanceState",
+                             f"DB instance {ident} is not a read replica.")
+    retention = db_kwargs.get("backup_retention_period")
+
+    def finish():
+        detach(self, db)
+        if retention is not None:
+            db.backup_retention_period = retention
+        db.status = "available"
+
+    schedule(D_LAG, lambda: setattr(db, "status", "modifying"))
+    schedule(D_LAG + D_PROMOTE * 0.5, lambda: setattr(db, "status", "rebooting"))
+    schedule(D_LAG + D_PROMOTE, finish)
+    return db
+
+
+def delete_db_instance(self, db_instance_identifier, final_db_snapshot_identifier=None,
+                       skip_final_snapshot=False, delete_automated_backups=True):
+    db = find(self, db_instance_identifier)
+    if db.deletion_protection:
+        raise InvalidParameterCombination(
+            "Cannot delete protected DB Instance, please disable deletion protection and try again.")
+    if db.status not in ("available", "stopped", "failed", "incompatible-parameters",
+                         "storage-full"):
+        require_available(db)
+    if final_db_snapshot_identifier and not skip_final_snapshot:
+        orig_snapshot(self, db_instance_identifier, final_db_snapshot_identifier)
+
+    def finish():
+        # Deleting a primary promotes its replicas.
+        for other in list(self.databases.values()):
+            if other.source_db_instance_identifier == db.db_instance_identifier:
+                detach(self, other)
+        detach(self, db)
+        self.databases.pop(db.db_instance_identifier, None)
+        for snap in list(self.database_snapshots.values()):
+            if snap.snapshot_type == "automated" and snap.database is db:
+                self.database_snapshots.pop(snap.db_snapshot_identifier, None)
+
+    db.status = "deleting"
+    schedule(D_DELETE, finish)
+    return db
+
+
+def create_db_snapshot(self, db_instance_identifier, db_snapshot_identifier,
+                       snapshot_type="manual", tags=None, original_created_at=None,
+                       kms_key_id=None):
+    snap = orig_snapshot(self, db_instance_identifier, db_snapshot_identifier, snapshot_type,
+                         tags, original_created_at, kms_key_id)
+    if snapshot_type == "manual":
+        snap.status = "creating"
+        schedule(D_CREATE, lambda: setattr(snap, "status", "available"))
+    return snap
+
+
+RDSBackend.create_db_instance = create_db_instance
+RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
+RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+RDSBackend.modify_db_instance = modify_db_instance
+RDSBackend.promote_read_replica = promote_read_replica
+RDSBackend.delete_db_instance = delete_db_instance
+RDSBackend.create_db_snapshot = create_db_snapshot
+DBInstance.pending_modified_values = {}
+DBInstance.performance_insights_enabled = False
+
+
+def rds_action(environ, body):
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None, {}
+    try:
+        form = parse_qs(body.decode("utf-8"))
+    except Exception:
+        return None, {}
+    action = (form.get("Action") or [None])[0]
+    if action is None:
+        return None, {}
+    return action, {k: v[0] for k, v in form.items() if k not in ("Action", "Version")}
+
+
+def result_is_error(result):
+    return any(b"<ErrorResponse" in chunk for chunk in result)
+
+
+def json_response(start_response, status, payload):
+    data = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def aws_error(start_response, status, code, message):
+    body = (f'<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>'
+            f'<Message>{message}</Message></Error><RequestId>emulator</RequestId>'
+            f'</ErrorResponse>').encode()
+    start_response(f"{status} Error", [("Content-Type", "text/xml"),
+                                       ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def make_app(moto_app):
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return control(environ, start_response, path)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        import io
+        environ["wsgi.input"] = io.BytesIO(body)
+        with LOCK:
+            advance()
+            action, params = rds_action(environ, body)
+            mutating = bool(action) and action.startswith(MUTATING_PREFIXES)
+            if action and BLACKOUT["after"] is not None and BLACKOUT["seen"] >= BLACKOUT["after"]:
+                RECORD.append({"action": action, "params": params, "fault": "blackout"})
+                return aws_error(start_response, 503, "ServiceUnavailable", "emulator blackout")
+            if action:
+                for fault in FAULTS:
+                    if fault["action"] in (action, "*") and fault["count"] > 0:
+                        fault["count"] -= 1
+                        RECORD.append({"action": action, "params": params, "fault": fault["code"]})
+                        return aws_error(start_response, fault["status"], fault["code"],
+                                         "injected by the emulator")
+                RECORD.append({"action": action, "params": params})
+            result = list(moto_app(environ, start_response))
+            if mutating and BLACKOUT["after"] is not None and not result_is_error(result):
+                BLACKOUT["seen"] += 1
+            return result
+    return app
+
+
+def control(environ, start_response, path):
+    method = environ.get("REQUEST_METHOD")
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    with LOCK:
+        if path == "/_emulator/requests":
+            if method == "DELETE":
+                RECORD.clear()
+            return json_response(start_response, "200 OK", RECORD)
+        if path == "/_emulator/faults":
+            FAULTS.append({"action": body["action"], "count": int(body.get("count", 1)),
+                           "code": body.get("code", "Throttling"),
+                           "status": int(body.get("status", 400))})
+            return json_response(start_response, "200 OK", FAULTS)
+        if path == "/_emulator/blackout":
+            BLACKOUT["after"] = body.get("after")
+            BLACKOUT["seen"] = 0
+            return json_response(start_response, "200 OK", BLACKOUT)
+        if path == "/_emulator/scale":
+            SCALE["unit"] = float(body["seconds_per_unit"])
+            return json_response(start_response, "200 OK", SCALE)
+        if path == "/_emulator/settle":
+            # Jump the clock: run every scheduled event now.
+            while EVENTS:
+                _, _, fn = EVENTS.pop(0)
+                fn()
+            return json_response(start_response, "200 OK", {"settled": True})
+        if path == "/_emulator/health":
+            return json_response(start_response, "200 OK", {"ok": True})
+    return json_response(start_response, "404 Not Found", {"error": path})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=float(os.environ.get(
+        "EMULATOR_SECONDS_PER_UNIT", "0.05")))
+    args = parser.parse_args()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("the emulator only listens on loopback")
+    SCALE["unit"] = args.scale
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, make_app(moto_app), threaded=True)
+    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
