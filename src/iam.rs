@@ -54,7 +54,8 @@ pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
                 if let Some(new_id) = &m.new_id {
                     // A rename is authorized against both the old and the new ARN.
                     r.push(db(new_id));
-                } else {
+                }
+                if m.parameter_group.is_some() {
                     r.extend(groups());
                     // Applying a parameter group immediately may need a reboot of the clone.
                     allow("RebootDBInstance", vec![inst]);

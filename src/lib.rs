@@ -7,6 +7,8 @@
 pub mod aws;
 pub mod cli;
 pub mod error;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod iam;
 pub mod model;
 pub mod plan;

@@ -87,8 +87,18 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     })?;
     reject_cluster_member(source, "source")?;
 
+    let source_root = obs.root_of(&req.source);
+    let source_tree = obs.tree(&source_root);
+    let target_is_clone = obs
+        .get(&req.target)
+        .is_some_and(|t| t.is_marked(tags::ROLE_TEMP, &req.target));
+    if source_tree.contains(&req.target) && !target_is_clone {
+        return Err(MitosisError::bad_input(format!(
+            "source {:?} and target {:?} are in one replica tree (root {source_root:?}): the target tree is replaced and the source tree must stay untouched, so pick a target outside the source's tree",
+            req.source, req.target
+        )));
+    }
     let nodes = target_nodes(obs, &req.target)?;
-    check_trees_are_apart(obs, req, &nodes)?;
     for node in &nodes {
         reject_cluster_member(node.attributes(), "target-tree")?;
         check_names(obs, node)?;
@@ -520,9 +530,9 @@ pub fn fresh_snapshot_id(source: &str, run_id: &str) -> String {
 /// The original target tree, as logical nodes, parents first.
 ///
 /// Two trees may stand for it: the original one (rooted at the target, or at old-target once
-/// retired) and the clone (rooted at temp-target, or at the target once swapped in). The shape
-/// comes from the original tree while it exists (it is deleted leaves first, so it exists
-/// while its root does), then from the clone.
+/// retired) and the clone (rooted at temp-target, or at the target once swapped in). The
+/// original is whole until cleanup starts, and the clone is whole by then, so the larger of
+/// the two has the shape.
 fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError> {
     let old_target = format!("{OLD_PREFIX}{target}");
     let temp_target = format!("{TEMP_PREFIX}{target}");
@@ -539,7 +549,7 @@ fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError>
         Some(t) if is_clone(t) => Some(t),
         _ => obs.get(&temp_target).filter(|t| is_clone(t)),
     };
-    let Some(shape_root) = original_root.or(clone_root) else {
+    if original_root.or(clone_root).is_none() {
         return Err(MitosisError::bad_input(format!(
             "target instance {target:?} was not found in {}: check --target and the region",
             obs.account.region
@@ -570,7 +580,12 @@ fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError>
     };
     let originals = index(original_root);
     let clones = index(clone_root);
-    let shape = index(Some(shape_root));
+    // The original tree is whole until its first delete; by then the clone tree is whole.
+    let shape = if clones.len() > originals.len() {
+        clones.clone()
+    } else {
+        originals.clone()
+    };
 
     let mut nodes = Vec::new();
     for (name, inst) in &shape {
@@ -630,38 +645,6 @@ fn check_names(obs: &Observed, node: &Node) -> Result<(), MitosisError> {
                 node.name
             )));
         }
-    }
-    Ok(())
-}
-
-fn check_trees_are_apart(
-    obs: &Observed,
-    req: &PlanRequest,
-    nodes: &[Node],
-) -> Result<(), MitosisError> {
-    let source_root = obs.root_of(&req.source);
-    let source_tree: BTreeSet<String> = obs.tree(&source_root).into_iter().collect();
-    let target_ids: BTreeSet<String> = nodes
-        .iter()
-        .flat_map(|n| [n.original.as_ref(), n.clone.as_ref()])
-        .flatten()
-        .map(|i| i.id.clone())
-        .collect();
-    if let Some(shared) = target_ids.intersection(&source_tree).next() {
-        let what = if shared == &req.target {
-            format!("target {:?}", req.target)
-        } else {
-            format!("{shared:?} of the target tree")
-        };
-        return Err(MitosisError::bad_input(format!(
-            "{what} is in the replica tree of the source (root {source_root:?}): the source tree is never modified, so pick a target outside it"
-        )));
-    }
-    if nodes.iter().any(|n| n.name == req.source) {
-        return Err(MitosisError::bad_input(format!(
-            "source {:?} is in the target tree of {:?}: the target tree is replaced, so it cannot be the source",
-            req.source, req.target
-        )));
     }
     Ok(())
 }

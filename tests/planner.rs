@@ -1,0 +1,311 @@
+//! Planner unit tests over hand-built states: step sequences for each tree shape and path,
+//! carried attributes, skip detection when resuming, and every bad input.
+
+use stack_mitosis::fixtures::{add_replica, primary, state, two_pairs};
+use stack_mitosis::model::{tags, Observed, Snapshot};
+use stack_mitosis::plan::{plan, predict_all, ClonePath, Op, Plan, PlanRequest, SnapshotChoice};
+
+fn request(source: &str, target: &str) -> PlanRequest {
+    PlanRequest {
+        source: source.into(),
+        target: target.into(),
+        restart: Some("systemctl restart app".into()),
+        snapshot_path: false,
+        snapshot: SnapshotChoice::Latest,
+        run_id: "run1".into(),
+    }
+}
+
+fn sequence(plan: &Plan) -> Vec<(String, String)> {
+    plan.steps
+        .iter()
+        .filter(|s| !matches!(s.op, Op::AddTagsToResource { .. } | Op::RemoveTagsFromResource { .. }))
+        .map(|s| (s.op.action().to_string(), s.instance.clone()))
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[test]
+fn replica_path_follows_the_documented_sequence() {
+    let p = plan(&two_pairs(), &request("prod", "demo")).unwrap();
+    assert_eq!(p.path, ClonePath::Replica);
+    assert_eq!(
+        sequence(&p),
+        pairs(&[
+            ("CreateDBInstanceReadReplica", "temp-demo"),
+            ("PromoteReadReplica", "temp-demo"),
+            ("ModifyDBInstance", "temp-demo"),
+            ("CreateDBInstanceReadReplica", "temp-demo-replica"),
+            ("ModifyDBInstance", "temp-demo-replica"),
+            ("ModifyDBInstance", "demo-replica"),
+            ("ModifyDBInstance", "demo"),
+            ("ModifyDBInstance", "temp-demo-replica"),
+            ("ModifyDBInstance", "temp-demo"),
+            ("RunCommand", "demo"),
+            ("DeleteDBInstance", "old-demo-replica"),
+            ("DeleteDBInstance", "old-demo"),
+        ])
+    );
+    let create = p.step("create-temp-demo").unwrap().op.params("temp-demo");
+    assert_eq!(create["SourceDBInstanceIdentifier"], "prod");
+    let replica = p.step("create-temp-demo-replica").unwrap();
+    assert_eq!(replica.depends_on, vec!["configure-temp-demo".to_string()]);
+    // Every delete waits for the restart command.
+    for s in p.steps.iter().filter(|s| s.op.action() == "DeleteDBInstance") {
+        assert!(s.depends_on.contains(&"restart".to_string()), "{}", s.id);
+    }
+    assert!(p.steps.iter().all(|s| s.skip.is_none()));
+}
+
+#[test]
+fn carried_attributes_follow_the_target_not_the_source() {
+    let obs = two_pairs();
+    let p = plan(&obs, &request("prod", "demo")).unwrap();
+    let demo = obs.get("demo").unwrap();
+    let params = p.step("create-temp-demo").unwrap().op.params("temp-demo");
+    assert_eq!(params["DBInstanceClass"], demo.class.as_str());
+    assert_eq!(params["Port"], demo.port.unwrap());
+    assert_eq!(params["OptionGroupName"], "og-demo");
+    assert_eq!(params["VpcSecurityGroupIds"], serde_json::json!(["sg-demo"]), "only active groups");
+    assert_eq!(params["DeletionProtection"], false);
+    assert_eq!(params["MonitoringInterval"], 60);
+    assert!(!params.contains_key("KmsKeyId"), "same-region replicas inherit the key");
+    assert!(!params.contains_key("DBSubnetGroupName"), "replicas cannot change subnet group");
+    assert!(!params.contains_key("Iops"), "absent values are left out");
+    let tags = params["Tags"].as_array().unwrap();
+    assert!(tags.contains(&serde_json::json!({"Key": "env", "Value": "demo"})));
+    assert!(tags.contains(&serde_json::json!({"Key": tags::ROLE, "Value": "temp"})));
+    let configure = p.step("configure-temp-demo").unwrap().op.params("temp-demo");
+    assert_eq!(configure["DBParameterGroupName"], "pg-demo");
+    assert_eq!(configure["PreferredMaintenanceWindow"], demo.maintenance_window.clone().unwrap().as_str());
+    assert_eq!(configure["BackupRetentionPeriod"], 7);
+    assert_eq!(configure["ApplyImmediately"], true);
+    // A PostgreSQL replica without replicas of its own gets no backup setting.
+    let leaf = p.step("configure-temp-demo-replica").unwrap().op.params("x");
+    assert!(!leaf.contains_key("BackupRetentionPeriod"));
+}
+
+fn cross_vpc() -> Observed {
+    let mut obs = state(vec![
+        primary("prod", "postgres", "prodvpc"),
+        primary("demo", "postgres", "demovpc"),
+    ]);
+    add_replica(&mut obs, "demo-replica", "demo");
+    let snap = |id: &str, status: &str, created: i64| Snapshot {
+        id: id.into(),
+        arn: format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"),
+        instance_id: "prod".into(),
+        status: status.into(),
+        kind: "automated".into(),
+        created: Some(created),
+        vpc_id: Some("vpc-prodvpc".into()),
+    };
+    obs.snapshots = vec![
+        snap("rds:prod-old", "available", 100),
+        snap("rds:prod-newest", "available", 300),
+        snap("rds:prod-creating", "creating", 400),
+    ];
+    obs
+}
+
+#[test]
+fn different_vpcs_take_the_snapshot_path_with_the_newest_available_snapshot() {
+    let p = plan(&cross_vpc(), &request("prod", "demo")).unwrap();
+    assert_eq!(p.path, ClonePath::Snapshot);
+    let restore = p.step("create-temp-demo").unwrap();
+    assert_eq!(restore.op.action(), "RestoreDBInstanceFromDBSnapshot");
+    let params = restore.op.params("temp-demo");
+    assert_eq!(params["DBSnapshotIdentifier"], "rds:prod-newest");
+    assert_eq!(params["DBSubnetGroupName"], "demovpc-subnets");
+    assert!(!params.contains_key("MonitoringInterval"), "restore does not take monitoring");
+    assert!(p.step("promote-temp-demo").is_none(), "a restored instance is no replica");
+    let configure = p.step("configure-temp-demo").unwrap().op.params("temp-demo");
+    assert_eq!(configure["MonitoringInterval"], 60, "monitoring moves to the modify");
+    let child = p.step("create-temp-demo-replica").unwrap();
+    assert_eq!(child.op.action(), "CreateDBInstanceReadReplica");
+}
+
+#[test]
+fn fresh_snapshot_is_taken_first_and_explicit_ids_are_checked() {
+    let mut req = request("prod", "demo");
+    req.snapshot = SnapshotChoice::Fresh;
+    req.snapshot_path = true;
+    let p = plan(&cross_vpc(), &req).unwrap();
+    let snap = &p.steps[0];
+    assert_eq!((snap.op.action(), snap.instance.as_str()), ("CreateDBSnapshot", "prod"));
+    let restore = p.step("create-temp-demo").unwrap();
+    assert_eq!(restore.depends_on, vec![snap.id.clone()]);
+    assert_eq!(restore.op.params("temp-demo")["DBSnapshotIdentifier"], "stack-mitosis-prod-run1");
+
+    req.snapshot = SnapshotChoice::Id("rds:prod-old".into());
+    let p = plan(&cross_vpc(), &req).unwrap();
+    assert_eq!(p.step("create-temp-demo").unwrap().op.params("t")["DBSnapshotIdentifier"], "rds:prod-old");
+    for (id, says) in [("rds:prod-creating", "not available"), ("nope", "was not found")] {
+        req.snapshot = SnapshotChoice::Id(id.into());
+        let err = plan(&cross_vpc(), &req).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn mysql_cascade_builds_parents_before_children_with_backups_where_needed() {
+    let mut obs = state(vec![primary("prod", "mysql", "v"), primary("qa", "mysql", "v")]);
+    add_replica(&mut obs, "qa-r1", "qa");
+    add_replica(&mut obs, "qa-r2", "qa-r1");
+    add_replica(&mut obs, "qa-r3", "qa-r2");
+    let p = plan(&obs, &request("prod", "qa")).unwrap();
+    let creates: Vec<&str> = p
+        .steps
+        .iter()
+        .filter(|s| s.op.action() == "CreateDBInstanceReadReplica")
+        .map(|s| s.instance.as_str())
+        .collect();
+    assert_eq!(creates, ["temp-qa", "temp-qa-r1", "temp-qa-r2", "temp-qa-r3"]);
+    let r2 = p.step("create-temp-qa-r2").unwrap();
+    assert_eq!(r2.op.params("temp-qa-r2")["SourceDBInstanceIdentifier"], "temp-qa-r1");
+    for (id, backups) in [("qa-r1", Some(1)), ("qa-r2", Some(1)), ("qa-r3", None)] {
+        let params = p.step(&format!("configure-temp-{id}")).unwrap().op.params("x");
+        assert_eq!(params.get("BackupRetentionPeriod").and_then(|v| v.as_i64()), backups, "{id}");
+    }
+    let deletes: Vec<&str> = p
+        .steps
+        .iter()
+        .filter(|s| s.op.action() == "DeleteDBInstance")
+        .map(|s| s.instance.as_str())
+        .collect();
+    assert_eq!(deletes, ["old-qa-r3", "old-qa-r2", "old-qa-r1", "old-qa"], "leaves first");
+}
+
+#[test]
+fn single_instance_and_several_replicas() {
+    let obs = state(vec![primary("prod", "postgres", "v"), primary("demo", "postgres", "v")]);
+    let p = plan(&obs, &request("prod", "demo")).unwrap();
+    assert_eq!(p.steps.iter().filter(|s| s.op.action() == "CreateDBInstanceReadReplica").count(), 1);
+
+    let mut obs = obs;
+    for r in ["demo-a", "demo-b", "demo-c"] {
+        add_replica(&mut obs, r, "demo");
+    }
+    let p = plan(&obs, &request("prod", "demo")).unwrap();
+    for r in ["demo-a", "demo-b", "demo-c"] {
+        let s = p.step(&format!("create-temp-{r}")).unwrap();
+        assert_eq!(s.depends_on, vec!["configure-temp-demo".to_string()]);
+    }
+}
+
+#[test]
+fn deletion_protection_ends_on_the_new_target_and_comes_off_the_old_just_before_delete() {
+    let mut obs = two_pairs();
+    obs.instances.get_mut("demo").unwrap().deletion_protection = true;
+    let p = plan(&obs, &request("prod", "demo")).unwrap();
+    let protect = p.step("protect-demo").unwrap();
+    assert_eq!(protect.op.params("demo")["DeletionProtection"], true);
+    let unprotect = p.step("unprotect-old-demo").unwrap();
+    assert_eq!(unprotect.depends_on, vec!["protect-demo".to_string()]);
+    assert!(p.step("delete-old-demo").unwrap().depends_on.contains(&unprotect.id));
+    let mut end = obs.clone();
+    predict_all(&mut end, &p).unwrap();
+    assert!(end.get("demo").unwrap().deletion_protection);
+    assert!(!end.get("demo-replica").unwrap().deletion_protection);
+}
+
+/// Resuming is planning again: after any prefix of the plan has run, the new plan skips exactly
+/// what is done (with a reason) and finishes in the same state.
+#[test]
+fn an_interrupted_run_plans_only_what_remains() {
+    let obs = two_pairs();
+    let full = plan(&obs, &request("prod", "demo")).unwrap();
+    let mut expected = obs.clone();
+    predict_all(&mut expected, &full).unwrap();
+    for done in 1..full.steps.len() {
+        let mut mid = obs.clone();
+        for step in &full.steps[..done] {
+            stack_mitosis::plan::predict(&mut mid, step).unwrap();
+        }
+        let mut req = request("prod", "demo");
+        req.run_id = "run2".into();
+        let resumed = plan(&mid, &req).unwrap_or_else(|e| panic!("after {done} steps: {e}"));
+        assert!(resumed.resuming || done == full.steps.len());
+        assert_eq!(resumed.run_id, "run1", "the run id is read back from the tags");
+        let skipped: Vec<&str> = resumed.steps.iter().filter(|s| s.skip.is_some()).map(|s| s.id.as_str()).collect();
+        let want: Vec<&str> = full.steps[..done].iter().map(|s| s.id.as_str()).collect();
+        // Steps that are done are skipped; a restart is re-run unless cleanup has started.
+        for id in &want {
+            if *id != "restart" {
+                assert!(skipped.contains(id), "after {done} steps, {id} should be skipped: {skipped:?}");
+            }
+        }
+        for s in resumed.steps.iter().filter(|s| s.skip.is_some()) {
+            assert!(!s.skip.as_deref().unwrap().is_empty());
+        }
+        let mut end = mid.clone();
+        predict_all(&mut end, &resumed).unwrap();
+        assert_eq!(end, expected, "after {done} steps");
+    }
+}
+
+fn expect_bad_input(obs: &Observed, req: &PlanRequest, says: &str) {
+    match plan(obs, req) {
+        Err(e @ stack_mitosis::error::MitosisError::BadInput(_)) => {
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(says), "expected {says:?} in {e}");
+        }
+        other => panic!("expected bad input ({says}), got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_with_a_reason() {
+    let obs = two_pairs();
+    expect_bad_input(&obs, &request("nope", "demo"), "source instance \"nope\" was not found");
+    expect_bad_input(&obs, &request("prod", "nope"), "target instance \"nope\" was not found");
+    expect_bad_input(&obs, &request("prod", "prod"), "must be a different instance");
+    expect_bad_input(&obs, &request("prod", "prod-replica"), "are in one replica tree (root \"prod\")");
+    expect_bad_input(&obs, &request("Bad_Name", "demo"), "not a valid DB instance identifier");
+    expect_bad_input(&obs, &request("demo-replica", "demo"), "are in one replica tree (root \"demo\")");
+    let mut cascade = two_pairs();
+    add_replica(&mut cascade, "prod-replica-2", "prod-replica");
+    expect_bad_input(&cascade, &request("prod-replica-2", "prod"), "are in one replica tree");
+    // A target that is itself a replica elsewhere: the root must be given.
+    let mut other = two_pairs();
+    add_replica(&mut other, "demo-replica-2", "demo-replica");
+    expect_bad_input(&other, &request("prod", "demo-replica"), "give the root of the target tree");
+
+    let long = "a".repeat(60);
+    let long_obs = state(vec![primary("prod", "postgres", "v"), primary(&long, "postgres", "v")]);
+    expect_bad_input(&long_obs, &request("prod", &long), "longer than the 63 characters");
+
+    let mut taken = two_pairs();
+    taken.instances.insert("temp-demo".into(), primary("temp-demo", "postgres", "shared"));
+    expect_bad_input(&taken, &request("prod", "demo"), "stack-mitosis did not create it");
+
+    let mut stale = two_pairs();
+    let mut old = primary("old-demo", "postgres", "shared");
+    old.tags.insert(tags::ROLE.into(), "old".into());
+    old.tags.insert(tags::ORIGINAL.into(), "demo".into());
+    old.tags.insert(tags::RUN.into(), "run0".into());
+    stale.instances.insert("old-demo".into(), old);
+    expect_bad_input(&stale, &request("prod", "demo"), "left by an earlier run (run0)");
+
+    let mut busy = two_pairs();
+    busy.instances.get_mut("demo-replica").unwrap().status = "modifying".into();
+    expect_bad_input(&busy, &request("prod", "demo"), "is \"modifying\", not available");
+    let mut busy = two_pairs();
+    busy.instances.get_mut("prod").unwrap().status = "storage-full".into();
+    expect_bad_input(&busy, &request("prod", "demo"), "source instance \"prod\" is \"storage-full\"");
+
+    let mut cluster = two_pairs();
+    cluster.instances.get_mut("demo").unwrap().cluster = Some("aurora-demo".into());
+    expect_bad_input(&cluster, &request("prod", "demo"), "clusters are not supported yet");
+
+    let mut engines = two_pairs();
+    engines.instances.get_mut("demo").unwrap().engine = "mysql".into();
+    expect_bad_input(&engines, &request("prod", "demo"), "pick a source of the same engine");
+
+    let mut no_snap = cross_vpc();
+    no_snap.snapshots.retain(|s| s.status != "available");
+    expect_bad_input(&no_snap, &request("prod", "demo"), "no available snapshot");
+}
