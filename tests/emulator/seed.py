@@ -6,7 +6,8 @@ Scenario keys: "vpcs" (names; each gets a VPC, two subnets, a DB subnet group "<
 and a security group "<name>-db"), "parameter_groups" ([{name, family}]), "option_groups"
 ([{name, engine, major}]), "instances" ([{id, engine, engine_version, class, vpc, port,
 backup_retention, backup_window, maintenance_window, parameter_group, option_group, tags,
-deletion_protection, multi_az, replica_of, status, snapshots, cluster}]).
+deletion_protection, multi_az, replica_of, status, snapshots, no_snapshots, cluster}]), "clusters"
+([{id, engine}]).
 Every call is followed by a jump of the emulator's clock, so the result is settled.
 """
 
@@ -52,6 +53,9 @@ def seed(scenario, endpoint):
         rds.create_option_group(OptionGroupName=og["name"], EngineName=og["engine"],
                                 MajorEngineVersion=og["major"], OptionGroupDescription=og["name"])
 
+    for cluster in scenario.get("clusters", []):
+        rds.create_db_cluster(DBClusterIdentifier=cluster["id"], Engine=cluster["engine"],
+                              MasterUsername="admin", MasterUserPassword="not-a-real-password")
     for inst in scenario.get("instances", []):
         ident = inst["id"]
         tags = [{"Key": k, "Value": v} for k, v in inst.get("tags", {}).items()]
@@ -100,18 +104,18 @@ def seed(scenario, endpoint):
         if modify:
             rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **modify)
             settle()
+        if inst.get("no_snapshots"):
+            # moto takes an automated snapshot at creation; some scenarios need none at all.
+            for snap in rds.describe_db_snapshots(DBInstanceIdentifier=ident)["DBSnapshots"]:
+                rds.delete_db_snapshot(DBSnapshotIdentifier=snap["DBSnapshotIdentifier"])
         for snap in inst.get("snapshots", []):
             rds.create_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=snap)
             settle()
-    # Leave instances in a given state (e.g. "modifying") by starting a change and not settling.
+    settle()
+    # Leave instances in a given status (e.g. "modifying"), as if a change were under way.
     for inst in scenario.get("instances", []):
-        if inst.get("status") == "modifying":
-            rds.modify_db_instance(DBInstanceIdentifier=inst["id"], ApplyImmediately=True,
-                                   PreferredMaintenanceWindow="sat:01:00-sat:01:30")
-            post(endpoint, "/_emulator/scale", {"seconds_per_unit": 3600})
-    settle_needed = not any(i.get("status") for i in scenario.get("instances", []))
-    if settle_needed:
-        settle()
+        if inst.get("status"):
+            post(endpoint, "/_emulator/status", {"id": inst["id"], "status": inst["status"]})
 
 
 def main():

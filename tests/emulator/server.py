@@ -20,7 +20,8 @@ Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE t
 `blackout` (POST {"after": N}: after answering the N-th mutating call, every later AWS
 request fails until the switch is cleared with {"after": null}: the client is cut off, as
 when a runner dies mid-run, while the emulated account keeps its state),
-`scale` (POST {"seconds_per_unit": x}).
+`scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
+`settle` (POST: run every scheduled transition now).
 
 Usage: python server.py [--host 127.0.0.1] [--port 0] [--scale SECONDS]
 Prints "listening on http://HOST:PORT" once ready.
@@ -370,6 +371,12 @@ def result_is_error(result):
     return any(b"<ErrorResponse" in chunk for chunk in result)
 
 
+def all_rds_backends():
+    for regions in rds_models.rds_backends.values():
+        for backend in regions.values():
+            yield backend
+
+
 def json_response(start_response, status, payload):
     data = json.dumps(payload).encode()
     start_response(status, [("Content-Type", "application/json"),
@@ -444,6 +451,12 @@ def control(environ, start_response, path):
                 _, _, fn = EVENTS.pop(0)
                 fn()
             return json_response(start_response, "200 OK", {"settled": True})
+        if path == "/_emulator/status":
+            for backend in all_rds_backends():
+                db = backend.databases.get(body["id"])
+                if db is not None:
+                    db.status = body["status"]
+            return json_response(start_response, "200 OK", body)
         if path == "/_emulator/health":
             return json_response(start_response, "200 OK", {"ok": True})
     return json_response(start_response, "404 Not Found", {"error": path})

@@ -1,0 +1,140 @@
+//! The emulator harness: starts the moto-based emulator on a free loopback port, seeds
+//! scenarios, reads its request record, runs the CLI against it, and stops it by PID.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "the emulator's Python ({}) is missing: run scripts/setup-emulator (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+    port: u16,
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/emulator/server.py"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--scale", "0.01"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the emulator's address");
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected emulator output: {line:?}"))
+            .to_string();
+        let port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        Emulator {
+            child,
+            endpoint,
+            port,
+        }
+    }
+
+    pub fn seed(&self, scenario: &str) {
+        let status = Command::new(python())
+            .arg(repo().join("tests/emulator/seed.py"))
+            .arg(repo().join(format!("tests/scenarios/{scenario}.json")))
+            .args(["--endpoint", &self.endpoint])
+            .status()
+            .expect("run the seeder");
+        assert!(status.success(), "seeding {scenario} failed");
+        self.http("DELETE", "/_emulator/requests", "");
+    }
+
+    /// Every AWS action the emulator received since the last seed, in order.
+    pub fn actions(&self) -> Vec<String> {
+        let v: Value = serde_json::from_str(&self.http("GET", "/_emulator/requests", "")).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The actions that would change something (anything but Describe*/List*).
+    pub fn mutating_actions(&self) -> Vec<String> {
+        self.actions()
+            .into_iter()
+            .filter(|a| !a.starts_with("Describe") && !a.starts_with("List"))
+            .collect()
+    }
+
+    pub fn control(&self, path: &str, body: &str) -> String {
+        self.http("POST", path, body)
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_stack-mitosis"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run stack-mitosis")
+    }
+
+    /// A minimal HTTP/1.0 client: the harness only ever talks to its own loopback emulator.
+    fn http(&self, method: &str, path: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the emulator");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
