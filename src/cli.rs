@@ -10,7 +10,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "stack-mitosis", version, about = "Refresh a downstream RDS environment with a copy of a source's data, keeping the downstream's own configuration.")]
+#[command(
+    name = "stack-mitosis",
+    version,
+    about = "Refresh a downstream RDS environment with a copy of a source's data, keeping the downstream's own configuration."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

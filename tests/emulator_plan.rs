@@ -19,19 +19,39 @@ fn steps(plan: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["action"].as_str().unwrap().to_string(), s["instance"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["action"].as_str().unwrap().to_string(),
+                s["instance"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn step<'a>(plan: &'a Value, id: &str) -> &'a Value {
-    plan["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}"))
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
 }
 
 #[test]
 fn same_vpc_postgres_primary_and_replica() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
-    let plan = plan_json(&emu, &["--source", "mitosis-prod", "--target", "mitosis-demo", "--restart", "true"]);
+    let plan = plan_json(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--restart",
+            "true",
+        ],
+    );
     assert_eq!(plan["version"], 1);
     assert_eq!(plan["path"], "replica");
     let actions: Vec<(String, String)> = steps(&plan)
@@ -52,17 +72,30 @@ fn same_vpc_postgres_primary_and_replica() {
         ("DeleteDBInstance", "old-mitosis-demo-replica"),
         ("DeleteDBInstance", "old-mitosis-demo"),
     ];
-    let expected: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(actions, expected);
     // The target's own attributes, as the emulator reports them, not the source's.
     let create = &step(&plan, "create-temp-mitosis-demo")["params"];
     assert_eq!(create["Port"], 6432);
     assert_eq!(create["DBInstanceClass"], "db.t3.medium");
-    assert!(create["Tags"].as_array().unwrap().iter().any(|t| t["Key"] == "owner" && t["Value"] == "sales-engineering"));
+    assert!(create["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["Key"] == "owner" && t["Value"] == "sales-engineering"));
     let configure = &step(&plan, "configure-temp-mitosis-demo")["params"];
     assert_eq!(configure["DBParameterGroupName"], "demo-pg16");
-    assert_eq!(configure["PreferredMaintenanceWindow"], "sat:08:00-sat:08:30");
-    assert_eq!(step(&plan, "create-temp-mitosis-demo-replica")["params"]["Port"], 6433);
+    assert_eq!(
+        configure["PreferredMaintenanceWindow"],
+        "sat:08:00-sat:08:30"
+    );
+    assert_eq!(
+        step(&plan, "create-temp-mitosis-demo-replica")["params"]["Port"],
+        6433
+    );
     assert_eq!(emu.mutating_actions(), Vec::<String>::new());
     assert!(emu.actions().contains(&"DescribeDBInstances".to_string()));
     assert!(emu.actions().contains(&"ListTagsForResource".to_string()));
@@ -72,7 +105,10 @@ fn same_vpc_postgres_primary_and_replica() {
 fn cross_vpc_restores_the_newest_snapshot_into_the_target_subnet_group() {
     let emu = Emulator::start();
     emu.seed("cross-vpc");
-    let plan = plan_json(&emu, &["--source", "mitosis-prod", "--target", "mitosis-demo"]);
+    let plan = plan_json(
+        &emu,
+        &["--source", "mitosis-prod", "--target", "mitosis-demo"],
+    );
     assert_eq!(plan["path"], "snapshot");
     let restore = step(&plan, "create-temp-mitosis-demo");
     assert_eq!(restore["action"], "RestoreDBInstanceFromDBSnapshot");
@@ -81,11 +117,38 @@ fn cross_vpc_restores_the_newest_snapshot_into_the_target_subnet_group() {
     // source's will do, and an explicit one is taken as given.
     let snapshot = restore["params"]["DBSnapshotIdentifier"].as_str().unwrap();
     assert!(snapshot.contains("mitosis-prod"), "{snapshot}");
-    let chosen = plan_json(&emu, &["--source", "mitosis-prod", "--target", "mitosis-demo", "--snapshot", "mitosis-prod-weekly-1"]);
-    assert_eq!(step(&chosen, "create-temp-mitosis-demo")["params"]["DBSnapshotIdentifier"], "mitosis-prod-weekly-1");
-    assert!(plan["steps"].as_array().unwrap().iter().all(|s| s["action"] != "PromoteReadReplica"));
+    let chosen = plan_json(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--snapshot",
+            "mitosis-prod-weekly-1",
+        ],
+    );
+    assert_eq!(
+        step(&chosen, "create-temp-mitosis-demo")["params"]["DBSnapshotIdentifier"],
+        "mitosis-prod-weekly-1"
+    );
+    assert!(plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["action"] != "PromoteReadReplica"));
 
-    let fresh = plan_json(&emu, &["--source", "mitosis-prod", "--target", "mitosis-demo", "--snapshot", "fresh"]);
+    let fresh = plan_json(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--snapshot",
+            "fresh",
+        ],
+    );
     assert_eq!(fresh["steps"][0]["action"], "CreateDBSnapshot");
     assert_eq!(fresh["steps"][0]["instance"], "mitosis-prod");
     assert_eq!(emu.mutating_actions(), Vec::<String>::new());
@@ -101,7 +164,15 @@ fn mysql_cascade_of_depth_three() {
         .unwrap()
         .iter()
         .filter(|s| s["action"] == "CreateDBInstanceReadReplica")
-        .map(|s| (s["instance"].as_str().unwrap().into(), s["params"]["SourceDBInstanceIdentifier"].as_str().unwrap().into()))
+        .map(|s| {
+            (
+                s["instance"].as_str().unwrap().into(),
+                s["params"]["SourceDBInstanceIdentifier"]
+                    .as_str()
+                    .unwrap()
+                    .into(),
+            )
+        })
         .collect();
     let want = [
         ("temp-shop-qa", "shop-prod"),
@@ -109,8 +180,16 @@ fn mysql_cascade_of_depth_three() {
         ("temp-shop-qa-r2", "temp-shop-qa-r1"),
         ("temp-shop-qa-r3", "temp-shop-qa-r2"),
     ];
-    assert_eq!(creates, want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>());
-    assert_eq!(step(&plan, "create-temp-shop-qa-r2")["params"]["Port"], 3309);
+    assert_eq!(
+        creates,
+        want.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        step(&plan, "create-temp-shop-qa-r2")["params"]["Port"],
+        3309
+    );
     assert_eq!(emu.mutating_actions(), Vec::<String>::new());
 }
 
@@ -118,18 +197,31 @@ fn mysql_cascade_of_depth_three() {
 fn iam_policy_is_scoped_to_the_plan() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
-    let out = emu.cli(&["iam-policy", "--source", "mitosis-prod", "--target", "mitosis-demo"]);
+    let out = emu.cli(&[
+        "iam-policy",
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let policy: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
     let resources = |sid: &str| -> Vec<String> {
         statements.iter().find(|s| s["Sid"] == sid).unwrap()["Resource"]
-            .as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect()
     };
     // Moto's account and region, read from the instances' ARNs.
     assert_eq!(
         resources("DeleteDBInstance"),
-        ["arn:aws:rds:us-east-1:123456789012:db:old-mitosis-demo", "arn:aws:rds:us-east-1:123456789012:db:old-mitosis-demo-replica"]
+        [
+            "arn:aws:rds:us-east-1:123456789012:db:old-mitosis-demo",
+            "arn:aws:rds:us-east-1:123456789012:db:old-mitosis-demo-replica"
+        ]
     );
     for st in statements {
         let action = st["Action"][0].as_str().unwrap();
@@ -149,19 +241,81 @@ fn bad_inputs_exit_2_with_a_clear_message_and_no_mutation() {
     emu.seed("bad-inputs");
     let long = "a-target-whose-name-is-far-too-long-for-a-temp-prefix-xxxxxxxxx";
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--source", "nope", "--target", "mitosis-demo"], "source instance \"nope\" was not found"),
-        (vec!["--source", "mitosis-prod", "--target", "nope"], "target instance \"nope\" was not found"),
-        (vec!["--source", "mitosis-prod", "--target", "mitosis-prod"], "must be a different instance"),
-        (vec!["--source", "mitosis-prod", "--target", "mitosis-prod-replica"], "are in one replica tree"),
-        (vec!["--source", "mitosis-prod-replica", "--target", "mitosis-prod"], "are in one replica tree"),
-        (vec!["--source", "mitosis-prod", "--target", "demo_1"], "not a valid DB instance identifier"),
-        (vec!["--source", "mitosis-prod", "--target", "busy-demo"], "is \"modifying\", not available"),
-        (vec!["--source", "mitosis-prod", "--target", "aurora-demo-1"], "clusters are not supported yet"),
-        (vec!["--source", "mitosis-prod", "--target", long], "longer than the 63 characters"),
-        (vec!["--source", "mitosis-prod", "--target", "taken-demo"], "\"temp-taken-demo\" already exists and stack-mitosis did not create it"),
-        (vec!["--source", "mitosis-prod", "--target", "mysql-demo"], "pick a source of the same engine"),
-        (vec!["--source", "mitosis-prod", "--target", "mitosis-demo", "--restore-snapshot"], "has no available snapshot"),
-        (vec!["--source", "mitosis-prod", "--target", "mitosis-demo", "--snapshot", "missing"], "\"missing\" of \"mitosis-prod\" was not found"),
+        (
+            vec!["--source", "nope", "--target", "mitosis-demo"],
+            "source instance \"nope\" was not found",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "nope"],
+            "target instance \"nope\" was not found",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "mitosis-prod"],
+            "must be a different instance",
+        ),
+        (
+            vec![
+                "--source",
+                "mitosis-prod",
+                "--target",
+                "mitosis-prod-replica",
+            ],
+            "are in one replica tree",
+        ),
+        (
+            vec![
+                "--source",
+                "mitosis-prod-replica",
+                "--target",
+                "mitosis-prod",
+            ],
+            "are in one replica tree",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "demo_1"],
+            "not a valid DB instance identifier",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "busy-demo"],
+            "is \"modifying\", not available",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "aurora-demo-1"],
+            "clusters are not supported yet",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", long],
+            "longer than the 63 characters",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "taken-demo"],
+            "\"temp-taken-demo\" already exists and stack-mitosis did not create it",
+        ),
+        (
+            vec!["--source", "mitosis-prod", "--target", "mysql-demo"],
+            "pick a source of the same engine",
+        ),
+        (
+            vec![
+                "--source",
+                "mitosis-prod",
+                "--target",
+                "mitosis-demo",
+                "--restore-snapshot",
+            ],
+            "has no available snapshot",
+        ),
+        (
+            vec![
+                "--source",
+                "mitosis-prod",
+                "--target",
+                "mitosis-demo",
+                "--snapshot",
+                "missing",
+            ],
+            "\"missing\" of \"mitosis-prod\" was not found",
+        ),
     ];
     for (args, says) in cases {
         for command in ["plan", "iam-policy"] {
@@ -169,7 +323,11 @@ fn bad_inputs_exit_2_with_a_clear_message_and_no_mutation() {
             full.extend(args.iter().copied());
             let out = emu.cli(&full);
             assert_eq!(out.status.code(), Some(2), "{full:?}: {}", stderr(&out));
-            assert!(stderr(&out).contains(says), "{full:?}: expected {says:?} in {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(says),
+                "{full:?}: expected {says:?} in {}",
+                stderr(&out)
+            );
             assert!(stdout(&out).is_empty(), "{full:?} printed a result");
         }
     }
@@ -183,8 +341,21 @@ fn bad_inputs_exit_2_with_a_clear_message_and_no_mutation() {
 fn aws_errors_exit_3() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
-    emu.control("/_emulator/faults", r#"{"action": "DescribeDBInstances", "count": 100, "code": "AccessDenied", "status": 403}"#);
-    let out = emu.cli(&["plan", "--source", "mitosis-prod", "--target", "mitosis-demo"]);
+    emu.control(
+        "/_emulator/faults",
+        r#"{"action": "DescribeDBInstances", "count": 100, "code": "AccessDenied", "status": 403}"#,
+    );
+    let out = emu.cli(&[
+        "plan",
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("DescribeDBInstances failed: AccessDenied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DescribeDBInstances failed: AccessDenied"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -19,13 +19,20 @@ fn request(source: &str, target: &str) -> PlanRequest {
 fn sequence(plan: &Plan) -> Vec<(String, String)> {
     plan.steps
         .iter()
-        .filter(|s| !matches!(s.op, Op::AddTagsToResource { .. } | Op::RemoveTagsFromResource { .. }))
+        .filter(|s| {
+            !matches!(
+                s.op,
+                Op::AddTagsToResource { .. } | Op::RemoveTagsFromResource { .. }
+            )
+        })
         .map(|s| (s.op.action().to_string(), s.instance.clone()))
         .collect()
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[test]
@@ -54,7 +61,11 @@ fn replica_path_follows_the_documented_sequence() {
     let replica = p.step("create-temp-demo-replica").unwrap();
     assert_eq!(replica.depends_on, vec!["configure-temp-demo".to_string()]);
     // Every delete waits for the restart command.
-    for s in p.steps.iter().filter(|s| s.op.action() == "DeleteDBInstance") {
+    for s in p
+        .steps
+        .iter()
+        .filter(|s| s.op.action() == "DeleteDBInstance")
+    {
         assert!(s.depends_on.contains(&"restart".to_string()), "{}", s.id);
     }
     assert!(p.steps.iter().all(|s| s.skip.is_none()));
@@ -69,22 +80,43 @@ fn carried_attributes_follow_the_target_not_the_source() {
     assert_eq!(params["DBInstanceClass"], demo.class.as_str());
     assert_eq!(params["Port"], demo.port.unwrap());
     assert_eq!(params["OptionGroupName"], "og-demo");
-    assert_eq!(params["VpcSecurityGroupIds"], serde_json::json!(["sg-demo"]), "only active groups");
+    assert_eq!(
+        params["VpcSecurityGroupIds"],
+        serde_json::json!(["sg-demo"]),
+        "only active groups"
+    );
     assert_eq!(params["DeletionProtection"], false);
     assert_eq!(params["MonitoringInterval"], 60);
-    assert!(!params.contains_key("KmsKeyId"), "same-region replicas inherit the key");
-    assert!(!params.contains_key("DBSubnetGroupName"), "replicas cannot change subnet group");
+    assert!(
+        !params.contains_key("KmsKeyId"),
+        "same-region replicas inherit the key"
+    );
+    assert!(
+        !params.contains_key("DBSubnetGroupName"),
+        "replicas cannot change subnet group"
+    );
     assert!(!params.contains_key("Iops"), "absent values are left out");
     let tags = params["Tags"].as_array().unwrap();
     assert!(tags.contains(&serde_json::json!({"Key": "env", "Value": "demo"})));
     assert!(tags.contains(&serde_json::json!({"Key": tags::ROLE, "Value": "temp"})));
-    let configure = p.step("configure-temp-demo").unwrap().op.params("temp-demo");
+    let configure = p
+        .step("configure-temp-demo")
+        .unwrap()
+        .op
+        .params("temp-demo");
     assert_eq!(configure["DBParameterGroupName"], "pg-demo");
-    assert_eq!(configure["PreferredMaintenanceWindow"], demo.maintenance_window.clone().unwrap().as_str());
+    assert_eq!(
+        configure["PreferredMaintenanceWindow"],
+        demo.maintenance_window.clone().unwrap().as_str()
+    );
     assert_eq!(configure["BackupRetentionPeriod"], 7);
     assert_eq!(configure["ApplyImmediately"], true);
     // A PostgreSQL replica without replicas of its own gets no backup setting.
-    let leaf = p.step("configure-temp-demo-replica").unwrap().op.params("x");
+    let leaf = p
+        .step("configure-temp-demo-replica")
+        .unwrap()
+        .op
+        .params("x");
     assert!(!leaf.contains_key("BackupRetentionPeriod"));
 }
 
@@ -120,10 +152,23 @@ fn different_vpcs_take_the_snapshot_path_with_the_newest_available_snapshot() {
     let params = restore.op.params("temp-demo");
     assert_eq!(params["DBSnapshotIdentifier"], "rds:prod-newest");
     assert_eq!(params["DBSubnetGroupName"], "demovpc-subnets");
-    assert!(!params.contains_key("MonitoringInterval"), "restore does not take monitoring");
-    assert!(p.step("promote-temp-demo").is_none(), "a restored instance is no replica");
-    let configure = p.step("configure-temp-demo").unwrap().op.params("temp-demo");
-    assert_eq!(configure["MonitoringInterval"], 60, "monitoring moves to the modify");
+    assert!(
+        !params.contains_key("MonitoringInterval"),
+        "restore does not take monitoring"
+    );
+    assert!(
+        p.step("promote-temp-demo").is_none(),
+        "a restored instance is no replica"
+    );
+    let configure = p
+        .step("configure-temp-demo")
+        .unwrap()
+        .op
+        .params("temp-demo");
+    assert_eq!(
+        configure["MonitoringInterval"], 60,
+        "monitoring moves to the modify"
+    );
     let child = p.step("create-temp-demo-replica").unwrap();
     assert_eq!(child.op.action(), "CreateDBInstanceReadReplica");
 }
@@ -135,15 +180,27 @@ fn fresh_snapshot_is_taken_first_and_explicit_ids_are_checked() {
     req.snapshot_path = true;
     let p = plan(&cross_vpc(), &req).unwrap();
     let snap = &p.steps[0];
-    assert_eq!((snap.op.action(), snap.instance.as_str()), ("CreateDBSnapshot", "prod"));
+    assert_eq!(
+        (snap.op.action(), snap.instance.as_str()),
+        ("CreateDBSnapshot", "prod")
+    );
     let restore = p.step("create-temp-demo").unwrap();
     assert_eq!(restore.depends_on, vec![snap.id.clone()]);
-    assert_eq!(restore.op.params("temp-demo")["DBSnapshotIdentifier"], "stack-mitosis-prod-run1");
+    assert_eq!(
+        restore.op.params("temp-demo")["DBSnapshotIdentifier"],
+        "stack-mitosis-prod-run1"
+    );
 
     req.snapshot = SnapshotChoice::Id("rds:prod-old".into());
     let p = plan(&cross_vpc(), &req).unwrap();
-    assert_eq!(p.step("create-temp-demo").unwrap().op.params("t")["DBSnapshotIdentifier"], "rds:prod-old");
-    for (id, says) in [("rds:prod-creating", "not available"), ("nope", "was not found")] {
+    assert_eq!(
+        p.step("create-temp-demo").unwrap().op.params("t")["DBSnapshotIdentifier"],
+        "rds:prod-old"
+    );
+    for (id, says) in [
+        ("rds:prod-creating", "not available"),
+        ("nope", "was not found"),
+    ] {
         req.snapshot = SnapshotChoice::Id(id.into());
         let err = plan(&cross_vpc(), &req).unwrap_err().to_string();
         assert!(err.contains(says), "{err}");
@@ -152,7 +209,10 @@ fn fresh_snapshot_is_taken_first_and_explicit_ids_are_checked() {
 
 #[test]
 fn mysql_cascade_builds_parents_before_children_with_backups_where_needed() {
-    let mut obs = state(vec![primary("prod", "mysql", "v"), primary("qa", "mysql", "v")]);
+    let mut obs = state(vec![
+        primary("prod", "mysql", "v"),
+        primary("qa", "mysql", "v"),
+    ]);
     add_replica(&mut obs, "qa-r1", "qa");
     add_replica(&mut obs, "qa-r2", "qa-r1");
     add_replica(&mut obs, "qa-r3", "qa-r2");
@@ -163,12 +223,26 @@ fn mysql_cascade_builds_parents_before_children_with_backups_where_needed() {
         .filter(|s| s.op.action() == "CreateDBInstanceReadReplica")
         .map(|s| s.instance.as_str())
         .collect();
-    assert_eq!(creates, ["temp-qa", "temp-qa-r1", "temp-qa-r2", "temp-qa-r3"]);
+    assert_eq!(
+        creates,
+        ["temp-qa", "temp-qa-r1", "temp-qa-r2", "temp-qa-r3"]
+    );
     let r2 = p.step("create-temp-qa-r2").unwrap();
-    assert_eq!(r2.op.params("temp-qa-r2")["SourceDBInstanceIdentifier"], "temp-qa-r1");
+    assert_eq!(
+        r2.op.params("temp-qa-r2")["SourceDBInstanceIdentifier"],
+        "temp-qa-r1"
+    );
     for (id, backups) in [("qa-r1", Some(1)), ("qa-r2", Some(1)), ("qa-r3", None)] {
-        let params = p.step(&format!("configure-temp-{id}")).unwrap().op.params("x");
-        assert_eq!(params.get("BackupRetentionPeriod").and_then(|v| v.as_i64()), backups, "{id}");
+        let params = p
+            .step(&format!("configure-temp-{id}"))
+            .unwrap()
+            .op
+            .params("x");
+        assert_eq!(
+            params.get("BackupRetentionPeriod").and_then(|v| v.as_i64()),
+            backups,
+            "{id}"
+        );
     }
     let deletes: Vec<&str> = p
         .steps
@@ -176,14 +250,27 @@ fn mysql_cascade_builds_parents_before_children_with_backups_where_needed() {
         .filter(|s| s.op.action() == "DeleteDBInstance")
         .map(|s| s.instance.as_str())
         .collect();
-    assert_eq!(deletes, ["old-qa-r3", "old-qa-r2", "old-qa-r1", "old-qa"], "leaves first");
+    assert_eq!(
+        deletes,
+        ["old-qa-r3", "old-qa-r2", "old-qa-r1", "old-qa"],
+        "leaves first"
+    );
 }
 
 #[test]
 fn single_instance_and_several_replicas() {
-    let obs = state(vec![primary("prod", "postgres", "v"), primary("demo", "postgres", "v")]);
+    let obs = state(vec![
+        primary("prod", "postgres", "v"),
+        primary("demo", "postgres", "v"),
+    ]);
     let p = plan(&obs, &request("prod", "demo")).unwrap();
-    assert_eq!(p.steps.iter().filter(|s| s.op.action() == "CreateDBInstanceReadReplica").count(), 1);
+    assert_eq!(
+        p.steps
+            .iter()
+            .filter(|s| s.op.action() == "CreateDBInstanceReadReplica")
+            .count(),
+        1
+    );
 
     let mut obs = obs;
     for r in ["demo-a", "demo-b", "demo-c"] {
@@ -205,7 +292,11 @@ fn deletion_protection_ends_on_the_new_target_and_comes_off_the_old_just_before_
     assert_eq!(protect.op.params("demo")["DeletionProtection"], true);
     let unprotect = p.step("unprotect-old-demo").unwrap();
     assert_eq!(unprotect.depends_on, vec!["protect-demo".to_string()]);
-    assert!(p.step("delete-old-demo").unwrap().depends_on.contains(&unprotect.id));
+    assert!(p
+        .step("delete-old-demo")
+        .unwrap()
+        .depends_on
+        .contains(&unprotect.id));
     let mut end = obs.clone();
     predict_all(&mut end, &p).unwrap();
     assert!(end.get("demo").unwrap().deletion_protection);
@@ -229,13 +320,24 @@ fn an_interrupted_run_plans_only_what_remains() {
         req.run_id = "run2".into();
         let resumed = plan(&mid, &req).unwrap_or_else(|e| panic!("after {done} steps: {e}"));
         assert!(resumed.resuming || done == full.steps.len());
-        assert_eq!(resumed.run_id, "run1", "the run id is read back from the tags");
-        let skipped: Vec<&str> = resumed.steps.iter().filter(|s| s.skip.is_some()).map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            resumed.run_id, "run1",
+            "the run id is read back from the tags"
+        );
+        let skipped: Vec<&str> = resumed
+            .steps
+            .iter()
+            .filter(|s| s.skip.is_some())
+            .map(|s| s.id.as_str())
+            .collect();
         let want: Vec<&str> = full.steps[..done].iter().map(|s| s.id.as_str()).collect();
         // Steps that are done are skipped; a restart is re-run unless cleanup has started.
         for id in &want {
             if *id != "restart" {
-                assert!(skipped.contains(id), "after {done} steps, {id} should be skipped: {skipped:?}");
+                assert!(
+                    skipped.contains(id),
+                    "after {done} steps, {id} should be skipped: {skipped:?}"
+                );
             }
         }
         for s in resumed.steps.iter().filter(|s| s.skip.is_some()) {
@@ -260,27 +362,73 @@ fn expect_bad_input(obs: &Observed, req: &PlanRequest, says: &str) {
 #[test]
 fn bad_inputs_are_refused_with_a_reason() {
     let obs = two_pairs();
-    expect_bad_input(&obs, &request("nope", "demo"), "source instance \"nope\" was not found");
-    expect_bad_input(&obs, &request("prod", "nope"), "target instance \"nope\" was not found");
-    expect_bad_input(&obs, &request("prod", "prod"), "must be a different instance");
-    expect_bad_input(&obs, &request("prod", "prod-replica"), "are in one replica tree (root \"prod\")");
-    expect_bad_input(&obs, &request("Bad_Name", "demo"), "not a valid DB instance identifier");
-    expect_bad_input(&obs, &request("demo-replica", "demo"), "are in one replica tree (root \"demo\")");
+    expect_bad_input(
+        &obs,
+        &request("nope", "demo"),
+        "source instance \"nope\" was not found",
+    );
+    expect_bad_input(
+        &obs,
+        &request("prod", "nope"),
+        "target instance \"nope\" was not found",
+    );
+    expect_bad_input(
+        &obs,
+        &request("prod", "prod"),
+        "must be a different instance",
+    );
+    expect_bad_input(
+        &obs,
+        &request("prod", "prod-replica"),
+        "are in one replica tree (root \"prod\")",
+    );
+    expect_bad_input(
+        &obs,
+        &request("Bad_Name", "demo"),
+        "not a valid DB instance identifier",
+    );
+    expect_bad_input(
+        &obs,
+        &request("demo-replica", "demo"),
+        "are in one replica tree (root \"demo\")",
+    );
     let mut cascade = two_pairs();
     add_replica(&mut cascade, "prod-replica-2", "prod-replica");
-    expect_bad_input(&cascade, &request("prod-replica-2", "prod"), "are in one replica tree");
+    expect_bad_input(
+        &cascade,
+        &request("prod-replica-2", "prod"),
+        "are in one replica tree",
+    );
     // A target that is itself a replica elsewhere: the root must be given.
     let mut other = two_pairs();
     add_replica(&mut other, "demo-replica-2", "demo-replica");
-    expect_bad_input(&other, &request("prod", "demo-replica"), "give the root of the target tree");
+    expect_bad_input(
+        &other,
+        &request("prod", "demo-replica"),
+        "give the root of the target tree",
+    );
 
     let long = "a".repeat(60);
-    let long_obs = state(vec![primary("prod", "postgres", "v"), primary(&long, "postgres", "v")]);
-    expect_bad_input(&long_obs, &request("prod", &long), "longer than the 63 characters");
+    let long_obs = state(vec![
+        primary("prod", "postgres", "v"),
+        primary(&long, "postgres", "v"),
+    ]);
+    expect_bad_input(
+        &long_obs,
+        &request("prod", &long),
+        "longer than the 63 characters",
+    );
 
     let mut taken = two_pairs();
-    taken.instances.insert("temp-demo".into(), primary("temp-demo", "postgres", "shared"));
-    expect_bad_input(&taken, &request("prod", "demo"), "stack-mitosis did not create it");
+    taken.instances.insert(
+        "temp-demo".into(),
+        primary("temp-demo", "postgres", "shared"),
+    );
+    expect_bad_input(
+        &taken,
+        &request("prod", "demo"),
+        "stack-mitosis did not create it",
+    );
 
     let mut stale = two_pairs();
     let mut old = primary("old-demo", "postgres", "shared");
@@ -288,22 +436,42 @@ fn bad_inputs_are_refused_with_a_reason() {
     old.tags.insert(tags::ORIGINAL.into(), "demo".into());
     old.tags.insert(tags::RUN.into(), "run0".into());
     stale.instances.insert("old-demo".into(), old);
-    expect_bad_input(&stale, &request("prod", "demo"), "left by an earlier run (run0)");
+    expect_bad_input(
+        &stale,
+        &request("prod", "demo"),
+        "left by an earlier run (run0)",
+    );
 
     let mut busy = two_pairs();
     busy.instances.get_mut("demo-replica").unwrap().status = "modifying".into();
-    expect_bad_input(&busy, &request("prod", "demo"), "is \"modifying\", not available");
+    expect_bad_input(
+        &busy,
+        &request("prod", "demo"),
+        "is \"modifying\", not available",
+    );
     let mut busy = two_pairs();
     busy.instances.get_mut("prod").unwrap().status = "storage-full".into();
-    expect_bad_input(&busy, &request("prod", "demo"), "source instance \"prod\" is \"storage-full\"");
+    expect_bad_input(
+        &busy,
+        &request("prod", "demo"),
+        "source instance \"prod\" is \"storage-full\"",
+    );
 
     let mut cluster = two_pairs();
     cluster.instances.get_mut("demo").unwrap().cluster = Some("aurora-demo".into());
-    expect_bad_input(&cluster, &request("prod", "demo"), "clusters are not supported yet");
+    expect_bad_input(
+        &cluster,
+        &request("prod", "demo"),
+        "clusters are not supported yet",
+    );
 
     let mut engines = two_pairs();
     engines.instances.get_mut("demo").unwrap().engine = "mysql".into();
-    expect_bad_input(&engines, &request("prod", "demo"), "pick a source of the same engine");
+    expect_bad_input(
+        &engines,
+        &request("prod", "demo"),
+        "pick a source of the same engine",
+    );
 
     let mut no_snap = cross_vpc();
     no_snap.snapshots.retain(|s| s.status != "available");

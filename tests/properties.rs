@@ -6,9 +6,9 @@
 
 use proptest::prelude::*;
 use stack_mitosis::fixtures::{account, primary};
+use stack_mitosis::model::Snapshot;
 use stack_mitosis::model::{tags, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
 use stack_mitosis::plan::{plan, predict, ClonePath, PlanRequest, SnapshotChoice};
-use stack_mitosis::model::Snapshot;
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -25,7 +25,13 @@ struct Case {
 fn tree(max: usize) -> impl Strategy<Value = Vec<usize>> {
     (1..=max).prop_flat_map(|n| {
         (0..n)
-            .map(|i| if i == 0 { Just(0).boxed() } else { (0..i).boxed() })
+            .map(|i| {
+                if i == 0 {
+                    Just(0).boxed()
+                } else {
+                    (0..i).boxed()
+                }
+            })
             .collect::<Vec<_>>()
     })
 }
@@ -62,19 +68,30 @@ fn name(prefix: &str, i: usize) -> String {
 fn build(c: &Case) -> Observed {
     let mut obs = Observed::new(Vec::new(), Vec::new(), account());
     let vpc_t = if c.same_vpc { "shared" } else { "demo" };
-    for (prefix, parents, vpc) in [("src", &c.source_parents, "shared"), ("tgt", &c.target_parents, vpc_t)] {
+    for (prefix, parents, vpc) in [
+        ("src", &c.source_parents, "shared"),
+        ("tgt", &c.target_parents, vpc_t),
+    ] {
         for (i, p) in parents.iter().enumerate() {
             let id = name(prefix, i);
             let mut inst = primary(&id, c.engine, vpc);
             if prefix == "tgt" {
                 inst.deletion_protection = c.protected[i];
                 let has_children = parents.iter().skip(1).any(|q| *q == i) && i != 0;
-                inst.backup_retention = if i == 0 || has_children { c.retention[i].max(1) } else { c.retention[i] };
+                inst.backup_retention = if i == 0 || has_children {
+                    c.retention[i].max(1)
+                } else {
+                    c.retention[i]
+                };
             }
             if i > 0 {
                 let parent = name(prefix, *p);
                 inst.replica_source = Some(parent.clone());
-                obs.instances.get_mut(&parent).unwrap().replicas.push(id.clone());
+                obs.instances
+                    .get_mut(&parent)
+                    .unwrap()
+                    .replicas
+                    .push(id.clone());
             }
             obs.instances.insert(id, inst);
         }

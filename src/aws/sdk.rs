@@ -148,7 +148,12 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         option_groups: d
             .option_group_memberships()
             .iter()
-            .filter_map(|g| Some(Membership::new(g.option_group_name()?, g.status().unwrap_or(""))))
+            .filter_map(|g| {
+                Some(Membership::new(
+                    g.option_group_name()?,
+                    g.status().unwrap_or(""),
+                ))
+            })
             .collect(),
         parameter_groups: d
             .db_parameter_groups()
@@ -167,7 +172,9 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         performance_insights_retention: d.performance_insights_retention_period(),
         monitoring_interval: d.monitoring_interval(),
         monitoring_role_arn: s(d.monitoring_role_arn()),
-        subnet_group: d.db_subnet_group().and_then(|g| s(g.db_subnet_group_name())),
+        subnet_group: d
+            .db_subnet_group()
+            .and_then(|g| s(g.db_subnet_group_name())),
         vpc_id: d.db_subnet_group().and_then(|g| s(g.vpc_id())),
         backup_retention: d.backup_retention_period().unwrap_or(0),
         backup_window: s(d.preferred_backup_window()),
@@ -201,7 +208,10 @@ fn pending_fields(d: &DbInstance) -> Vec<String> {
     note(p.db_instance_class().is_some(), "DBInstanceClass");
     note(p.allocated_storage().is_some(), "AllocatedStorage");
     note(p.port().is_some(), "Port");
-    note(p.backup_retention_period().is_some(), "BackupRetentionPeriod");
+    note(
+        p.backup_retention_period().is_some(),
+        "BackupRetentionPeriod",
+    );
     note(p.multi_az().is_some(), "MultiAZ");
     note(p.engine_version().is_some(), "EngineVersion");
     note(p.iops().is_some(), "Iops");

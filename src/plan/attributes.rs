@@ -156,7 +156,10 @@ pub struct ModifyAttrs {
         skip_serializing_if = "Option::is_none"
     )]
     pub new_id: Option<String>,
-    #[serde(rename = "DBParameterGroupName", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DBParameterGroupName",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parameter_group: Option<String>,
     #[serde(
         rename = "PreferredBackupWindow",

@@ -108,7 +108,10 @@ impl Op {
                 m.insert("DBInstanceIdentifier".into(), id);
                 m.insert("DBSnapshotIdentifier".into(), snapshot_id.clone().into());
                 if !tags.is_empty() {
-                    m.insert("Tags".into(), serde_json::to_value(tags).unwrap_or_default());
+                    m.insert(
+                        "Tags".into(),
+                        serde_json::to_value(tags).unwrap_or_default(),
+                    );
                 }
             }
             Op::CreateDBInstanceReadReplica { source, attrs } => {
@@ -130,11 +133,17 @@ impl Op {
             }
             Op::AddTagsToResource { tags } => {
                 m.insert("ResourceName".into(), id);
-                m.insert("Tags".into(), serde_json::to_value(tags).unwrap_or_default());
+                m.insert(
+                    "Tags".into(),
+                    serde_json::to_value(tags).unwrap_or_default(),
+                );
             }
             Op::RemoveTagsFromResource { keys } => {
                 m.insert("ResourceName".into(), id);
-                m.insert("TagKeys".into(), serde_json::to_value(keys).unwrap_or_default());
+                m.insert(
+                    "TagKeys".into(),
+                    serde_json::to_value(keys).unwrap_or_default(),
+                );
             }
             Op::DeleteDBInstance { final_snapshot_id } => {
                 m.insert("DBInstanceIdentifier".into(), id);

@@ -217,7 +217,14 @@ impl Builder<'_> {
                     self.choose_snapshot(obs, source, built.is_some())?;
                 let deps = snapshot_step.into_iter().collect();
                 let op = Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs };
-                self.push(create_id, Phase::Clone, &node.temp(), op, deps, built.clone())
+                self.push(
+                    create_id,
+                    Phase::Clone,
+                    &node.temp(),
+                    op,
+                    deps,
+                    built.clone(),
+                )
             } else {
                 let parent_instance = match &node.parent {
                     Some(p) => format!("{TEMP_PREFIX}{p}"),
@@ -335,8 +342,8 @@ impl Builder<'_> {
         let cleanup_started = nodes.iter().any(|n| n.original.is_none());
         let gate = match &self.req.restart {
             Some(command) => {
-                let skip = cleanup_started
-                    .then(|| "old instances are already being deleted".to_string());
+                let skip =
+                    cleanup_started.then(|| "old instances are already being deleted".to_string());
                 vec![self.push(
                     "restart".into(),
                     Phase::Restart,
@@ -353,7 +360,10 @@ impl Builder<'_> {
 
         for node in nodes.iter().rev() {
             let mut delete_deps = gate.clone();
-            let original_protection = node.original.as_ref().is_some_and(|o| o.deletion_protection)
+            let original_protection = node
+                .original
+                .as_ref()
+                .is_some_and(|o| o.deletion_protection)
                 || node.clone.as_ref().is_some_and(|c| c.deletion_protection);
             if original_protection {
                 // The new X ends with X's own protection; it is set before old-X loses it, so
@@ -600,9 +610,7 @@ fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError>
             .map(|(n, _)| n.clone())
             .collect();
         let find = |list: &[(String, Instance)]| {
-            list.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, i)| i.clone())
+            list.iter().find(|(n, _)| n == name).map(|(_, i)| i.clone())
         };
         nodes.push(Node {
             name: name.clone(),

@@ -11,7 +11,10 @@ pub fn validate_identifier(what: &str, id: &str) -> Result<(), MitosisError> {
         Some(format!("is {} characters long (63 at most)", id.len()))
     } else if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
         Some("must begin with a letter".to_string())
-    } else if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+    } else if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
         Some(format!(
             "contains {c:?}: only letters, digits and hyphens are allowed"
         ))

@@ -35,7 +35,9 @@ pub(crate) fn params_summary(step: &crate::plan::Step) -> String {
     step.op
         .params(&step.instance)
         .into_iter()
-        .filter(|(k, _)| k != "DBInstanceIdentifier" && k != "ResourceName" && k != "ApplyImmediately")
+        .filter(|(k, _)| {
+            k != "DBInstanceIdentifier" && k != "ResourceName" && k != "ApplyImmediately"
+        })
         .map(|(k, v)| format!("{k}={}", short_value(&v)))
         .collect::<Vec<_>>()
         .join(" ")
