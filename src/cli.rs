@@ -3,7 +3,10 @@
 
 use crate::aws::{observe, AwsSettings, SdkRds};
 use crate::error::{exit, MitosisError};
-use crate::plan::{plan, PlanRequest, SnapshotChoice};
+use crate::exec::{ApplyOptions, ExecError, Executor, LockSettings, PollSettings, TextReporter};
+use crate::plan::{plan, OnFailure, PlanRequest, SnapshotChoice};
+use crate::render::{plan_text, report_text};
+use std::time::Duration;
 use crate::render::{render_plan, Format};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -24,6 +27,9 @@ pub struct Cli {
     /// AWS profile from ~/.aws/config (default: AWS_PROFILE or `default`).
     #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
+    /// Attempts per AWS call, retries included (throttling and transient errors back off).
+    #[arg(long, global = true, env = "AWS_MAX_ATTEMPTS", default_value_t = 8, hide = true)]
+    pub max_attempts: u32,
     /// More logging on stderr (-v: debug, -vv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -33,8 +39,38 @@ pub struct Cli {
 pub enum Command {
     /// Show the flight plan: every step the refresh would take, and which are already done.
     Plan(PlanArgs),
+    /// Show the flight plan, then carry it out; rerun the same command to resume.
+    Apply(ApplyArgs),
     /// Print the least-privilege IAM policy for exactly this refresh.
     IamPolicy(RefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub refresh: RefreshArgs,
+    /// What a failure before the deletes does: put the original names back and delete this
+    /// run's clones (rollback), or put the names back and keep the clones (keep).
+    #[arg(long, value_enum, default_value = "rollback")]
+    pub on_failure: OnFailure,
+    /// Longest wait for one step (seconds).
+    #[arg(long, default_value_t = 4 * 3600, value_name = "SECONDS")]
+    pub step_timeout: u64,
+    /// Longest run of a hook command (seconds).
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    pub hook_timeout: u64,
+    /// Seconds between two looks at AWS while waiting.
+    #[arg(long, default_value_t = 15.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+    /// Remove the lock a dead run left on the target (its run id is in the lock message).
+    #[arg(long, value_name = "RUN_ID")]
+    pub force_unlock: Option<String>,
+    /// How long the target's lock holds if the run dies (seconds).
+    #[arg(long, default_value_t = 12 * 3600, value_name = "SECONDS")]
+    pub lock_ttl: u64,
+    /// Write the run report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -48,9 +84,16 @@ pub struct RefreshArgs {
     /// Command run (bash -c) after the swap, before old instances are deleted.
     #[arg(long)]
     pub restart: Option<String>,
+    /// Command run (bash -c) once the clone is built, before any rename (scrub data, rotate
+    /// passwords). The temp root's endpoint is in its environment.
+    #[arg(long)]
+    pub before_swap: Option<String>,
     /// Clone through a snapshot even when source and target share a VPC.
     #[arg(long)]
     pub restore_snapshot: bool,
+    /// Keep a final snapshot of each old-* instance when deleting it.
+    #[arg(long)]
+    pub final_snapshot: bool,
     /// Which snapshot the snapshot path restores: latest, fresh, or a snapshot identifier.
     /// Giving it selects the snapshot path.
     #[arg(long, value_name = "latest|fresh|ID")]
@@ -77,6 +120,8 @@ impl RefreshArgs {
             source: self.source.trim().to_ascii_lowercase(),
             target: self.target.trim().to_ascii_lowercase(),
             restart: self.restart.clone().filter(|c| !c.trim().is_empty()),
+            before_swap: self.before_swap.clone().filter(|c| !c.trim().is_empty()),
+            final_snapshot: self.final_snapshot,
             snapshot_path: self.restore_snapshot || self.snapshot.is_some(),
             snapshot,
             run_id,
@@ -84,16 +129,26 @@ impl RefreshArgs {
     }
 }
 
-/// A new run id from the clock: sortable and readable in tags (`20261121T224300Z`).
-pub fn new_run_id() -> String {
-    let secs = std::time::SystemTime::now()
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A new run id from the clock: sortable and readable in tags (`20261121T224300Z-1a2b`). The
+/// suffix tells apart two runs started in the same second.
+pub fn new_run_id() -> String {
+    let secs = now_epoch();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
         .unwrap_or(0);
+    let suffix = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) & 0xffff;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}",
         rem / 3600,
         (rem % 3600) / 60,
         rem % 60
@@ -147,6 +202,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -155,6 +211,7 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
     let settings = AwsSettings {
         region: cli.region.clone(),
         profile: cli.profile.clone(),
+        max_attempts: cli.max_attempts.max(1),
     };
     let stdout_is_terminal = std::io::stdout().is_terminal();
     match cli.command {
@@ -171,6 +228,7 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
             print!("{}", render_plan(&plan, format));
             Ok(())
         }
+        Command::Apply(args) => apply(&settings, args).await,
         Command::IamPolicy(args) => {
             let request = args.request(new_run_id());
             let api = SdkRds::connect(&settings).await;
@@ -183,6 +241,64 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
             );
             Ok(())
         }
+    }
+}
+
+async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    let request = args.refresh.request(new_run_id());
+    let api = SdkRds::connect(settings).await;
+    let observed = observe(&api, &request.source, &request.target).await?;
+    let plan = plan(&observed, &request)?;
+    eprint!("{}", plan_text(&plan));
+    if plan.pending().next().is_none() {
+        eprintln!("nothing to do");
+        return Ok(());
+    }
+    let lock = LockSettings {
+        now_epoch: now_epoch(),
+        ttl: Duration::from_secs(args.lock_ttl),
+        settle: Duration::from_secs_f64((args.poll_interval / 3.0).clamp(0.05, 5.0)),
+        force_unlock: args.force_unlock.clone(),
+    };
+    crate::exec::lock::acquire(&api, &plan.target, &plan.run_id, &lock)
+        .await
+        .map_err(exec_error)?;
+    let interval = Duration::from_secs_f64(args.poll_interval.max(0.01));
+    let options = ApplyOptions {
+        poll: PollSettings {
+            interval,
+            first: interval.min(Duration::from_secs(5)),
+            step_timeout: Duration::from_secs(args.step_timeout),
+        },
+        hook_timeout: Duration::from_secs(args.hook_timeout),
+        on_failure: args.on_failure,
+    };
+    let outcome = Executor::new(&api, options, &TextReporter).apply(&plan).await;
+    if let Err(e) = crate::exec::lock::release(&api, &plan.target, &plan.run_id).await {
+        tracing::warn!("could not release the lock: {e}");
+    }
+    if let Some(path) = &args.report_json {
+        let json = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, json + "\n") {
+            tracing::error!("cannot write the report to {}: {e}", path.display());
+        }
+    }
+    print!("{}", report_text(&outcome.report));
+    match outcome.error {
+        None => Ok(()),
+        Some(e) if outcome.report.result == "rolled-back" => Err(MitosisError::RolledBack(e.to_string())),
+        Some(e) => Err(MitosisError::Stopped(format!(
+            "{}; rerun the same command to resume",
+            outcome.report.error.clone().unwrap_or_else(|| e.to_string())
+        ))),
+    }
+}
+
+fn exec_error(e: ExecError) -> MitosisError {
+    match e {
+        ExecError::Locked(m) => MitosisError::Locked(m),
+        ExecError::Aws(e) => e,
+        other => MitosisError::Stopped(other.to_string()),
     }
 }
 

@@ -7,6 +7,9 @@ pub mod exit {
     pub const INTERNAL: u8 = 1;
     pub const BAD_INPUT: u8 = 2;
     pub const AWS: u8 = 3;
+    pub const ROLLED_BACK: u8 = 4;
+    pub const STOPPED: u8 = 5;
+    pub const LOCKED: u8 = 6;
 }
 
 #[derive(Debug, Error)]
@@ -18,6 +21,15 @@ pub enum MitosisError {
     /// AWS answered with an error (or could not be reached) while reading or acting.
     #[error("AWS {operation} failed: {message}")]
     Aws { operation: String, message: String },
+    /// A step failed; the target tree has its original names again.
+    #[error("the refresh failed and was rolled back: {0}")]
+    RolledBack(String),
+    /// A step failed and the refresh stopped where it was; rerunning resumes it.
+    #[error("the refresh stopped: {0}")]
+    Stopped(String),
+    /// Another run holds the target's lock.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl MitosisError {
@@ -29,6 +41,9 @@ impl MitosisError {
         match self {
             MitosisError::BadInput(_) => exit::BAD_INPUT,
             MitosisError::Aws { .. } => exit::AWS,
+            MitosisError::RolledBack(_) => exit::ROLLED_BACK,
+            MitosisError::Stopped(_) => exit::STOPPED,
+            MitosisError::Locked(_) => exit::LOCKED,
         }
     }
 }

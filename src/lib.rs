@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod cli;
 pub mod error;
+pub mod exec;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod iam;

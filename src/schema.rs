@@ -60,3 +60,43 @@ impl PlanDoc {
         }
     }
 }
+
+/// Version of the run report format (`apply --report-json`).
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+/// What an `apply` did: every step with its outcome and duration, the rollback if there was
+/// one, and where the new endpoints are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub version: u32,
+    pub run_id: String,
+    pub source: String,
+    pub target: String,
+    /// `succeeded`, `rolled-back` or `failed`.
+    pub result: String,
+    pub duration_seconds: f64,
+    pub steps: Vec<StepReport>,
+    pub rollback: Vec<StepReport>,
+    pub endpoints: Vec<EndpointReport>,
+    pub error: Option<String>,
+    /// Instances the refresh left behind, and what to do about them.
+    pub left: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub id: String,
+    pub action: String,
+    pub instance: String,
+    /// `done`, `skipped`, `failed` or `not-run`.
+    pub status: String,
+    pub seconds: Option<f64>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointReport {
+    pub instance: String,
+    pub address: Option<String>,
+    pub port: Option<i32>,
+}

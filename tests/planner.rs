@@ -12,6 +12,8 @@ fn request(source: &str, target: &str) -> PlanRequest {
         restart: Some("systemctl restart app".into()),
         snapshot_path: false,
         snapshot: SnapshotChoice::Latest,
+        before_swap: None,
+        final_snapshot: false,
         run_id: "run1".into(),
     }
 }

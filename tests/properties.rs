@@ -115,6 +115,8 @@ fn request(run: &str) -> PlanRequest {
         restart: Some("true".into()),
         snapshot_path: false,
         snapshot: SnapshotChoice::Latest,
+        before_swap: None,
+        final_snapshot: false,
         run_id: run.into(),
     }
 }

@@ -14,6 +14,8 @@ fn example() -> Plan {
         restart: Some("kubectl rollout restart deploy/app".into()),
         snapshot_path: false,
         snapshot: SnapshotChoice::Latest,
+        before_swap: None,
+        final_snapshot: false,
         run_id: "20261121T030000Z".into(),
     };
     let full = plan(&obs, &req).unwrap();

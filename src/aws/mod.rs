@@ -9,6 +9,7 @@ pub use sdk::{AwsSettings, SdkRds};
 
 use crate::error::MitosisError;
 use crate::model::{Instance, Snapshot};
+use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -22,4 +23,34 @@ pub trait Rds: Send + Sync {
     async fn describe_snapshots(&self, instance_id: &str) -> Result<Vec<Snapshot>, MitosisError>;
     /// The region the client talks to, when known.
     fn region(&self) -> Option<String>;
+
+    /// The instances among `ids` that exist, in one DescribeDBInstances call (a filter on
+    /// db-instance-id): the poller's one request per tick, however many are in flight.
+    async fn describe_some(&self, ids: &[String]) -> Result<Vec<Instance>, MitosisError>;
+    /// One snapshot by identifier, if it exists.
+    async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError>;
+
+    async fn create_read_replica(
+        &self,
+        id: &str,
+        source: &str,
+        attrs: &CreateAttrs,
+    ) -> Result<(), MitosisError>;
+    async fn restore_from_snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+        attrs: &CreateAttrs,
+    ) -> Result<(), MitosisError>;
+    async fn create_snapshot(
+        &self,
+        instance: &str,
+        snapshot_id: &str,
+        tags: &[Tag],
+    ) -> Result<(), MitosisError>;
+    async fn promote(&self, id: &str) -> Result<(), MitosisError>;
+    async fn modify(&self, id: &str, attrs: &ModifyAttrs) -> Result<(), MitosisError>;
+    async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError>;
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError>;
+    async fn delete(&self, id: &str, final_snapshot_id: Option<&str>) -> Result<(), MitosisError>;
 }

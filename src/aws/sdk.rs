@@ -7,15 +7,17 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_rds::types::{DbInstance, DbSnapshot};
+use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
+use aws_sdk_rds::types::{DbInstance, DbSnapshot, Filter, ProcessorFeature};
 use std::collections::BTreeMap;
 
 /// Where and as whom to talk to AWS. Everything else (credentials, AWS_ENDPOINT_URL) comes from
 /// the SDK's standard chain.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AwsSettings {
     pub region: Option<String>,
     pub profile: Option<String>,
+    pub max_attempts: u32,
 }
 
 pub struct SdkRds {
@@ -26,7 +28,7 @@ impl SdkRds {
     pub async fn connect(settings: &AwsSettings) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Throttling and transient 5xx are retried with exponential backoff by the SDK.
-            .retry_config(RetryConfig::standard().with_max_attempts(8));
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts));
         if let Some(region) = &settings.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -108,6 +110,220 @@ impl Rds for SdkRds {
     fn region(&self) -> Option<String> {
         self.client.config().region().map(|r| r.to_string())
     }
+
+    async fn describe_some(&self, ids: &[String]) -> Result<Vec<Instance>, MitosisError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter::builder()
+            .name("db-instance-id")
+            .set_values(Some(ids.to_vec()))
+            .build();
+        let items = self
+            .client
+            .describe_db_instances()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeDBInstances", e))?;
+        Ok(items.iter().map(instance_from_sdk).collect())
+    }
+
+    async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError> {
+        match self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(snapshot_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_snapshots().first().map(snapshot_from_sdk)),
+            Err(e) if e.code() == Some("DBSnapshotNotFound") => Ok(None),
+            Err(e) => Err(aws_error("DescribeDBSnapshots", e)),
+        }
+    }
+
+    async fn create_read_replica(
+        &self,
+        id: &str,
+        source: &str,
+        a: &CreateAttrs,
+    ) -> Result<(), MitosisError> {
+        let insights = a.insights.clone().unwrap_or_default();
+        self.client
+            .create_db_instance_read_replica()
+            .db_instance_identifier(id)
+            .source_db_instance_identifier(source)
+            .db_instance_class(&a.class)
+            .set_port(a.port)
+            .set_storage_type(a.storage_type.clone())
+            .set_iops(a.iops)
+            .multi_az(a.multi_az)
+            .publicly_accessible(a.publicly_accessible)
+            .auto_minor_version_upgrade(a.auto_minor_version_upgrade)
+            .copy_tags_to_snapshot(a.copy_tags_to_snapshot)
+            .set_processor_features(processor_features(a))
+            .set_vpc_security_group_ids(non_empty_vec(&a.vpc_security_group_ids))
+            .set_option_group_name(a.option_group.clone())
+            .enable_iam_database_authentication(a.iam_auth)
+            .set_enable_cloudwatch_logs_exports(non_empty_vec(&a.cloudwatch_logs_exports))
+            .set_enable_performance_insights(insights.performance_insights)
+            .set_performance_insights_kms_key_id(insights.performance_insights_kms_key_id)
+            .set_performance_insights_retention_period(insights.performance_insights_retention)
+            .set_monitoring_interval(insights.monitoring_interval)
+            .set_monitoring_role_arn(insights.monitoring_role_arn)
+            .deletion_protection(a.deletion_protection)
+            .set_tags(sdk_tags(&a.tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateDBInstanceReadReplica", e))?;
+        Ok(())
+    }
+
+    async fn restore_from_snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+        a: &CreateAttrs,
+    ) -> Result<(), MitosisError> {
+        self.client
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(id)
+            .db_snapshot_identifier(snapshot_id)
+            .db_instance_class(&a.class)
+            .set_port(a.port)
+            .set_storage_type(a.storage_type.clone())
+            .set_iops(a.iops)
+            .multi_az(a.multi_az)
+            .publicly_accessible(a.publicly_accessible)
+            .auto_minor_version_upgrade(a.auto_minor_version_upgrade)
+            .copy_tags_to_snapshot(a.copy_tags_to_snapshot)
+            .set_processor_features(processor_features(a))
+            .set_vpc_security_group_ids(non_empty_vec(&a.vpc_security_group_ids))
+            .set_option_group_name(a.option_group.clone())
+            .enable_iam_database_authentication(a.iam_auth)
+            .set_enable_cloudwatch_logs_exports(non_empty_vec(&a.cloudwatch_logs_exports))
+            .set_db_subnet_group_name(a.subnet_group.clone())
+            .deletion_protection(a.deletion_protection)
+            .set_tags(sdk_tags(&a.tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("RestoreDBInstanceFromDBSnapshot", e))?;
+        Ok(())
+    }
+
+    async fn create_snapshot(
+        &self,
+        instance: &str,
+        snapshot_id: &str,
+        tags: &[Tag],
+    ) -> Result<(), MitosisError> {
+        self.client
+            .create_db_snapshot()
+            .db_instance_identifier(instance)
+            .db_snapshot_identifier(snapshot_id)
+            .set_tags(sdk_tags(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateDBSnapshot", e))?;
+        Ok(())
+    }
+
+    async fn promote(&self, id: &str) -> Result<(), MitosisError> {
+        self.client
+            .promote_read_replica()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|e| aws_error("PromoteReadReplica", e))?;
+        Ok(())
+    }
+
+    async fn modify(&self, id: &str, m: &ModifyAttrs) -> Result<(), MitosisError> {
+        let insights = m.insights.clone().unwrap_or_default();
+        self.client
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .set_new_db_instance_identifier(m.new_id.clone())
+            .set_db_parameter_group_name(m.parameter_group.clone())
+            .set_preferred_backup_window(m.backup_window.clone())
+            .set_preferred_maintenance_window(m.maintenance_window.clone())
+            .set_backup_retention_period(m.backup_retention)
+            .set_deletion_protection(m.deletion_protection)
+            .set_enable_performance_insights(insights.performance_insights)
+            .set_performance_insights_kms_key_id(insights.performance_insights_kms_key_id)
+            .set_performance_insights_retention_period(insights.performance_insights_retention)
+            .set_monitoring_interval(insights.monitoring_interval)
+            .set_monitoring_role_arn(insights.monitoring_role_arn)
+            .apply_immediately(m.apply_immediately)
+            .send()
+            .await
+            .map_err(|e| aws_error("ModifyDBInstance", e))?;
+        Ok(())
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError> {
+        self.client
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(sdk_tags(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("AddTagsToResource", e))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError> {
+        self.client
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("RemoveTagsFromResource", e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str, final_snapshot_id: Option<&str>) -> Result<(), MitosisError> {
+        self.client
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .set_final_db_snapshot_identifier(final_snapshot_id.map(str::to_string))
+            .skip_final_snapshot(final_snapshot_id.is_none())
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteDBInstance", e))?;
+        Ok(())
+    }
+}
+
+fn non_empty_vec(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+fn sdk_tags(tags: &[Tag]) -> Option<Vec<aws_sdk_rds::types::Tag>> {
+    (!tags.is_empty()).then(|| {
+        tags.iter()
+            .map(|t| {
+                aws_sdk_rds::types::Tag::builder()
+                    .key(&t.key)
+                    .value(&t.value)
+                    .build()
+            })
+            .collect()
+    })
+}
+
+fn processor_features(a: &CreateAttrs) -> Option<Vec<ProcessorFeature>> {
+    (!a.processor_features.is_empty()).then(|| {
+        a.processor_features
+            .iter()
+            .map(|p| ProcessorFeature::builder().name(&p.name).value(&p.value).build())
+            .collect()
+    })
 }
 
 fn s(v: Option<&str>) -> Option<String> {

@@ -6,10 +6,12 @@
 mod attributes;
 mod planner;
 mod predict;
+mod rollback;
 mod validate;
 
-pub use attributes::{CreateAttrs, ModifyAttrs};
-pub use planner::{plan, PlanRequest, SnapshotChoice};
+pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
+pub use planner::{final_snapshot_id, fresh_snapshot_id, plan, PlanRequest, SnapshotChoice};
+pub use rollback::{rollback, OnFailure};
 pub use predict::{predict, predict_all};
 pub use validate::validate_identifier;
 
@@ -170,6 +172,8 @@ impl Op {
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     Clone,
+    /// The before-swap hook: the clone is complete, nothing is renamed yet.
+    Prepare,
     Retire,
     Swap,
     Restart,

@@ -28,6 +28,11 @@ pub struct PlanRequest {
     pub target: String,
     /// Shell command run after the swap, before anything is deleted.
     pub restart: Option<String>,
+    /// Shell command run once the clone tree is built, before any rename: the place to scrub
+    /// personal data or rotate passwords before anyone can reach the copy.
+    pub before_swap: Option<String>,
+    /// Keep a final snapshot of each old-* instance when deleting it.
+    pub final_snapshot: bool,
     /// Clone through a snapshot even when source and target share a VPC.
     pub snapshot_path: bool,
     pub snapshot: SnapshotChoice,
@@ -37,21 +42,21 @@ pub struct PlanRequest {
 
 /// One instance of the target tree, by its original name, with what stands for it now.
 #[derive(Debug)]
-struct Node {
-    name: String,
-    parent: Option<String>,
-    children: Vec<String>,
+pub(super) struct Node {
+    pub(super) name: String,
+    pub(super) parent: Option<String>,
+    pub(super) children: Vec<String>,
     /// The instance with the old data: `name` itself, or `old-name` once retired.
-    original: Option<Instance>,
+    pub(super) original: Option<Instance>,
     /// The clone: `temp-name`, or `name` itself once swapped in.
-    clone: Option<Instance>,
+    pub(super) clone: Option<Instance>,
 }
 
 impl Node {
-    fn temp(&self) -> String {
+    pub(super) fn temp(&self) -> String {
         format!("{TEMP_PREFIX}{}", self.name)
     }
-    fn old(&self) -> String {
+    pub(super) fn old(&self) -> String {
         format!("{OLD_PREFIX}{}", self.name)
     }
     /// Where the target's own attributes are read from: the original while it exists,
@@ -62,7 +67,7 @@ impl Node {
             .or(self.clone.as_ref())
             .expect("a node is built from an instance")
     }
-    fn swapped(&self) -> bool {
+    pub(super) fn swapped(&self) -> bool {
         self.clone.as_ref().is_some_and(|c| c.id == self.name)
     }
     fn retired(&self) -> bool {
@@ -289,10 +294,25 @@ impl Builder<'_> {
     /// Retire every X to old-X, then swap every temp-X in as X; children before parents, as
     /// the refresh procedure orders them.
     fn swap_phases(&mut self, nodes: &[Node]) {
-        let clone_done: Vec<String> = nodes
+        let mut clone_done: Vec<String> = nodes
             .iter()
             .map(|n| format!("configure-{}", n.temp()))
             .collect();
+        if let Some(command) = &self.req.before_swap {
+            let started = nodes.iter().any(|n| n.retired() || n.swapped());
+            let skip = started.then(|| "the swap has already begun".to_string());
+            let root = nodes[0].temp();
+            clone_done = vec![self.push(
+                "before-swap".into(),
+                Phase::Prepare,
+                &root,
+                Op::RunCommand {
+                    command: command.clone(),
+                },
+                clone_done,
+                skip,
+            )];
+        }
         for node in nodes.iter().rev() {
             let marked = node
                 .original
@@ -413,7 +433,10 @@ impl Builder<'_> {
                 Phase::Cleanup,
                 &node.old(),
                 Op::DeleteDBInstance {
-                    final_snapshot_id: None,
+                    final_snapshot_id: self
+                        .req
+                        .final_snapshot
+                        .then(|| final_snapshot_id(&node.old(), &self.run_id)),
                 },
                 delete_deps,
                 skip,
@@ -522,14 +545,23 @@ impl Builder<'_> {
     }
 }
 
-/// Snapshot identifiers follow the instance identifier rules.
+/// The snapshot `--snapshot fresh` takes of the source.
 pub fn fresh_snapshot_id(source: &str, run_id: &str) -> String {
-    let run: String = run_id
+    snapshot_id(&format!("stack-mitosis-{source}-{run_id}"))
+}
+
+/// The snapshot `--final-snapshot` keeps of an old-* instance.
+pub fn final_snapshot_id(old: &str, run_id: &str) -> String {
+    snapshot_id(&format!("stack-mitosis-final-{old}-{run_id}"))
+}
+
+/// Snapshot identifiers follow the instance identifier rules (255 characters at most).
+fn snapshot_id(raw: &str) -> String {
+    let id: String = raw
         .to_ascii_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    let id = format!("stack-mitosis-{source}-{run}");
     let mut id: String = id.chars().take(255).collect();
     while id.ends_with('-') || id.contains("--") {
         id = id.replace("--", "-").trim_end_matches('-').to_string();
@@ -543,7 +575,7 @@ pub fn fresh_snapshot_id(source: &str, run_id: &str) -> String {
 /// retired) and the clone (rooted at temp-target, or at the target once swapped in). The
 /// original is whole until cleanup starts, and the clone is whole by then, so the larger of
 /// the two has the shape.
-fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError> {
+pub(super) fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError> {
     let old_target = format!("{OLD_PREFIX}{target}");
     let temp_target = format!("{TEMP_PREFIX}{target}");
     let target_inst = obs.get(target);

@@ -1,9 +1,11 @@
 //! Reporters: the plan rendered for people (text, Markdown) and machines (JSON).
 
 mod markdown;
+mod report;
 mod text;
 
 pub use markdown::plan_markdown;
+pub use report::{report_markdown, report_text};
 pub use text::plan_text;
 
 use crate::plan::Plan;

@@ -21,7 +21,8 @@ Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE t
 request fails until the switch is cleared with {"after": null}: the client is cut off, as
 when a runner dies mid-run, while the emulated account keeps its state),
 `scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
-`settle` (POST: run every scheduled transition now).
+`settle` (POST: run every scheduled transition now), `note` (POST {"note"}: add a marker to
+the record, e.g. from a hook), `reset` (POST: empty everything).
 
 Usage: python server.py [--host 127.0.0.1] [--port 0] [--scale SECONDS]
 Prints "listening on http://HOST:PORT" once ready.
@@ -457,6 +458,19 @@ def control(environ, start_response, path):
                 if db is not None:
                     db.status = body["status"]
             return json_response(start_response, "200 OK", body)
+        if path == "/_emulator/note":
+            RECORD.append({"action": "Note", "params": {}, "note": body.get("note")})
+            return json_response(start_response, "200 OK", body)
+        if path == "/_emulator/reset":
+            from moto.core.models import BackendDict  # noqa: F401  (moto's own reset below)
+            from moto.moto_api import _internal
+            _internal.moto_api_backend.reset()
+            EVENTS.clear()
+            LIMBO.clear()
+            RECORD.clear()
+            FAULTS.clear()
+            BLACKOUT.update({"after": None, "seen": 0})
+            return json_response(start_response, "200 OK", {"reset": True})
         if path == "/_emulator/health":
             return json_response(start_response, "200 OK", {"ok": True})
     return json_response(start_response, "404 Not Found", {"error": path})
