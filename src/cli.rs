@@ -6,11 +6,11 @@ use crate::error::{exit, MitosisError};
 use crate::exec::{ApplyOptions, ExecError, Executor, LockSettings, PollSettings, TextReporter};
 use crate::plan::{plan, OnFailure, PlanRequest, SnapshotChoice};
 use crate::render::{plan_text, report_text};
-use std::time::Duration;
 use crate::render::{render_plan, Format};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +28,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
     /// Attempts per AWS call, retries included (throttling and transient errors back off).
-    #[arg(long, global = true, env = "AWS_MAX_ATTEMPTS", default_value_t = 8, hide = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_MAX_ATTEMPTS",
+        default_value_t = 8,
+        hide = true
+    )]
     pub max_attempts: u32,
     /// More logging on stderr (-v: debug, -vv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -273,7 +279,9 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
         hook_timeout: Duration::from_secs(args.hook_timeout),
         on_failure: args.on_failure,
     };
-    let outcome = Executor::new(&api, options, &TextReporter).apply(&plan).await;
+    let outcome = Executor::new(&api, options, &TextReporter)
+        .apply(&plan)
+        .await;
     if let Err(e) = crate::exec::lock::release(&api, &plan.target, &plan.run_id).await {
         tracing::warn!("could not release the lock: {e}");
     }
@@ -286,10 +294,16 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     print!("{}", report_text(&outcome.report));
     match outcome.error {
         None => Ok(()),
-        Some(e) if outcome.report.result == "rolled-back" => Err(MitosisError::RolledBack(e.to_string())),
+        Some(e) if outcome.report.result == "rolled-back" => {
+            Err(MitosisError::RolledBack(e.to_string()))
+        }
         Some(e) => Err(MitosisError::Stopped(format!(
             "{}; rerun the same command to resume",
-            outcome.report.error.clone().unwrap_or_else(|| e.to_string())
+            outcome
+                .report
+                .error
+                .clone()
+                .unwrap_or_else(|| e.to_string())
         ))),
     }
 }

@@ -3,11 +3,11 @@
 use super::Rds;
 use crate::error::MitosisError;
 use crate::model::{Instance, Membership, Snapshot};
+use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata};
-use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
 use aws_sdk_rds::types::{DbInstance, DbSnapshot, Filter, ProcessorFeature};
 use std::collections::BTreeMap;
 
@@ -321,7 +321,12 @@ fn processor_features(a: &CreateAttrs) -> Option<Vec<ProcessorFeature>> {
     (!a.processor_features.is_empty()).then(|| {
         a.processor_features
             .iter()
-            .map(|p| ProcessorFeature::builder().name(&p.name).value(&p.value).build())
+            .map(|p| {
+                ProcessorFeature::builder()
+                    .name(&p.name)
+                    .value(&p.value)
+                    .build()
+            })
             .collect()
     })
 }

@@ -22,12 +22,9 @@ pub struct TextReporter;
 impl Reporter for TextReporter {
     fn event(&self, event: &Event<'_>) {
         match event {
-            Event::StepStarted { step } => eprintln!(
-                "-> {} ({} {})",
-                step.id,
-                step.op.action(),
-                step.instance
-            ),
+            Event::StepStarted { step } => {
+                eprintln!("-> {} ({} {})", step.id, step.op.action(), step.instance)
+            }
             Event::StepDone { step, seconds } => eprintln!("   done {} in {seconds:.1}s", step.id),
             Event::StepSkipped { step, reason } => eprintln!("   skip {}: {reason}", step.id),
             Event::StepFailed { step, error } => eprintln!("!! {} failed: {error}", step.id),

@@ -44,7 +44,10 @@ pub async fn run_hook(
             let _ = child.kill().await;
             Err(ExecError::Hook {
                 name: name.to_string(),
-                message: format!("did not finish within {}s and was killed", timeout.as_secs()),
+                message: format!(
+                    "did not finish within {}s and was killed",
+                    timeout.as_secs()
+                ),
             })
         }
     }
@@ -58,10 +61,16 @@ mod tests {
     async fn exit_status_and_timeout_are_checked() {
         let env = vec![("STACK_MITOSIS_TARGET".to_string(), "demo".to_string())];
         let t = Duration::from_secs(10);
-        assert!(run_hook("restart", "test \"$STACK_MITOSIS_TARGET\" = demo", &env, t).await.is_ok());
+        assert!(
+            run_hook("restart", "test \"$STACK_MITOSIS_TARGET\" = demo", &env, t)
+                .await
+                .is_ok()
+        );
         let err = run_hook("restart", "exit 3", &env, t).await.unwrap_err();
         assert!(err.to_string().contains("exited with status 3"), "{err}");
-        let err = run_hook("restart", "sleep 5", &env, Duration::from_millis(200)).await.unwrap_err();
+        let err = run_hook("restart", "sleep 5", &env, Duration::from_millis(200))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("did not finish"), "{err}");
     }
 }

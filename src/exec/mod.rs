@@ -100,7 +100,8 @@ impl<'a> Executor<'a> {
                 match self.roll_back(plan, &mut report).await {
                     Ok(()) => report.result = "rolled-back".into(),
                     Err(rollback_error) => {
-                        report.error = Some(format!("{e}; then the rollback failed: {rollback_error}"));
+                        report.error =
+                            Some(format!("{e}; then the rollback failed: {rollback_error}"));
                         report.left.push(format!(
                             "the refresh stopped part-way: rerun the same command to finish it (or fix the cause first; run `stack-mitosis plan` to see what remains)"
                         ));
@@ -194,8 +195,13 @@ impl<'a> Executor<'a> {
             let kept: Vec<String> = observed
                 .instances
                 .values()
-                .filter(|i| i.tag(tags::ROLE) == Some(tags::ROLE_TEMP) && i.tag(tags::RUN) == Some(&plan.run_id))
-                .map(|i| crate::model::TEMP_PREFIX.to_string() + i.tag(tags::ORIGINAL).unwrap_or(&i.id))
+                .filter(|i| {
+                    i.tag(tags::ROLE) == Some(tags::ROLE_TEMP)
+                        && i.tag(tags::RUN) == Some(&plan.run_id)
+                })
+                .map(|i| {
+                    crate::model::TEMP_PREFIX.to_string() + i.tag(tags::ORIGINAL).unwrap_or(&i.id)
+                })
                 .collect();
             for k in kept {
                 report.left.push(format!(
@@ -239,7 +245,9 @@ impl<'a> Executor<'a> {
             let ids: Vec<String> = observed.instances.keys().cloned().collect();
             let all_visible = originals.iter().all(|n| {
                 observed.instances.contains_key(*n)
-                    || observed.instances.contains_key(&format!("{}{n}", crate::model::OLD_PREFIX))
+                    || observed
+                        .instances
+                        .contains_key(&format!("{}{n}", crate::model::OLD_PREFIX))
             });
             stable = if ids == last_ids { stable + 1 } else { 0 };
             last_ids = ids;
@@ -250,7 +258,11 @@ impl<'a> Executor<'a> {
                 return Err(ExecError::Timeout {
                     what: "the target tree to settle before rolling back".into(),
                     after: self.options.poll.step_timeout,
-                    last: busy.iter().map(|i| format!("{} is {}", i.id, i.status)).collect::<Vec<_>>().join(", "),
+                    last: busy
+                        .iter()
+                        .map(|i| format!("{} is {}", i.id, i.status))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
             tokio::time::sleep(self.options.poll.interval).await;
@@ -284,26 +296,42 @@ impl<'a> Executor<'a> {
         match &step.op {
             Op::CreateDBSnapshot { snapshot_id, tags } => {
                 self.settle(id).await?;
-                if self.api.describe_snapshot(snapshot_id).await.map_err(aws)?.is_none() {
-                    self.api.create_snapshot(id, snapshot_id, tags).await.map_err(aws)?;
+                if self
+                    .api
+                    .describe_snapshot(snapshot_id)
+                    .await
+                    .map_err(aws)?
+                    .is_none()
+                {
+                    self.api
+                        .create_snapshot(id, snapshot_id, tags)
+                        .await
+                        .map_err(aws)?;
                 }
                 self.wait_snapshot(snapshot_id).await
             }
             Op::CreateDBInstanceReadReplica { source, attrs } => {
                 self.settle(source).await?;
-                self.api.create_read_replica(id, source, attrs).await.map_err(aws)?;
+                self.api
+                    .create_read_replica(id, source, attrs)
+                    .await
+                    .map_err(aws)?;
                 self.settle(id).await.map(drop)
             }
             Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs } => {
                 self.wait_snapshot(snapshot_id).await?;
-                self.api.restore_from_snapshot(id, snapshot_id, attrs).await.map_err(aws)?;
+                self.api
+                    .restore_from_snapshot(id, snapshot_id, attrs)
+                    .await
+                    .map_err(aws)?;
                 self.settle(id).await.map(drop)
             }
             Op::PromoteReadReplica => {
                 self.settle(id).await?;
                 self.api.promote(id).await.map_err(aws)?;
                 self.wait(&ids, &format!("{id} to be promoted"), &|m| {
-                    m.get(id).is_some_and(|i| i.replica_source.is_none() && settled(i))
+                    m.get(id)
+                        .is_some_and(|i| i.replica_source.is_none() && settled(i))
                 })
                 .await
                 .map(drop)
@@ -325,7 +353,8 @@ impl<'a> Executor<'a> {
                     // until the new values show and the instance is settled.
                     None => self
                         .wait(&ids, &format!("{id} to apply its modification"), &|seen| {
-                            seen.get(id).is_some_and(|i| m.already_applied(i) && settled(i))
+                            seen.get(id)
+                                .is_some_and(|i| m.already_applied(i) && settled(i))
                         })
                         .await
                         .map(drop),
@@ -347,20 +376,32 @@ impl<'a> Executor<'a> {
                     .delete(id, final_snapshot_id.as_deref())
                     .await
                     .map_err(aws)?;
-                self.wait(&ids, &format!("{id} to be deleted"), &|m| !m.contains_key(id))
-                    .await
-                    .map(drop)
+                self.wait(&ids, &format!("{id} to be deleted"), &|m| {
+                    !m.contains_key(id)
+                })
+                .await
+                .map(drop)
             }
             Op::RunCommand { command } => {
                 let inst = self.settle(id).await?;
-                let name = if step.phase == Phase::Prepare { "before-swap" } else { "restart" };
+                let name = if step.phase == Phase::Prepare {
+                    "before-swap"
+                } else {
+                    "restart"
+                };
                 let env = vec![
                     ("STACK_MITOSIS_SOURCE".to_string(), plan.source.clone()),
                     ("STACK_MITOSIS_TARGET".to_string(), plan.target.clone()),
                     ("STACK_MITOSIS_RUN_ID".to_string(), plan.run_id.clone()),
                     ("STACK_MITOSIS_INSTANCE".to_string(), inst.id.clone()),
-                    ("STACK_MITOSIS_ENDPOINT_ADDRESS".to_string(), inst.address.clone().unwrap_or_default()),
-                    ("STACK_MITOSIS_ENDPOINT_PORT".to_string(), inst.port.map(|p| p.to_string()).unwrap_or_default()),
+                    (
+                        "STACK_MITOSIS_ENDPOINT_ADDRESS".to_string(),
+                        inst.address.clone().unwrap_or_default(),
+                    ),
+                    (
+                        "STACK_MITOSIS_ENDPOINT_PORT".to_string(),
+                        inst.port.map(|p| p.to_string()).unwrap_or_default(),
+                    ),
                 ];
                 hooks::run_hook(name, command, &env, self.options.hook_timeout).await
             }
@@ -370,7 +411,11 @@ impl<'a> Executor<'a> {
     async fn wait_snapshot(&self, snapshot_id: &str) -> Result<(), ExecError> {
         let start = Instant::now();
         loop {
-            let snap = self.api.describe_snapshot(snapshot_id).await.map_err(ExecError::Aws)?;
+            let snap = self
+                .api
+                .describe_snapshot(snapshot_id)
+                .await
+                .map_err(ExecError::Aws)?;
             match snap.as_ref().map(|s| s.status.as_str()) {
                 Some("available") => return Ok(()),
                 Some("failed") | Some("error") => {

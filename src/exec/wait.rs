@@ -76,7 +76,10 @@ pub async fn wait_until(
             .into_iter()
             .map(|i| (i.id.clone(), i))
             .collect();
-        if let Some(bad) = seen.values().find(|i| classify(&i.status) == StatusClass::Failed) {
+        if let Some(bad) = seen
+            .values()
+            .find(|i| classify(&i.status) == StatusClass::Failed)
+        {
             return Err(ExecError::FailedStatus {
                 instance: bad.id.clone(),
                 status: bad.status.clone(),
@@ -86,8 +89,7 @@ pub async fn wait_until(
             return Ok(seen);
         }
         for i in seen.values() {
-            if !matches!(classify(&i.status), StatusClass::Done) && !known_in_progress(&i.status)
-            {
+            if !matches!(classify(&i.status), StatusClass::Done) && !known_in_progress(&i.status) {
                 tracing::warn!(instance = %i.id, status = %i.status, "unknown RDS status, treated as in progress");
             }
         }
@@ -143,7 +145,10 @@ mod tests {
         assert_eq!(classify("available"), StatusClass::Done);
         assert_eq!(classify("incompatible-parameters"), StatusClass::Failed);
         assert_eq!(classify("storage-full"), StatusClass::Failed);
-        assert_eq!(classify("configuring-enhanced-monitoring"), StatusClass::InProgress);
+        assert_eq!(
+            classify("configuring-enhanced-monitoring"),
+            StatusClass::InProgress
+        );
         assert_eq!(classify("some-new-status"), StatusClass::InProgress);
     }
 

@@ -11,8 +11,8 @@ mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use planner::{final_snapshot_id, fresh_snapshot_id, plan, PlanRequest, SnapshotChoice};
-pub use rollback::{rollback, OnFailure};
 pub use predict::{predict, predict_all};
+pub use rollback::{rollback, OnFailure};
 pub use validate::validate_identifier;
 
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,10 @@ use std::fmt::Write;
 fn steps_table(out: &mut String, steps: &[StepReport]) {
     let w_id = steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
     for s in steps {
-        let secs = s.seconds.map(|t| format!("{t:>8.1}s")).unwrap_or_else(|| " ".repeat(9));
+        let secs = s
+            .seconds
+            .map(|t| format!("{t:>8.1}s"))
+            .unwrap_or_else(|| " ".repeat(9));
         let detail = s.detail.as_deref().unwrap_or("");
         let line = format!("  {:<w_id$}  {:<8} {secs}  {detail}", s.id, s.status);
         let _ = writeln!(out, "{}", line.trim_end());
@@ -50,7 +53,10 @@ pub fn report_markdown(r: &RunReport) -> String {
         "### Refresh of `{}` from `{}`: **{}** in {:.0}s\n",
         r.target, r.source, r.result, r.duration_seconds
     );
-    let _ = writeln!(out, "| Step | Status | Seconds | Detail |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| Step | Status | Seconds | Detail |\n|---|---|---|---|"
+    );
     for s in r.steps.iter().chain(r.rollback.iter()) {
         let _ = writeln!(
             out,

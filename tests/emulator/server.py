@@ -11,7 +11,7 @@ its RDS backend and serves it on a loopback port:
 * replication links that follow promote, rename and delete;
 * duplicate identifiers rejected (replica create, restore, rename);
 * deleting an old replica after renames works; deleting a primary promotes its replicas;
-* restore keeps false/0 overrides; ModifyDBInstance honours DBPortNumber; per-instance
+* restore keeps false/0 overrides and accepts default option groups; ModifyDBInstance honours DBPortNumber; per-instance
   DbiResourceId; replicas do not inherit tags or backups; PerformanceInsightsEnabled returned;
 * mutating calls on an instance that is not `available` answer InvalidDBInstanceState.
 
@@ -196,7 +196,14 @@ def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
         raise RDSClientError("InvalidDBSnapshotState",
                              f"Snapshot {from_snapshot_id} is {snap.status}, not available.")
     tags = overrides.pop("tags", None) or []
+    # moto invents default option group names it then cannot find ("default:postgres-16-3");
+    # RDS always has its default groups.
+    option_group = overrides.get("option_group_name") or ""
+    if option_group.startswith("default:"):
+        overrides.pop("option_group_name")
     db = orig_restore(self, from_snapshot_id, overrides)
+    if option_group:
+        db.option_group_name = option_group
     # moto drops false/0 overrides and copies the snapshot's instance wholesale.
     for key, value in overrides.items():
         if value is not None and not value and key not in ("db_instance_identifier",):

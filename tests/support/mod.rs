@@ -79,12 +79,53 @@ impl Emulator {
             .collect()
     }
 
-    /// The actions that would change something (anything but Describe*/List*).
+    /// The actions that would change something (anything but Describe*/List* and hook notes).
     pub fn mutating_actions(&self) -> Vec<String> {
         self.actions()
             .into_iter()
-            .filter(|a| !a.starts_with("Describe") && !a.starts_with("List"))
+            .filter(|a| !a.starts_with("Describe") && !a.starts_with("List") && a != "Note")
             .collect()
+    }
+
+    /// Every instance with its tags, as DescribeDBInstances reports it (JSON by identifier).
+    pub fn describe(&self) -> serde_json::Map<String, Value> {
+        let out = Command::new(python())
+            .arg(repo().join("tests/emulator/describe.py"))
+            .args(["--endpoint", &self.endpoint])
+            .output()
+            .expect("run describe.py");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match serde_json::from_slice(&out.stdout).expect("describe JSON") {
+            Value::Object(m) => m,
+            other => panic!("unexpected describe output {other}"),
+        }
+    }
+
+    /// The raw request record (actions with parameters, faults, notes).
+    pub fn record(&self) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.http("GET", "/_emulator/requests", ""))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// A shell command that adds `note` to the emulator's record (for hooks).
+    pub fn note_command(&self, note: &str) -> String {
+        format!(
+            "{} {} {} {note}",
+            python().display(),
+            repo().join("tests/emulator/note.py").display(),
+            self.endpoint
+        )
+    }
+
+    pub fn reset(&self) {
+        self.http("POST", "/_emulator/reset", "");
     }
 
     pub fn control(&self, path: &str, body: &str) -> String {
@@ -92,8 +133,13 @@ impl Emulator {
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with(args, &[])
+    }
+
+    pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_stack-mitosis"))
             .args(args)
+            .envs(env.iter().copied())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")

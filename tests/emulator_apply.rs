@@ -1,0 +1,476 @@
+//! `apply` end to end against the emulator (asynchronous statuses on a time scale): full
+//! refreshes for each shape and path, the crash matrix, faults, hooks, rollback and the lock.
+
+mod support;
+
+use serde_json::{Map, Value};
+use support::{stderr, stdout, Emulator};
+
+const FAST: &[&str] = &["--poll-interval", "0.02", "--step-timeout", "60"];
+
+fn apply(emu: &Emulator, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut full = vec!["apply"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(FAST);
+    emu.cli_with(&full, env)
+}
+
+/// The attributes a refresh must keep, from describe output.
+fn kept(d: &Value) -> Value {
+    let mut tags = d["Tags"].as_object().cloned().unwrap_or_default();
+    tags.retain(|k, _| !k.starts_with("stack-mitosis:"));
+    serde_json::json!({
+        "class": d["DBInstanceClass"], "port": d["Endpoint"]["Port"],
+        "pg": d["DBParameterGroups"][0]["DBParameterGroupName"],
+        "og": d["OptionGroupMemberships"][0]["OptionGroupName"],
+        "sg": d["VpcSecurityGroups"], "maint": d["PreferredMaintenanceWindow"],
+        "backup": d["PreferredBackupWindow"], "multi_az": d["MultiAZ"],
+        "protected": d["DeletionProtection"], "tags": tags,
+        "replica_of": d["ReadReplicaSourceDBInstanceIdentifier"],
+        "subnets": d["DBSubnetGroup"]["DBSubnetGroupName"],
+    })
+}
+
+/// After a refresh: the target tree has its names, shape and attributes, no temp-*/old-* are
+/// left, the new instances carry no markers, and the source tree is exactly as before.
+fn assert_refreshed(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    source: &[&str],
+    target: &[&str],
+    subnets_kept: bool,
+) {
+    for id in source {
+        assert_eq!(before[*id], after[*id], "source instance {id} changed");
+    }
+    for id in target {
+        let (mut was, mut now) = (kept(&before[*id]), kept(&after[*id]));
+        if !subnets_kept {
+            was["subnets"] = Value::Null;
+            now["subnets"] = Value::Null;
+        }
+        assert_eq!(was, now, "target instance {id} lost attributes");
+        assert_ne!(
+            before[*id]["DbiResourceId"], after[*id]["DbiResourceId"],
+            "{id} was not replaced"
+        );
+        assert!(
+            after[*id]["Tags"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("stack-mitosis:")),
+            "{id} kept markers"
+        );
+        assert_eq!(after[*id]["DBInstanceStatus"], "available");
+    }
+    let leftovers: Vec<&String> = after
+        .keys()
+        .filter(|k| k.starts_with("temp-") || k.starts_with("old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    assert_eq!(before.len(), after.len());
+}
+
+#[test]
+fn same_vpc_postgres_primary_and_two_replicas() {
+    let emu = Emulator::start();
+    emu.seed("pg-two-replicas");
+    let before = emu.describe();
+    let restart = emu.note_command("restart");
+    let report = std::env::temp_dir().join(format!("mitosis-report-{}.json", std::process::id()));
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "app-prod",
+            "--target",
+            "app-staging",
+            "--restart",
+            &restart,
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_refreshed(
+        &before,
+        &after,
+        &["app-prod", "app-prod-ro"],
+        &["app-staging", "app-staging-ro1", "app-staging-ro2"],
+        false,
+    );
+    assert_eq!(after["app-staging"]["BackupRetentionPeriod"], 3);
+
+    // Deletes only after the restart command ran, and only of old-*.
+    let record = emu.record();
+    let restart_at = record
+        .iter()
+        .position(|r| r["note"] == "restart")
+        .expect("restart ran");
+    for (i, r) in record
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r["action"] == "DeleteDBInstance")
+    {
+        assert!(i > restart_at, "a delete came before the restart");
+        assert!(r["params"]["DBInstanceIdentifier"]
+            .as_str()
+            .unwrap()
+            .starts_with("old-"));
+    }
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["result"], "succeeded");
+    assert!(report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "done"));
+    assert_eq!(report["endpoints"].as_array().unwrap().len(), 3);
+    assert!(stdout(&out).contains("succeeded"));
+}
+
+#[test]
+fn mysql_cascade_of_depth_three() {
+    let emu = Emulator::start();
+    emu.seed("mysql-cascade");
+    let before = emu.describe();
+    let out = apply(&emu, &["--source", "shop-prod", "--target", "shop-qa"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_refreshed(
+        &before,
+        &after,
+        &["shop-prod"],
+        &["shop-qa", "shop-qa-r1", "shop-qa-r2", "shop-qa-r3"],
+        false,
+    );
+    assert_eq!(
+        after["shop-qa-r3"]["ReadReplicaSourceDBInstanceIdentifier"],
+        "shop-qa-r2"
+    );
+}
+
+#[test]
+fn cross_vpc_goes_through_a_snapshot_into_the_target_vpc() {
+    let emu = Emulator::start();
+    emu.seed("cross-vpc");
+    let before = emu.describe();
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--snapshot",
+            "fresh",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_refreshed(
+        &before,
+        &after,
+        &["mitosis-prod"],
+        &["mitosis-demo", "mitosis-demo-replica"],
+        true,
+    );
+    assert_eq!(
+        after["mitosis-demo"]["DBSubnetGroup"]["VpcId"],
+        before["mitosis-demo"]["DBSubnetGroup"]["VpcId"]
+    );
+    assert!(emu
+        .actions()
+        .contains(&"RestoreDBInstanceFromDBSnapshot".to_string()));
+}
+
+/// Cut the tool off after each mutating call in turn, then rerun: the same end state, and no
+/// delete before the restart succeeded.
+#[test]
+fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let restart = emu.note_command("restart");
+    let args = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--restart",
+        restart.as_str(),
+    ];
+    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
+    // A clean run counts the mutating calls.
+    let out = apply(&emu, &args, &no_retry);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = emu.mutating_actions().len();
+    assert!(calls >= 16, "only {calls} mutating calls");
+
+    for crash_after in 1..calls {
+        emu.reset();
+        emu.seed("same-vpc");
+        let before = emu.describe();
+        emu.control(
+            "/_emulator/blackout",
+            &format!("{{\"after\": {crash_after}}}"),
+        );
+        let out = apply(&emu, &args, &no_retry);
+        assert!(
+            !out.status.success(),
+            "crash after {crash_after}: the run did not notice"
+        );
+        emu.control("/_emulator/blackout", r#"{"after": null}"#);
+        let mut out = apply(&emu, &args, &[]);
+        if crash_after == 1 {
+            // Cut off right after taking the lock, before creating anything: nothing tells a
+            // dead run from a live one, so the rerun refuses and says how to take over.
+            assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+            let err = stderr(&out);
+            let run = err
+                .split("--force-unlock ")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+            let mut forced: Vec<&str> = args.to_vec();
+            forced.extend(["--force-unlock", run.as_str()]);
+            out = apply(&emu, &forced, &[]);
+        }
+        assert!(
+            out.status.success(),
+            "crash after {crash_after}: the rerun failed: {}",
+            stderr(&out)
+        );
+        let after = emu.describe();
+        let restart_at = emu.record().iter().rposition(|r| r["note"] == "restart");
+        for (i, r) in emu.record().iter().enumerate() {
+            if r["action"] == "DeleteDBInstance" && r.get("fault").is_none() {
+                assert!(
+                    restart_at.is_some_and(|at| i > at),
+                    "crash after {crash_after}: delete before restart"
+                );
+            }
+        }
+        assert_refreshed(
+            &before,
+            &after,
+            &["mitosis-prod", "mitosis-prod-replica"],
+            &["mitosis-demo", "mitosis-demo-replica"],
+            false,
+        );
+    }
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    emu.control("/_emulator/faults", r#"{"action": "CreateDBInstanceReadReplica", "count": 2, "code": "Throttling", "status": 400}"#);
+    emu.control("/_emulator/faults", r#"{"action": "DescribeDBInstances", "count": 2, "code": "InternalFailure", "status": 500}"#);
+    let out = apply(
+        &emu,
+        &["--source", "mitosis-prod", "--target", "mitosis-demo"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let faults = emu
+        .record()
+        .iter()
+        .filter(|r| r.get("fault").is_some())
+        .count();
+    assert_eq!(faults, 4);
+}
+
+fn assert_rolled_back(emu: &Emulator, before: &Map<String, Value>, out: &std::process::Output) {
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(out));
+    let after = emu.describe();
+    for id in [
+        "mitosis-demo",
+        "mitosis-demo-replica",
+        "mitosis-prod",
+        "mitosis-prod-replica",
+    ] {
+        // The originals are back under their names, with their own data (same resource id).
+        assert_eq!(
+            before[id]["DbiResourceId"], after[id]["DbiResourceId"],
+            "{id}"
+        );
+        assert_eq!(kept(&before[id]), kept(&after[id]), "{id}");
+    }
+    assert!(
+        after
+            .keys()
+            .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")),
+        "{:?}",
+        after.keys()
+    );
+    assert!(!emu
+        .record()
+        .iter()
+        .any(|r| r["action"] == "DeleteDBInstance"
+            && !r["params"]["DBInstanceIdentifier"]
+                .as_str()
+                .unwrap()
+                .starts_with("temp-")));
+}
+
+#[test]
+fn a_failing_restart_puts_the_original_names_back() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let before = emu.describe();
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--restart",
+            "exit 7",
+        ],
+        &[],
+    );
+    assert!(
+        stderr(&out).contains("the restart command exited with status 7"),
+        "{}",
+        stderr(&out)
+    );
+    assert_rolled_back(&emu, &before, &out);
+}
+
+#[test]
+fn a_failing_before_swap_hook_stops_before_anything_is_retired() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let before = emu.describe();
+    let out = apply(&emu, &["--source", "mitosis-prod", "--target", "mitosis-demo",
+        "--before-swap", "test \"$STACK_MITOSIS_INSTANCE\" = temp-mitosis-demo && test -n \"$STACK_MITOSIS_ENDPOINT_PORT\" && exit 9"], &[]);
+    assert!(
+        stderr(&out).contains("the before-swap command exited with status 9"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!retired_anything(&emu), "something was retired");
+    assert_rolled_back(&emu, &before, &out);
+}
+
+#[test]
+fn on_failure_keep_leaves_the_clones_for_inspection() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--restart",
+            "false",
+            "--on-failure",
+            "keep",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let after = emu.describe();
+    assert!(
+        after.contains_key("temp-mitosis-demo") && after.contains_key("temp-mitosis-demo-replica")
+    );
+    assert!(stdout(&out).contains("kept for inspection"));
+    assert!(!emu.actions().iter().any(|a| a == "DeleteDBInstance"));
+}
+
+#[test]
+fn a_step_timeout_names_the_instance_and_its_status() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    emu.control("/_emulator/scale", r#"{"seconds_per_unit": 5}"#);
+    let out = emu.cli(&[
+        "apply",
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--poll-interval",
+        "0.05",
+        "--step-timeout",
+        "1",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(4) | Some(5)),
+        "{}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("timed out after 1s waiting for temp-mitosis-demo")
+            && err.contains("temp-mitosis-demo is creating"),
+        "{err}"
+    );
+    assert!(!retired_anything(&emu));
+    for r in emu
+        .record()
+        .iter()
+        .filter(|r| r["action"] == "DeleteDBInstance")
+    {
+        assert!(r["params"]["DBInstanceIdentifier"]
+            .as_str()
+            .unwrap()
+            .starts_with("temp-"));
+    }
+}
+
+/// Whether any target instance was marked for retirement or renamed.
+fn retired_anything(emu: &Emulator) -> bool {
+    emu.record().iter().any(|r| {
+        (r["action"] == "ModifyDBInstance" && r["params"].get("NewDBInstanceIdentifier").is_some())
+            || (r["action"] == "AddTagsToResource" && r.to_string().contains("\"old\""))
+    })
+}
+
+#[test]
+fn two_concurrent_applies_on_one_target_one_refuses() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            apply(
+                &emu,
+                &["--source", "mitosis-prod", "--target", "mitosis-demo"],
+                &[],
+            )
+        });
+        let b = s.spawn(|| {
+            apply(
+                &emu,
+                &["--source", "mitosis-prod", "--target", "mitosis-demo"],
+                &[],
+            )
+        });
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        let mut codes = [a.status.code(), b.status.code()];
+        codes.sort();
+        assert_eq!(
+            codes,
+            [Some(0), Some(6)],
+            "a: {}\nb: {}",
+            stderr(&a),
+            stderr(&b)
+        );
+        let refused = if a.status.code() == Some(6) { &a } else { &b };
+        assert!(
+            stderr(refused).contains("is being refreshed by run"),
+            "{}",
+            stderr(refused)
+        );
+    });
+}
