@@ -102,9 +102,9 @@ impl<'a> Executor<'a> {
                     Err(rollback_error) => {
                         report.error =
                             Some(format!("{e}; then the rollback failed: {rollback_error}"));
-                        report.left.push(format!(
-                            "the refresh stopped part-way: rerun the same command to finish it (or fix the cause first; run `stack-mitosis plan` to see what remains)"
-                        ));
+                        report.left.push(
+                            "the refresh stopped part-way: rerun the same command to finish it (or fix the cause first; run `stack-mitosis plan` to see what remains)".to_string(),
+                        );
                     }
                 }
             } else {
