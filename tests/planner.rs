@@ -479,3 +479,36 @@ fn bad_inputs_are_refused_with_a_reason() {
     no_snap.snapshots.retain(|s| s.status != "available");
     expect_bad_input(&no_snap, &request("prod", "demo"), "no available snapshot");
 }
+
+/// Rollback from every point before cleanup puts the original instances back under their
+/// names, with their own tags, and (in rollback mode) leaves no clone behind.
+#[test]
+fn rollback_from_any_point_before_cleanup_restores_the_originals() {
+    use stack_mitosis::plan::{predict, rollback, OnFailure, Phase};
+    let obs = two_pairs();
+    let full = plan(&obs, &request("prod", "demo")).unwrap();
+    let before_cleanup = full.steps.iter().take_while(|s| s.phase < Phase::Cleanup).count();
+    for done in 0..=before_cleanup {
+        for mode in [OnFailure::Rollback, OnFailure::Keep] {
+            let mut state = obs.clone();
+            for step in &full.steps[..done] {
+                predict(&mut state, step).unwrap();
+            }
+            let back = rollback(&state, "prod", "demo", "run1", mode).unwrap();
+            for step in &back.steps {
+                predict(&mut state, step).unwrap_or_else(|e| panic!("after {done}: {e}"));
+            }
+            for id in ["demo", "demo-replica"] {
+                assert_eq!(state.get(id).map(|i| &i.tags), obs.get(id).map(|i| &i.tags), "after {done}: {id}");
+                assert_eq!(state.get(id).unwrap().class, obs.get(id).unwrap().class);
+            }
+            assert_eq!(state.parent("demo-replica").as_deref(), Some("demo"));
+            let temps = state.instances.keys().filter(|k| k.starts_with("temp-")).count();
+            match mode {
+                OnFailure::Rollback => assert_eq!(temps, 0, "after {done}"),
+                OnFailure::Keep => assert!(state.instances.keys().all(|k| !k.starts_with("old-"))),
+            }
+            assert!(back.steps.iter().all(|s| s.op.action() != "DeleteDBInstance" || s.instance.starts_with("temp-")));
+        }
+    }
+}
