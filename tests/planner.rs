@@ -487,7 +487,11 @@ fn rollback_from_any_point_before_cleanup_restores_the_originals() {
     use stack_mitosis::plan::{predict, rollback, OnFailure, Phase};
     let obs = two_pairs();
     let full = plan(&obs, &request("prod", "demo")).unwrap();
-    let before_cleanup = full.steps.iter().take_while(|s| s.phase < Phase::Cleanup).count();
+    let before_cleanup = full
+        .steps
+        .iter()
+        .take_while(|s| s.phase < Phase::Cleanup)
+        .count();
     for done in 0..=before_cleanup {
         for mode in [OnFailure::Rollback, OnFailure::Keep] {
             let mut state = obs.clone();
@@ -499,16 +503,27 @@ fn rollback_from_any_point_before_cleanup_restores_the_originals() {
                 predict(&mut state, step).unwrap_or_else(|e| panic!("after {done}: {e}"));
             }
             for id in ["demo", "demo-replica"] {
-                assert_eq!(state.get(id).map(|i| &i.tags), obs.get(id).map(|i| &i.tags), "after {done}: {id}");
+                assert_eq!(
+                    state.get(id).map(|i| &i.tags),
+                    obs.get(id).map(|i| &i.tags),
+                    "after {done}: {id}"
+                );
                 assert_eq!(state.get(id).unwrap().class, obs.get(id).unwrap().class);
             }
             assert_eq!(state.parent("demo-replica").as_deref(), Some("demo"));
-            let temps = state.instances.keys().filter(|k| k.starts_with("temp-")).count();
+            let temps = state
+                .instances
+                .keys()
+                .filter(|k| k.starts_with("temp-"))
+                .count();
             match mode {
                 OnFailure::Rollback => assert_eq!(temps, 0, "after {done}"),
                 OnFailure::Keep => assert!(state.instances.keys().all(|k| !k.starts_with("old-"))),
             }
-            assert!(back.steps.iter().all(|s| s.op.action() != "DeleteDBInstance" || s.instance.starts_with("temp-")));
+            assert!(back
+                .steps
+                .iter()
+                .all(|s| s.op.action() != "DeleteDBInstance" || s.instance.starts_with("temp-")));
         }
     }
 }

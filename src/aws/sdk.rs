@@ -20,6 +20,27 @@ pub struct AwsSettings {
     pub max_attempts: u32,
 }
 
+/// The creation-time attributes both CreateDBInstanceReadReplica and
+/// RestoreDBInstanceFromDBSnapshot take: their builders are distinct types with the same setters.
+macro_rules! with_creation_attributes {
+    ($builder:expr, $a:expr) => {
+        $builder
+            .db_instance_class(&$a.class)
+            .set_port($a.port)
+            .set_storage_type($a.storage_type.clone())
+            .set_iops($a.iops)
+            .multi_az($a.multi_az)
+            .publicly_accessible($a.publicly_accessible)
+            .auto_minor_version_upgrade($a.auto_minor_version_upgrade)
+            .copy_tags_to_snapshot($a.copy_tags_to_snapshot)
+            .set_processor_features(processor_features($a))
+            .set_vpc_security_group_ids(non_empty_vec(&$a.vpc_security_group_ids))
+            .set_option_group_name($a.option_group.clone())
+            .enable_iam_database_authentication($a.iam_auth)
+            .set_enable_cloudwatch_logs_exports(non_empty_vec(&$a.cloudwatch_logs_exports))
+    };
+}
+
 pub struct SdkRds {
     client: aws_sdk_rds::Client,
 }
@@ -153,23 +174,12 @@ impl Rds for SdkRds {
         a: &CreateAttrs,
     ) -> Result<(), MitosisError> {
         let insights = a.insights.clone().unwrap_or_default();
-        self.client
+        let request = self
+            .client
             .create_db_instance_read_replica()
             .db_instance_identifier(id)
-            .source_db_instance_identifier(source)
-            .db_instance_class(&a.class)
-            .set_port(a.port)
-            .set_storage_type(a.storage_type.clone())
-            .set_iops(a.iops)
-            .multi_az(a.multi_az)
-            .publicly_accessible(a.publicly_accessible)
-            .auto_minor_version_upgrade(a.auto_minor_version_upgrade)
-            .copy_tags_to_snapshot(a.copy_tags_to_snapshot)
-            .set_processor_features(processor_features(a))
-            .set_vpc_security_group_ids(non_empty_vec(&a.vpc_security_group_ids))
-            .set_option_group_name(a.option_group.clone())
-            .enable_iam_database_authentication(a.iam_auth)
-            .set_enable_cloudwatch_logs_exports(non_empty_vec(&a.cloudwatch_logs_exports))
+            .source_db_instance_identifier(source);
+        with_creation_attributes!(request, a)
             .set_enable_performance_insights(insights.performance_insights)
             .set_performance_insights_kms_key_id(insights.performance_insights_kms_key_id)
             .set_performance_insights_retention_period(insights.performance_insights_retention)
@@ -189,23 +199,12 @@ impl Rds for SdkRds {
         snapshot_id: &str,
         a: &CreateAttrs,
     ) -> Result<(), MitosisError> {
-        self.client
+        let request = self
+            .client
             .restore_db_instance_from_db_snapshot()
             .db_instance_identifier(id)
-            .db_snapshot_identifier(snapshot_id)
-            .db_instance_class(&a.class)
-            .set_port(a.port)
-            .set_storage_type(a.storage_type.clone())
-            .set_iops(a.iops)
-            .multi_az(a.multi_az)
-            .publicly_accessible(a.publicly_accessible)
-            .auto_minor_version_upgrade(a.auto_minor_version_upgrade)
-            .copy_tags_to_snapshot(a.copy_tags_to_snapshot)
-            .set_processor_features(processor_features(a))
-            .set_vpc_security_group_ids(non_empty_vec(&a.vpc_security_group_ids))
-            .set_option_group_name(a.option_group.clone())
-            .enable_iam_database_authentication(a.iam_auth)
-            .set_enable_cloudwatch_logs_exports(non_empty_vec(&a.cloudwatch_logs_exports))
+            .db_snapshot_identifier(snapshot_id);
+        with_creation_attributes!(request, a)
             .set_db_subnet_group_name(a.subnet_group.clone())
             .deletion_protection(a.deletion_protection)
             .set_tags(sdk_tags(&a.tags))
