@@ -4,7 +4,7 @@
 use crate::aws::{observe, AwsSettings, SdkRds};
 use crate::error::{exit, MitosisError};
 use crate::exec::{ApplyOptions, ExecError, Executor, LockSettings, PollSettings, TextReporter};
-use crate::plan::{plan, OnFailure, PlanRequest, SnapshotChoice};
+use crate::plan::{plan, LatencyModel, OnFailure, PlanRequest, SnapshotChoice};
 use crate::render::{plan_text, report_text};
 use crate::render::{render_plan, Format};
 use clap::{Args, Parser, Subcommand};
@@ -65,15 +65,25 @@ pub struct ApplyArgs {
     /// Longest run of a hook command (seconds).
     #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
     pub hook_timeout: u64,
-    /// Seconds between two looks at AWS while waiting.
-    #[arg(long, default_value_t = 15.0, value_name = "SECONDS")]
+    /// Shortest time between two looks at AWS while waiting (one look covers every instance
+    /// in flight).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub poll_interval: f64,
+    /// Longest time between two looks, while a long step is far from its expected end.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub max_poll_interval: f64,
+    /// How many steps may run at once (sibling replicas are built in parallel).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
     /// Remove the lock a dead run left on the target (its run id is in the lock message).
     #[arg(long, value_name = "RUN_ID")]
     pub force_unlock: Option<String>,
     /// How long the target's lock holds if the run dies (seconds).
     #[arg(long, default_value_t = 12 * 3600, value_name = "SECONDS")]
     pub lock_ttl: u64,
+    /// Expected RDS timings (JSON, fields as in the README) for the ETA and for polling.
+    #[arg(long, value_name = "FILE")]
+    pub latency_model: Option<std::path::PathBuf>,
     /// Write the run report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<std::path::PathBuf>,
@@ -250,7 +260,27 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
     }
 }
 
+/// Reads a latency model file, or the defaults.
+pub fn load_model(path: Option<&std::path::Path>) -> Result<LatencyModel, MitosisError> {
+    let Some(path) = path else {
+        return Ok(LatencyModel::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        MitosisError::bad_input(format!(
+            "cannot read the latency model {}: {e}",
+            path.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        MitosisError::bad_input(format!(
+            "the latency model {} is not valid: {e} (fields are seconds, see the README)",
+            path.display()
+        ))
+    })
+}
+
 async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    let model = load_model(args.latency_model.as_deref())?;
     let request = args.refresh.request(new_run_id());
     let api = SdkRds::connect(settings).await;
     let observed = observe(&api, &request.source, &request.target).await?;
@@ -269,15 +299,17 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     crate::exec::lock::acquire(&api, &plan.target, &plan.run_id, &lock)
         .await
         .map_err(exec_error)?;
-    let interval = Duration::from_secs_f64(args.poll_interval.max(0.01));
+    let min_tick = Duration::from_secs_f64(args.poll_interval.max(0.01));
     let options = ApplyOptions {
         poll: PollSettings {
-            interval,
-            first: interval.min(Duration::from_secs(5)),
+            min_tick,
+            max_tick: Duration::from_secs_f64(args.max_poll_interval.max(0.01)).max(min_tick),
             step_timeout: Duration::from_secs(args.step_timeout),
         },
         hook_timeout: Duration::from_secs(args.hook_timeout),
         on_failure: args.on_failure,
+        concurrency: args.concurrency.max(1),
+        model,
     };
     let outcome = Executor::new(&api, options, &TextReporter)
         .apply(&plan)

@@ -15,3 +15,4 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod schema;
+pub mod sim;

@@ -6,7 +6,14 @@ mod support;
 use serde_json::{Map, Value};
 use support::{stderr, stdout, Emulator};
 
-const FAST: &[&str] = &["--poll-interval", "0.02", "--step-timeout", "60"];
+const FAST: &[&str] = &[
+    "--poll-interval",
+    "0.02",
+    "--max-poll-interval",
+    "0.05",
+    "--step-timeout",
+    "60",
+];
 
 fn apply(emu: &Emulator, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut full = vec!["apply"];

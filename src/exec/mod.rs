@@ -12,17 +12,17 @@ mod wait;
 
 pub use events::{Event, Reporter, Silent, TextReporter};
 pub use lock::LockSettings;
-pub use wait::{classify, settled, PollSettings, StatusClass};
+pub use wait::{classify, settled, PollSettings, Poller, StatusClass};
 
 use crate::aws::Rds;
 use crate::error::MitosisError;
 use crate::model::{tags, Instance};
-use crate::plan::{OnFailure, Op, Phase, Plan, Step};
+use crate::plan::{expected, LatencyModel, OnFailure, Op, Phase, Plan, Step};
 use crate::schema::{EndpointReport, RunReport, StepReport, REPORT_FORMAT_VERSION};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::time::Instant;
-use wait::wait_until;
 
 #[derive(Debug, Error)]
 pub enum ExecError {
@@ -49,12 +49,17 @@ pub struct ApplyOptions {
     pub poll: PollSettings,
     pub hook_timeout: Duration,
     pub on_failure: OnFailure,
+    /// How many steps may be in flight at once (1: one step at a time).
+    pub concurrency: usize,
+    /// Expected step durations, for deciding when to look again.
+    pub model: LatencyModel,
 }
 
 pub struct Executor<'a> {
     api: &'a dyn Rds,
     options: ApplyOptions,
     reporter: &'a dyn Reporter,
+    poller: Poller<'a>,
 }
 
 /// The outcome of an apply: the report, and the error that stopped it, if any.
@@ -65,10 +70,12 @@ pub struct Outcome {
 
 impl<'a> Executor<'a> {
     pub fn new(api: &'a dyn Rds, options: ApplyOptions, reporter: &'a dyn Reporter) -> Self {
+        let poller = Poller::new(api, options.poll);
         Executor {
             api,
             options,
             reporter,
+            poller,
         }
     }
 
@@ -76,6 +83,14 @@ impl<'a> Executor<'a> {
     /// back (see `crate::plan::rollback`); on a failure during cleanup, stops: a rerun
     /// finishes the job.
     pub async fn apply(&self, plan: &Plan) -> Outcome {
+        // The poll loop runs beside the steps and stops with them.
+        tokio::select! {
+            outcome = self.apply_steps(plan) => outcome,
+            _ = self.poller.run() => unreachable!("the poll loop never ends"),
+        }
+    }
+
+    async fn apply_steps(&self, plan: &Plan) -> Outcome {
         let started = Instant::now();
         let mut report = RunReport {
             version: REPORT_FORMAT_VERSION,
@@ -119,58 +134,86 @@ impl<'a> Executor<'a> {
         Outcome { report, error }
     }
 
+    /// Runs the plan as a dependency graph: a step starts as soon as the steps it depends on
+    /// are done, with at most `concurrency` in flight. After a failure no new step starts; the
+    /// ones in flight finish.
     async fn run_steps(
         &self,
         plan: &Plan,
         out: &mut Vec<StepReport>,
     ) -> (Option<ExecError>, Option<Phase>) {
-        let mut failure = None;
-        let mut failed_phase = None;
-        for step in &plan.steps {
-            let mut entry = StepReport {
+        let mut entries: Vec<StepReport> = plan
+            .steps
+            .iter()
+            .map(|step| StepReport {
                 id: step.id.clone(),
                 action: step.op.action().to_string(),
                 instance: step.instance.clone(),
                 status: "not-run".into(),
                 seconds: None,
                 detail: step.skip.clone(),
-            };
-            if failure.is_some() {
-                out.push(entry);
-                continue;
-            }
+            })
+            .collect();
+        let mut done: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for (i, step) in plan.steps.iter().enumerate() {
             if let Some(reason) = &step.skip {
                 self.reporter.event(&Event::StepSkipped { step, reason });
-                entry.status = "skipped".into();
-                out.push(entry);
-                continue;
+                entries[i].status = "skipped".into();
+                done.insert(step.id.as_str());
             }
-            self.reporter.event(&Event::StepStarted { step });
-            let t = Instant::now();
-            let result = self.run_step(plan, step).await;
-            entry.seconds = Some(t.elapsed().as_secs_f64());
+        }
+        let mut started = vec![false; plan.steps.len()];
+        let mut running = FuturesUnordered::new();
+        let mut failure: Option<(ExecError, Phase)> = None;
+        loop {
+            if failure.is_none() {
+                for (i, step) in plan.steps.iter().enumerate() {
+                    if running.len() >= self.options.concurrency.max(1) {
+                        break;
+                    }
+                    let ready = !started[i]
+                        && step.skip.is_none()
+                        && step.depends_on.iter().all(|d| done.contains(d.as_str()));
+                    if ready {
+                        started[i] = true;
+                        self.reporter.event(&Event::StepStarted { step });
+                        running.push(async move {
+                            let t = Instant::now();
+                            let result = self.run_step(plan, step).await;
+                            (i, t.elapsed().as_secs_f64(), result)
+                        });
+                    }
+                }
+            }
+            let Some((i, seconds, result)) = running.next().await else {
+                break;
+            };
+            let step = &plan.steps[i];
+            entries[i].seconds = Some(seconds);
             match result {
                 Ok(()) => {
-                    self.reporter.event(&Event::StepDone {
-                        step,
-                        seconds: t.elapsed().as_secs_f64(),
-                    });
-                    entry.status = "done".into();
+                    self.reporter.event(&Event::StepDone { step, seconds });
+                    entries[i].status = "done".into();
+                    done.insert(step.id.as_str());
                 }
                 Err(e) => {
                     self.reporter.event(&Event::StepFailed {
                         step,
                         error: e.to_string(),
                     });
-                    entry.status = "failed".into();
-                    entry.detail = Some(e.to_string());
-                    failed_phase = Some(step.phase);
-                    failure = Some(e);
+                    entries[i].status = "failed".into();
+                    entries[i].detail = Some(e.to_string());
+                    if failure.is_none() {
+                        failure = Some((e, step.phase));
+                    }
                 }
             }
-            out.push(entry);
         }
-        (failure, failed_phase)
+        out.extend(entries);
+        match failure {
+            Some((e, phase)) => (Some(e), Some(phase)),
+            None => (None, None),
+        }
     }
 
     async fn roll_back(&self, plan: &Plan, report: &mut RunReport) -> Result<(), ExecError> {
@@ -265,26 +308,34 @@ impl<'a> Executor<'a> {
                         .join(", "),
                 });
             }
-            tokio::time::sleep(self.options.poll.interval).await;
+            tokio::time::sleep(self.options.poll.min_tick).await;
         }
     }
 
     async fn wait(
         &self,
         ids: &[String],
+        expected: Duration,
         what: &str,
         done: &wait::Condition<'_>,
     ) -> Result<std::collections::BTreeMap<String, Instance>, ExecError> {
-        wait_until(self.api, &self.options.poll, ids, what, done).await
+        self.poller.wait(ids, expected, what, done).await
     }
 
-    /// Waits until `id` exists and is settled: nothing is changed on a busy instance.
+    /// Waits until `id` exists and is settled: nothing is changed on a busy instance. A look
+    /// from less than a tick ago (usually the end of the previous step) is enough.
     async fn settle(&self, id: &str) -> Result<Instance, ExecError> {
+        if let Some(i) = self.poller.fresh(id).filter(settled) {
+            return Ok(i);
+        }
         let ids = [id.to_string()];
         let seen = self
-            .wait(&ids, &format!("{id} to be available"), &|m| {
-                m.get(id).is_some_and(settled)
-            })
+            .wait(
+                &ids,
+                Duration::ZERO,
+                &format!("{id} to be available"),
+                &|m| m.get(id).is_some_and(settled),
+            )
             .await?;
         Ok(seen[id].clone())
     }
@@ -293,6 +344,7 @@ impl<'a> Executor<'a> {
         let id = step.instance.as_str();
         let ids = [id.to_string()];
         let aws = ExecError::Aws;
+        let expect = expected(step, &self.options.model);
         match &step.op {
             Op::CreateDBSnapshot { snapshot_id, tags } => {
                 self.settle(id).await?;
@@ -316,7 +368,7 @@ impl<'a> Executor<'a> {
                     .create_read_replica(id, source, attrs)
                     .await
                     .map_err(aws)?;
-                self.settle(id).await.map(drop)
+                self.settled_after(id, expect).await
             }
             Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs } => {
                 self.wait_snapshot(snapshot_id).await?;
@@ -324,12 +376,12 @@ impl<'a> Executor<'a> {
                     .restore_from_snapshot(id, snapshot_id, attrs)
                     .await
                     .map_err(aws)?;
-                self.settle(id).await.map(drop)
+                self.settled_after(id, expect).await
             }
             Op::PromoteReadReplica => {
                 self.settle(id).await?;
                 self.api.promote(id).await.map_err(aws)?;
-                self.wait(&ids, &format!("{id} to be promoted"), &|m| {
+                self.wait(&ids, expect, &format!("{id} to be promoted"), &|m| {
                     m.get(id)
                         .is_some_and(|i| i.replica_source.is_none() && settled(i))
                 })
@@ -343,30 +395,38 @@ impl<'a> Executor<'a> {
                     // A rename is done when the old name is gone and the new one is settled.
                     Some(new_id) => {
                         let both = [id.to_string(), new_id.clone()];
-                        self.wait(&both, &format!("{id} to be renamed to {new_id}"), &|seen| {
-                            !seen.contains_key(id) && seen.get(new_id).is_some_and(settled)
-                        })
+                        self.wait(
+                            &both,
+                            expect,
+                            &format!("{id} to be renamed to {new_id}"),
+                            &|seen| !seen.contains_key(id) && seen.get(new_id).is_some_and(settled),
+                        )
                         .await
                         .map(drop)
                     }
                     // Right after a modify the old values can still read `available`: wait
                     // until the new values show and the instance is settled.
                     None => self
-                        .wait(&ids, &format!("{id} to apply its modification"), &|seen| {
-                            seen.get(id)
-                                .is_some_and(|i| m.already_applied(i) && settled(i))
-                        })
+                        .wait(
+                            &ids,
+                            expect,
+                            &format!("{id} to apply its modification"),
+                            &|seen| {
+                                seen.get(id)
+                                    .is_some_and(|i| m.already_applied(i) && settled(i))
+                            },
+                        )
                         .await
                         .map(drop),
                 }
             }
             Op::AddTagsToResource { tags } => {
-                let inst = self.settle(id).await?;
-                self.api.add_tags(&inst.arn, tags).await.map_err(aws)
+                let arn = self.arn(id).await?;
+                self.api.add_tags(&arn, tags).await.map_err(aws)
             }
             Op::RemoveTagsFromResource { keys } => {
-                let inst = self.settle(id).await?;
-                self.api.remove_tags(&inst.arn, keys).await.map_err(aws)
+                let arn = self.arn(id).await?;
+                self.api.remove_tags(&arn, keys).await.map_err(aws)
             }
             Op::DeleteDBInstance { final_snapshot_id } => {
                 let mut inst = self.settle(id).await?;
@@ -376,7 +436,7 @@ impl<'a> Executor<'a> {
                     .delete(id, final_snapshot_id.as_deref())
                     .await
                     .map_err(aws)?;
-                self.wait(&ids, &format!("{id} to be deleted"), &|m| {
+                self.wait(&ids, expect, &format!("{id} to be deleted"), &|m| {
                     !m.contains_key(id)
                 })
                 .await
@@ -408,6 +468,30 @@ impl<'a> Executor<'a> {
         }
     }
 
+    async fn settled_after(&self, id: &str, expect: Duration) -> Result<(), ExecError> {
+        let ids = [id.to_string()];
+        self.wait(&ids, expect, &format!("{id} to be available"), &|m| {
+            m.get(id).is_some_and(settled)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The instance's ARN (tags are set by ARN): from the last look when it saw the instance,
+    /// else from a look now. Tagging works in any status, so this does not wait for settling.
+    async fn arn(&self, id: &str) -> Result<String, ExecError> {
+        if let Some(i) = self.poller.fresh(id) {
+            return Ok(i.arn);
+        }
+        let ids = [id.to_string()];
+        let seen = self
+            .wait(&ids, Duration::ZERO, &format!("{id} to exist"), &|m| {
+                m.contains_key(id)
+            })
+            .await?;
+        Ok(seen[id].arn.clone())
+    }
+
     async fn wait_snapshot(&self, snapshot_id: &str) -> Result<(), ExecError> {
         let start = Instant::now();
         loop {
@@ -433,7 +517,7 @@ impl<'a> Executor<'a> {
                     last: snap.map(|s| s.status).unwrap_or_else(|| "missing".into()),
                 });
             }
-            tokio::time::sleep(self.options.poll.interval).await;
+            tokio::time::sleep(self.options.poll.min_tick).await;
         }
     }
 

@@ -5,7 +5,9 @@ use super::ExecError;
 use crate::aws::Rds;
 use crate::model::Instance;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,72 +46,255 @@ pub fn settled(i: &Instance) -> bool {
             .all(|g| g.status == "active" || g.status == "removing")
 }
 
-/// How often to look. The first look comes quickly (many steps finish fast), later ones at the
-/// full interval.
+/// How often to look. Each waiter asks for its next look from how long its step is expected
+/// to take: rarely while a long create is far from done, every `min_tick` once it is due. One
+/// DescribeDBInstances call per tick serves every waiter, and ticks are never closer than
+/// `min_tick`, which bounds the calls per minute whatever the number of instances in flight.
 #[derive(Debug, Clone, Copy)]
 pub struct PollSettings {
-    pub interval: Duration,
-    pub first: Duration,
+    pub min_tick: Duration,
+    pub max_tick: Duration,
     pub step_timeout: Duration,
+}
+
+impl PollSettings {
+    /// The delay before a waiter's next look, `elapsed` into a step expected to take `expected`.
+    pub fn next_delay(&self, expected: Duration, elapsed: Duration) -> Duration {
+        let remaining = expected.saturating_sub(elapsed);
+        (remaining / 2).clamp(self.min_tick, self.max_tick.max(self.min_tick))
+    }
 }
 
 /// What a wait is for, checked against the instances it watches (absent ones are missing from
 /// the map).
 pub type Condition<'a> = dyn Fn(&BTreeMap<String, Instance>) -> bool + Send + Sync + 'a;
 
-/// Polls `ids` until `done` holds. Fails at once when a watched instance reaches a failed
-/// status, and after the step timeout with the instance and its last status named.
-pub async fn wait_until(
-    api: &dyn Rds,
-    poll: &PollSettings,
-    ids: &[String],
-    what: &str,
-    done: &Condition<'_>,
-) -> Result<BTreeMap<String, Instance>, ExecError> {
-    let start = Instant::now();
-    let mut delay = poll.first;
-    loop {
-        let seen: BTreeMap<String, Instance> = api
-            .describe_some(ids)
-            .await
-            .map_err(ExecError::Aws)?
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect();
-        if let Some(bad) = seen
-            .values()
-            .find(|i| classify(&i.status) == StatusClass::Failed)
-        {
-            return Err(ExecError::FailedStatus {
-                instance: bad.id.clone(),
-                status: bad.status.clone(),
-            });
+/// One poll's result, shared with every waiter.
+#[derive(Clone, Default)]
+struct Seen {
+    generation: u64,
+    at: Option<Instant>,
+    instances: Arc<BTreeMap<String, Instance>>,
+    /// The identifiers this poll asked for: a waiter trusts only polls that covered its own.
+    polled: Arc<Vec<String>>,
+    error: Option<String>,
+}
+
+struct Waiter {
+    ids: Vec<String>,
+    started: Instant,
+    expected: Duration,
+    due: Instant,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_key: u64,
+    waiters: BTreeMap<u64, Waiter>,
+    last_poll: Option<Instant>,
+}
+
+/// The one poller of a run: waiters register the instances they watch; `run` describes them
+/// all in one call per tick and publishes the result.
+pub struct Poller<'a> {
+    api: &'a dyn Rds,
+    pub settings: PollSettings,
+    registry: Mutex<Registry>,
+    wake: Notify,
+    seen: watch::Sender<Seen>,
+}
+
+struct Deregister<'p, 'a>(&'p Poller<'a>, u64);
+
+impl Drop for Deregister<'_, '_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.registry.lock() {
+            r.waiters.remove(&self.1);
         }
-        if done(&seen) {
-            return Ok(seen);
+    }
+}
+
+impl<'a> Poller<'a> {
+    pub fn new(api: &'a dyn Rds, settings: PollSettings) -> Self {
+        Poller {
+            api,
+            settings,
+            registry: Mutex::new(Registry::default()),
+            wake: Notify::new(),
+            seen: watch::channel(Seen::default()).0,
         }
-        for i in seen.values() {
-            if !matches!(classify(&i.status), StatusClass::Done) && !known_in_progress(&i.status) {
-                tracing::warn!(instance = %i.id, status = %i.status, "unknown RDS status, treated as in progress");
+    }
+
+    /// The poll loop; runs until dropped (the executor races it against the steps).
+    pub async fn run(&self) {
+        loop {
+            let next = {
+                let r = self.registry.lock().expect("poller registry");
+                r.waiters.values().map(|w| w.due).min().map(|due| {
+                    let earliest = r
+                        .last_poll
+                        .map(|t| t + self.settings.min_tick)
+                        .unwrap_or(due);
+                    due.max(earliest)
+                })
+            };
+            match next {
+                None => self.wake.notified().await,
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => self.poll().await,
+                        _ = self.wake.notified() => {}
+                    }
+                }
             }
         }
-        if start.elapsed() >= poll.step_timeout {
-            let last = ids
-                .iter()
-                .map(|id| match seen.get(id) {
-                    Some(i) => format!("{id} is {}", i.status),
-                    None => format!("{id} does not exist"),
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(ExecError::Timeout {
-                what: what.to_string(),
-                after: poll.step_timeout,
-                last,
-            });
+    }
+
+    async fn poll(&self) {
+        let ids: Vec<String> = {
+            let r = self.registry.lock().expect("poller registry");
+            let mut ids: Vec<String> = r.waiters.values().flat_map(|w| w.ids.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        if ids.is_empty() {
+            return;
         }
-        tokio::time::sleep(delay.min(poll.step_timeout.saturating_sub(start.elapsed()))).await;
-        delay = poll.interval;
+        let result = self.api.describe_some(&ids).await;
+        let now = Instant::now();
+        {
+            let mut r = self.registry.lock().expect("poller registry");
+            r.last_poll = Some(now);
+            let settings = self.settings;
+            for w in r.waiters.values_mut() {
+                // Never look later than the step's deadline, so a timeout is noticed on time.
+                let deadline = w.started + settings.step_timeout;
+                w.due = (now + settings.next_delay(w.expected, now - w.started)).min(deadline);
+            }
+        }
+        let generation = self.seen.borrow().generation + 1;
+        let seen = match result {
+            Ok(found) => Seen {
+                generation,
+                at: Some(now),
+                instances: Arc::new(found.into_iter().map(|i| (i.id.clone(), i)).collect()),
+                polled: Arc::new(ids),
+                error: None,
+            },
+            Err(e) => Seen {
+                generation,
+                at: Some(now),
+                instances: self.seen.borrow().instances.clone(),
+                polled: Arc::new(ids),
+                error: Some(e.to_string()),
+            },
+        };
+        self.seen.send_replace(seen);
+    }
+
+    /// The instance as last seen, if that look was less than one tick ago.
+    pub fn fresh(&self, id: &str) -> Option<Instance> {
+        let seen = self.seen.borrow();
+        let recent = seen
+            .at
+            .is_some_and(|at| at.elapsed() < self.settings.min_tick);
+        if recent && seen.error.is_none() {
+            seen.instances.get(id).cloned()
+        } else {
+            None
+        }
+    }
+
+    /// Waits until `done` holds for `ids`. `expected` (how long the step should take) sets how
+    /// often to look. Fails at once when a watched instance reaches a failed status, and after
+    /// the step timeout with the instances and their last statuses named.
+    pub async fn wait(
+        &self,
+        ids: &[String],
+        expected: Duration,
+        what: &str,
+        done: &Condition<'_>,
+    ) -> Result<BTreeMap<String, Instance>, ExecError> {
+        let mut rx = self.seen.subscribe();
+        let started = Instant::now();
+        let key = {
+            let mut r = self.registry.lock().expect("poller registry");
+            r.next_key += 1;
+            let key = r.next_key;
+            let due = started + self.settings.next_delay(expected, Duration::ZERO);
+            let due = if expected.is_zero() {
+                started
+            } else {
+                due.min(started + self.settings.step_timeout)
+            };
+            r.waiters.insert(
+                key,
+                Waiter {
+                    ids: ids.to_vec(),
+                    started,
+                    expected,
+                    due,
+                },
+            );
+            key
+        };
+        let _deregister = Deregister(self, key);
+        self.wake.notify_one();
+        let first = rx.borrow_and_update().generation;
+        loop {
+            if rx.changed().await.is_err() {
+                return Err(ExecError::Refused("the poller stopped".into()));
+            }
+            let snapshot = rx.borrow_and_update().clone();
+            // A poll that started before this waiter registered did not look for its instances
+            // (an absent instance would read as "deleted").
+            if snapshot.generation <= first || !ids.iter().all(|id| snapshot.polled.contains(id)) {
+                continue;
+            }
+            if let Some(e) = snapshot.error {
+                return Err(ExecError::Aws(crate::error::MitosisError::Aws {
+                    operation: "DescribeDBInstances".into(),
+                    message: e,
+                }));
+            }
+            let seen: BTreeMap<String, Instance> = ids
+                .iter()
+                .filter_map(|id| snapshot.instances.get(id).map(|i| (id.clone(), i.clone())))
+                .collect();
+            if let Some(bad) = seen
+                .values()
+                .find(|i| classify(&i.status) == StatusClass::Failed)
+            {
+                return Err(ExecError::FailedStatus {
+                    instance: bad.id.clone(),
+                    status: bad.status.clone(),
+                });
+            }
+            if done(&seen) {
+                return Ok(seen);
+            }
+            for i in seen.values() {
+                if classify(&i.status) != StatusClass::Done && !known_in_progress(&i.status) {
+                    tracing::warn!(instance = %i.id, status = %i.status, "unknown RDS status, treated as in progress");
+                }
+            }
+            if started.elapsed() >= self.settings.step_timeout {
+                let last = ids
+                    .iter()
+                    .map(|id| match seen.get(id) {
+                        Some(i) => format!("{id} is {}", i.status),
+                        None => format!("{id} does not exist"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ExecError::Timeout {
+                    what: what.to_string(),
+                    after: self.settings.step_timeout,
+                    last,
+                });
+            }
+        }
     }
 }
 
@@ -150,6 +335,21 @@ mod tests {
             StatusClass::InProgress
         );
         assert_eq!(classify("some-new-status"), StatusClass::InProgress);
+    }
+
+    #[test]
+    fn polls_rarely_while_far_from_done_and_every_tick_when_due() {
+        let p = PollSettings {
+            min_tick: Duration::from_secs(5),
+            max_tick: Duration::from_secs(60),
+            step_timeout: Duration::from_secs(3600),
+        };
+        let s = Duration::from_secs;
+        assert_eq!(p.next_delay(s(900), s(0)), s(60));
+        assert_eq!(p.next_delay(s(900), s(860)), s(20));
+        assert_eq!(p.next_delay(s(900), s(899)), s(5));
+        assert_eq!(p.next_delay(s(900), s(2000)), s(5));
+        assert_eq!(p.next_delay(s(0), s(0)), s(5));
     }
 
     #[test]

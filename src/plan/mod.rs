@@ -4,12 +4,14 @@
 //! rendered, and the executor only executes it.
 
 mod attributes;
+mod eta;
 mod planner;
 mod predict;
 mod rollback;
 mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
+pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use planner::{final_snapshot_id, fresh_snapshot_id, plan, PlanRequest, SnapshotChoice};
 pub use predict::{predict, predict_all};
 pub use rollback::{rollback, OnFailure};

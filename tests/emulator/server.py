@@ -124,7 +124,8 @@ def timeline(db, steps):
 
 
 def fix_links_after_rename(backend, old, new):
-    for other in backend.databases.values():
+    # Instances in the middle of their own rename keep their links too.
+    for other in list(backend.databases.values()) + list(LIMBO.values()):
         if other.source_db_instance_identifier == old:
             other.source_db_instance_identifier = new
         other.replicas = [new if r == old else r for r in other.replicas]

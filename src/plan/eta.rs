@@ -1,0 +1,138 @@
+//! Expected duration and downtime of a plan, from a latency model: the critical path through
+//! the step graph, and the longest time any endpoint is without an instance (from its retire
+//! rename to its swap-in rename).
+
+use super::{Op, Plan, Step};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long RDS operations take, in seconds. The defaults are rough figures for small
+/// instances (tens of GB); real times grow with storage size and write load. Override them
+/// with a JSON file of the same fields (`--latency-model FILE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencyModel {
+    /// CreateDBInstanceReadReplica until the replica is available.
+    pub create_replica: f64,
+    /// RestoreDBInstanceFromDBSnapshot until available (including its first backup).
+    pub restore_snapshot: f64,
+    /// CreateDBSnapshot until the snapshot is available.
+    pub create_snapshot: f64,
+    /// PromoteReadReplica until the instance is a standalone primary again.
+    pub promote: f64,
+    /// ModifyDBInstance of parameter group / windows until applied.
+    pub modify: f64,
+    /// The backup RDS takes when automated backups are switched on.
+    pub backup_after_enabling: f64,
+    /// A rename, including the reboot it causes.
+    pub rename: f64,
+    /// DeleteDBInstance until the instance is gone.
+    pub delete: f64,
+    /// How long the status can still read `available`, unchanged, right after a modify.
+    pub modify_lag: f64,
+    /// One API call's round trip.
+    pub api_call: f64,
+    /// A hook command (before-swap, restart); unknown, so 0 unless given.
+    pub hook: f64,
+}
+
+impl Default for LatencyModel {
+    fn default() -> Self {
+        LatencyModel {
+            create_replica: 900.0,
+            restore_snapshot: 1200.0,
+            create_snapshot: 600.0,
+            promote: 300.0,
+            modify: 120.0,
+            backup_after_enabling: 300.0,
+            rename: 90.0,
+            delete: 300.0,
+            modify_lag: 15.0,
+            api_call: 0.3,
+            hook: 0.0,
+        }
+    }
+}
+
+impl LatencyModel {
+    /// Expected time from issuing the step until it has taken effect.
+    pub fn step(&self, step: &Step) -> f64 {
+        match &step.op {
+            Op::CreateDBSnapshot { .. } => self.create_snapshot,
+            Op::CreateDBInstanceReadReplica { .. } => self.create_replica,
+            Op::RestoreDBInstanceFromDBSnapshot { .. } => self.restore_snapshot,
+            Op::PromoteReadReplica => self.promote,
+            Op::ModifyDBInstance(m) if m.new_id.is_some() => self.rename,
+            Op::ModifyDBInstance(m) => {
+                let backups = m.backup_retention.is_some_and(|r| r > 0);
+                if m.parameter_group.is_some() || m.backup_window.is_some() {
+                    self.modify
+                        + if backups {
+                            self.backup_after_enabling
+                        } else {
+                            0.0
+                        }
+                } else {
+                    self.modify
+                }
+            }
+            Op::AddTagsToResource { .. } | Op::RemoveTagsFromResource { .. } => self.api_call,
+            Op::DeleteDBInstance { .. } => self.delete,
+            Op::RunCommand { .. } => self.hook,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Eta {
+    /// Critical path through the pending steps, in seconds.
+    pub duration_seconds: f64,
+    /// Longest time one endpoint has no instance behind it, in seconds.
+    pub downtime_seconds: f64,
+}
+
+/// Earliest start and finish of every pending step with unlimited concurrency (skipped steps
+/// take no time).
+pub fn schedule(plan: &Plan, model: &LatencyModel) -> BTreeMap<String, (f64, f64)> {
+    let mut times: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    // Steps are listed after their dependencies, so one pass suffices.
+    for step in &plan.steps {
+        let start = step
+            .depends_on
+            .iter()
+            .filter_map(|d| times.get(d).map(|t| t.1))
+            .fold(0.0, f64::max);
+        let length = if step.skip.is_some() {
+            0.0
+        } else {
+            model.step(step)
+        };
+        times.insert(step.id.clone(), (start, start + length));
+    }
+    times
+}
+
+pub fn estimate(plan: &Plan, model: &LatencyModel) -> Eta {
+    let times = schedule(plan, model);
+    let duration = times.values().map(|t| t.1).fold(0.0, f64::max);
+    let downtime = plan
+        .steps
+        .iter()
+        .filter(|s| s.id.starts_with("retire-") && s.skip.is_none())
+        .filter_map(|retire| {
+            let name = retire.id.strip_prefix("retire-")?;
+            let swap = times.get(&format!("swap-{name}"))?;
+            Some(swap.1 - times[&retire.id].0)
+        })
+        .fold(0.0, f64::max);
+    Eta {
+        duration_seconds: duration,
+        downtime_seconds: downtime,
+    }
+}
+
+/// For the poller: how long a step is expected to take.
+pub fn expected(step: &Step, model: &LatencyModel) -> Duration {
+    Duration::from_secs_f64(model.step(step).max(0.0))
+}

@@ -1,0 +1,522 @@
+//! Simulated AWS: an implementation of the `Rds` trait over tokio's clock (pause it for virtual
+//! time) with the latency model's durations and the status transitions RDS shows: creating,
+//! backing-up, modifying (after a moment of unchanged `available`), renaming (the instance
+//! answers under neither name for a while), rebooting, deleting. The effect of each call is
+//! `plan::predict`'s, so the simulator and the planner's model cannot drift apart.
+//!
+//! It counts API calls and measures, per endpoint name, how long no available instance stood
+//! behind it (the swap window).
+
+use crate::aws::Rds;
+use crate::error::MitosisError;
+use crate::model::{Instance, Observed, Snapshot};
+use crate::plan::{predict, CreateAttrs, LatencyModel, ModifyAttrs, Op, Phase, Step, Tag};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+type Event = Box<dyn FnOnce(&mut World) + Send>;
+
+struct World {
+    state: Observed,
+    /// Renamed instances while they answer under neither name.
+    limbo: BTreeMap<String, Instance>,
+    events: Vec<(Instant, u64, Event)>,
+    seq: u64,
+    calls: BTreeMap<&'static str, u64>,
+    describe_times: Vec<Instant>,
+    /// Per endpoint name: when it lost its instance, and when one was available again.
+    outages: BTreeMap<String, (Instant, Option<Instant>)>,
+}
+
+pub struct SimRds {
+    model: LatencyModel,
+    world: Mutex<World>,
+    started: Instant,
+}
+
+fn err(operation: &str, message: impl Into<String>) -> MitosisError {
+    MitosisError::Aws {
+        operation: operation.to_string(),
+        message: message.into(),
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn step(instance: &str, op: Op) -> Step {
+    Step {
+        id: "sim".into(),
+        phase: Phase::Clone,
+        instance: instance.to_string(),
+        op,
+        depends_on: Vec::new(),
+        skip: None,
+    }
+}
+
+impl World {
+    fn at(&mut self, when: Instant, event: Event) {
+        self.seq += 1;
+        self.events.push((when, self.seq, event));
+        self.events.sort_by_key(|e| (e.0, e.1));
+    }
+
+    fn advance(&mut self, now: Instant) {
+        while self.events.first().is_some_and(|e| e.0 <= now) {
+            let (_, _, event) = self.events.remove(0);
+            event(self);
+        }
+    }
+
+    fn set_status(&mut self, id: &str, status: &str) {
+        if let Some(i) = self.state.instances.get_mut(id) {
+            i.status = status.to_string();
+        }
+    }
+
+    fn available_at(&mut self, id: &str, now: Instant) {
+        self.set_status(id, "available");
+        if let Some((_, end)) = self.outages.get_mut(id) {
+            if end.is_none() {
+                *end = Some(now);
+            }
+        }
+    }
+
+    fn busy_check(&self, id: &str, operation: &str) -> Result<(), MitosisError> {
+        match self.state.instances.get(id) {
+            None => Err(err(operation, format!("DBInstanceNotFound: {id}"))),
+            Some(i) if i.status != "available" => Err(err(
+                operation,
+                format!("InvalidDBInstanceState: {id} is {}", i.status),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn taken(&self, id: &str) -> bool {
+        self.state.instances.contains_key(id) || self.limbo.contains_key(id)
+    }
+}
+
+impl SimRds {
+    pub fn new(state: Observed, model: LatencyModel) -> Self {
+        SimRds {
+            model,
+            world: Mutex::new(World {
+                state,
+                limbo: BTreeMap::new(),
+                events: Vec::new(),
+                seq: 0,
+                calls: BTreeMap::new(),
+                describe_times: Vec::new(),
+                outages: BTreeMap::new(),
+            }),
+            started: Instant::now(),
+        }
+    }
+
+    /// Takes the API call's latency, then runs `f` on the world as it is at that moment.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut World, Instant) -> Result<T, MitosisError>,
+    ) -> Result<T, MitosisError> {
+        tokio::time::sleep(secs(self.model.api_call)).await;
+        let now = Instant::now();
+        let mut w = self.world.lock().expect("world lock");
+        w.advance(now);
+        *w.calls.entry(operation).or_default() += 1;
+        if operation == "DescribeDBInstances" {
+            w.describe_times.push(now);
+        }
+        f(&mut w, now)
+    }
+
+    /// Calls per operation so far.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.world.lock().expect("world lock").calls.clone()
+    }
+
+    /// DescribeDBInstances calls per minute over the run so far.
+    pub fn describes_per_minute(&self) -> f64 {
+        let w = self.world.lock().expect("world lock");
+        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
+        if minutes <= 0.0 {
+            return 0.0;
+        }
+        w.describe_times.len() as f64 / minutes
+    }
+
+    /// Per endpoint: how long it had no available instance (retire rename until the swapped-in
+    /// instance was available under its name).
+    pub fn swap_windows(&self) -> BTreeMap<String, Duration> {
+        let w = self.world.lock().expect("world lock");
+        w.outages
+            .iter()
+            .filter_map(|(k, (start, end))| Some((k.clone(), end.as_ref()?.duration_since(*start))))
+            .collect()
+    }
+
+    /// The state as it is now (for assertions).
+    pub fn state(&self) -> Observed {
+        let mut w = self.world.lock().expect("world lock");
+        w.advance(Instant::now());
+        w.state.clone()
+    }
+
+    fn apply_now(w: &mut World, s: &Step) -> Result<(), MitosisError> {
+        predict(&mut w.state, s).map_err(|e| err(s.op.action(), e))
+    }
+}
+
+#[async_trait]
+impl Rds for SimRds {
+    async fn describe_instances(&self) -> Result<Vec<Instance>, MitosisError> {
+        self.call("DescribeDBInstances", |w, _| {
+            Ok(w.state.instances.values().cloned().collect())
+        })
+        .await
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, MitosisError> {
+        self.call("ListTagsForResource", |w, _| {
+            w.state
+                .instances
+                .values()
+                .find(|i| i.arn == arn)
+                .map(|i| i.tags.clone())
+                .ok_or_else(|| err("ListTagsForResource", format!("DBInstanceNotFound: {arn}")))
+        })
+        .await
+    }
+
+    async fn describe_snapshots(&self, instance_id: &str) -> Result<Vec<Snapshot>, MitosisError> {
+        self.call("DescribeDBSnapshots", |w, _| {
+            Ok(w.state
+                .snapshots
+                .iter()
+                .filter(|s| s.instance_id == instance_id)
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    fn region(&self) -> Option<String> {
+        Some(
+            self.world
+                .lock()
+                .expect("world lock")
+                .state
+                .account
+                .region
+                .clone(),
+        )
+    }
+
+    async fn describe_some(&self, ids: &[String]) -> Result<Vec<Instance>, MitosisError> {
+        self.call("DescribeDBInstances", |w, _| {
+            Ok(ids
+                .iter()
+                .filter_map(|id| w.state.instances.get(id).cloned())
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError> {
+        self.call("DescribeDBSnapshots", |w, _| {
+            Ok(w.state
+                .snapshots
+                .iter()
+                .find(|s| s.id == snapshot_id)
+                .cloned())
+        })
+        .await
+    }
+
+    async fn create_read_replica(
+        &self,
+        id: &str,
+        source: &str,
+        attrs: &CreateAttrs,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.model.create_replica);
+        self.call("CreateDBInstanceReadReplica", |w, now| {
+            if w.taken(id) {
+                return Err(err(
+                    "CreateDBInstanceReadReplica",
+                    "DBInstanceAlreadyExists",
+                ));
+            }
+            w.busy_check(source, "CreateDBInstanceReadReplica")?;
+            let op = Op::CreateDBInstanceReadReplica {
+                source: source.to_string(),
+                attrs: attrs.clone(),
+            };
+            SimRds::apply_now(w, &step(id, op))?;
+            w.set_status(id, "creating");
+            let id = id.to_string();
+            w.at(
+                now + done,
+                Box::new(move |w| w.set_status(&id, "available")),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn restore_from_snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+        attrs: &CreateAttrs,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.model.restore_snapshot);
+        self.call("RestoreDBInstanceFromDBSnapshot", |w, now| {
+            if w.taken(id) {
+                return Err(err(
+                    "RestoreDBInstanceFromDBSnapshot",
+                    "DBInstanceAlreadyExists",
+                ));
+            }
+            let op = Op::RestoreDBInstanceFromDBSnapshot {
+                snapshot_id: snapshot_id.to_string(),
+                attrs: attrs.clone(),
+            };
+            SimRds::apply_now(w, &step(id, op))?;
+            w.set_status(id, "creating");
+            let id = id.to_string();
+            w.at(
+                now + done,
+                Box::new(move |w| w.set_status(&id, "available")),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_snapshot(
+        &self,
+        instance: &str,
+        snapshot_id: &str,
+        tags: &[Tag],
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.model.create_snapshot);
+        self.call("CreateDBSnapshot", |w, now| {
+            w.busy_check(instance, "CreateDBSnapshot")?;
+            let op = Op::CreateDBSnapshot {
+                snapshot_id: snapshot_id.to_string(),
+                tags: tags.to_vec(),
+            };
+            SimRds::apply_now(w, &step(instance, op))?;
+            if let Some(s) = w.state.snapshots.last_mut() {
+                s.status = "creating".into();
+            }
+            let sid = snapshot_id.to_string();
+            w.at(
+                now + done,
+                Box::new(move |w| {
+                    if let Some(s) = w.state.snapshots.iter_mut().find(|s| s.id == sid) {
+                        s.status = "available".into();
+                    }
+                }),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn promote(&self, id: &str) -> Result<(), MitosisError> {
+        let (lag, done) = (secs(self.model.modify_lag), secs(self.model.promote));
+        self.call("PromoteReadReplica", |w, now| {
+            w.busy_check(id, "PromoteReadReplica")?;
+            let (a, b) = (id.to_string(), id.to_string());
+            w.at(now + lag, Box::new(move |w| w.set_status(&a, "modifying")));
+            w.at(
+                now + lag.max(done),
+                Box::new(move |w| {
+                    let _ = SimRds::apply_now(w, &step(&b, Op::PromoteReadReplica));
+                    w.set_status(&b, "available");
+                }),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn modify(&self, id: &str, m: &ModifyAttrs) -> Result<(), MitosisError> {
+        let lag = secs(self.model.modify_lag);
+        let model = self.model.clone();
+        self.call("ModifyDBInstance", |w, now| {
+            w.busy_check(id, "ModifyDBInstance")?;
+            let m = m.clone();
+            let from = id.to_string();
+            if let Some(new_id) = m.new_id.clone() {
+                if w.taken(&new_id) {
+                    return Err(err("ModifyDBInstance", "DBInstanceAlreadyExists"));
+                }
+                // The endpoint is gone from the moment the rename is asked for.
+                w.outages.entry(from.clone()).or_insert((now, None)).1 = None;
+                w.outages.get_mut(&from).expect("just set").0 = now;
+                let rename = secs(model.rename);
+                let (a, b, c) = (from.clone(), from.clone(), new_id.clone());
+                w.at(now + lag, Box::new(move |w| w.set_status(&a, "renaming")));
+                w.at(
+                    now + lag + rename.mul_f64(0.3),
+                    Box::new(move |w| {
+                        if let Some(i) = w.state.instances.remove(&b) {
+                            w.limbo.insert(c, i);
+                        }
+                    }),
+                );
+                let (d, e) = (from.clone(), new_id.clone());
+                w.at(
+                    now + lag + rename.mul_f64(0.5),
+                    Box::new(move |w| {
+                        if let Some(i) = w.limbo.remove(&e) {
+                            w.state.instances.insert(d.clone(), i);
+                            let _ = SimRds::apply_now(
+                                w,
+                                &step(&d, Op::ModifyDBInstance(ModifyAttrs::rename(&e))),
+                            );
+                            // Instances in the middle of their own rename keep their links too.
+                            for other in w.limbo.values_mut() {
+                                if other.replica_source.as_deref() == Some(d.as_str()) {
+                                    other.replica_source = Some(e.clone());
+                                }
+                                for r in other.replicas.iter_mut().filter(|r| **r == d) {
+                                    *r = e.clone();
+                                }
+                            }
+                            w.set_status(&e, "rebooting");
+                        }
+                    }),
+                );
+                w.at(
+                    now + lag + rename,
+                    Box::new(move |w| w.available_at(&new_id, now + lag + rename)),
+                );
+            } else {
+                let enabling_backups = m.backup_retention.is_some_and(|r| r > 0)
+                    && w.state
+                        .instances
+                        .get(id)
+                        .is_some_and(|i| i.backup_retention == 0);
+                let done = lag + secs(model.modify);
+                let a = from.clone();
+                w.at(
+                    now + lag,
+                    Box::new(move |w| {
+                        w.set_status(&a, "modifying");
+                        if let Some(i) = w.state.instances.get_mut(&a) {
+                            i.pending_modifications = vec!["ModifyDBInstance".into()];
+                        }
+                    }),
+                );
+                let backup = secs(model.backup_after_enabling);
+                w.at(
+                    now + done,
+                    Box::new(move |w| {
+                        let _ = SimRds::apply_now(w, &step(&from, Op::ModifyDBInstance(m)));
+                        if let Some(i) = w.state.instances.get_mut(&from) {
+                            i.pending_modifications.clear();
+                        }
+                        if enabling_backups {
+                            w.set_status(&from, "backing-up");
+                            let f = from.clone();
+                            w.at(
+                                now + done + backup,
+                                Box::new(move |w| w.set_status(&f, "available")),
+                            );
+                        } else {
+                            w.set_status(&from, "available");
+                        }
+                    }),
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError> {
+        self.call("AddTagsToResource", |w, _| {
+            let id = w
+                .state
+                .instances
+                .values()
+                .find(|i| i.arn == arn)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| err("AddTagsToResource", format!("not found: {arn}")))?;
+            SimRds::apply_now(
+                w,
+                &step(
+                    &id,
+                    Op::AddTagsToResource {
+                        tags: tags.to_vec(),
+                    },
+                ),
+            )
+        })
+        .await
+    }
+
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError> {
+        self.call("RemoveTagsFromResource", |w, _| {
+            let id = w
+                .state
+                .instances
+                .values()
+                .find(|i| i.arn == arn)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| err("RemoveTagsFromResource", format!("not found: {arn}")))?;
+            SimRds::apply_now(
+                w,
+                &step(
+                    &id,
+                    Op::RemoveTagsFromResource {
+                        keys: keys.to_vec(),
+                    },
+                ),
+            )
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &str, final_snapshot_id: Option<&str>) -> Result<(), MitosisError> {
+        let done = secs(self.model.delete);
+        self.call("DeleteDBInstance", |w, now| {
+            w.busy_check(id, "DeleteDBInstance")?;
+            if w.state
+                .instances
+                .get(id)
+                .is_some_and(|i| i.deletion_protection)
+            {
+                return Err(err(
+                    "DeleteDBInstance",
+                    "InvalidParameterCombination: protected",
+                ));
+            }
+            w.set_status(id, "deleting");
+            let (id, snap) = (id.to_string(), final_snapshot_id.map(str::to_string));
+            w.at(
+                now + done,
+                Box::new(move |w| {
+                    let op = Op::DeleteDBInstance {
+                        final_snapshot_id: snap,
+                    };
+                    let _ = SimRds::apply_now(w, &step(&id, op));
+                }),
+            );
+            Ok(())
+        })
+        .await
+    }
+}
