@@ -123,6 +123,9 @@ pub struct PlanArgs {
     /// Output format (default: text on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Expected RDS timings (JSON, fields as in the README) for the ETA.
+    #[arg(long, value_name = "FILE")]
+    pub latency_model: Option<std::path::PathBuf>,
 }
 
 impl RefreshArgs {
@@ -232,10 +235,11 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
     let stdout_is_terminal = std::io::stdout().is_terminal();
     match cli.command {
         Command::Plan(args) => {
+            let model = load_model(args.latency_model.as_deref())?;
             let request = args.refresh.request(new_run_id());
             let api = SdkRds::connect(&settings).await;
             let observed = observe(&api, &request.source, &request.target).await?;
-            let plan = plan(&observed, &request)?;
+            let plan = plan(&observed, &request)?.with_eta(&model);
             let format = args.format.unwrap_or(if stdout_is_terminal {
                 Format::Text
             } else {
@@ -284,7 +288,7 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     let request = args.refresh.request(new_run_id());
     let api = SdkRds::connect(settings).await;
     let observed = observe(&api, &request.source, &request.target).await?;
-    let plan = plan(&observed, &request)?;
+    let plan = plan(&observed, &request)?.with_eta(&model);
     eprint!("{}", plan_text(&plan));
     if plan.pending().next().is_none() {
         eprintln!("nothing to do");

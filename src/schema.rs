@@ -1,7 +1,7 @@
 //! Serialized formats, in one place, each with a version. Changing a field is a breaking change
 //! for users who parse `plan --format json`: bump the version.
 
-use crate::plan::{Plan, PLAN_FORMAT_VERSION};
+use crate::plan::{Eta, Plan, PLAN_FORMAT_VERSION};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -14,6 +14,9 @@ pub struct PlanDoc {
     pub path: String,
     pub run_id: String,
     pub resuming: bool,
+    /// Expected duration of the remaining steps and the longest time an endpoint is without
+    /// an instance, in seconds, from the latency model.
+    pub eta: Option<Eta>,
     pub steps: Vec<StepDoc>,
 }
 
@@ -41,6 +44,7 @@ impl PlanDoc {
             path: plan.path.as_str().to_string(),
             run_id: plan.run_id.clone(),
             resuming: plan.resuming,
+            eta: plan.eta,
             steps: plan
                 .steps
                 .iter()

@@ -27,6 +27,8 @@ struct World {
     seq: u64,
     calls: BTreeMap<&'static str, u64>,
     describe_times: Vec<Instant>,
+    /// Every call: when, which operation, and a detail.
+    log: Vec<(Instant, &'static str)>,
     /// Per endpoint name: when it lost its instance, and when one was available again.
     outages: BTreeMap<String, (Instant, Option<Instant>)>,
 }
@@ -115,6 +117,7 @@ impl SimRds {
                 seq: 0,
                 calls: BTreeMap::new(),
                 describe_times: Vec::new(),
+                log: Vec::new(),
                 outages: BTreeMap::new(),
             }),
             started: Instant::now(),
@@ -132,10 +135,20 @@ impl SimRds {
         let mut w = self.world.lock().expect("world lock");
         w.advance(now);
         *w.calls.entry(operation).or_default() += 1;
+        w.log.push((now, operation));
         if operation == "DescribeDBInstances" {
             w.describe_times.push(now);
         }
         f(&mut w, now)
+    }
+
+    /// Every call so far, as seconds since the simulator started and the operation.
+    pub fn log(&self) -> Vec<(f64, &'static str)> {
+        let w = self.world.lock().expect("world lock");
+        w.log
+            .iter()
+            .map(|(t, op)| (t.duration_since(self.started).as_secs_f64(), *op))
+            .collect()
     }
 
     /// Calls per operation so far.
@@ -338,9 +351,10 @@ impl Rds for SimRds {
         self.call("PromoteReadReplica", |w, now| {
             w.busy_check(id, "PromoteReadReplica")?;
             let (a, b) = (id.to_string(), id.to_string());
+            let lag = lag.min(done.mul_f64(0.2));
             w.at(now + lag, Box::new(move |w| w.set_status(&a, "modifying")));
             w.at(
-                now + lag.max(done),
+                now + done,
                 Box::new(move |w| {
                     let _ = SimRds::apply_now(w, &step(&b, Op::PromoteReadReplica));
                     w.set_status(&b, "available");
@@ -365,11 +379,14 @@ impl Rds for SimRds {
                 // The endpoint is gone from the moment the rename is asked for.
                 w.outages.entry(from.clone()).or_insert((now, None)).1 = None;
                 w.outages.get_mut(&from).expect("just set").0 = now;
+                // The whole rename, reboot included, takes `rename`; the moment of unchanged
+                // `available`, the time under neither name and the reboot are parts of it.
                 let rename = secs(model.rename);
+                let lag = lag.min(rename.mul_f64(0.2));
                 let (a, b, c) = (from.clone(), from.clone(), new_id.clone());
                 w.at(now + lag, Box::new(move |w| w.set_status(&a, "renaming")));
                 w.at(
-                    now + lag + rename.mul_f64(0.3),
+                    now + rename.mul_f64(0.3),
                     Box::new(move |w| {
                         if let Some(i) = w.state.instances.remove(&b) {
                             w.limbo.insert(c, i);
@@ -378,7 +395,7 @@ impl Rds for SimRds {
                 );
                 let (d, e) = (from.clone(), new_id.clone());
                 w.at(
-                    now + lag + rename.mul_f64(0.5),
+                    now + rename.mul_f64(0.5),
                     Box::new(move |w| {
                         if let Some(i) = w.limbo.remove(&e) {
                             w.state.instances.insert(d.clone(), i);
@@ -400,8 +417,8 @@ impl Rds for SimRds {
                     }),
                 );
                 w.at(
-                    now + lag + rename,
-                    Box::new(move |w| w.available_at(&new_id, now + lag + rename)),
+                    now + rename,
+                    Box::new(move |w| w.available_at(&new_id, now + rename)),
                 );
             } else {
                 let enabling_backups = m.backup_retention.is_some_and(|r| r > 0)
@@ -409,7 +426,8 @@ impl Rds for SimRds {
                         .instances
                         .get(id)
                         .is_some_and(|i| i.backup_retention == 0);
-                let done = lag + secs(model.modify);
+                let done = secs(model.modify);
+                let lag = lag.min(done.mul_f64(0.2));
                 let a = from.clone();
                 w.at(
                     now + lag,
@@ -518,5 +536,185 @@ impl Rds for SimRds {
             Ok(())
         })
         .await
+    }
+}
+
+/// The benchmark: refreshes of given tree shapes on the simulator, measured in virtual time.
+pub mod bench {
+    use super::SimRds;
+    use crate::exec::{ApplyOptions, Executor, PollSettings, Silent};
+    use crate::fixtures::{add_replica, primary, state};
+    use crate::model::Observed;
+    use crate::plan::{estimate, plan, LatencyModel, OnFailure, PlanRequest, SnapshotChoice};
+    use serde::Serialize;
+    use std::time::Duration;
+
+    /// A target tree shape: entry i is the parent index of replica i+1 (0 is the primary).
+    #[derive(Debug, Clone)]
+    pub struct Shape {
+        pub name: &'static str,
+        pub engine: &'static str,
+        pub parents: Vec<usize>,
+    }
+
+    pub fn shapes() -> Vec<Shape> {
+        vec![
+            Shape {
+                name: "primary only",
+                engine: "postgres",
+                parents: vec![],
+            },
+            Shape {
+                name: "primary + 1",
+                engine: "postgres",
+                parents: vec![0],
+            },
+            Shape {
+                name: "primary + 3",
+                engine: "postgres",
+                parents: vec![0, 0, 0],
+            },
+            Shape {
+                name: "mysql cascade depth 3",
+                engine: "mysql",
+                parents: vec![0, 1, 2],
+            },
+            Shape {
+                name: "primary + 10",
+                engine: "postgres",
+                parents: vec![0; 10],
+            },
+        ]
+    }
+
+    pub fn environment(shape: &Shape) -> Observed {
+        let mut obs = state(vec![
+            primary("prod", shape.engine, "shared"),
+            primary("demo", shape.engine, "shared"),
+        ]);
+        for (i, p) in shape.parents.iter().enumerate() {
+            let parent = if *p == 0 {
+                "demo".to_string()
+            } else {
+                format!("demo-r{p}")
+            };
+            add_replica(&mut obs, &format!("demo-r{}", i + 1), &parent);
+            // A replica with replicas of its own has backups (RDS requires it).
+            if shape.parents.contains(&(i + 1)) {
+                obs.instances
+                    .get_mut(&format!("demo-r{}", i + 1))
+                    .unwrap()
+                    .backup_retention = 1;
+            }
+        }
+        obs
+    }
+
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Run {
+        pub makespan_seconds: f64,
+        pub longest_swap_window_seconds: f64,
+        pub api_calls: u64,
+        pub describe_calls: u64,
+        pub describes_per_minute: f64,
+    }
+
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Figures {
+        pub shape: String,
+        pub steps: usize,
+        pub critical_path_seconds: f64,
+        pub expected_downtime_seconds: f64,
+        pub executor: Run,
+        pub sequential: Run,
+    }
+
+    /// The executor as shipped: concurrent, adaptive polling (5 s to 60 s).
+    pub fn concurrent_options(model: &LatencyModel) -> ApplyOptions {
+        ApplyOptions {
+            poll: PollSettings {
+                min_tick: Duration::from_secs(5),
+                max_tick: Duration::from_secs(60),
+                step_timeout: Duration::from_secs(6 * 3600),
+            },
+            hook_timeout: Duration::from_secs(60),
+            on_failure: OnFailure::Rollback,
+            concurrency: 16,
+            model: model.clone(),
+        }
+    }
+
+    /// The baseline: one step at a time, looking every 60 s.
+    pub fn sequential_options(model: &LatencyModel) -> ApplyOptions {
+        ApplyOptions {
+            poll: PollSettings {
+                min_tick: Duration::from_secs(60),
+                max_tick: Duration::from_secs(60),
+                step_timeout: Duration::from_secs(24 * 3600),
+            },
+            concurrency: 1,
+            ..concurrent_options(model)
+        }
+    }
+
+    fn request() -> PlanRequest {
+        PlanRequest {
+            source: "prod".into(),
+            target: "demo".into(),
+            restart: None,
+            before_swap: None,
+            final_snapshot: false,
+            snapshot_path: false,
+            snapshot: SnapshotChoice::Latest,
+            run_id: "bench".into(),
+        }
+    }
+
+    /// Runs one refresh of `shape` on the simulator in virtual time.
+    pub fn run(shape: &Shape, model: &LatencyModel, options: ApplyOptions) -> Run {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let env = environment(shape);
+            let p = plan(&env, &request()).expect("plan");
+            let sim = SimRds::new(env, model.clone());
+            let start = tokio::time::Instant::now();
+            let outcome = Executor::new(&sim, options, &Silent).apply(&p).await;
+            assert!(
+                outcome.error.is_none(),
+                "{:?}",
+                outcome.error.map(|e| e.to_string())
+            );
+            let makespan = start.elapsed().as_secs_f64();
+            let calls = sim.calls();
+            Run {
+                makespan_seconds: makespan,
+                longest_swap_window_seconds: sim
+                    .swap_windows()
+                    .values()
+                    .map(Duration::as_secs_f64)
+                    .fold(0.0, f64::max),
+                api_calls: calls.values().sum(),
+                describe_calls: calls.get("DescribeDBInstances").copied().unwrap_or(0),
+                describes_per_minute: sim.describes_per_minute(),
+            }
+        })
+    }
+
+    pub fn measure(shape: &Shape, model: &LatencyModel) -> Figures {
+        let env = environment(shape);
+        let p = plan(&env, &request()).expect("plan");
+        let eta = estimate(&p, model);
+        Figures {
+            shape: shape.name.to_string(),
+            steps: p.steps.len(),
+            critical_path_seconds: eta.duration_seconds,
+            expected_downtime_seconds: eta.downtime_seconds,
+            executor: run(shape, model, concurrent_options(model)),
+            sequential: run(shape, model, sequential_options(model)),
+        }
     }
 }

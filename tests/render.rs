@@ -23,7 +23,9 @@ fn example() -> Plan {
     for step in &full.steps[..3] {
         predict(&mut obs, step).unwrap();
     }
-    plan(&obs, &req).unwrap()
+    plan(&obs, &req)
+        .unwrap()
+        .with_eta(&stack_mitosis::plan::LatencyModel::default())
 }
 
 #[test]

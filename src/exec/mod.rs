@@ -60,6 +60,8 @@ pub struct Executor<'a> {
     options: ApplyOptions,
     reporter: &'a dyn Reporter,
     poller: Poller<'a>,
+    /// When this run last asked AWS to change each instance (by name).
+    changed: std::sync::Mutex<std::collections::BTreeMap<String, Instant>>,
 }
 
 /// The outcome of an apply: the report, and the error that stopped it, if any.
@@ -76,6 +78,7 @@ impl<'a> Executor<'a> {
             options,
             reporter,
             poller,
+            changed: Default::default(),
         }
     }
 
@@ -328,6 +331,13 @@ impl<'a> Executor<'a> {
         if let Some(i) = self.poller.fresh(id).filter(settled) {
             return Ok(i);
         }
+        // Seen settled after this run's last change to it: nothing of ours is in flight there.
+        let last_change = self.changed.lock().ok().and_then(|c| c.get(id).copied());
+        if let Some((at, i)) = self.poller.last_seen(id) {
+            if settled(&i) && last_change.is_none_or(|t| at > t) {
+                return Ok(i);
+            }
+        }
         let ids = [id.to_string()];
         let seen = self
             .wait(
@@ -338,6 +348,15 @@ impl<'a> Executor<'a> {
             )
             .await?;
         Ok(seen[id].clone())
+    }
+
+    fn note_change(&self, ids: &[&str]) {
+        if let Ok(mut c) = self.changed.lock() {
+            let now = Instant::now();
+            for id in ids {
+                c.insert(id.to_string(), now);
+            }
+        }
     }
 
     async fn run_step(&self, plan: &Plan, step: &Step) -> Result<(), ExecError> {
@@ -364,6 +383,7 @@ impl<'a> Executor<'a> {
             }
             Op::CreateDBInstanceReadReplica { source, attrs } => {
                 self.settle(source).await?;
+                self.note_change(&[id]);
                 self.api
                     .create_read_replica(id, source, attrs)
                     .await
@@ -372,6 +392,7 @@ impl<'a> Executor<'a> {
             }
             Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs } => {
                 self.wait_snapshot(snapshot_id).await?;
+                self.note_change(&[id]);
                 self.api
                     .restore_from_snapshot(id, snapshot_id, attrs)
                     .await
@@ -380,6 +401,7 @@ impl<'a> Executor<'a> {
             }
             Op::PromoteReadReplica => {
                 self.settle(id).await?;
+                self.note_change(&[id]);
                 self.api.promote(id).await.map_err(aws)?;
                 self.wait(&ids, expect, &format!("{id} to be promoted"), &|m| {
                     m.get(id)
@@ -390,6 +412,10 @@ impl<'a> Executor<'a> {
             }
             Op::ModifyDBInstance(m) => {
                 self.settle(id).await?;
+                self.note_change(&[id]);
+                if let Some(new_id) = &m.new_id {
+                    self.note_change(&[new_id.as_str()]);
+                }
                 self.api.modify(id, m).await.map_err(aws)?;
                 match &m.new_id {
                     // A rename is done when the old name is gone and the new one is settled.
@@ -432,6 +458,7 @@ impl<'a> Executor<'a> {
                 let mut inst = self.settle(id).await?;
                 inst.tags = self.api.list_tags(&inst.arn).await.map_err(aws)?;
                 check_deletable(&inst, &plan.run_id)?;
+                self.note_change(&[id]);
                 self.api
                     .delete(id, final_snapshot_id.as_deref())
                     .await

@@ -58,10 +58,19 @@ pub struct PollSettings {
 }
 
 impl PollSettings {
-    /// The delay before a waiter's next look, `elapsed` into a step expected to take `expected`.
+    /// The delay before a waiter's next look, `elapsed` into a step expected to take `expected`:
+    /// half the remaining time while far from the end (at most `max_tick`), then right at the
+    /// expected end, then every `min_tick` while overdue. Looks are never closer than
+    /// `min_tick` overall (the poll loop enforces that).
     pub fn next_delay(&self, expected: Duration, elapsed: Duration) -> Duration {
         let remaining = expected.saturating_sub(elapsed);
-        (remaining / 2).clamp(self.min_tick, self.max_tick.max(self.min_tick))
+        if remaining >= self.min_tick * 2 {
+            (remaining / 2).clamp(self.min_tick, self.max_tick.max(self.min_tick))
+        } else if !remaining.is_zero() {
+            remaining
+        } else {
+            self.min_tick
+        }
     }
 }
 
@@ -92,6 +101,8 @@ struct Registry {
     next_key: u64,
     waiters: BTreeMap<u64, Waiter>,
     last_poll: Option<Instant>,
+    /// Every instance as last seen, with when: absent ones are dropped.
+    latest: BTreeMap<String, (Instant, Instance)>,
 }
 
 /// The one poller of a run: waiters register the instances they watch; `run` describes them
@@ -166,6 +177,14 @@ impl<'a> Poller<'a> {
         {
             let mut r = self.registry.lock().expect("poller registry");
             r.last_poll = Some(now);
+            if let Ok(found) = &result {
+                for id in &ids {
+                    r.latest.remove(id);
+                }
+                for i in found {
+                    r.latest.insert(i.id.clone(), (now, i.clone()));
+                }
+            }
             let settings = self.settings;
             for w in r.waiters.values_mut() {
                 // Never look later than the step's deadline, so a timeout is noticed on time.
@@ -191,6 +210,16 @@ impl<'a> Poller<'a> {
             },
         };
         self.seen.send_replace(seen);
+    }
+
+    /// The instance as last seen and when, however long ago.
+    pub fn last_seen(&self, id: &str) -> Option<(Instant, Instance)> {
+        self.registry
+            .lock()
+            .expect("poller registry")
+            .latest
+            .get(id)
+            .cloned()
     }
 
     /// The instance as last seen, if that look was less than one tick ago.
@@ -347,7 +376,11 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(p.next_delay(s(900), s(0)), s(60));
         assert_eq!(p.next_delay(s(900), s(860)), s(20));
-        assert_eq!(p.next_delay(s(900), s(899)), s(5));
+        assert_eq!(
+            p.next_delay(s(900), s(893)),
+            s(7),
+            "right at the expected end"
+        );
         assert_eq!(p.next_delay(s(900), s(2000)), s(5));
         assert_eq!(p.next_delay(s(0), s(0)), s(5));
     }

@@ -210,6 +210,8 @@ pub struct Plan {
     /// True when the observed state shows an earlier run of this refresh in progress.
     pub resuming: bool,
     pub steps: Vec<Step>,
+    /// Expected duration and downtime, when a latency model was applied (`with_eta`).
+    pub eta: Option<Eta>,
 }
 
 impl Plan {
@@ -219,5 +221,11 @@ impl Plan {
 
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The plan with its expected duration and downtime under `model`.
+    pub fn with_eta(mut self, model: &LatencyModel) -> Self {
+        self.eta = Some(estimate(&self, model));
+        self
     }
 }

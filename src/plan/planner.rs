@@ -140,6 +140,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         run_id,
         resuming,
         steps: b.steps,
+        eta: None,
     })
 }
 

@@ -113,5 +113,6 @@ pub fn rollback(
         run_id: run_id.to_string(),
         resuming: true,
         steps,
+        eta: None,
     })
 }

@@ -1,4 +1,4 @@
-use super::params_summary;
+use super::{eta_sentence, params_summary};
 use crate::plan::Plan;
 use std::fmt::Write;
 
@@ -24,6 +24,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
             ""
         }
     );
+    if let Some(eta) = eta_sentence(plan) {
+        let _ = writeln!(out, "{eta}\n");
+    }
     let _ = writeln!(out, "| # | Step | Action | Instance | Details |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     for (n, step) in plan.steps.iter().enumerate() {

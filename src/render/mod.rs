@@ -45,6 +45,26 @@ pub(crate) fn params_summary(step: &crate::plan::Step) -> String {
         .join(" ")
 }
 
+/// "1 h 05 min", "12 min", "45 s": for expected durations.
+pub(crate) fn human_duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=3599 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600 + 30) / 60),
+    }
+}
+
+/// The ETA sentence shared by the text and Markdown flight plans.
+pub(crate) fn eta_sentence(plan: &crate::plan::Plan) -> Option<String> {
+    let eta = plan.eta?;
+    Some(format!(
+        "Expected: about {} in all; each endpoint is unavailable for about {}, all at the same time.",
+        human_duration(eta.duration_seconds),
+        human_duration(eta.downtime_seconds)
+    ))
+}
+
 fn short_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),

@@ -1,4 +1,4 @@
-use super::params_summary;
+use super::{eta_sentence, params_summary};
 use crate::plan::Plan;
 use std::fmt::Write;
 
@@ -21,6 +21,9 @@ pub fn plan_text(plan: &Plan) -> String {
             plan.steps.len() - pending,
             plan.steps.len()
         );
+    }
+    if let Some(eta) = eta_sentence(plan) {
+        let _ = writeln!(out, "{eta}");
     }
     let _ = writeln!(out);
     let w_id = plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
