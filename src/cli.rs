@@ -49,6 +49,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the least-privilege IAM policy for exactly this refresh.
     IamPolicy(RefreshArgs),
+    /// Run as a GitHub Action: inputs from INPUT_* variables (see action.yml).
+    Action,
 }
 
 #[derive(Debug, Args)]
@@ -148,7 +150,7 @@ impl RefreshArgs {
     }
 }
 
-fn now_epoch() -> i64 {
+pub fn now_epoch() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -231,6 +233,7 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
         region: cli.region.clone(),
         profile: cli.profile.clone(),
         max_attempts: cli.max_attempts.max(1),
+        credentials: None,
     };
     let stdout_is_terminal = std::io::stdout().is_terminal();
     match cli.command {
@@ -249,6 +252,12 @@ async fn run(cli: Cli) -> Result<(), MitosisError> {
             Ok(())
         }
         Command::Apply(args) => apply(&settings, args).await,
+        Command::Action => {
+            let code = crate::github::run(crate::github::ActionEnv::from_process()).await;
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+            std::process::exit(i32::from(code));
+        }
         Command::IamPolicy(args) => {
             let request = args.request(new_run_id());
             let api = SdkRds::connect(&settings).await;
@@ -283,52 +292,62 @@ pub fn load_model(path: Option<&std::path::Path>) -> Result<LatencyModel, Mitosi
     })
 }
 
-async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
-    let model = load_model(args.latency_model.as_deref())?;
-    let request = args.refresh.request(new_run_id());
-    let api = SdkRds::connect(settings).await;
-    let observed = observe(&api, &request.source, &request.target).await?;
-    let plan = plan(&observed, &request)?.with_eta(&model);
-    eprint!("{}", plan_text(&plan));
-    if plan.pending().next().is_none() {
-        eprintln!("nothing to do");
-        return Ok(());
-    }
-    let lock = LockSettings {
-        now_epoch: now_epoch(),
-        ttl: Duration::from_secs(args.lock_ttl),
-        settle: Duration::from_secs_f64((args.poll_interval / 3.0).clamp(0.05, 5.0)),
-        force_unlock: args.force_unlock.clone(),
-    };
-    crate::exec::lock::acquire(&api, &plan.target, &plan.run_id, &lock)
-        .await
-        .map_err(exec_error)?;
-    let min_tick = Duration::from_secs_f64(args.poll_interval.max(0.01));
-    let options = ApplyOptions {
-        poll: PollSettings {
-            min_tick,
-            max_tick: Duration::from_secs_f64(args.max_poll_interval.max(0.01)).max(min_tick),
-            step_timeout: Duration::from_secs(args.step_timeout),
-        },
-        hook_timeout: Duration::from_secs(args.hook_timeout),
-        on_failure: args.on_failure,
-        concurrency: args.concurrency.max(1),
-        model,
-    };
-    let outcome = Executor::new(&api, options, &TextReporter)
-        .apply(&plan)
-        .await;
-    if let Err(e) = crate::exec::lock::release(&api, &plan.target, &plan.run_id).await {
-        tracing::warn!("could not release the lock: {e}");
-    }
-    if let Some(path) = &args.report_json {
-        let json = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, json + "\n") {
-            tracing::error!("cannot write the report to {}: {e}", path.display());
+/// How `apply` runs, from the command line or the Action's inputs.
+#[derive(Debug, Clone)]
+pub struct ApplySettings {
+    pub options: ApplyOptions,
+    pub lock: LockSettings,
+}
+
+impl ApplyArgs {
+    pub fn settings(&self, model: LatencyModel) -> ApplySettings {
+        let min_tick = Duration::from_secs_f64(self.poll_interval.max(0.01));
+        ApplySettings {
+            options: ApplyOptions {
+                poll: PollSettings {
+                    min_tick,
+                    max_tick: Duration::from_secs_f64(self.max_poll_interval.max(0.01))
+                        .max(min_tick),
+                    step_timeout: Duration::from_secs(self.step_timeout),
+                },
+                hook_timeout: Duration::from_secs(self.hook_timeout),
+                on_failure: self.on_failure,
+                concurrency: self.concurrency.max(1),
+                model,
+            },
+            lock: LockSettings {
+                now_epoch: now_epoch(),
+                ttl: Duration::from_secs(self.lock_ttl),
+                settle: Duration::from_secs_f64((self.poll_interval / 3.0).clamp(0.05, 5.0)),
+                force_unlock: self.force_unlock.clone(),
+            },
         }
     }
-    print!("{}", report_text(&outcome.report));
-    match outcome.error {
+}
+
+/// Takes the lock, runs the plan, releases the lock. The report is there whenever the run
+/// started; the error says how it ended otherwise.
+pub async fn execute(
+    api: &dyn crate::aws::Rds,
+    plan: &crate::plan::Plan,
+    settings: &ApplySettings,
+    reporter: &dyn crate::exec::Reporter,
+) -> (Option<crate::schema::RunReport>, Result<(), MitosisError>) {
+    if plan.pending().next().is_none() {
+        return (None, Ok(()));
+    }
+    if let Err(e) =
+        crate::exec::lock::acquire(api, &plan.target, &plan.run_id, &settings.lock).await
+    {
+        return (None, Err(exec_error(e)));
+    }
+    let outcome = Executor::new(api, settings.options.clone(), reporter)
+        .apply(plan)
+        .await;
+    if let Err(e) = crate::exec::lock::release(api, &plan.target, &plan.run_id).await {
+        tracing::warn!("could not release the lock: {e}");
+    }
+    let result = match outcome.error {
         None => Ok(()),
         Some(e) if outcome.report.result == "rolled-back" => {
             Err(MitosisError::RolledBack(e.to_string()))
@@ -341,7 +360,31 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
                 .clone()
                 .unwrap_or_else(|| e.to_string())
         ))),
+    };
+    (Some(outcome.report), result)
+}
+
+async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    let model = load_model(args.latency_model.as_deref())?;
+    let request = args.refresh.request(new_run_id());
+    let api = SdkRds::connect(settings).await;
+    let observed = observe(&api, &request.source, &request.target).await?;
+    let plan = plan(&observed, &request)?.with_eta(&model);
+    eprint!("{}", plan_text(&plan));
+    if plan.pending().next().is_none() {
+        eprintln!("nothing to do");
     }
+    let (report, result) = execute(&api, &plan, &args.settings(model), &TextReporter).await;
+    if let Some(report) = &report {
+        if let Some(path) = &args.report_json {
+            let json = serde_json::to_string_pretty(report).unwrap_or_default();
+            if let Err(e) = std::fs::write(path, json + "\n") {
+                tracing::error!("cannot write the report to {}: {e}", path.display());
+            }
+        }
+        print!("{}", report_text(report));
+    }
+    result
 }
 
 fn exec_error(e: ExecError) -> MitosisError {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exec;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod github;
 pub mod iam;
 pub mod model;
 pub mod plan;

@@ -18,6 +18,20 @@ pub struct AwsSettings {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub max_attempts: u32,
+    /// Credentials from elsewhere than the standard chain (the Action's OIDC role, an MFA
+    /// session); they are renewed five minutes before they expire.
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+}
+
+impl AwsSettings {
+    pub fn new(region: Option<String>) -> Self {
+        AwsSettings {
+            region,
+            profile: None,
+            max_attempts: 8,
+            credentials: None,
+        }
+    }
 }
 
 /// The creation-time attributes both CreateDBInstanceReadReplica and
@@ -55,6 +69,15 @@ impl SdkRds {
         }
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
+        }
+        if let Some(credentials) = &settings.credentials {
+            loader = loader
+                .credentials_provider(credentials.clone())
+                .identity_cache(
+                    aws_config::identity::IdentityCache::lazy()
+                        .buffer_time(std::time::Duration::from_secs(300))
+                        .build(),
+                );
         }
         let config = loader.load().await;
         SdkRds {

@@ -1,0 +1,105 @@
+//! The sticky PR comment: one per target, found again by a hidden marker on any page of the
+//! PR's comments, and updated in place.
+
+use super::commands::fit;
+
+/// The hidden marker that identifies this target's comment.
+pub fn marker(target: &str) -> String {
+    format!("<!-- stack-mitosis:plan target={target} -->")
+}
+
+/// A comment body may hold 65,536 characters.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// The comment: marker, then the plan; cut to the limit with a pointer to the job summary.
+pub fn body(target: &str, markdown: &str, summary_url: Option<&str>) -> String {
+    let head = format!("{}\n", marker(target));
+    let note = match summary_url {
+        Some(url) => {
+            format!("\n\n*(cut to fit a comment: the whole plan is in the [job summary]({url}))*\n")
+        }
+        None => "\n\n*(cut to fit a comment: the whole plan is in the job summary)*\n".to_string(),
+    };
+    // Characters, not bytes, count for GitHub; staying under the byte count is safe.
+    head.clone() + &fit(markdown, COMMENT_LIMIT - head.len(), &note)
+}
+
+/// Creates or updates the comment; returns its id.
+pub async fn upsert(
+    github: &octocrab::Octocrab,
+    owner: &str,
+    repo: &str,
+    pr: u64,
+    target: &str,
+    body: &str,
+) -> Result<u64, String> {
+    let mark = marker(target);
+    let mut page: u32 = 1;
+    let existing = loop {
+        let route = format!("/repos/{owner}/{repo}/issues/{pr}/comments");
+        let comments: Vec<serde_json::Value> = github
+            .get(
+                &route,
+                Some(&[("per_page", "100"), ("page", &page.to_string())]),
+            )
+            .await
+            .map_err(|e| explain(e, "list the PR's comments"))?;
+        if let Some(c) = comments
+            .iter()
+            .find(|c| c["body"].as_str().is_some_and(|b| b.contains(&mark)))
+        {
+            break c["id"].as_u64();
+        }
+        if comments.len() < 100 {
+            break None;
+        }
+        page += 1;
+    };
+    let payload = serde_json::json!({ "body": body });
+    let answer: serde_json::Value = match existing {
+        // GitHub's description says PATCH for updates (octocrab's update_comment sends POST).
+        Some(id) => github
+            .patch(
+                format!("/repos/{owner}/{repo}/issues/comments/{id}"),
+                Some(&payload),
+            )
+            .await
+            .map_err(|e| explain(e, "update the plan comment"))?,
+        None => github
+            .post(
+                format!("/repos/{owner}/{repo}/issues/{pr}/comments"),
+                Some(&payload),
+            )
+            .await
+            .map_err(|e| explain(e, "comment on the PR"))?,
+    };
+    answer["id"]
+        .as_u64()
+        .ok_or_else(|| "GitHub's answer has no comment id".to_string())
+}
+
+fn explain(e: octocrab::Error, what: &str) -> String {
+    let text = e.to_string();
+    let hint = if text.contains("403") || text.contains("Resource not accessible") {
+        " (the token lacks `pull-requests: write`: add it to the workflow's permissions)"
+    } else {
+        ""
+    };
+    format!("cannot {what}: {text}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_plans_are_cut_to_fit_with_a_pointer() {
+        let plan = "| step |\n".repeat(20_000);
+        let b = body("demo", &plan, Some("https://github.example/run/1"));
+        assert!(b.len() <= COMMENT_LIMIT);
+        assert!(b.starts_with(&marker("demo")));
+        assert!(b.contains("job summary](https://github.example/run/1)"));
+        let short = body("demo", "small plan", None);
+        assert!(short.ends_with("small plan"));
+    }
+}

@@ -1,0 +1,379 @@
+//! The Action end to end: the binary in action mode against the emulator, a stateful GitHub
+//! API stand-in (wiremock) and a loopback OIDC token endpoint; checks on the written outputs,
+//! summary and log commands; bad inputs refused before any AWS call.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::Emulator;
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+struct Workspace {
+    dir: PathBuf,
+}
+
+impl Workspace {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("mitosis-action-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Workspace { dir }
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.file(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn action(emu: &Emulator, ws: &Workspace, env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stack-mitosis"));
+    cmd.arg("action")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &emu.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", ws.file("output"))
+        .env("GITHUB_STEP_SUMMARY", ws.file("summary"))
+        .env("GITHUB_REPOSITORY", "acme/infra")
+        .env("GITHUB_SERVER_URL", "https://github.example")
+        .env("GITHUB_RUN_ID", "42")
+        .env("INPUT_AWS-REGION", "us-east-1")
+        .env("INPUT_COMMENT", "auto");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the action")
+}
+
+fn pr_event(ws: &Workspace, number: u64) -> String {
+    let p = ws.file("event.json");
+    std::fs::write(
+        &p,
+        format!(
+            r#"{{"action":"synchronize","number":{number},"pull_request":{{"number":{number}}}}}"#
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+/// Parses `$GITHUB_OUTPUT` (both `name=value` and `name<<DELIM` forms).
+fn outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            out.insert(name.to_string(), value.join("\n"));
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+async fn oidc_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/idtoken"))
+        .and(query_param("api-version", "2.0"))
+        .and(query_param("audience", "sts.amazonaws.com"))
+        .and(header("authorization", "Bearer request-token-123"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"value":"header.jwt-payload-456.signature"}"#),
+        )
+        .expect(1..)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn rds_mutations(emu: &Emulator) -> Vec<String> {
+    emu.mutating_actions()
+        .into_iter()
+        .filter(|a| a != "AssumeRoleWithWebIdentity")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_request_plan_updates_the_sticky_comment_found_on_a_later_page() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("pr");
+    let oidc = oidc_server().await;
+    let github = MockServer::start().await;
+    // Page 1: 100 unrelated comments; page 2: the plan comment of this target.
+    let page1: Vec<serde_json::Value> = (1..=100)
+        .map(|i| serde_json::json!({"id": i, "body": "lgtm"}))
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/infra/issues/7/comments"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page1))
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/infra/issues/7/comments"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+            {"id": 9001, "body": "<!-- stack-mitosis:plan target=mitosis-demo -->\nold plan"}
+        ])))
+        .mount(&github)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/infra/issues/comments/9001"))
+        .and(body_string_contains(
+            "stack-mitosis:plan target=mitosis-demo",
+        ))
+        .and(body_string_contains("Flight plan"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 9001})))
+        .expect(1)
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&github)
+        .await;
+
+    let env = vec![
+        ("INPUT_MODE", "plan".to_string()),
+        ("INPUT_SOURCE", "mitosis-prod".into()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        (
+            "INPUT_ROLE-TO-ASSUME",
+            "arn:aws:iam::123456789012:role/refresh-demo".into(),
+        ),
+        ("INPUT_GITHUB-TOKEN", "ghs_secret_token_789".into()),
+        ("GITHUB_EVENT_NAME", "pull_request".into()),
+        ("GITHUB_EVENT_PATH", pr_event(&ws, 7)),
+        ("GITHUB_API_URL", github.uri()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/idtoken?api-version=2.0", oidc.uri()),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-123".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["result"], "succeeded");
+    let plan: serde_json::Value = serde_json::from_str(&o["plan"]).unwrap();
+    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["target"], "mitosis-demo");
+    assert!(o.contains_key("duration-seconds"));
+    assert!(ws.read("output").contains("plan<<ghadelimiter_"));
+    let summary = ws.read("summary");
+    assert!(summary.contains("### Flight plan: refresh `mitosis-demo` from `mitosis-prod`"));
+    assert!(summary.len() <= 1024 * 1024);
+
+    // Secrets appear only in mask commands.
+    for secret in [
+        "ghs_secret_token_789",
+        "request-token-123",
+        "header.jwt-payload-456.signature",
+    ] {
+        assert!(
+            log.contains(&format!("::add-mask::{secret}")),
+            "{secret} not masked"
+        );
+        assert_eq!(
+            log.matches(secret).count(),
+            1,
+            "{secret} printed outside its mask command"
+        );
+    }
+    assert!(emu
+        .actions()
+        .contains(&"AssumeRoleWithWebIdentity".to_string()));
+    assert_eq!(
+        rds_mutations(&emu),
+        Vec::<String>::new(),
+        "plan mode changed AWS"
+    );
+    drop(github);
+    drop(oidc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_plan_on_a_pull_request_creates_the_comment() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("first");
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/infra/issues/8/comments"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!([{"id": 1, "body": "hi"}])),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/infra/issues/8/comments"))
+        .and(body_string_contains(
+            "<!-- stack-mitosis:plan target=mitosis-demo -->",
+        ))
+        .and(header("authorization", "Bearer ghs_token"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 77})))
+        .expect(1)
+        .mount(&github)
+        .await;
+    let env = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        ("INPUT_GITHUB-TOKEN", "ghs_token".into()),
+        ("GITHUB_EVENT_NAME", "pull_request".into()),
+        ("GITHUB_EVENT_PATH", pr_event(&ws, 8)),
+        ("GITHUB_API_URL", github.uri()),
+    ];
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(rds_mutations(&emu), Vec::<String>::new());
+    drop(github);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_apply_refreshes_and_writes_report_outputs() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("apply");
+    let env = vec![
+        ("INPUT_MODE", "apply".to_string()),
+        ("INPUT_SOURCE", "mitosis-prod".into()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        (
+            "INPUT_RESTART",
+            "echo restarted $STACK_MITOSIS_TARGET".into(),
+        ),
+        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        log.contains("::group::Build the clone")
+            && log.contains("::group::Swap")
+            && log.contains("::endgroup::")
+    );
+    assert_eq!(
+        log.matches("::group::").count(),
+        log.matches("::endgroup::").count()
+    );
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["result"], "succeeded");
+    assert_eq!(
+        o["endpoint"],
+        "mitosis-demo.aaaaaaaaaa.us-east-1.rds.amazonaws.com:6432"
+    );
+    let report: serde_json::Value = serde_json::from_str(&o["report"]).unwrap();
+    assert_eq!(report["result"], "succeeded");
+    assert!(ws
+        .read("summary")
+        .contains("### Refresh of `mitosis-demo` from `mitosis-prod`: **succeeded**"));
+    let after = emu.describe();
+    assert!(after
+        .keys()
+        .all(|k| !k.starts_with("old-") && !k.starts_with("temp-")));
+}
+
+#[test]
+fn bad_inputs_fail_with_an_error_naming_the_input_and_no_aws_call() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("bad");
+    let event = pr_event(&ws, 3);
+    let base = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".to_string()),
+        ("INPUT_GITHUB-TOKEN", "ghs_x".to_string()),
+    ];
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (
+            vec![("INPUT_SOURCE", String::new())],
+            "::error title=Invalid input%3A source::",
+        ),
+        (
+            vec![("INPUT_MODE", "destroy".into())],
+            "::error title=Invalid input%3A mode::",
+        ),
+        (
+            vec![("INPUT_RESTORE-SNAPSHOT", "yes".into())],
+            "::error title=Invalid input%3A restore-snapshot::",
+        ),
+        (
+            vec![(
+                "INPUT_ROLE-TO-ASSUME",
+                "arn:aws:iam::123456789012:role/r".into(),
+            )],
+            "add `permissions: id-token: write`",
+        ),
+        (
+            vec![
+                ("INPUT_GITHUB-TOKEN", String::new()),
+                ("GITHUB_EVENT_NAME", "pull_request".into()),
+                ("GITHUB_EVENT_PATH", event.clone()),
+            ],
+            "::error title=Invalid input%3A github-token::",
+        ),
+    ];
+    for (overrides, says) in cases {
+        let mut env = base.clone();
+        for (k, v) in overrides {
+            env.retain(|(key, _)| *key != k);
+            env.push((k, v));
+        }
+        let out = action(&emu, &ws, &env);
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(says),
+            "{env:?}: expected {says} in {}",
+            stdout(&out)
+        );
+        assert_eq!(emu.actions(), Vec::<String>::new(), "{env:?} reached AWS");
+    }
+    assert!(
+        !Path::new(&ws.file("output")).exists(),
+        "outputs written on bad input"
+    );
+}
