@@ -69,7 +69,7 @@ impl OidcRole {
         let token = self
             .id_token()
             .await
-            .map_err(|e| CredentialsError::provider_error(e))?;
+            .map_err(CredentialsError::provider_error)?;
         let out = self
             .sts
             .assume_role_with_web_identity()
