@@ -27,6 +27,24 @@ pub struct Cli {
     /// AWS profile from ~/.aws/config (default: AWS_PROFILE or `default`).
     #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
+    /// Assume this IAM role for the run (with --mfa-serial: using an MFA code).
+    #[arg(long, global = true, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// MFA device of the user assuming --role-arn; the code is asked on the terminal.
+    #[arg(long, global = true, value_name = "ARN")]
+    pub mfa_serial: Option<String>,
+    /// The MFA code, for scripts (else asked on the terminal).
+    #[arg(
+        long,
+        global = true,
+        env = "STACK_MITOSIS_MFA_CODE",
+        value_name = "CODE",
+        hide_env_values = true
+    )]
+    pub mfa_code: Option<String>,
+    /// Lifetime of the assumed role's session (an MFA session cannot be renewed unattended).
+    #[arg(long, global = true, default_value_t = 3600, value_name = "SECONDS")]
+    pub role_duration_seconds: i32,
     /// Attempts per AWS call, retries included (throttling and transient errors back off).
     #[arg(
         long,
@@ -229,12 +247,15 @@ fn init_logging(verbose: u8) {
 }
 
 async fn run(cli: Cli) -> Result<(), MitosisError> {
-    let settings = AwsSettings {
+    let mut settings = AwsSettings {
         region: cli.region.clone(),
         profile: cli.profile.clone(),
         max_attempts: cli.max_attempts.max(1),
         credentials: None,
     };
+    if !matches!(cli.command, Command::Action) {
+        settings.credentials = role_credentials(&cli, &settings).await?;
+    }
     let stdout_is_terminal = std::io::stdout().is_terminal();
     match cli.command {
         Command::Plan(args) => {
@@ -290,6 +311,57 @@ pub fn load_model(path: Option<&std::path::Path>) -> Result<LatencyModel, Mitosi
             path.display()
         ))
     })
+}
+
+/// `--role-arn` (with `--mfa-serial`), or a profile naming `role_arn` and `mfa_serial`: the
+/// role is assumed here, asking for the MFA code on the terminal when it is not given.
+async fn role_credentials(
+    cli: &Cli,
+    settings: &AwsSettings,
+) -> Result<Option<aws_credential_types::provider::SharedCredentialsProvider>, MitosisError> {
+    use crate::aws::credentials::{assume_role, check_mfa_code, profile_role, RoleRequest};
+    let role = match (&cli.role_arn, &cli.profile) {
+        (Some(arn), _) => RoleRequest {
+            role_arn: arn.clone(),
+            mfa_serial: cli.mfa_serial.clone(),
+            session_name: "stack-mitosis".into(),
+            duration_seconds: cli.role_duration_seconds,
+            source_profile: None,
+        },
+        (None, Some(profile)) => match profile_role(profile).await {
+            Some(role) => role,
+            None => return Ok(None),
+        },
+        (None, None) => {
+            if cli.mfa_serial.is_some() {
+                return Err(MitosisError::bad_input(
+                    "--mfa-serial needs --role-arn: the role to assume with the MFA code",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    let code = match (&role.mfa_serial, &cli.mfa_code) {
+        (None, _) => None,
+        (Some(_), Some(code)) => Some(check_mfa_code(code)?),
+        (Some(serial), None) => {
+            if !std::io::stdin().is_terminal() {
+                return Err(MitosisError::bad_input(format!(
+                    "assuming {} needs an MFA code from {serial}: give --mfa-code or STACK_MITOSIS_MFA_CODE (stdin is not a terminal to ask on)",
+                    role.role_arn
+                )));
+            }
+            eprint!("MFA code for {serial}: ");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| MitosisError::bad_input(format!("cannot read the MFA code: {e}")))?;
+            Some(check_mfa_code(&line)?)
+        }
+    };
+    assume_role(settings, &role, code.as_deref())
+        .await
+        .map(Some)
 }
 
 /// How `apply` runs, from the command line or the Action's inputs.

@@ -359,3 +359,105 @@ fn aws_errors_exit_3() {
         stderr(&out)
     );
 }
+
+fn assume_role_params(emu: &Emulator) -> Vec<Value> {
+    emu.record()
+        .into_iter()
+        .filter(|r| r["action"] == "AssumeRole")
+        .map(|r| r["params"].clone())
+        .collect()
+}
+
+#[test]
+fn cli_assumes_a_role_with_an_mfa_code() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let args = [
+        "plan",
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/refresh",
+        "--mfa-serial",
+        "arn:aws:iam::123456789012:mfa/alice",
+    ];
+    // Not a terminal and no code: refused before any AWS call.
+    let out = emu.cli(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("give --mfa-code"), "{}", stderr(&out));
+    let mut bad = args.to_vec();
+    bad.extend(["--mfa-code", "12ab56"]);
+    let out = emu.cli(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("6 digits"));
+    assert_eq!(emu.actions(), Vec::<String>::new());
+
+    let mut good = args.to_vec();
+    good.extend(["--mfa-code", "123456"]);
+    let out = emu.cli(&good);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = assume_role_params(&emu);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0]["SerialNumber"],
+        "arn:aws:iam::123456789012:mfa/alice"
+    );
+    assert_eq!(calls[0]["TokenCode"], "123456");
+    assert_eq!(
+        calls[0]["RoleArn"],
+        "arn:aws:iam::123456789012:role/refresh"
+    );
+}
+
+#[test]
+fn cli_reads_role_and_mfa_device_from_the_profile() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let dir = std::env::temp_dir().join(format!("mitosis-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config");
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &config,
+        "[profile refresh]\nrole_arn = arn:aws:iam::123456789012:role/from-profile\nmfa_serial = arn:aws:iam::123456789012:mfa/bob\nsource_profile = base\nregion = us-east-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = base-secret\n",
+    )
+    .unwrap();
+    let out = emu.cli_with(
+        &[
+            "plan",
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--profile",
+            "refresh",
+        ],
+        &[
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+            ("STACK_MITOSIS_MFA_CODE", "654321"),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = assume_role_params(&emu);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        calls[0]["RoleArn"],
+        "arn:aws:iam::123456789012:role/from-profile"
+    );
+    assert_eq!(
+        calls[0]["SerialNumber"],
+        "arn:aws:iam::123456789012:mfa/bob"
+    );
+    assert_eq!(calls[0]["TokenCode"], "654321");
+}

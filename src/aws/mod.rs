@@ -1,6 +1,7 @@
 //! AWS access behind a narrow trait in the project's own types. The real adapter over
 //! aws-sdk-rds lives in `sdk`; tests use the emulator through it, or fakes of the trait.
 
+pub mod credentials;
 mod observe;
 mod sdk;
 

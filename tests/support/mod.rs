@@ -137,9 +137,8 @@ impl Emulator {
     }
 
     pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_stack-mitosis"))
-            .args(args)
-            .envs(env.iter().copied())
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stack-mitosis"));
+        cmd.args(args)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -149,9 +148,16 @@ impl Emulator {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run stack-mitosis")
+            .stdin(Stdio::null());
+        // The test's own variables win over the defaults above.
+        for (k, v) in env {
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        cmd.output().expect("run stack-mitosis")
     }
 
     /// A minimal HTTP/1.0 client: the harness only ever talks to its own loopback emulator.

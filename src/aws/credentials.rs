@@ -1,0 +1,110 @@
+//! Credentials for the command line beyond the standard chain: a role assumed with an MFA
+//! code, given on the command line (`--role-arn`, `--mfa-serial`) or read from an AWS profile's
+//! `role_arn` / `mfa_serial` / `source_profile` (parsed by aws-config, which itself cannot ask
+//! for the code).
+
+use super::AwsSettings;
+use crate::error::MitosisError;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+pub struct RoleRequest {
+    pub role_arn: String,
+    pub mfa_serial: Option<String>,
+    pub session_name: String,
+    pub duration_seconds: i32,
+    /// The profile whose credentials assume the role (None: the standard chain).
+    pub source_profile: Option<String>,
+}
+
+/// The role and MFA device a profile names, when it names both (`role_arn` and `mfa_serial`).
+pub async fn profile_role(profile: &str) -> Option<RoleRequest> {
+    let profiles = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &aws_runtime::env_config::file::EnvConfigFiles::default(),
+        None,
+    )
+    .await
+    .ok()?;
+    let p = profiles.get_profile(profile)?;
+    Some(RoleRequest {
+        role_arn: p.get("role_arn")?.to_string(),
+        mfa_serial: Some(p.get("mfa_serial")?.to_string()),
+        session_name: p
+            .get("role_session_name")
+            .unwrap_or("stack-mitosis")
+            .to_string(),
+        duration_seconds: p
+            .get("duration_seconds")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(3600),
+        source_profile: p.get("source_profile").map(str::to_string),
+    })
+}
+
+/// An MFA code must be six digits; checked before any AWS call.
+pub fn check_mfa_code(code: &str) -> Result<String, MitosisError> {
+    let code = code.trim();
+    if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
+        Ok(code.to_string())
+    } else {
+        Err(MitosisError::bad_input(
+            "the MFA code must be the 6 digits your device shows",
+        ))
+    }
+}
+
+/// Assumes the role (with the MFA code when a device is named) and returns its credentials.
+pub async fn assume_role(
+    settings: &AwsSettings,
+    role: &RoleRequest,
+    mfa_code: Option<&str>,
+) -> Result<SharedCredentialsProvider, MitosisError> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(source) = role.source_profile.as_ref().or(settings.profile.as_ref()) {
+        loader = loader.profile_name(source);
+    }
+    let config = loader.load().await;
+    let sts = aws_sdk_sts::Client::new(&config);
+    let out = sts
+        .assume_role()
+        .role_arn(&role.role_arn)
+        .role_session_name(&role.session_name)
+        .duration_seconds(role.duration_seconds)
+        .set_serial_number(role.mfa_serial.clone())
+        .set_token_code(mfa_code.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| MitosisError::Aws {
+            operation: "AssumeRole".into(),
+            message: format!(
+                "{} {} (role {}{})",
+                e.code().unwrap_or(""),
+                e.message().unwrap_or(""),
+                role.role_arn,
+                if role.mfa_serial.is_some() {
+                    ": check the MFA code and that the role's trust policy allows this user"
+                } else {
+                    ""
+                }
+            ),
+        })?;
+    let c = out.credentials().ok_or_else(|| MitosisError::Aws {
+        operation: "AssumeRole".into(),
+        message: "STS returned no credentials".into(),
+    })?;
+    Ok(SharedCredentialsProvider::new(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        SystemTime::try_from(*c.expiration()).ok(),
+        "stack-mitosis-mfa",
+    )))
+}
