@@ -377,3 +377,80 @@ fn bad_inputs_fail_with_an_error_naming_the_input_and_no_aws_call() {
         "outputs written on bad input"
     );
 }
+
+/// Each renewal asks the runner for a new token (it lives minutes; the request token lasts the
+/// job) and assumes the role again; the SDK's identity cache asks five minutes before expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_renewal_fetches_a_fresh_oidc_token() {
+    use aws_credential_types::provider::ProvideCredentials;
+    let emu = Emulator::start();
+    let oidc = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/idtoken"))
+        .and(query_param("audience", "sts.amazonaws.com"))
+        .and(header("authorization", "Bearer request-token-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"value":"jwt"}"#))
+        .expect(2)
+        .mount(&oidc)
+        .await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .no_credentials()
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&emu.endpoint)
+        .load()
+        .await;
+    let role = stack_mitosis::github::oidc::OidcRole {
+        request_url: format!("{}/idtoken?api-version=2.0", oidc.uri()),
+        request_token: "request-token-123".into(),
+        role_arn: "arn:aws:iam::123456789012:role/refresh".into(),
+        session_name: "GitHubActions".into(),
+        duration_seconds: 900,
+        sts: aws_sdk_sts::Client::new(&config),
+        mask: |_| {},
+    };
+    let first = role.provide_credentials().await.expect("credentials");
+    let second = role.provide_credentials().await.expect("credentials");
+    assert!(first.expiry().is_some());
+    assert!(second.session_token().is_some());
+    let assumed = emu
+        .actions()
+        .iter()
+        .filter(|a| *a == "AssumeRoleWithWebIdentity")
+        .count();
+    assert_eq!(assumed, 2);
+    drop(oidc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_policy_mismatch_is_explained() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("trust");
+    let oidc = oidc_server().await;
+    emu.control(
+        "/_emulator/faults",
+        r#"{"action": "AssumeRoleWithWebIdentity", "count": 10, "code": "AccessDenied", "status": 403}"#,
+    );
+    let env = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        (
+            "INPUT_ROLE-TO-ASSUME",
+            "arn:aws:iam::123456789012:role/refresh-demo".into(),
+        ),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/idtoken?api-version=2.0", oidc.uri()),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-123".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        log.contains("::error") && log.contains("trust policy"),
+        "{log}"
+    );
+    assert_eq!(rds_mutations(&emu), Vec::<String>::new());
+}

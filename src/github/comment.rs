@@ -33,10 +33,23 @@ pub async fn upsert(
     target: &str,
     body: &str,
 ) -> Result<u64, String> {
+    match find(github, owner, repo, pr, target).await? {
+        Some(id) => update(github, owner, repo, id, body).await,
+        None => create(github, owner, repo, pr, body).await,
+    }
+}
+
+/// The id of this target's comment, searching every page of the PR's comments.
+pub async fn find(
+    github: &octocrab::Octocrab,
+    owner: &str,
+    repo: &str,
+    pr: u64,
+    target: &str,
+) -> Result<Option<u64>, String> {
     let mark = marker(target);
-    let mut page: u32 = 1;
-    let existing = loop {
-        let route = format!("/repos/{owner}/{repo}/issues/{pr}/comments");
+    let route = format!("/repos/{owner}/{repo}/issues/{pr}/comments");
+    for page in 1u32.. {
         let comments: Vec<serde_json::Value> = github
             .get(
                 &route,
@@ -48,31 +61,51 @@ pub async fn upsert(
             .iter()
             .find(|c| c["body"].as_str().is_some_and(|b| b.contains(&mark)))
         {
-            break c["id"].as_u64();
+            return Ok(c["id"].as_u64());
         }
         if comments.len() < 100 {
-            break None;
+            break;
         }
-        page += 1;
-    };
-    let payload = serde_json::json!({ "body": body });
-    let answer: serde_json::Value = match existing {
-        // GitHub's description says PATCH for updates (octocrab's update_comment sends POST).
-        Some(id) => github
-            .patch(
-                format!("/repos/{owner}/{repo}/issues/comments/{id}"),
-                Some(&payload),
-            )
-            .await
-            .map_err(|e| explain(e, "update the plan comment"))?,
-        None => github
-            .post(
-                format!("/repos/{owner}/{repo}/issues/{pr}/comments"),
-                Some(&payload),
-            )
-            .await
-            .map_err(|e| explain(e, "comment on the PR"))?,
-    };
+    }
+    Ok(None)
+}
+
+pub async fn create(
+    github: &octocrab::Octocrab,
+    owner: &str,
+    repo: &str,
+    pr: u64,
+    body: &str,
+) -> Result<u64, String> {
+    let answer: serde_json::Value = github
+        .post(
+            format!("/repos/{owner}/{repo}/issues/{pr}/comments"),
+            Some(&serde_json::json!({ "body": body })),
+        )
+        .await
+        .map_err(|e| explain(e, "comment on the PR"))?;
+    comment_id(&answer)
+}
+
+/// GitHub's description says PATCH for updates (octocrab's update_comment sends POST).
+pub async fn update(
+    github: &octocrab::Octocrab,
+    owner: &str,
+    repo: &str,
+    id: u64,
+    body: &str,
+) -> Result<u64, String> {
+    let answer: serde_json::Value = github
+        .patch(
+            format!("/repos/{owner}/{repo}/issues/comments/{id}"),
+            Some(&serde_json::json!({ "body": body })),
+        )
+        .await
+        .map_err(|e| explain(e, "update the plan comment"))?;
+    comment_id(&answer)
+}
+
+fn comment_id(answer: &serde_json::Value) -> Result<u64, String> {
     answer["id"]
         .as_u64()
         .ok_or_else(|| "GitHub's answer has no comment id".to_string())
