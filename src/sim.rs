@@ -104,6 +104,37 @@ impl World {
     fn taken(&self, id: &str) -> bool {
         self.state.instances.contains_key(id) || self.limbo.contains_key(id)
     }
+
+    /// A new instance: `creating` from now, `available` after `done`.
+    fn create(
+        &mut self,
+        now: Instant,
+        id: &str,
+        op: Op,
+        done: Duration,
+    ) -> Result<(), MitosisError> {
+        if self.taken(id) {
+            return Err(err(op.action(), "DBInstanceAlreadyExists"));
+        }
+        SimRds::apply_now(self, &step(id, op))?;
+        self.set_status(id, "creating");
+        let id = id.to_string();
+        self.at(
+            now + done,
+            Box::new(move |w| w.set_status(&id, "available")),
+        );
+        Ok(())
+    }
+
+    /// The identifier of the instance with this ARN (tags are set by ARN).
+    fn id_of(&self, arn: &str, operation: &str) -> Result<String, MitosisError> {
+        self.state
+            .instances
+            .values()
+            .find(|i| i.arn == arn)
+            .map(|i| i.id.clone())
+            .ok_or_else(|| err(operation, format!("not found: {arn}")))
+    }
 }
 
 impl SimRds {
@@ -262,25 +293,12 @@ impl Rds for SimRds {
     ) -> Result<(), MitosisError> {
         let done = secs(self.model.create_replica);
         self.call("CreateDBInstanceReadReplica", |w, now| {
-            if w.taken(id) {
-                return Err(err(
-                    "CreateDBInstanceReadReplica",
-                    "DBInstanceAlreadyExists",
-                ));
-            }
             w.busy_check(source, "CreateDBInstanceReadReplica")?;
             let op = Op::CreateDBInstanceReadReplica {
                 source: source.to_string(),
                 attrs: attrs.clone(),
             };
-            SimRds::apply_now(w, &step(id, op))?;
-            w.set_status(id, "creating");
-            let id = id.to_string();
-            w.at(
-                now + done,
-                Box::new(move |w| w.set_status(&id, "available")),
-            );
-            Ok(())
+            w.create(now, id, op, done)
         })
         .await
     }
@@ -293,24 +311,11 @@ impl Rds for SimRds {
     ) -> Result<(), MitosisError> {
         let done = secs(self.model.restore_snapshot);
         self.call("RestoreDBInstanceFromDBSnapshot", |w, now| {
-            if w.taken(id) {
-                return Err(err(
-                    "RestoreDBInstanceFromDBSnapshot",
-                    "DBInstanceAlreadyExists",
-                ));
-            }
             let op = Op::RestoreDBInstanceFromDBSnapshot {
                 snapshot_id: snapshot_id.to_string(),
                 attrs: attrs.clone(),
             };
-            SimRds::apply_now(w, &step(id, op))?;
-            w.set_status(id, "creating");
-            let id = id.to_string();
-            w.at(
-                now + done,
-                Box::new(move |w| w.set_status(&id, "available")),
-            );
-            Ok(())
+            w.create(now, id, op, done)
         })
         .await
     }
@@ -466,13 +471,7 @@ impl Rds for SimRds {
 
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError> {
         self.call("AddTagsToResource", |w, _| {
-            let id = w
-                .state
-                .instances
-                .values()
-                .find(|i| i.arn == arn)
-                .map(|i| i.id.clone())
-                .ok_or_else(|| err("AddTagsToResource", format!("not found: {arn}")))?;
+            let id = w.id_of(arn, "AddTagsToResource")?;
             SimRds::apply_now(
                 w,
                 &step(
@@ -488,22 +487,11 @@ impl Rds for SimRds {
 
     async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError> {
         self.call("RemoveTagsFromResource", |w, _| {
-            let id = w
-                .state
-                .instances
-                .values()
-                .find(|i| i.arn == arn)
-                .map(|i| i.id.clone())
-                .ok_or_else(|| err("RemoveTagsFromResource", format!("not found: {arn}")))?;
-            SimRds::apply_now(
-                w,
-                &step(
-                    &id,
-                    Op::RemoveTagsFromResource {
-                        keys: keys.to_vec(),
-                    },
-                ),
-            )
+            let id = w.id_of(arn, "RemoveTagsFromResource")?;
+            let op = Op::RemoveTagsFromResource {
+                keys: keys.to_vec(),
+            };
+            SimRds::apply_now(w, &step(&id, op))
         })
         .await
     }
