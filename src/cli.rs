@@ -209,7 +209,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // In a container Action started without arguments, act as the Action.
+    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let cli = if std::env::args_os().len() == 1 && in_actions {
+        Cli::parse_from(["stack-mitosis", "action"])
+    } else {
+        Cli::parse()
+    };
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

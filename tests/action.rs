@@ -37,8 +37,17 @@ impl Drop for Workspace {
 }
 
 fn action(emu: &Emulator, ws: &Workspace, env: &[(&str, String)]) -> Output {
+    action_with_args(emu, ws, env, &["action"])
+}
+
+fn action_with_args(
+    emu: &Emulator,
+    ws: &Workspace,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stack-mitosis"));
-    cmd.arg("action")
+    cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_ENDPOINT_URL", &emu.endpoint)
@@ -315,6 +324,21 @@ async fn dispatch_apply_refreshes_and_writes_report_outputs() {
     assert!(after
         .keys()
         .all(|k| !k.starts_with("old-") && !k.starts_with("temp-")));
+}
+
+#[test]
+fn without_arguments_in_actions_the_binary_is_the_action() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("detect");
+    let env = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+    ];
+    let out = action_with_args(&emu, &ws, &env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
 }
 
 #[test]
