@@ -14,6 +14,7 @@ pub mod github;
 pub mod iam;
 pub mod model;
 pub mod plan;
+pub mod refresh;
 pub mod render;
 pub mod schema;
 pub mod sim;

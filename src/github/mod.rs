@@ -8,11 +8,11 @@ pub mod comment;
 pub mod inputs;
 pub mod oidc;
 
-use crate::aws::{observe, AwsSettings, SdkRds};
-use crate::cli::{execute, load_model, new_run_id, ApplySettings};
+use crate::aws::{AwsSettings, SdkRds};
 use crate::error::{exit, MitosisError};
 use crate::exec::{ApplyOptions, Event, LockSettings, PollSettings, Reporter};
-use crate::plan::{plan, Phase, PlanRequest, SnapshotChoice};
+use crate::plan::{Phase, PlanRequest, SnapshotChoice};
+use crate::refresh::{execute, load_model, new_run_id, observe_and_plan, ApplySettings};
 use crate::render::{plan_json, plan_markdown, report_markdown};
 use inputs::{read_inputs, ActionInputs, CommentMode, Mode};
 use std::collections::BTreeMap;
@@ -242,8 +242,7 @@ async fn run_mode(
     let req = request(inputs);
     let model = load_model(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(settings).await;
-    let observed = observe(&api, &req.source, &req.target).await?;
-    let plan = plan(&observed, &req)?.with_eta(&model);
+    let (observed, plan) = observe_and_plan(&api, &req, &model).await?;
     let plan_doc = plan_json(&plan);
     let mut outputs: Vec<(&str, String)> = vec![("plan", plan_doc.trim_end().to_string())];
 
@@ -291,7 +290,7 @@ async fn run_mode(
                     model,
                 },
                 lock: LockSettings {
-                    now_epoch: crate::cli::now_epoch(),
+                    now_epoch: crate::refresh::now_epoch(),
                     ttl: Duration::from_secs(12 * 3600),
                     settle: Duration::from_secs(5),
                     force_unlock: None,
