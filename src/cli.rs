@@ -72,6 +72,16 @@ pub enum Command {
     Action,
 }
 
+/// Defaults of `apply`, shared by its flags and by the Action (which runs with them).
+pub mod defaults {
+    pub const STEP_TIMEOUT: u64 = 4 * 3600;
+    pub const HOOK_TIMEOUT: u64 = 1800;
+    pub const POLL_INTERVAL: f64 = 5.0;
+    pub const MAX_POLL_INTERVAL: f64 = 60.0;
+    pub const CONCURRENCY: usize = 8;
+    pub const LOCK_TTL: u64 = 12 * 3600;
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
@@ -81,26 +91,26 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value = "rollback")]
     pub on_failure: OnFailure,
     /// Longest wait for one step (seconds).
-    #[arg(long, default_value_t = 4 * 3600, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::STEP_TIMEOUT, value_name = "SECONDS")]
     pub step_timeout: u64,
     /// Longest run of a hook command (seconds).
-    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::HOOK_TIMEOUT, value_name = "SECONDS")]
     pub hook_timeout: u64,
     /// Shortest time between two looks at AWS while waiting (one look covers every instance
     /// in flight).
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::POLL_INTERVAL, value_name = "SECONDS")]
     pub poll_interval: f64,
     /// Longest time between two looks, while a long step is far from its expected end.
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::MAX_POLL_INTERVAL, value_name = "SECONDS")]
     pub max_poll_interval: f64,
     /// How many steps may run at once (sibling replicas are built in parallel).
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = defaults::CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
     /// Remove the lock a dead run left on the target (its run id is in the lock message).
     #[arg(long, value_name = "RUN_ID")]
     pub force_unlock: Option<String>,
     /// How long the target's lock holds if the run dies (seconds).
-    #[arg(long, default_value_t = 12 * 3600, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::LOCK_TTL, value_name = "SECONDS")]
     pub lock_ttl: u64,
     /// Expected RDS timings (JSON, fields as in the README) for the ETA and for polling.
     #[arg(long, value_name = "FILE")]
@@ -312,6 +322,23 @@ async fn role_credentials(
 }
 
 impl ApplyArgs {
+    /// `apply` of `refresh` with every other flag at its default.
+    pub fn new(refresh: RefreshArgs) -> Self {
+        ApplyArgs {
+            refresh,
+            on_failure: OnFailure::Rollback,
+            step_timeout: defaults::STEP_TIMEOUT,
+            hook_timeout: defaults::HOOK_TIMEOUT,
+            poll_interval: defaults::POLL_INTERVAL,
+            max_poll_interval: defaults::MAX_POLL_INTERVAL,
+            concurrency: defaults::CONCURRENCY,
+            force_unlock: None,
+            lock_ttl: defaults::LOCK_TTL,
+            latency_model: None,
+            report_json: None,
+        }
+    }
+
     pub fn settings(&self, model: LatencyModel) -> ApplySettings {
         let min_tick = Duration::from_secs_f64(self.poll_interval.max(0.01));
         ApplySettings {

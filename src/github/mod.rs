@@ -9,16 +9,16 @@ pub mod inputs;
 pub mod oidc;
 
 use crate::aws::{AwsSettings, SdkRds};
+use crate::cli::{ApplyArgs, RefreshArgs};
 use crate::error::{exit, MitosisError};
-use crate::exec::{ApplyOptions, Event, LockSettings, PollSettings, Reporter};
-use crate::plan::{Phase, PlanRequest, SnapshotChoice};
-use crate::refresh::{execute, load_model, new_run_id, observe_and_plan, ApplySettings};
+use crate::exec::{Event, Reporter};
+use crate::plan::Phase;
+use crate::refresh::{execute, load_model, new_run_id, observe_and_plan};
 use crate::render::{plan_json, plan_markdown, report_markdown};
 use inputs::{read_inputs, ActionInputs, CommentMode, Mode};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// The runner's environment, read once at the edge.
 pub struct ActionEnv {
@@ -214,21 +214,17 @@ async fn oidc_role(
     })
 }
 
-fn request(inputs: &ActionInputs) -> PlanRequest {
-    let snapshot = match inputs.snapshot.as_deref() {
-        None | Some("latest") => SnapshotChoice::Latest,
-        Some("fresh") => SnapshotChoice::Fresh,
-        Some(id) => SnapshotChoice::Id(id.to_string()),
-    };
-    PlanRequest {
-        source: inputs.source.to_ascii_lowercase(),
-        target: inputs.target.to_ascii_lowercase(),
+/// The Action's inputs as the command line's refresh options, so both build the plan request
+/// the same way.
+fn refresh_args(inputs: &ActionInputs) -> RefreshArgs {
+    RefreshArgs {
+        source: inputs.source.clone(),
+        target: inputs.target.clone(),
         restart: inputs.restart.clone(),
         before_swap: inputs.before_swap.clone(),
+        restore_snapshot: inputs.restore_snapshot,
         final_snapshot: inputs.final_snapshot,
-        snapshot_path: inputs.restore_snapshot || inputs.snapshot.is_some(),
-        snapshot,
-        run_id: new_run_id(),
+        snapshot: inputs.snapshot.clone(),
     }
 }
 
@@ -239,7 +235,7 @@ async fn run_mode(
     comment_on: Option<u64>,
 ) -> Result<(), MitosisError> {
     let started = std::time::Instant::now();
-    let req = request(inputs);
+    let req = refresh_args(inputs).request(new_run_id());
     let model = load_model(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(settings).await;
     let (observed, plan) = observe_and_plan(&api, &req, &model).await?;
@@ -277,26 +273,10 @@ async fn run_mode(
             Ok(())
         }
         Mode::Apply => {
-            let apply = ApplySettings {
-                options: ApplyOptions {
-                    poll: PollSettings {
-                        min_tick: Duration::from_secs(5),
-                        max_tick: Duration::from_secs(60),
-                        step_timeout: Duration::from_secs(inputs.step_timeout),
-                    },
-                    hook_timeout: Duration::from_secs(1800),
-                    on_failure: inputs.on_failure,
-                    concurrency: 8,
-                    model,
-                },
-                lock: LockSettings {
-                    now_epoch: crate::refresh::now_epoch(),
-                    ttl: Duration::from_secs(12 * 3600),
-                    settle: Duration::from_secs(5),
-                    force_unlock: None,
-                },
-            };
-            let apply = with_test_overrides(env, apply);
+            let mut args = ApplyArgs::new(refresh_args(inputs));
+            args.step_timeout = inputs.step_timeout;
+            args.on_failure = inputs.on_failure;
+            let apply = with_test_overrides(env, args).settings(model);
             let reporter = ActionReporter {
                 open: Mutex::new(None),
             };
@@ -342,18 +322,16 @@ async fn run_mode(
     result
 }
 
-/// Test hooks for the polling cadence, so emulator tests of the Action run in seconds.
-fn with_test_overrides(env: &ActionEnv, mut apply: ApplySettings) -> ApplySettings {
+/// Test hook for the polling cadence, so emulator tests of the Action run in seconds.
+fn with_test_overrides(env: &ActionEnv, mut args: ApplyArgs) -> ApplyArgs {
     if let Some(tick) = env
         .get("STACK_MITOSIS_POLL_INTERVAL")
         .and_then(|v| v.parse::<f64>().ok())
     {
-        let tick = Duration::from_secs_f64(tick.max(0.01));
-        apply.options.poll.min_tick = tick;
-        apply.options.poll.max_tick = tick;
-        apply.lock.settle = tick;
+        args.poll_interval = tick;
+        args.max_poll_interval = tick;
     }
-    apply
+    args
 }
 
 async fn post_comment(
