@@ -102,6 +102,17 @@ impl Instance {
         self.tag(tags::ROLE) == Some(role) && self.tag(tags::ORIGINAL) == Some(original)
     }
 
+    /// The name the tool's markers give this instance: `temp-X` for a clone of X, `old-X` for
+    /// X retired; None when it carries no (or no valid) markers.
+    pub fn marked_name(&self) -> Option<String> {
+        let prefix = match self.mitosis_role()? {
+            tags::ROLE_TEMP => TEMP_PREFIX,
+            tags::ROLE_OLD => OLD_PREFIX,
+            _ => return None,
+        };
+        Some(format!("{prefix}{}", self.tag(tags::ORIGINAL)?))
+    }
+
     /// The user's own tags: everything but the tool's markers and AWS-reserved keys.
     pub fn user_tags(&self) -> BTreeMap<String, String> {
         self.tags

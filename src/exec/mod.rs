@@ -281,12 +281,11 @@ impl<'a> Executor<'a> {
                 .filter(|i| i.mitosis_role().is_some() || i.id == plan.target)
                 .filter(|i| !settled(i))
                 .collect();
+            // One of ours under neither its marked name nor its original one is mid-rename.
             let renaming = observed.instances.values().any(|i| {
                 i.tag(tags::RUN) == Some(&plan.run_id)
-                    && i.tag(tags::ORIGINAL).is_some_and(|o| {
-                        let role = i.tag(tags::ROLE).unwrap_or("");
-                        i.id != format!("{role}-{o}") && i.id != o
-                    })
+                    && i.marked_name().is_some_and(|name| i.id != name)
+                    && i.tag(tags::ORIGINAL) != Some(i.id.as_str())
             });
             let ids: Vec<String> = observed.instances.keys().cloned().collect();
             let all_visible = originals.iter().all(|n| {
@@ -326,28 +325,16 @@ impl<'a> Executor<'a> {
     }
 
     /// Waits until `id` exists and is settled: nothing is changed on a busy instance. A look
-    /// from less than a tick ago (usually the end of the previous step) is enough.
+    /// that saw it settled after this run's last change to it (usually the end of the
+    /// previous step) is enough: nothing of ours is in flight there.
     async fn settle(&self, id: &str) -> Result<Instance, ExecError> {
-        if let Some(i) = self.poller.fresh(id).filter(settled) {
-            return Ok(i);
-        }
-        // Seen settled after this run's last change to it: nothing of ours is in flight there.
         let last_change = self.changed.lock().ok().and_then(|c| c.get(id).copied());
         if let Some((at, i)) = self.poller.last_seen(id) {
             if settled(&i) && last_change.is_none_or(|t| at > t) {
                 return Ok(i);
             }
         }
-        let ids = [id.to_string()];
-        let seen = self
-            .wait(
-                &ids,
-                Duration::ZERO,
-                &format!("{id} to be available"),
-                &|m| m.get(id).is_some_and(settled),
-            )
-            .await?;
-        Ok(seen[id].clone())
+        self.settled_after(id, Duration::ZERO).await
     }
 
     fn note_change(&self, ids: &[&str]) {
@@ -388,7 +375,7 @@ impl<'a> Executor<'a> {
                     .create_read_replica(id, source, attrs)
                     .await
                     .map_err(aws)?;
-                self.settled_after(id, expect).await
+                self.settled_after(id, expect).await.map(drop)
             }
             Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs } => {
                 self.wait_snapshot(snapshot_id).await?;
@@ -397,7 +384,7 @@ impl<'a> Executor<'a> {
                     .restore_from_snapshot(id, snapshot_id, attrs)
                     .await
                     .map_err(aws)?;
-                self.settled_after(id, expect).await
+                self.settled_after(id, expect).await.map(drop)
             }
             Op::PromoteReadReplica => {
                 self.settle(id).await?;
@@ -495,20 +482,24 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn settled_after(&self, id: &str, expect: Duration) -> Result<(), ExecError> {
+    /// Waits until `id` exists and is settled, looking first after `expect`.
+    async fn settled_after(&self, id: &str, expect: Duration) -> Result<Instance, ExecError> {
         let ids = [id.to_string()];
-        self.wait(&ids, expect, &format!("{id} to be available"), &|m| {
-            m.get(id).is_some_and(settled)
-        })
-        .await
-        .map(drop)
+        let seen = self
+            .wait(&ids, expect, &format!("{id} to be available"), &|m| {
+                m.get(id).is_some_and(settled)
+            })
+            .await?;
+        Ok(seen[id].clone())
     }
 
-    /// The instance's ARN (tags are set by ARN): from the last look when it saw the instance,
-    /// else from a look now. Tagging works in any status, so this does not wait for settling.
+    /// The instance's ARN (tags are set by ARN): from a look less than one tick old, else
+    /// from a look now. Tagging works in any status, so this does not wait for settling.
     async fn arn(&self, id: &str) -> Result<String, ExecError> {
-        if let Some(i) = self.poller.fresh(id) {
-            return Ok(i.arn);
+        if let Some((at, i)) = self.poller.last_seen(id) {
+            if at.elapsed() < self.options.poll.min_tick {
+                return Ok(i.arn);
+            }
         }
         let ids = [id.to_string()];
         let seen = self
@@ -576,11 +567,8 @@ impl<'a> Executor<'a> {
 /// (old-X) or, on rollback, created it (temp-X). The plan says so too; this re-checks what AWS
 /// reports right now.
 fn check_deletable(inst: &Instance, run_id: &str) -> Result<(), ExecError> {
-    let role = inst.tag(tags::ROLE);
-    let original = inst.tag(tags::ORIGINAL).unwrap_or("");
     let ok = inst.tag(tags::RUN) == Some(run_id)
-        && matches!(role, Some(tags::ROLE_OLD) | Some(tags::ROLE_TEMP))
-        && inst.id == format!("{}-{original}", role.unwrap_or(""));
+        && inst.marked_name().is_some_and(|name| inst.id == name);
     if ok {
         Ok(())
     } else {

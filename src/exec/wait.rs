@@ -82,7 +82,6 @@ pub type Condition<'a> = dyn Fn(&BTreeMap<String, Instance>) -> bool + Send + Sy
 #[derive(Clone, Default)]
 struct Seen {
     generation: u64,
-    at: Option<Instant>,
     instances: Arc<BTreeMap<String, Instance>>,
     /// The identifiers this poll asked for: a waiter trusts only polls that covered its own.
     polled: Arc<Vec<String>>,
@@ -196,14 +195,12 @@ impl<'a> Poller<'a> {
         let seen = match result {
             Ok(found) => Seen {
                 generation,
-                at: Some(now),
                 instances: Arc::new(found.into_iter().map(|i| (i.id.clone(), i)).collect()),
                 polled: Arc::new(ids),
                 error: None,
             },
             Err(e) => Seen {
                 generation,
-                at: Some(now),
                 instances: self.seen.borrow().instances.clone(),
                 polled: Arc::new(ids),
                 error: Some(e.to_string()),
@@ -220,19 +217,6 @@ impl<'a> Poller<'a> {
             .latest
             .get(id)
             .cloned()
-    }
-
-    /// The instance as last seen, if that look was less than one tick ago.
-    pub fn fresh(&self, id: &str) -> Option<Instance> {
-        let seen = self.seen.borrow();
-        let recent = seen
-            .at
-            .is_some_and(|at| at.elapsed() < self.settings.min_tick);
-        if recent && seen.error.is_none() {
-            seen.instances.get(id).cloned()
-        } else {
-            None
-        }
     }
 
     /// Waits until `done` holds for `ids`. `expected` (how long the step should take) sets how
