@@ -16,6 +16,8 @@ pub mod tags {
     pub const ORIGINAL: &str = "stack-mitosis:original";
     pub const RUN: &str = "stack-mitosis:run";
     pub const SOURCE: &str = "stack-mitosis:source";
+    /// The markers a run puts on its clones and retirees (and takes off the new instances).
+    pub const MARKERS: [&str; 4] = [ROLE, ORIGINAL, RUN, SOURCE];
     pub const ROLE_TEMP: &str = "temp";
     pub const ROLE_OLD: &str = "old";
 }

@@ -213,42 +213,34 @@ impl Builder<'_> {
                 }
             });
 
-            let create_deps = match &node.parent {
-                Some(p) => vec![format!("configure-{TEMP_PREFIX}{p}")],
-                None => Vec::new(),
-            };
-            let create_id = format!("create-{}", node.temp());
-            let create_id = if restore {
+            let (op, create_deps) = if restore {
                 let (snapshot_id, snapshot_step) =
                     self.choose_snapshot(obs, source, built.is_some())?;
-                let deps = snapshot_step.into_iter().collect();
                 let op = Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs };
-                self.push(
-                    create_id,
-                    Phase::Clone,
-                    &node.temp(),
-                    op,
-                    deps,
-                    built.clone(),
-                )
+                (op, snapshot_step.into_iter().collect())
             } else {
-                let parent_instance = match &node.parent {
-                    Some(p) => format!("{TEMP_PREFIX}{p}"),
-                    None => self.req.source.clone(),
+                // The root replicates the source; every other clone its parent's clone.
+                let (parent, deps) = match &node.parent {
+                    Some(p) => (
+                        format!("{TEMP_PREFIX}{p}"),
+                        vec![format!("configure-{TEMP_PREFIX}{p}")],
+                    ),
+                    None => (self.req.source.clone(), Vec::new()),
                 };
                 let op = Op::CreateDBInstanceReadReplica {
-                    source: parent_instance,
+                    source: parent,
                     attrs,
                 };
-                self.push(
-                    create_id,
-                    Phase::Clone,
-                    &node.temp(),
-                    op,
-                    create_deps,
-                    built.clone(),
-                )
+                (op, deps)
             };
+            let create_id = self.push(
+                format!("create-{}", node.temp()),
+                Phase::Clone,
+                &node.temp(),
+                op,
+                create_deps,
+                built,
+            );
 
             let mut configure_deps = vec![create_id.clone()];
             if is_root && path == ClonePath::Replica {
@@ -460,10 +452,7 @@ impl Builder<'_> {
             if node.parent.is_none() {
                 deps.extend(unmarked.iter().cloned());
             }
-            let keys = [tags::ROLE, tags::ORIGINAL, tags::RUN, tags::SOURCE]
-                .iter()
-                .map(|k| k.to_string())
-                .collect();
+            let keys = tags::MARKERS.iter().map(|k| k.to_string()).collect();
             unmarked.push(self.push(
                 format!("unmark-{}", node.name),
                 Phase::Cleanup,

@@ -74,10 +74,7 @@ pub fn rollback(
             format!("unmark-old-{}", node.name),
             node.name.clone(),
             Op::RemoveTagsFromResource {
-                keys: [tags::ROLE, tags::ORIGINAL, tags::RUN, tags::SOURCE]
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect(),
+                keys: tags::MARKERS.iter().map(|k| k.to_string()).collect(),
             },
             deps,
         );
