@@ -161,17 +161,17 @@ pub async fn run(env: ActionEnv) -> u8 {
             exit::BAD_INPUT,
         );
     }
-    let credentials = match &inputs.role_to_assume {
-        None => None,
-        Some(role) => match oidc_role(&env, &inputs, role).await {
-            Ok(p) => Some(aws_credential_types::provider::SharedCredentialsProvider::new(p)),
-            Err(message) => return fail("Cannot assume the AWS role", &message, exit::BAD_INPUT),
-        },
-    };
     let region = inputs
         .aws_region
         .clone()
         .or_else(|| env.get("AWS_REGION").map(str::to_string));
+    let credentials = match &inputs.role_to_assume {
+        None => None,
+        Some(role) => match oidc_role(&env, &inputs, role, region.clone()).await {
+            Ok(p) => Some(aws_credential_types::provider::SharedCredentialsProvider::new(p)),
+            Err(message) => return fail("Cannot assume the AWS role", &message, exit::BAD_INPUT),
+        },
+    };
     let mut settings = AwsSettings::new(region);
     settings.credentials = credentials;
     match run_mode(&env, &inputs, &settings, comment_on).await {
@@ -184,6 +184,7 @@ async fn oidc_role(
     env: &ActionEnv,
     inputs: &ActionInputs,
     role: &str,
+    region: Option<String>,
 ) -> Result<oidc::OidcRole, String> {
     let (Some(url), Some(token)) = (
         env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
@@ -195,11 +196,7 @@ async fn oidc_role(
     };
     mask(token);
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).no_credentials();
-    if let Some(region) = inputs
-        .aws_region
-        .clone()
-        .or_else(|| env.get("AWS_REGION").map(str::to_string))
-    {
+    if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
     }
     let config = loader.load().await;
