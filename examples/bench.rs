@@ -10,7 +10,7 @@ use stack_mitosis::sim::bench::{measure, shapes};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let model = match args.iter().position(|a| a == "--latency-model") {
-        Some(i) => stack_mitosis::refresh::load_model(args.get(i + 1).map(std::path::Path::new))
+        Some(i) => stack_mitosis::refresh::load_latency(args.get(i + 1).map(std::path::Path::new))
             .unwrap_or_else(|e| {
                 eprintln!("error: {e}");
                 std::process::exit(2)

@@ -1,17 +1,18 @@
-//! The command line: argument parsing (clap), environment read once, dispatch to the library.
-//! Logs go to stderr; results (plan, policy) go to stdout.
+//! The command line (private to the binary): clap parses the flags into the core's option
+//! structs (`RefreshOptions`, `ApplyOptions`, `AwsSettings`), the environment is read once
+//! here, and each subcommand calls the library. Logs go to stderr; results (plan, policy) go
+//! to stdout.
 
-use crate::aws::{AwsSettings, SdkRds};
-use crate::error::{exit, MitosisError};
-use crate::exec::{ApplyOptions, LockSettings, PollSettings, TextReporter};
-use crate::plan::{LatencyModel, OnFailure, PlanRequest, SnapshotChoice};
-use crate::refresh::{execute, load_model, new_run_id, now_epoch, observe_and_plan, ApplySettings};
-use crate::render::{plan_text, report_text};
-use crate::render::{render_plan, Format};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stack_mitosis::aws::credentials::{CLI_SESSION_NAME, DEFAULT_ROLE_DURATION_SECONDS};
+use stack_mitosis::aws::{AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
+use stack_mitosis::error::MitosisError;
+use stack_mitosis::plan::{LatencyModel, OnFailure};
+use stack_mitosis::refresh::{
+    defaults, execute, load_latency, new_run_id, observe_and_plan, ApplyOptions, RefreshOptions,
+};
+use stack_mitosis::render::{plan_text, render_plan, report_text, Format, TextProgress};
 use std::io::IsTerminal;
-use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,14 +45,14 @@ pub struct Cli {
     )]
     pub mfa_code: Option<String>,
     /// Lifetime of the assumed role's session (an MFA session cannot be renewed unattended).
-    #[arg(long, global = true, default_value_t = 3600, value_name = "SECONDS")]
+    #[arg(long, global = true, default_value_t = DEFAULT_ROLE_DURATION_SECONDS, value_name = "SECONDS")]
     pub role_duration_seconds: i32,
     /// Attempts per AWS call, retries included (throttling and transient errors back off).
     #[arg(
         long,
         global = true,
         env = "AWS_MAX_ATTEMPTS",
-        default_value_t = 8,
+        default_value_t = DEFAULT_MAX_ATTEMPTS,
         hide = true
     )]
     pub max_attempts: u32,
@@ -72,14 +73,38 @@ pub enum Command {
     Action,
 }
 
-/// Defaults of `apply`, shared by its flags and by the Action (which runs with them).
-pub mod defaults {
-    pub const STEP_TIMEOUT: u64 = 4 * 3600;
-    pub const HOOK_TIMEOUT: u64 = 1800;
-    pub const POLL_INTERVAL: f64 = 5.0;
-    pub const MAX_POLL_INTERVAL: f64 = 60.0;
-    pub const CONCURRENCY: usize = 8;
-    pub const LOCK_TTL: u64 = 12 * 3600;
+/// `--on-failure`, as clap offers it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnFailureArg {
+    Rollback,
+    Keep,
+}
+
+impl From<OnFailureArg> for OnFailure {
+    fn from(a: OnFailureArg) -> Self {
+        match a {
+            OnFailureArg::Rollback => OnFailure::Rollback,
+            OnFailureArg::Keep => OnFailure::Keep,
+        }
+    }
+}
+
+/// `--format`, as clap offers it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Markdown,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(a: FormatArg) -> Self {
+        match a {
+            FormatArg::Text => Format::Text,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Json => Format::Json,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -89,19 +114,19 @@ pub struct ApplyArgs {
     /// What a failure before the deletes does: put the original names back and delete this
     /// run's clones (rollback), or put the names back and keep the clones (keep).
     #[arg(long, value_enum, default_value = "rollback")]
-    pub on_failure: OnFailure,
+    pub on_failure: OnFailureArg,
     /// Longest wait for one step (seconds).
-    #[arg(long, default_value_t = defaults::STEP_TIMEOUT, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::STEP_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub step_timeout: u64,
     /// Longest run of a hook command (seconds).
-    #[arg(long, default_value_t = defaults::HOOK_TIMEOUT, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::HOOK_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub hook_timeout: u64,
     /// Shortest time between two looks at AWS while waiting (one look covers every instance
     /// in flight).
-    #[arg(long, default_value_t = defaults::POLL_INTERVAL, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::POLL_INTERVAL_SECONDS, value_name = "SECONDS")]
     pub poll_interval: f64,
     /// Longest time between two looks, while a long step is far from its expected end.
-    #[arg(long, default_value_t = defaults::MAX_POLL_INTERVAL, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::MAX_POLL_INTERVAL_SECONDS, value_name = "SECONDS")]
     pub max_poll_interval: f64,
     /// How many steps may run at once (sibling replicas are built in parallel).
     #[arg(long, default_value_t = defaults::CONCURRENCY, value_name = "N")]
@@ -110,7 +135,7 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "RUN_ID")]
     pub force_unlock: Option<String>,
     /// How long the target's lock holds if the run dies (seconds).
-    #[arg(long, default_value_t = defaults::LOCK_TTL, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::LOCK_TTL_SECONDS, value_name = "SECONDS")]
     pub lock_ttl: u64,
     /// Expected RDS timings (JSON, fields as in the README) for the ETA and for polling.
     #[arg(long, value_name = "FILE")]
@@ -153,61 +178,53 @@ pub struct PlanArgs {
     pub refresh: RefreshArgs,
     /// Output format (default: text on a terminal, json otherwise).
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
     /// Expected RDS timings (JSON, fields as in the README) for the ETA.
     #[arg(long, value_name = "FILE")]
     pub latency_model: Option<std::path::PathBuf>,
 }
 
 impl RefreshArgs {
-    pub fn request(&self, run_id: String) -> PlanRequest {
-        let snapshot = match self.snapshot.as_deref() {
-            None | Some("latest") => SnapshotChoice::Latest,
-            Some("fresh") => SnapshotChoice::Fresh,
-            Some(id) => SnapshotChoice::Id(id.to_string()),
-        };
-        PlanRequest {
-            source: self.source.trim().to_ascii_lowercase(),
-            target: self.target.trim().to_ascii_lowercase(),
-            restart: self.restart.clone().filter(|c| !c.trim().is_empty()),
-            before_swap: self.before_swap.clone().filter(|c| !c.trim().is_empty()),
+    fn options(&self) -> RefreshOptions {
+        RefreshOptions {
+            source: self.source.clone(),
+            target: self.target.clone(),
+            restart: self.restart.clone(),
+            before_swap: self.before_swap.clone(),
+            restore_snapshot: self.restore_snapshot,
             final_snapshot: self.final_snapshot,
-            snapshot_path: self.restore_snapshot || self.snapshot.is_some(),
-            snapshot,
-            run_id,
+            snapshot: self.snapshot.clone(),
         }
     }
 }
 
-pub fn main() -> ExitCode {
-    // In a container Action started without arguments, act as the Action.
+impl ApplyArgs {
+    fn options(&self) -> ApplyOptions {
+        ApplyOptions {
+            on_failure: self.on_failure.into(),
+            step_timeout_seconds: self.step_timeout,
+            hook_timeout_seconds: self.hook_timeout,
+            poll_interval_seconds: self.poll_interval,
+            max_poll_interval_seconds: self.max_poll_interval,
+            concurrency: self.concurrency,
+            force_unlock: self.force_unlock.clone(),
+            lock_ttl_seconds: self.lock_ttl,
+        }
+    }
+}
+
+/// Parses the command line. In a container Action started without arguments, it is the
+/// Action.
+pub fn parse() -> Cli {
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let cli = if std::env::args_os().len() == 1 && in_actions {
+    if std::env::args_os().len() == 1 && in_actions {
         Cli::parse_from(["stack-mitosis", "action"])
     } else {
         Cli::parse()
-    };
-    init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::INTERNAL);
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
-        }
     }
 }
 
-fn init_logging(verbose: u8) {
+pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "stack_mitosis=info",
         1 => "stack_mitosis=debug",
@@ -223,51 +240,54 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-async fn run(cli: Cli) -> Result<(), MitosisError> {
+/// Runs the command; returns the exit code of a run that ended as designed (the Action's own
+/// failures included), or the error to report.
+pub async fn run(cli: Cli) -> Result<u8, MitosisError> {
     let mut settings = AwsSettings {
         region: cli.region.clone(),
         profile: cli.profile.clone(),
         max_attempts: cli.max_attempts.max(1),
         credentials: None,
     };
-    if !matches!(cli.command, Command::Action) {
-        settings.credentials = role_credentials(&cli, &settings).await?;
+    if let Command::Action = cli.command {
+        // The Action assumes its own role (OIDC) and reports its own errors.
+        let env = stack_mitosis::github::ActionEnv::from_process();
+        return Ok(stack_mitosis::github::run(env, settings).await);
     }
-    let stdout_is_terminal = std::io::stdout().is_terminal();
+    settings.credentials = role_credentials(&cli, &settings).await?;
     match cli.command {
-        Command::Plan(args) => {
-            let model = load_model(args.latency_model.as_deref())?;
-            let request = args.refresh.request(new_run_id());
-            let api = SdkRds::connect(&settings).await;
-            let (_, plan) = observe_and_plan(&api, &request, &model).await?;
-            let format = args.format.unwrap_or(if stdout_is_terminal {
-                Format::Text
-            } else {
-                Format::Json
-            });
-            print!("{}", render_plan(&plan, format));
-            Ok(())
-        }
+        Command::Plan(args) => plan(&settings, args).await,
         Command::Apply(args) => apply(&settings, args).await,
-        Command::Action => {
-            let code = crate::github::run(crate::github::ActionEnv::from_process()).await;
-            use std::io::Write as _;
-            let _ = std::io::stdout().flush();
-            std::process::exit(i32::from(code));
-        }
-        Command::IamPolicy(args) => {
-            let request = args.request(new_run_id());
-            let api = SdkRds::connect(&settings).await;
-            let (observed, plan) =
-                observe_and_plan(&api, &request, &LatencyModel::default()).await?;
-            let policy = crate::iam::policy(&plan, &observed.account);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&policy).unwrap_or_default()
-            );
-            Ok(())
-        }
+        Command::IamPolicy(args) => iam_policy(&settings, args).await,
+        Command::Action => unreachable!("handled above"),
     }
+    .map(|()| 0)
+}
+
+async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError> {
+    let latency = load_latency(args.latency_model.as_deref())?;
+    let request = args.refresh.options().request(&new_run_id());
+    let api = SdkRds::connect(settings).await;
+    let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
+    let format = match args.format {
+        Some(f) => f.into(),
+        None if std::io::stdout().is_terminal() => Format::Text,
+        None => Format::Json,
+    };
+    print!("{}", render_plan(&plan, format));
+    Ok(())
+}
+
+async fn iam_policy(settings: &AwsSettings, args: RefreshArgs) -> Result<(), MitosisError> {
+    let request = args.options().request(&new_run_id());
+    let api = SdkRds::connect(settings).await;
+    let (observed, plan) = observe_and_plan(&api, &request, &LatencyModel::default()).await?;
+    let policy = stack_mitosis::iam::policy(&plan, &observed.account);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&policy).unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// `--role-arn` (with `--mfa-serial`), or a profile naming `role_arn` and `mfa_serial`: the
@@ -276,12 +296,12 @@ async fn role_credentials(
     cli: &Cli,
     settings: &AwsSettings,
 ) -> Result<Option<aws_credential_types::provider::SharedCredentialsProvider>, MitosisError> {
-    use crate::aws::credentials::{assume_role, check_mfa_code, profile_role, RoleRequest};
+    use stack_mitosis::aws::credentials::{assume_role, check_mfa_code, profile_role, RoleRequest};
     let role = match (&cli.role_arn, &cli.profile) {
         (Some(arn), _) => RoleRequest {
             role_arn: arn.clone(),
             mfa_serial: cli.mfa_serial.clone(),
-            session_name: "stack-mitosis".into(),
+            session_name: CLI_SESSION_NAME.into(),
             duration_seconds: cli.role_duration_seconds,
             source_profile: None,
         },
@@ -321,59 +341,16 @@ async fn role_credentials(
         .map(Some)
 }
 
-impl ApplyArgs {
-    /// `apply` of `refresh` with every other flag at its default.
-    pub fn new(refresh: RefreshArgs) -> Self {
-        ApplyArgs {
-            refresh,
-            on_failure: OnFailure::Rollback,
-            step_timeout: defaults::STEP_TIMEOUT,
-            hook_timeout: defaults::HOOK_TIMEOUT,
-            poll_interval: defaults::POLL_INTERVAL,
-            max_poll_interval: defaults::MAX_POLL_INTERVAL,
-            concurrency: defaults::CONCURRENCY,
-            force_unlock: None,
-            lock_ttl: defaults::LOCK_TTL,
-            latency_model: None,
-            report_json: None,
-        }
-    }
-
-    pub fn settings(&self, model: LatencyModel) -> ApplySettings {
-        let min_tick = Duration::from_secs_f64(self.poll_interval.max(0.01));
-        ApplySettings {
-            options: ApplyOptions {
-                poll: PollSettings {
-                    min_tick,
-                    max_tick: Duration::from_secs_f64(self.max_poll_interval.max(0.01))
-                        .max(min_tick),
-                    step_timeout: Duration::from_secs(self.step_timeout),
-                },
-                hook_timeout: Duration::from_secs(self.hook_timeout),
-                on_failure: self.on_failure,
-                concurrency: self.concurrency.max(1),
-                model,
-            },
-            lock: LockSettings {
-                now_epoch: now_epoch(),
-                ttl: Duration::from_secs(self.lock_ttl),
-                settle: Duration::from_secs_f64((self.poll_interval / 3.0).clamp(0.05, 5.0)),
-                force_unlock: self.force_unlock.clone(),
-            },
-        }
-    }
-}
-
 async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
-    let model = load_model(args.latency_model.as_deref())?;
-    let request = args.refresh.request(new_run_id());
+    let latency = load_latency(args.latency_model.as_deref())?;
+    let request = args.refresh.options().request(&new_run_id());
     let api = SdkRds::connect(settings).await;
-    let (_, plan) = observe_and_plan(&api, &request, &model).await?;
+    let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
     if plan.pending().next().is_none() {
         eprintln!("nothing to do");
     }
-    let (report, result) = execute(&api, &plan, &args.settings(model), &TextReporter).await;
+    let (report, result) = execute(&api, &plan, &args.options(), latency, &TextProgress).await;
     if let Some(report) = &report {
         if let Some(path) = &args.report_json {
             let json = serde_json::to_string_pretty(report).unwrap_or_default();

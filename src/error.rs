@@ -10,6 +10,8 @@ pub mod exit {
     pub const ROLLED_BACK: u8 = 4;
     pub const STOPPED: u8 = 5;
     pub const LOCKED: u8 = 6;
+    pub const GITHUB: u8 = 7;
+    pub const RUNNER_FILES: u8 = 8;
 }
 
 #[derive(Debug, Error)]
@@ -30,6 +32,12 @@ pub enum MitosisError {
     /// Another run holds the target's lock.
     #[error("{0}")]
     Locked(String),
+    /// The GitHub API failed (the pull request comment).
+    #[error("GitHub {operation} failed: {message}")]
+    GitHub { operation: String, message: String },
+    /// A file the runner reads could not be written (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
+    #[error("cannot write {what}: {message}")]
+    RunnerFile { what: String, message: String },
 }
 
 impl MitosisError {
@@ -44,6 +52,8 @@ impl MitosisError {
             MitosisError::RolledBack(_) => exit::ROLLED_BACK,
             MitosisError::Stopped(_) => exit::STOPPED,
             MitosisError::Locked(_) => exit::LOCKED,
+            MitosisError::GitHub { .. } => exit::GITHUB,
+            MitosisError::RunnerFile { .. } => exit::RUNNER_FILES,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Hand-built observed states for tests and examples: realistic instances without AWS.
 
-use crate::model::{AccountInfo, Instance, Membership, Observed};
+use crate::observed::{AccountInfo, Instance, Membership, Observed};
 
 pub fn account() -> AccountInfo {
     AccountInfo {

@@ -1,15 +1,120 @@
-//! The flow the command line and the Action share: read the account and plan; take the lock,
-//! execute, release. The clock is read here, at the edge, for run ids and lock expiry.
+//! The flow the command line and the Action share, and the plain options both build: what to
+//! refresh (`RefreshOptions`) and how to apply it (`ApplyOptions`), each default written once
+//! here. Read the account and plan; take the lock, execute, release. The clock is read here,
+//! at the edge, for run ids and lock expiry.
 
-use crate::aws::{observe, Rds};
+use crate::aws::{observe, RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::exec::{ApplyOptions, ExecError, Executor, LockSettings, Reporter};
-use crate::model::Observed;
-use crate::plan::{plan, LatencyModel, Plan, PlanRequest};
-use crate::schema::RunReport;
+use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
+use crate::observed::Observed;
+use crate::plan::{plan, LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice};
+use crate::schema::{RunReport, RunResult};
+use std::time::Duration;
+
+/// The defaults of `apply`, for its flags and for the Action alike.
+pub mod defaults {
+    pub const STEP_TIMEOUT_SECONDS: u64 = 4 * 3600;
+    pub const HOOK_TIMEOUT_SECONDS: u64 = 1800;
+    pub const POLL_INTERVAL_SECONDS: f64 = 5.0;
+    pub const MAX_POLL_INTERVAL_SECONDS: f64 = 60.0;
+    pub const CONCURRENCY: usize = 8;
+    pub const LOCK_TTL_SECONDS: u64 = 12 * 3600;
+}
+
+/// What to refresh: the source, the target and the choices that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshOptions {
+    pub source: String,
+    pub target: String,
+    pub restart: Option<String>,
+    pub before_swap: Option<String>,
+    pub restore_snapshot: bool,
+    pub final_snapshot: bool,
+    /// `latest`, `fresh` or a snapshot identifier; giving it selects the snapshot path.
+    pub snapshot: Option<String>,
+}
+
+impl RefreshOptions {
+    /// The planner's request, for a new run `run_id` (a resumed run keeps its own).
+    pub fn request(&self, run_id: &str) -> PlanRequest {
+        let snapshot = match self.snapshot.as_deref() {
+            None | Some("latest") => SnapshotChoice::Latest,
+            Some("fresh") => SnapshotChoice::Fresh,
+            Some(id) => SnapshotChoice::Id(id.to_string()),
+        };
+        let mut request = PlanRequest::new(
+            &self.source.trim().to_ascii_lowercase(),
+            &self.target.trim().to_ascii_lowercase(),
+            run_id,
+        );
+        request.restart = self.restart.clone().filter(|c| !c.trim().is_empty());
+        request.before_swap = self.before_swap.clone().filter(|c| !c.trim().is_empty());
+        request.final_snapshot = self.final_snapshot;
+        request.snapshot_path = self.restore_snapshot || self.snapshot.is_some();
+        request.snapshot = snapshot;
+        request
+    }
+}
+
+/// How to apply a plan.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub on_failure: OnFailure,
+    pub step_timeout_seconds: u64,
+    pub hook_timeout_seconds: u64,
+    pub poll_interval_seconds: f64,
+    pub max_poll_interval_seconds: f64,
+    pub concurrency: usize,
+    pub force_unlock: Option<String>,
+    pub lock_ttl_seconds: u64,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            on_failure: OnFailure::Rollback,
+            step_timeout_seconds: defaults::STEP_TIMEOUT_SECONDS,
+            hook_timeout_seconds: defaults::HOOK_TIMEOUT_SECONDS,
+            poll_interval_seconds: defaults::POLL_INTERVAL_SECONDS,
+            max_poll_interval_seconds: defaults::MAX_POLL_INTERVAL_SECONDS,
+            concurrency: defaults::CONCURRENCY,
+            force_unlock: None,
+            lock_ttl_seconds: defaults::LOCK_TTL_SECONDS,
+        }
+    }
+}
+
+impl ApplyOptions {
+    /// The executor's configuration, with the expected timings of `latency`.
+    pub fn exec_config(&self, latency: LatencyModel) -> ExecConfig {
+        let min_tick = Duration::from_secs_f64(self.poll_interval_seconds.max(0.01));
+        ExecConfig {
+            poll: PollSettings {
+                min_tick,
+                max_tick: Duration::from_secs_f64(self.max_poll_interval_seconds.max(0.01))
+                    .max(min_tick),
+                step_timeout: Duration::from_secs(self.step_timeout_seconds),
+            },
+            hook_timeout: Duration::from_secs(self.hook_timeout_seconds),
+            on_failure: self.on_failure,
+            concurrency: self.concurrency.max(1),
+            latency,
+        }
+    }
+
+    /// The lock's settings, with the clock read now.
+    pub fn lock_settings(&self) -> LockSettings {
+        LockSettings {
+            now_epoch: now_epoch(),
+            ttl: Duration::from_secs(self.lock_ttl_seconds),
+            settle: Duration::from_secs_f64((self.poll_interval_seconds / 3.0).clamp(0.05, 5.0)),
+            force_unlock: self.force_unlock.clone(),
+        }
+    }
+}
 
 /// Reads a latency model file, or the defaults.
-pub fn load_model(path: Option<&std::path::Path>) -> Result<LatencyModel, MitosisError> {
+pub fn load_latency(path: Option<&std::path::Path>) -> Result<LatencyModel, MitosisError> {
     let Some(path) = path else {
         return Ok(LatencyModel::default());
     };
@@ -27,53 +132,44 @@ pub fn load_model(path: Option<&std::path::Path>) -> Result<LatencyModel, Mitosi
     })
 }
 
-/// Reads the account and plans, with the expected duration under `model`: the one path
-/// `plan`, `apply`, `iam-policy` and the Action share.
+/// Reads the account and plans, with the expected duration under `latency`: the one path
+/// `plan`, `apply`, `iam-policy` and the Action share. Read-only by type.
 pub async fn observe_and_plan(
-    api: &dyn Rds,
+    api: &dyn RdsRead,
     request: &PlanRequest,
-    model: &LatencyModel,
+    latency: &LatencyModel,
 ) -> Result<(Observed, Plan), MitosisError> {
     let observed = observe(api, &request.source, &request.target).await?;
-    let plan = plan(&observed, request)?.with_eta(model);
+    let plan = plan(&observed, request)?.with_eta(latency);
     Ok((observed, plan))
-}
-
-/// How `apply` runs, from the command line or the Action's inputs.
-#[derive(Debug, Clone)]
-pub struct ApplySettings {
-    pub options: ApplyOptions,
-    pub lock: LockSettings,
 }
 
 /// Takes the lock, runs the plan, releases the lock. The report is there whenever the run
 /// started; the error says how it ended otherwise.
 pub async fn execute(
-    api: &dyn Rds,
+    api: &dyn RdsWrite,
     plan: &Plan,
-    settings: &ApplySettings,
-    reporter: &dyn Reporter,
+    options: &ApplyOptions,
+    latency: LatencyModel,
+    sink: &dyn EventSink,
 ) -> (Option<RunReport>, Result<(), MitosisError>) {
     if plan.pending().next().is_none() {
         return (None, Ok(()));
     }
-    if let Err(e) =
-        crate::exec::lock::acquire(api, &plan.target, &plan.run_id, &settings.lock).await
-    {
+    let lock = options.lock_settings();
+    if let Err(e) = crate::exec::lock::acquire(api, &plan.target, &plan.run_id, &lock).await {
         return (None, Err(exec_error(e)));
     }
-    let outcome = Executor::new(api, settings.options.clone(), reporter)
+    let outcome = Executor::new(api, options.exec_config(latency), sink)
         .apply(plan)
         .await;
     if let Err(e) = crate::exec::lock::release(api, &plan.target, &plan.run_id).await {
         tracing::warn!("could not release the lock: {e}");
     }
-    let result = match outcome.error {
-        None => Ok(()),
-        Some(e) if outcome.report.result == "rolled-back" => {
-            Err(MitosisError::RolledBack(e.to_string()))
-        }
-        Some(e) => Err(MitosisError::Stopped(format!(
+    let result = match (outcome.error, outcome.report.result) {
+        (None, _) => Ok(()),
+        (Some(e), RunResult::RolledBack) => Err(MitosisError::RolledBack(e.to_string())),
+        (Some(e), _) => Err(MitosisError::Stopped(format!(
             "{}; rerun the same command to resume",
             outcome
                 .report

@@ -26,7 +26,7 @@ pub struct StepDoc {
     pub phase: String,
     /// The AWS API operation name, or `RunCommand`.
     pub action: String,
-    /// The DBInstanceIdentifier acted on.
+    /// The identifier of the resource acted on (a DBInstanceIdentifier).
     pub instance: String,
     /// The request parameters under their AWS names.
     pub params: Map<String, Value>,
@@ -49,15 +49,12 @@ impl PlanDoc {
                 .steps
                 .iter()
                 .map(|s| StepDoc {
-                    id: s.id.clone(),
-                    phase: serde_json::to_value(s.phase)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    id: s.id.to_string(),
+                    phase: s.phase.as_str().to_string(),
                     action: s.op.action().to_string(),
-                    instance: s.instance.clone(),
-                    params: s.op.params(&s.instance),
-                    depends_on: s.depends_on.clone(),
+                    instance: s.resource.clone(),
+                    params: s.op.params(&s.resource),
+                    depends_on: s.depends_on.iter().map(ToString::to_string).collect(),
                     skip: s.skip.clone(),
                 })
                 .collect(),
@@ -76,8 +73,7 @@ pub struct RunReport {
     pub run_id: String,
     pub source: String,
     pub target: String,
-    /// `succeeded`, `rolled-back` or `failed`.
-    pub result: String,
+    pub result: RunResult,
     pub duration_seconds: f64,
     pub steps: Vec<StepReport>,
     pub rollback: Vec<StepReport>,
@@ -87,13 +83,54 @@ pub struct RunReport {
     pub left: Vec<String>,
 }
 
+/// How an `apply` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunResult {
+    Succeeded,
+    /// A step failed and the original names were put back.
+    RolledBack,
+    /// A step failed and the run stopped where it was: rerunning resumes it.
+    Failed,
+}
+
+impl RunResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Succeeded => "succeeded",
+            RunResult::RolledBack => "rolled-back",
+            RunResult::Failed => "failed",
+        }
+    }
+}
+
+/// What became of one step in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Done,
+    Skipped,
+    Failed,
+    NotRun,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "failed",
+            StepStatus::NotRun => "not-run",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     pub id: String,
     pub action: String,
     pub instance: String,
-    /// `done`, `skipped`, `failed` or `not-run`.
-    pub status: String,
+    pub status: StepStatus,
     pub seconds: Option<f64>,
     pub detail: Option<String>,
 }

@@ -1,4 +1,4 @@
-//! Simulated AWS: an implementation of the `Rds` trait over tokio's clock (pause it for virtual
+//! Simulated AWS: an implementation of the `RdsRead`/`RdsWrite` traits over tokio's clock (pause it for virtual
 //! time) with the latency model's durations and the status transitions RDS shows: creating,
 //! backing-up, modifying (after a moment of unchanged `available`), renaming (the instance
 //! answers under neither name for a while), rebooting, deleting. The effect of each call is
@@ -7,10 +7,13 @@
 //! It counts API calls and measures, per endpoint name, how long no available instance stood
 //! behind it (the swap window).
 
-use crate::aws::Rds;
+use crate::aws::{RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::model::{Instance, Observed, Snapshot};
-use crate::plan::{predict, CreateAttrs, LatencyModel, ModifyAttrs, Op, Phase, Step, Tag};
+use crate::observed::{Instance, Observed, Snapshot};
+use crate::plan::{
+    predict, CreateAttrs, InstanceOp, LatencyModel, ModifyAttrs, Op, Phase, SnapshotOp, Step,
+    StepId, StepKind, Tag,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,7 +37,7 @@ struct World {
 }
 
 pub struct SimRds {
-    model: LatencyModel,
+    latency: LatencyModel,
     world: Mutex<World>,
     started: Instant,
 }
@@ -50,11 +53,11 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
-fn step(instance: &str, op: Op) -> Step {
+fn step(resource: &str, op: Op) -> Step {
     Step {
-        id: "sim".into(),
+        id: StepId::new(StepKind::Create, "sim"),
         phase: Phase::Clone,
-        instance: instance.to_string(),
+        resource: resource.to_string(),
         op,
         depends_on: Vec::new(),
         skip: None,
@@ -138,9 +141,9 @@ impl World {
 }
 
 impl SimRds {
-    pub fn new(state: Observed, model: LatencyModel) -> Self {
+    pub fn new(state: Observed, latency: LatencyModel) -> Self {
         SimRds {
-            model,
+            latency,
             world: Mutex::new(World {
                 state,
                 limbo: BTreeMap::new(),
@@ -161,7 +164,7 @@ impl SimRds {
         operation: &'static str,
         f: impl FnOnce(&mut World, Instant) -> Result<T, MitosisError>,
     ) -> Result<T, MitosisError> {
-        tokio::time::sleep(secs(self.model.api_call)).await;
+        tokio::time::sleep(secs(self.latency.api_call)).await;
         let now = Instant::now();
         let mut w = self.world.lock().expect("world lock");
         w.advance(now);
@@ -220,7 +223,7 @@ impl SimRds {
 }
 
 #[async_trait]
-impl Rds for SimRds {
+impl RdsRead for SimRds {
     async fn describe_instances(&self) -> Result<Vec<Instance>, MitosisError> {
         self.call("DescribeDBInstances", |w, _| {
             Ok(w.state.instances.values().cloned().collect())
@@ -284,20 +287,23 @@ impl Rds for SimRds {
         })
         .await
     }
+}
 
+#[async_trait]
+impl RdsWrite for SimRds {
     async fn create_read_replica(
         &self,
         id: &str,
         source: &str,
         attrs: &CreateAttrs,
     ) -> Result<(), MitosisError> {
-        let done = secs(self.model.create_replica);
+        let done = secs(self.latency.create_replica);
         self.call("CreateDBInstanceReadReplica", |w, now| {
             w.busy_check(source, "CreateDBInstanceReadReplica")?;
-            let op = Op::CreateDBInstanceReadReplica {
+            let op = Op::Instance(InstanceOp::CreateReadReplica {
                 source: source.to_string(),
                 attrs: attrs.clone(),
-            };
+            });
             w.create(now, id, op, done)
         })
         .await
@@ -309,12 +315,12 @@ impl Rds for SimRds {
         snapshot_id: &str,
         attrs: &CreateAttrs,
     ) -> Result<(), MitosisError> {
-        let done = secs(self.model.restore_snapshot);
+        let done = secs(self.latency.restore_snapshot);
         self.call("RestoreDBInstanceFromDBSnapshot", |w, now| {
-            let op = Op::RestoreDBInstanceFromDBSnapshot {
-                snapshot_id: snapshot_id.to_string(),
+            let op = Op::Instance(InstanceOp::RestoreFromSnapshot {
+                snapshot_id: Some(snapshot_id.to_string()),
                 attrs: attrs.clone(),
-            };
+            });
             w.create(now, id, op, done)
         })
         .await
@@ -326,13 +332,13 @@ impl Rds for SimRds {
         snapshot_id: &str,
         tags: &[Tag],
     ) -> Result<(), MitosisError> {
-        let done = secs(self.model.create_snapshot);
+        let done = secs(self.latency.create_snapshot);
         self.call("CreateDBSnapshot", |w, now| {
             w.busy_check(instance, "CreateDBSnapshot")?;
-            let op = Op::CreateDBSnapshot {
+            let op = Op::Snapshot(SnapshotOp::Create {
                 snapshot_id: snapshot_id.to_string(),
                 tags: tags.to_vec(),
-            };
+            });
             SimRds::apply_now(w, &step(instance, op))?;
             if let Some(s) = w.state.snapshots.last_mut() {
                 s.status = "creating".into();
@@ -352,7 +358,7 @@ impl Rds for SimRds {
     }
 
     async fn promote(&self, id: &str) -> Result<(), MitosisError> {
-        let (lag, done) = (secs(self.model.modify_lag), secs(self.model.promote));
+        let (lag, done) = (secs(self.latency.modify_lag), secs(self.latency.promote));
         self.call("PromoteReadReplica", |w, now| {
             w.busy_check(id, "PromoteReadReplica")?;
             let (a, b) = (id.to_string(), id.to_string());
@@ -361,7 +367,10 @@ impl Rds for SimRds {
             w.at(
                 now + done,
                 Box::new(move |w| {
-                    let _ = SimRds::apply_now(w, &step(&b, Op::PromoteReadReplica));
+                    let _ = SimRds::apply_now(
+                        w,
+                        &step(&b, Op::Instance(InstanceOp::PromoteReadReplica)),
+                    );
                     w.set_status(&b, "available");
                 }),
             );
@@ -371,8 +380,8 @@ impl Rds for SimRds {
     }
 
     async fn modify(&self, id: &str, m: &ModifyAttrs) -> Result<(), MitosisError> {
-        let lag = secs(self.model.modify_lag);
-        let model = self.model.clone();
+        let lag = secs(self.latency.modify_lag);
+        let latency = self.latency.clone();
         self.call("ModifyDBInstance", |w, now| {
             w.busy_check(id, "ModifyDBInstance")?;
             let m = m.clone();
@@ -386,7 +395,7 @@ impl Rds for SimRds {
                 w.outages.get_mut(&from).expect("just set").0 = now;
                 // The whole rename, reboot included, takes `rename`; the moment of unchanged
                 // `available`, the time under neither name and the reboot are parts of it.
-                let rename = secs(model.rename);
+                let rename = secs(latency.rename);
                 let lag = lag.min(rename.mul_f64(0.2));
                 let (a, b, c) = (from.clone(), from.clone(), new_id.clone());
                 w.at(now + lag, Box::new(move |w| w.set_status(&a, "renaming")));
@@ -406,7 +415,10 @@ impl Rds for SimRds {
                             w.state.instances.insert(d.clone(), i);
                             let _ = SimRds::apply_now(
                                 w,
-                                &step(&d, Op::ModifyDBInstance(ModifyAttrs::rename(&e))),
+                                &step(
+                                    &d,
+                                    Op::Instance(InstanceOp::Modify(ModifyAttrs::rename(&e))),
+                                ),
                             );
                             // Instances in the middle of their own rename keep their links too.
                             for other in w.limbo.values_mut() {
@@ -431,7 +443,7 @@ impl Rds for SimRds {
                         .instances
                         .get(id)
                         .is_some_and(|i| i.backup_retention == 0);
-                let done = secs(model.modify);
+                let done = secs(latency.modify);
                 let lag = lag.min(done.mul_f64(0.2));
                 let a = from.clone();
                 w.at(
@@ -443,11 +455,12 @@ impl Rds for SimRds {
                         }
                     }),
                 );
-                let backup = secs(model.backup_after_enabling);
+                let backup = secs(latency.backup_after_enabling);
                 w.at(
                     now + done,
                     Box::new(move |w| {
-                        let _ = SimRds::apply_now(w, &step(&from, Op::ModifyDBInstance(m)));
+                        let _ =
+                            SimRds::apply_now(w, &step(&from, Op::Instance(InstanceOp::Modify(m))));
                         if let Some(i) = w.state.instances.get_mut(&from) {
                             i.pending_modifications.clear();
                         }
@@ -476,9 +489,9 @@ impl Rds for SimRds {
                 w,
                 &step(
                     &id,
-                    Op::AddTagsToResource {
+                    Op::Instance(InstanceOp::AddTags {
                         tags: tags.to_vec(),
-                    },
+                    }),
                 ),
             )
         })
@@ -488,16 +501,16 @@ impl Rds for SimRds {
     async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError> {
         self.call("RemoveTagsFromResource", |w, _| {
             let id = w.id_of(arn, "RemoveTagsFromResource")?;
-            let op = Op::RemoveTagsFromResource {
+            let op = Op::Instance(InstanceOp::RemoveTags {
                 keys: keys.to_vec(),
-            };
+            });
             SimRds::apply_now(w, &step(&id, op))
         })
         .await
     }
 
     async fn delete(&self, id: &str, final_snapshot_id: Option<&str>) -> Result<(), MitosisError> {
-        let done = secs(self.model.delete);
+        let done = secs(self.latency.delete);
         self.call("DeleteDBInstance", |w, now| {
             w.busy_check(id, "DeleteDBInstance")?;
             if w.state
@@ -515,9 +528,9 @@ impl Rds for SimRds {
             w.at(
                 now + done,
                 Box::new(move |w| {
-                    let op = Op::DeleteDBInstance {
+                    let op = Op::Instance(InstanceOp::Delete {
                         final_snapshot_id: snap,
-                    };
+                    });
                     let _ = SimRds::apply_now(w, &step(&id, op));
                 }),
             );
@@ -530,10 +543,10 @@ impl Rds for SimRds {
 /// The benchmark: refreshes of given tree shapes on the simulator, measured in virtual time.
 pub mod bench {
     use super::SimRds;
-    use crate::exec::{ApplyOptions, Executor, PollSettings, Silent};
+    use crate::exec::{ExecConfig, Executor, PollSettings, Silent};
     use crate::fixtures::{add_replica, primary, state};
-    use crate::model::Observed;
-    use crate::plan::{estimate, plan, LatencyModel, OnFailure, PlanRequest, SnapshotChoice};
+    use crate::observed::Observed;
+    use crate::plan::{estimate, plan, LatencyModel, OnFailure, PlanRequest};
     use serde::Serialize;
     use std::time::Duration;
 
@@ -618,8 +631,8 @@ pub mod bench {
     }
 
     /// The executor as shipped: concurrent, adaptive polling (5 s to 60 s).
-    pub fn concurrent_options(model: &LatencyModel) -> ApplyOptions {
-        ApplyOptions {
+    pub fn concurrent_options(latency: &LatencyModel) -> ExecConfig {
+        ExecConfig {
             poll: PollSettings {
                 min_tick: Duration::from_secs(5),
                 max_tick: Duration::from_secs(60),
@@ -628,38 +641,29 @@ pub mod bench {
             hook_timeout: Duration::from_secs(60),
             on_failure: OnFailure::Rollback,
             concurrency: 16,
-            model: model.clone(),
+            latency: latency.clone(),
         }
     }
 
     /// The baseline: one step at a time, looking every 60 s.
-    pub fn sequential_options(model: &LatencyModel) -> ApplyOptions {
-        ApplyOptions {
+    pub fn sequential_options(latency: &LatencyModel) -> ExecConfig {
+        ExecConfig {
             poll: PollSettings {
                 min_tick: Duration::from_secs(60),
                 max_tick: Duration::from_secs(60),
                 step_timeout: Duration::from_secs(24 * 3600),
             },
             concurrency: 1,
-            ..concurrent_options(model)
+            ..concurrent_options(latency)
         }
     }
 
     fn request() -> PlanRequest {
-        PlanRequest {
-            source: "prod".into(),
-            target: "demo".into(),
-            restart: None,
-            before_swap: None,
-            final_snapshot: false,
-            snapshot_path: false,
-            snapshot: SnapshotChoice::Latest,
-            run_id: "bench".into(),
-        }
+        PlanRequest::new("prod", "demo", "bench")
     }
 
     /// Runs one refresh of `shape` on the simulator in virtual time.
-    pub fn run(shape: &Shape, model: &LatencyModel, options: ApplyOptions) -> Run {
+    pub fn run(shape: &Shape, latency: &LatencyModel, config: ExecConfig) -> Run {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
@@ -668,9 +672,9 @@ pub mod bench {
         runtime.block_on(async {
             let env = environment(shape);
             let p = plan(&env, &request()).expect("plan");
-            let sim = SimRds::new(env, model.clone());
+            let sim = SimRds::new(env, latency.clone());
             let start = tokio::time::Instant::now();
-            let outcome = Executor::new(&sim, options, &Silent).apply(&p).await;
+            let outcome = Executor::new(&sim, config, &Silent).apply(&p).await;
             assert!(
                 outcome.error.is_none(),
                 "{:?}",
@@ -692,17 +696,17 @@ pub mod bench {
         })
     }
 
-    pub fn measure(shape: &Shape, model: &LatencyModel) -> Figures {
+    pub fn measure(shape: &Shape, latency: &LatencyModel) -> Figures {
         let env = environment(shape);
         let p = plan(&env, &request()).expect("plan");
-        let eta = estimate(&p, model);
+        let eta = estimate(&p, latency);
         Figures {
             shape: shape.name.to_string(),
             steps: p.steps.len(),
             critical_path_seconds: eta.duration_seconds,
             expected_downtime_seconds: eta.downtime_seconds,
-            executor: run(shape, model, concurrent_options(model)),
-            sequential: run(shape, model, sequential_options(model)),
+            executor: run(shape, latency, concurrent_options(latency)),
+            sequential: run(shape, latency, sequential_options(latency)),
         }
     }
 }

@@ -478,3 +478,36 @@ async fn a_trust_policy_mismatch_is_explained() {
     );
     assert_eq!(rds_mutations(&emu), Vec::<String>::new());
 }
+
+/// The Action runs with the process's AWS settings, as the command line does: the attempts
+/// per call from `AWS_MAX_ATTEMPTS` and the region from `--region` (it used to retry 8 times
+/// whatever was set, and to ignore `--region`).
+#[test]
+fn the_action_honours_the_aws_settings_of_the_command_line() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("aws-settings");
+    let env = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("AWS_MAX_ATTEMPTS", "1".into()),
+    ];
+    // One server error: with a single attempt per call it is not retried.
+    emu.control(
+        "/_emulator/faults",
+        r#"{"action": "DescribeDBInstances", "count": 1, "code": "InternalFailure", "status": 500}"#,
+    );
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(stdout(&out).contains("::error"), "{}", stdout(&out));
+
+    // No region input and no AWS_REGION: the global --region flag gives it.
+    let ws = Workspace::new("aws-region-flag");
+    let mut env = env;
+    env.retain(|(k, _)| *k != "AWS_MAX_ATTEMPTS");
+    env.push(("INPUT_AWS-REGION", String::new()));
+    let out = action_with_args(&emu, &ws, &env, &["--region", "us-east-1", "action"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
+}

@@ -2,19 +2,15 @@
 //! carried attributes, skip detection when resuming, and every bad input.
 
 use stack_mitosis::fixtures::{add_replica, primary, state, two_pairs};
-use stack_mitosis::model::{tags, Observed, Snapshot};
-use stack_mitosis::plan::{plan, predict_all, ClonePath, Op, Plan, PlanRequest, SnapshotChoice};
+use stack_mitosis::observed::{tags, Observed, Snapshot};
+use stack_mitosis::plan::{
+    plan, predict_all, ClonePath, InstanceOp, Op, Plan, PlanRequest, SnapshotChoice,
+};
 
 fn request(source: &str, target: &str) -> PlanRequest {
     PlanRequest {
-        source: source.into(),
-        target: target.into(),
         restart: Some("systemctl restart app".into()),
-        snapshot_path: false,
-        snapshot: SnapshotChoice::Latest,
-        before_swap: None,
-        final_snapshot: false,
-        run_id: "run1".into(),
+        ..PlanRequest::new(source, target, "run1")
     }
 }
 
@@ -24,10 +20,10 @@ fn sequence(plan: &Plan) -> Vec<(String, String)> {
         .filter(|s| {
             !matches!(
                 s.op,
-                Op::AddTagsToResource { .. } | Op::RemoveTagsFromResource { .. }
+                Op::Instance(InstanceOp::AddTags { .. } | InstanceOp::RemoveTags { .. })
             )
         })
-        .map(|s| (s.op.action().to_string(), s.instance.clone()))
+        .map(|s| (s.op.action().to_string(), s.resource.clone()))
         .collect()
 }
 
@@ -68,7 +64,7 @@ fn replica_path_follows_the_documented_sequence() {
         .iter()
         .filter(|s| s.op.action() == "DeleteDBInstance")
     {
-        assert!(s.depends_on.contains(&"restart".to_string()), "{}", s.id);
+        assert!(s.depends_on.iter().any(|d| d == "restart"), "{}", s.id);
     }
     assert!(p.steps.iter().all(|s| s.skip.is_none()));
 }
@@ -183,7 +179,7 @@ fn fresh_snapshot_is_taken_first_and_explicit_ids_are_checked() {
     let p = plan(&cross_vpc(), &req).unwrap();
     let snap = &p.steps[0];
     assert_eq!(
-        (snap.op.action(), snap.instance.as_str()),
+        (snap.op.action(), snap.resource.as_str()),
         ("CreateDBSnapshot", "prod")
     );
     let restore = p.step("create-temp-demo").unwrap();
@@ -223,7 +219,7 @@ fn mysql_cascade_builds_parents_before_children_with_backups_where_needed() {
         .steps
         .iter()
         .filter(|s| s.op.action() == "CreateDBInstanceReadReplica")
-        .map(|s| s.instance.as_str())
+        .map(|s| s.resource.as_str())
         .collect();
     assert_eq!(
         creates,
@@ -250,7 +246,7 @@ fn mysql_cascade_builds_parents_before_children_with_backups_where_needed() {
         .steps
         .iter()
         .filter(|s| s.op.action() == "DeleteDBInstance")
-        .map(|s| s.instance.as_str())
+        .map(|s| s.resource.as_str())
         .collect();
     assert_eq!(
         deletes,
@@ -326,13 +322,16 @@ fn an_interrupted_run_plans_only_what_remains() {
             resumed.run_id, "run1",
             "the run id is read back from the tags"
         );
-        let skipped: Vec<&str> = resumed
+        let skipped: Vec<String> = resumed
             .steps
             .iter()
             .filter(|s| s.skip.is_some())
-            .map(|s| s.id.as_str())
+            .map(|s| s.id.to_string())
             .collect();
-        let want: Vec<&str> = full.steps[..done].iter().map(|s| s.id.as_str()).collect();
+        let want: Vec<String> = full.steps[..done]
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
         // Steps that are done are skipped; a restart is re-run unless cleanup has started.
         for id in &want {
             if *id != "restart" {
@@ -523,7 +522,44 @@ fn rollback_from_any_point_before_cleanup_restores_the_originals() {
             assert!(back
                 .steps
                 .iter()
-                .all(|s| s.op.action() != "DeleteDBInstance" || s.instance.starts_with("temp-")));
+                .all(|s| s.op.action() != "DeleteDBInstance" || s.resource.starts_with("temp-")));
         }
+    }
+}
+
+/// A run resumed after its restore, when the snapshot it restored is no longer listed (an
+/// expired automated snapshot), still plans; its IAM policy names no made-up snapshot (the
+/// plan once carried a sentinel "(already restored)" as the snapshot id).
+#[test]
+fn a_resumed_snapshot_plan_names_no_made_up_snapshot_in_its_policy() {
+    let obs = cross_vpc();
+    let full = plan(&obs, &request("prod", "demo")).unwrap();
+    let mut state = obs.clone();
+    let restore = full.step("create-temp-demo").unwrap();
+    stack_mitosis::plan::predict(&mut state, restore).unwrap();
+    state.snapshots.clear();
+    let resumed = plan(&state, &request("prod", "demo")).unwrap();
+    assert!(resumed.resuming);
+    let restore = resumed.step("create-temp-demo").unwrap();
+    assert!(restore.skip.is_some(), "the restore is done");
+    assert!(!restore
+        .op
+        .params("temp-demo")
+        .contains_key("DBSnapshotIdentifier"));
+    let policy = stack_mitosis::iam::policy(&resumed, &stack_mitosis::fixtures::account());
+    let text = policy.to_string();
+    assert!(!text.contains("already restored"), "{text}");
+    let restore_grant = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "RestoreDBInstanceFromDBSnapshot")
+        .expect("the restore is still granted, for the automated snapshots");
+    for arn in restore_grant["Resource"].as_array().unwrap() {
+        let arn = arn.as_str().unwrap();
+        assert!(
+            !arn.contains(":snapshot:") || arn.ends_with(":snapshot:rds:prod-*"),
+            "{arn}"
+        );
     }
 }

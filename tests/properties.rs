@@ -6,9 +6,9 @@
 
 use proptest::prelude::*;
 use stack_mitosis::fixtures::{account, primary};
-use stack_mitosis::model::Snapshot;
-use stack_mitosis::model::{tags, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
-use stack_mitosis::plan::{plan, predict, ClonePath, PlanRequest, SnapshotChoice};
+use stack_mitosis::observed::Snapshot;
+use stack_mitosis::observed::{tags, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
+use stack_mitosis::plan::{plan, predict, ClonePath, PlanRequest};
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -110,14 +110,8 @@ fn build(c: &Case) -> Observed {
 
 fn request(run: &str) -> PlanRequest {
     PlanRequest {
-        source: "src".into(),
-        target: "tgt".into(),
         restart: Some("true".into()),
-        snapshot_path: false,
-        snapshot: SnapshotChoice::Latest,
-        before_swap: None,
-        final_snapshot: false,
-        run_id: run.into(),
+        ..PlanRequest::new("src", "tgt", run)
     }
 }
 
@@ -147,12 +141,12 @@ proptest! {
         let mut state = before.clone();
         for step in p.pending() {
             // No step changes an instance of the source tree.
-            prop_assert!(!(source_tree.contains(&step.instance) && step.op.mutates_instance()),
+            prop_assert!(!(source_tree.contains(&step.resource) && step.op.mutates_resource()),
                 "{} acts on the source tree", step.id);
             // Nothing is deleted but an old-* this run retired.
             if step.op.action() == "DeleteDBInstance" {
-                let victim = state.get(&step.instance).unwrap();
-                let original = step.instance.strip_prefix(OLD_PREFIX).unwrap();
+                let victim = state.get(&step.resource).unwrap();
+                let original = step.resource.strip_prefix(OLD_PREFIX).unwrap();
                 prop_assert!(victim.is_marked(tags::ROLE_OLD, original));
                 prop_assert_eq!(victim.tag(tags::RUN), Some("run1"));
             }
@@ -214,7 +208,7 @@ proptest! {
         if k < p.steps.len() {
             prop_assert_eq!(again.run_id.as_str(), if k == 0 { "run2" } else { "run1" });
             for step in p.steps[..k].iter().filter(|s| s.op.action() != "RunCommand") {
-                prop_assert!(again.step(&step.id).is_none_or(|s| s.skip.is_some()), "{} not skipped after {} steps", step.id, k);
+                prop_assert!(again.step(&step.id.to_string()).is_none_or(|s| s.skip.is_some()), "{} not skipped after {} steps", step.id, k);
             }
             let mut end = mid.clone();
             for step in again.pending() {

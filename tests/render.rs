@@ -1,7 +1,7 @@
 //! The three flight-plan formats and the IAM policy, pinned with snapshots.
 
 use stack_mitosis::fixtures::{account, two_pairs};
-use stack_mitosis::plan::{plan, predict, Plan, PlanRequest, SnapshotChoice};
+use stack_mitosis::plan::{plan, predict, Plan, PlanRequest};
 use stack_mitosis::render::{plan_json, plan_markdown, plan_text};
 use stack_mitosis::schema::PlanDoc;
 
@@ -9,14 +9,8 @@ fn example() -> Plan {
     let mut obs = two_pairs();
     obs.instances.get_mut("demo").unwrap().deletion_protection = true;
     let req = PlanRequest {
-        source: "prod".into(),
-        target: "demo".into(),
         restart: Some("kubectl rollout restart deploy/app".into()),
-        snapshot_path: false,
-        snapshot: SnapshotChoice::Latest,
-        before_swap: None,
-        final_snapshot: false,
-        run_id: "20261121T030000Z".into(),
+        ..PlanRequest::new("prod", "demo", "20261121T030000Z")
     };
     let full = plan(&obs, &req).unwrap();
     // Half-way through the clone, so skipped steps show too.

@@ -10,6 +10,11 @@ use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use std::time::SystemTime;
 
+/// The session name of a role the command line assumes.
+pub const CLI_SESSION_NAME: &str = "stack-mitosis";
+/// How long an assumed role's session lasts unless asked otherwise (the Action's default too).
+pub const DEFAULT_ROLE_DURATION_SECONDS: i32 = 3600;
+
 #[derive(Debug, Clone)]
 pub struct RoleRequest {
     pub role_arn: String,
@@ -36,12 +41,12 @@ pub async fn profile_role(profile: &str) -> Option<RoleRequest> {
         mfa_serial: Some(p.get("mfa_serial")?.to_string()),
         session_name: p
             .get("role_session_name")
-            .unwrap_or("stack-mitosis")
+            .unwrap_or(CLI_SESSION_NAME)
             .to_string(),
         duration_seconds: p
             .get("duration_seconds")
             .and_then(|d| d.parse().ok())
-            .unwrap_or(3600),
+            .unwrap_or(DEFAULT_ROLE_DURATION_SECONDS),
         source_profile: p.get("source_profile").map(str::to_string),
     })
 }
@@ -64,14 +69,11 @@ pub async fn assume_role(
     role: &RoleRequest,
     mfa_code: Option<&str>,
 ) -> Result<SharedCredentialsProvider, MitosisError> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = &settings.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
+    let mut settings = settings.clone();
+    if role.source_profile.is_some() {
+        settings.profile = role.source_profile.clone();
     }
-    if let Some(source) = role.source_profile.as_ref().or(settings.profile.as_ref()) {
-        loader = loader.profile_name(source);
-    }
-    let config = loader.load().await;
+    let config = super::load_config(&settings, true).await;
     let sts = aws_sdk_sts::Client::new(&config);
     let out = sts
         .assume_role()

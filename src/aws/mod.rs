@@ -1,21 +1,24 @@
-//! AWS access behind a narrow trait in the project's own types. The real adapter over
-//! aws-sdk-rds lives in `sdk`; tests use the emulator through it, or fakes of the trait.
+//! AWS access behind narrow traits in the project's own types: `RdsRead` for observing (all
+//! that `plan` and `iam-policy` are given, so they cannot change anything by type) and
+//! `RdsWrite` for the executor. The real adapter over aws-sdk-rds lives in `sdk`; tests use the
+//! emulator through it, or fakes of the traits.
 
 pub mod credentials;
 mod observe;
 mod sdk;
 
 pub use observe::observe;
-pub use sdk::{AwsSettings, SdkRds};
+pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 
 use crate::error::MitosisError;
-use crate::model::{Instance, Snapshot};
+use crate::observed::{Instance, Snapshot};
 use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
+/// Reading RDS: nothing here changes the account.
 #[async_trait]
-pub trait Rds: Send + Sync {
+pub trait RdsRead: Send + Sync {
     /// Every DB instance of the region (all pages).
     async fn describe_instances(&self) -> Result<Vec<Instance>, MitosisError>;
     /// The tags of one resource, by ARN.
@@ -30,7 +33,11 @@ pub trait Rds: Send + Sync {
     async fn describe_some(&self, ids: &[String]) -> Result<Vec<Instance>, MitosisError>;
     /// One snapshot by identifier, if it exists.
     async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError>;
+}
 
+/// Changing RDS: the executor's calls, one per kind of step.
+#[async_trait]
+pub trait RdsWrite: RdsRead {
     async fn create_read_replica(
         &self,
         id: &str,

@@ -1,14 +1,18 @@
-//! Reading the state the planner needs, through the `Rds` trait. Read-only by construction:
-//! the trait it takes has no mutating method reachable from here.
+//! Reading the state the planner needs. Read-only by construction: it takes `RdsRead`, which
+//! has no mutating method.
 
-use super::Rds;
+use super::RdsRead;
 use crate::error::MitosisError;
-use crate::model::{AccountInfo, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::observed::{AccountInfo, Observed, OLD_PREFIX, TEMP_PREFIX};
 use std::collections::BTreeSet;
 
 /// Every instance, the tags of those that matter (the source's tree, the target's tree and
 /// every temp-/old- instance that may belong to it), and the source's snapshots.
-pub async fn observe(api: &dyn Rds, source: &str, target: &str) -> Result<Observed, MitosisError> {
+pub async fn observe(
+    api: &dyn RdsRead,
+    source: &str,
+    target: &str,
+) -> Result<Observed, MitosisError> {
     let instances = api.describe_instances().await?;
     let account = instances
         .iter()

@@ -1,8 +1,8 @@
 //! The real `Rds` over aws-sdk-rds: conversions only, no decisions.
 
-use super::Rds;
+use super::{RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::model::{Instance, Membership, Snapshot};
+use crate::observed::{Instance, Membership, Snapshot};
 use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
@@ -23,15 +23,47 @@ pub struct AwsSettings {
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
-impl AwsSettings {
-    pub fn new(region: Option<String>) -> Self {
+/// Attempts per AWS call, retries included, unless `AWS_MAX_ATTEMPTS` or the settings say
+/// otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+impl Default for AwsSettings {
+    fn default() -> Self {
         AwsSettings {
-            region,
+            region: None,
             profile: None,
-            max_attempts: 8,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             credentials: None,
         }
     }
+}
+
+/// The one AWS configuration loader: the SDK's standard chain (environment, profiles, SSO,
+/// instance roles, `AWS_ENDPOINT_URL`) with these settings on top. `with_credentials: false`
+/// is for STS calls that carry their own proof (a web identity token).
+pub async fn load_config(settings: &AwsSettings, with_credentials: bool) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // Throttling and transient 5xx are retried with exponential backoff by the SDK.
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if !with_credentials {
+        loader = loader.no_credentials();
+    } else if let Some(credentials) = &settings.credentials {
+        loader = loader
+            .credentials_provider(credentials.clone())
+            .identity_cache(
+                // Renew five minutes before expiry, so no call runs on expiring credentials.
+                aws_config::identity::IdentityCache::lazy()
+                    .buffer_time(std::time::Duration::from_secs(300))
+                    .build(),
+            );
+    }
+    loader.load().await
 }
 
 /// The creation-time attributes both CreateDBInstanceReadReplica and
@@ -61,25 +93,7 @@ pub struct SdkRds {
 
 impl SdkRds {
     pub async fn connect(settings: &AwsSettings) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Throttling and transient 5xx are retried with exponential backoff by the SDK.
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts));
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(credentials) = &settings.credentials {
-            loader = loader
-                .credentials_provider(credentials.clone())
-                .identity_cache(
-                    aws_config::identity::IdentityCache::lazy()
-                        .buffer_time(std::time::Duration::from_secs(300))
-                        .build(),
-                );
-        }
-        let config = loader.load().await;
+        let config = load_config(settings, true).await;
         SdkRds {
             client: aws_sdk_rds::Client::new(&config),
         }
@@ -108,7 +122,7 @@ where
 }
 
 #[async_trait]
-impl Rds for SdkRds {
+impl RdsRead for SdkRds {
     async fn describe_instances(&self) -> Result<Vec<Instance>, MitosisError> {
         let items = self
             .client
@@ -189,7 +203,10 @@ impl Rds for SdkRds {
             Err(e) => Err(aws_error("DescribeDBSnapshots", e)),
         }
     }
+}
 
+#[async_trait]
+impl RdsWrite for SdkRds {
     async fn create_read_replica(
         &self,
         id: &str,
@@ -353,7 +370,7 @@ fn processor_features(a: &CreateAttrs) -> Option<Vec<ProcessorFeature>> {
     })
 }
 
-fn s(v: Option<&str>) -> Option<String> {
+fn non_empty_str(v: Option<&str>) -> Option<String> {
     v.filter(|x| !x.is_empty()).map(str::to_string)
 }
 
@@ -365,9 +382,9 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         engine: d.engine().unwrap_or_default().to_string(),
         engine_version: d.engine_version().unwrap_or_default().to_string(),
         class: d.db_instance_class().unwrap_or_default().to_string(),
-        address: d.endpoint().and_then(|e| s(e.address())),
+        address: d.endpoint().and_then(|e| non_empty_str(e.address())),
         port: d.endpoint().and_then(|e| e.port()).or(d.db_instance_port()),
-        storage_type: s(d.storage_type()),
+        storage_type: non_empty_str(d.storage_type()),
         iops: d.iops(),
         multi_az: d.multi_az().unwrap_or(false),
         publicly_accessible: d.publicly_accessible().unwrap_or(false),
@@ -411,23 +428,23 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         iam_auth: d.iam_database_authentication_enabled().unwrap_or(false),
         cloudwatch_logs_exports: d.enabled_cloudwatch_logs_exports().to_vec(),
         performance_insights: d.performance_insights_enabled().unwrap_or(false),
-        performance_insights_kms_key_id: s(d.performance_insights_kms_key_id()),
+        performance_insights_kms_key_id: non_empty_str(d.performance_insights_kms_key_id()),
         performance_insights_retention: d.performance_insights_retention_period(),
         monitoring_interval: d.monitoring_interval(),
-        monitoring_role_arn: s(d.monitoring_role_arn()),
+        monitoring_role_arn: non_empty_str(d.monitoring_role_arn()),
         subnet_group: d
             .db_subnet_group()
-            .and_then(|g| s(g.db_subnet_group_name())),
-        vpc_id: d.db_subnet_group().and_then(|g| s(g.vpc_id())),
+            .and_then(|g| non_empty_str(g.db_subnet_group_name())),
+        vpc_id: d.db_subnet_group().and_then(|g| non_empty_str(g.vpc_id())),
         backup_retention: d.backup_retention_period().unwrap_or(0),
-        backup_window: s(d.preferred_backup_window()),
-        maintenance_window: s(d.preferred_maintenance_window()),
+        backup_window: non_empty_str(d.preferred_backup_window()),
+        maintenance_window: non_empty_str(d.preferred_maintenance_window()),
         deletion_protection: d.deletion_protection().unwrap_or(false),
         storage_encrypted: d.storage_encrypted().unwrap_or(false),
-        kms_key_id: s(d.kms_key_id()),
-        replica_source: s(d.read_replica_source_db_instance_identifier()),
+        kms_key_id: non_empty_str(d.kms_key_id()),
+        replica_source: non_empty_str(d.read_replica_source_db_instance_identifier()),
         replicas: d.read_replica_db_instance_identifiers().to_vec(),
-        cluster: s(d.db_cluster_identifier()),
+        cluster: non_empty_str(d.db_cluster_identifier()),
         pending_modifications: pending_fields(d),
         tags: d
             .tag_list()
@@ -478,6 +495,6 @@ fn snapshot_from_sdk(d: &DbSnapshot) -> Snapshot {
         status: d.status().unwrap_or("unknown").to_string(),
         kind: d.snapshot_type().unwrap_or_default().to_string(),
         created: d.snapshot_create_time().map(|t| t.secs()),
-        vpc_id: s(d.vpc_id()),
+        vpc_id: non_empty_str(d.vpc_id()),
     }
 }

@@ -1,44 +1,55 @@
-//! The executor reports what it does as events; reporters render them. The core never prints.
+//! The executor reports what it does as events, to an `EventSink`. Everything that renders a
+//! run (terminal progress, the Action's log groups, the run report) consumes them; the
+//! executor itself never prints.
 
-use crate::plan::Step;
+use crate::plan::{Plan, Step};
+use crate::schema::{EndpointReport, RunResult};
 
 #[derive(Debug)]
 pub enum Event<'a> {
-    StepStarted { step: &'a Step },
-    StepDone { step: &'a Step, seconds: f64 },
-    StepSkipped { step: &'a Step, reason: &'a str },
-    StepFailed { step: &'a Step, error: String },
-    RollbackStarted { steps: usize },
-    Note(String),
+    /// The run starts with this plan.
+    RunStarted {
+        plan: &'a Plan,
+    },
+    StepStarted {
+        step: &'a Step,
+    },
+    StepDone {
+        step: &'a Step,
+        seconds: f64,
+    },
+    StepSkipped {
+        step: &'a Step,
+        reason: &'a str,
+    },
+    StepFailed {
+        step: &'a Step,
+        error: String,
+        seconds: f64,
+    },
+    /// A failure before the point of no return: these steps put the original names back.
+    /// Step events that follow belong to the rollback.
+    RollbackStarted {
+        plan: &'a Plan,
+    },
+    /// Something the run leaves behind, and what to do about it.
+    Left(String),
+    /// The run is over.
+    RunFinished {
+        result: RunResult,
+        error: Option<String>,
+        endpoints: &'a [EndpointReport],
+        seconds: f64,
+    },
 }
 
-pub trait Reporter: Send + Sync {
+pub trait EventSink: Send + Sync {
     fn event(&self, event: &Event<'_>);
-}
-
-/// Progress lines on stderr, for a terminal or a CI log.
-pub struct TextReporter;
-
-impl Reporter for TextReporter {
-    fn event(&self, event: &Event<'_>) {
-        match event {
-            Event::StepStarted { step } => {
-                eprintln!("-> {} ({} {})", step.id, step.op.action(), step.instance)
-            }
-            Event::StepDone { step, seconds } => eprintln!("   done {} in {seconds:.1}s", step.id),
-            Event::StepSkipped { step, reason } => eprintln!("   skip {}: {reason}", step.id),
-            Event::StepFailed { step, error } => eprintln!("!! {} failed: {error}", step.id),
-            Event::RollbackStarted { steps } => {
-                eprintln!("!! rolling back: {steps} steps to put the original names back")
-            }
-            Event::Note(text) => eprintln!("   {text}"),
-        }
-    }
 }
 
 /// Discards events (tests that only look at results).
 pub struct Silent;
 
-impl Reporter for Silent {
+impl EventSink for Silent {
     fn event(&self, _: &Event<'_>) {}
 }

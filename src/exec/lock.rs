@@ -6,8 +6,8 @@
 //! Tags follow renames, so the lock stays with the original root while it is retired.
 
 use super::ExecError;
-use crate::aws::Rds;
-use crate::model::{Instance, OLD_PREFIX, TEMP_PREFIX};
+use crate::aws::RdsWrite;
+use crate::observed::{Instance, OLD_PREFIX, TEMP_PREFIX};
 use crate::plan::Tag;
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ fn foreign_locks(instances: &[Instance], run_id: &str, now: i64) -> Vec<(String,
     out
 }
 
-async fn with_tags(api: &dyn Rds, target: &str) -> Result<Vec<Instance>, ExecError> {
+async fn with_tags(api: &dyn RdsWrite, target: &str) -> Result<Vec<Instance>, ExecError> {
     let mut found = api
         .describe_some(&candidates(target))
         .await
@@ -55,7 +55,7 @@ async fn with_tags(api: &dyn Rds, target: &str) -> Result<Vec<Instance>, ExecErr
 }
 
 pub async fn acquire(
-    api: &dyn Rds,
+    api: &dyn RdsWrite,
     target: &str,
     run_id: &str,
     settings: &LockSettings,
@@ -111,7 +111,7 @@ pub async fn acquire(
 }
 
 /// Removes this run's lock wherever it is now (the holder may have been renamed).
-pub async fn release(api: &dyn Rds, target: &str, run_id: &str) -> Result<(), ExecError> {
+pub async fn release(api: &dyn RdsWrite, target: &str, run_id: &str) -> Result<(), ExecError> {
     let key = format!("{LOCK_PREFIX}{run_id}");
     for i in with_tags(api, target).await? {
         if i.tags.contains_key(&key) {

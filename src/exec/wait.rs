@@ -1,9 +1,12 @@
 //! Waiting for AWS: status classification, "settled", and one poller that describes every
-//! in-flight instance in a single call per tick.
+//! in-flight resource with a single call per kind per tick.
+//!
+//! A new kind of resource adds a `Watched`/`Seen` variant, its describe call in `Poller::poll`
+//! and its status classes in `Seen::class`.
 
 use super::ExecError;
-use crate::aws::Rds;
-use crate::model::Instance;
+use crate::aws::RdsRead;
+use crate::observed::{Instance, Snapshot};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +49,74 @@ pub fn settled(i: &Instance) -> bool {
             .all(|g| g.status == "active" || g.status == "removing")
 }
 
+/// Snapshot statuses: `available` is done, `failed`/`error` failed, anything else in progress.
+pub fn classify_snapshot(status: &str) -> StatusClass {
+    match status {
+        "available" => StatusClass::Done,
+        "failed" | "error" => StatusClass::Failed,
+        _ => StatusClass::InProgress,
+    }
+}
+
+/// What a waiter watches, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Watched {
+    Instance(String),
+    Snapshot(String),
+}
+
+/// A watched resource as one look saw it.
+// Instances are the common case; boxing them would only add an allocation per look.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Seen {
+    Instance(Instance),
+    Snapshot(Snapshot),
+}
+
+impl Seen {
+    fn name(&self) -> &str {
+        match self {
+            Seen::Instance(i) => &i.id,
+            Seen::Snapshot(s) => &s.id,
+        }
+    }
+
+    fn status(&self) -> &str {
+        match self {
+            Seen::Instance(i) => &i.status,
+            Seen::Snapshot(s) => &s.status,
+        }
+    }
+
+    fn class(&self) -> StatusClass {
+        match self {
+            Seen::Instance(i) => classify(&i.status),
+            Seen::Snapshot(s) => classify_snapshot(&s.status),
+        }
+    }
+}
+
+/// The watched resources that exist, as the last look saw them.
+#[derive(Debug, Clone, Default)]
+pub struct Looks(BTreeMap<Watched, Seen>);
+
+impl Looks {
+    pub fn instance(&self, id: &str) -> Option<&Instance> {
+        match self.0.get(&Watched::Instance(id.to_string())) {
+            Some(Seen::Instance(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn snapshot(&self, id: &str) -> Option<&Snapshot> {
+        match self.0.get(&Watched::Snapshot(id.to_string())) {
+            Some(Seen::Snapshot(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// How often to look. Each waiter asks for its next look from how long its step is expected
 /// to take: rarely while a long create is far from done, every `min_tick` once it is due. One
 /// DescribeDBInstances call per tick serves every waiter, and ticks are never closer than
@@ -74,22 +145,21 @@ impl PollSettings {
     }
 }
 
-/// What a wait is for, checked against the instances it watches (absent ones are missing from
-/// the map).
-pub type Condition<'a> = dyn Fn(&BTreeMap<String, Instance>) -> bool + Send + Sync + 'a;
+/// What a wait is for, checked against the resources it watches (absent ones are missing).
+pub type Condition<'a> = dyn Fn(&Looks) -> bool + Send + Sync + 'a;
 
 /// One poll's result, shared with every waiter.
 #[derive(Clone, Default)]
-struct Seen {
+struct Published {
     generation: u64,
-    instances: Arc<BTreeMap<String, Instance>>,
-    /// The identifiers this poll asked for: a waiter trusts only polls that covered its own.
-    polled: Arc<Vec<String>>,
+    found: Arc<BTreeMap<Watched, Seen>>,
+    /// What this poll asked for: a waiter trusts only polls that covered its own.
+    polled: Arc<Vec<Watched>>,
     error: Option<String>,
 }
 
 struct Waiter {
-    ids: Vec<String>,
+    watched: Vec<Watched>,
     started: Instant,
     expected: Duration,
     due: Instant,
@@ -100,18 +170,18 @@ struct Registry {
     next_key: u64,
     waiters: BTreeMap<u64, Waiter>,
     last_poll: Option<Instant>,
-    /// Every instance as last seen, with when: absent ones are dropped.
-    latest: BTreeMap<String, (Instant, Instance)>,
+    /// Every resource as last seen, with when: absent ones are dropped.
+    latest: BTreeMap<Watched, (Instant, Seen)>,
 }
 
-/// The one poller of a run: waiters register the instances they watch; `run` describes them
-/// all in one call per tick and publishes the result.
+/// The one poller of a run: waiters register the resources they watch; `run` describes them
+/// all, one call per kind per tick, and publishes the result.
 pub struct Poller<'a> {
-    api: &'a dyn Rds,
+    api: &'a dyn RdsRead,
     pub settings: PollSettings,
     registry: Mutex<Registry>,
     wake: Notify,
-    seen: watch::Sender<Seen>,
+    seen: watch::Sender<Published>,
 }
 
 struct Deregister<'p, 'a>(&'p Poller<'a>, u64);
@@ -125,13 +195,13 @@ impl Drop for Deregister<'_, '_> {
 }
 
 impl<'a> Poller<'a> {
-    pub fn new(api: &'a dyn Rds, settings: PollSettings) -> Self {
+    pub fn new(api: &'a dyn RdsRead, settings: PollSettings) -> Self {
         Poller {
             api,
             settings,
             registry: Mutex::new(Registry::default()),
             wake: Notify::new(),
-            seen: watch::channel(Seen::default()).0,
+            seen: watch::channel(Published::default()).0,
         }
     }
 
@@ -160,28 +230,69 @@ impl<'a> Poller<'a> {
         }
     }
 
+    /// One look at everything watched: a DescribeDBInstances filtered to the instances, one
+    /// DescribeDBSnapshots per snapshot.
+    async fn describe(&self, watched: &[Watched]) -> Result<Vec<Seen>, String> {
+        let mut instances = Vec::new();
+        let mut found = Vec::new();
+        for w in watched {
+            match w {
+                Watched::Instance(id) => instances.push(id.clone()),
+                Watched::Snapshot(id) => {
+                    let snap = self
+                        .api
+                        .describe_snapshot(id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    found.extend(snap.map(Seen::Snapshot));
+                }
+            }
+        }
+        if !instances.is_empty() {
+            let seen = self
+                .api
+                .describe_some(&instances)
+                .await
+                .map_err(|e| e.to_string())?;
+            found.extend(seen.into_iter().map(Seen::Instance));
+        }
+        Ok(found)
+    }
+
     async fn poll(&self) {
-        let ids: Vec<String> = {
+        let watched: Vec<Watched> = {
             let r = self.registry.lock().expect("poller registry");
-            let mut ids: Vec<String> = r.waiters.values().flat_map(|w| w.ids.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            ids
+            let mut all: Vec<Watched> =
+                r.waiters.values().flat_map(|w| w.watched.clone()).collect();
+            all.sort();
+            all.dedup();
+            all
         };
-        if ids.is_empty() {
+        if watched.is_empty() {
             return;
         }
-        let result = self.api.describe_some(&ids).await;
+        let result = self.describe(&watched).await.map(|found| {
+            found
+                .into_iter()
+                .map(|seen| {
+                    let key = match &seen {
+                        Seen::Instance(i) => Watched::Instance(i.id.clone()),
+                        Seen::Snapshot(s) => Watched::Snapshot(s.id.clone()),
+                    };
+                    (key, seen)
+                })
+                .collect::<BTreeMap<Watched, Seen>>()
+        });
         let now = Instant::now();
         {
             let mut r = self.registry.lock().expect("poller registry");
             r.last_poll = Some(now);
             if let Ok(found) = &result {
-                for id in &ids {
-                    r.latest.remove(id);
+                for w in &watched {
+                    r.latest.remove(w);
                 }
-                for i in found {
-                    r.latest.insert(i.id.clone(), (now, i.clone()));
+                for (w, seen) in found {
+                    r.latest.insert(w.clone(), (now, seen.clone()));
                 }
             }
             let settings = self.settings;
@@ -192,59 +303,58 @@ impl<'a> Poller<'a> {
             }
         }
         let generation = self.seen.borrow().generation + 1;
-        let seen = match result {
-            Ok(found) => Seen {
+        let published = match result {
+            Ok(found) => Published {
                 generation,
-                instances: Arc::new(found.into_iter().map(|i| (i.id.clone(), i)).collect()),
-                polled: Arc::new(ids),
+                found: Arc::new(found),
+                polled: Arc::new(watched),
                 error: None,
             },
-            Err(e) => Seen {
+            Err(e) => Published {
                 generation,
-                instances: self.seen.borrow().instances.clone(),
-                polled: Arc::new(ids),
-                error: Some(e.to_string()),
+                found: self.seen.borrow().found.clone(),
+                polled: Arc::new(watched),
+                error: Some(e),
             },
         };
-        self.seen.send_replace(seen);
+        self.seen.send_replace(published);
     }
 
     /// The instance as last seen and when, however long ago.
     pub fn last_seen(&self, id: &str) -> Option<(Instant, Instance)> {
-        self.registry
-            .lock()
-            .expect("poller registry")
-            .latest
-            .get(id)
-            .cloned()
+        let r = self.registry.lock().expect("poller registry");
+        match r.latest.get(&Watched::Instance(id.to_string())) {
+            Some((at, Seen::Instance(i))) => Some((*at, i.clone())),
+            _ => None,
+        }
     }
 
-    /// Waits until `done` holds for `ids`. `expected` (how long the step should take) sets how
-    /// often to look. Fails at once when a watched instance reaches a failed status, and after
-    /// the step timeout with the instances and their last statuses named.
+    /// Waits until `done` holds for what is watched. `expected` (how long the step should
+    /// take) sets how often to look. Fails at once when a watched resource reaches a failed
+    /// status, and after the step timeout with the resources and their last statuses named.
     pub async fn wait(
         &self,
-        ids: &[String],
+        watched: &[Watched],
         expected: Duration,
         what: &str,
         done: &Condition<'_>,
-    ) -> Result<BTreeMap<String, Instance>, ExecError> {
+    ) -> Result<Looks, ExecError> {
         let mut rx = self.seen.subscribe();
         let started = Instant::now();
         let key = {
             let mut r = self.registry.lock().expect("poller registry");
             r.next_key += 1;
             let key = r.next_key;
-            let due = started + self.settings.next_delay(expected, Duration::ZERO);
             let due = if expected.is_zero() {
                 started
             } else {
-                due.min(started + self.settings.step_timeout)
+                (started + self.settings.next_delay(expected, Duration::ZERO))
+                    .min(started + self.settings.step_timeout)
             };
             r.waiters.insert(
                 key,
                 Waiter {
-                    ids: ids.to_vec(),
+                    watched: watched.to_vec(),
                     started,
                     expected,
                     due,
@@ -259,45 +369,48 @@ impl<'a> Poller<'a> {
             if rx.changed().await.is_err() {
                 return Err(ExecError::Refused("the poller stopped".into()));
             }
-            let snapshot = rx.borrow_and_update().clone();
-            // A poll that started before this waiter registered did not look for its instances
-            // (an absent instance would read as "deleted").
-            if snapshot.generation <= first || !ids.iter().all(|id| snapshot.polled.contains(id)) {
+            let published = rx.borrow_and_update().clone();
+            // A poll that started before this waiter registered did not look for its resources
+            // (an absent one would read as "deleted").
+            if published.generation <= first
+                || !watched.iter().all(|w| published.polled.contains(w))
+            {
                 continue;
             }
-            if let Some(e) = snapshot.error {
+            if let Some(e) = published.error {
                 return Err(ExecError::Aws(crate::error::MitosisError::Aws {
-                    operation: "DescribeDBInstances".into(),
+                    operation: "Describe".into(),
                     message: e,
                 }));
             }
-            let seen: BTreeMap<String, Instance> = ids
-                .iter()
-                .filter_map(|id| snapshot.instances.get(id).map(|i| (id.clone(), i.clone())))
-                .collect();
-            if let Some(bad) = seen
-                .values()
-                .find(|i| classify(&i.status) == StatusClass::Failed)
-            {
+            let looks = Looks(
+                watched
+                    .iter()
+                    .filter_map(|w| published.found.get(w).map(|s| (w.clone(), s.clone())))
+                    .collect(),
+            );
+            if let Some(bad) = looks.0.values().find(|s| s.class() == StatusClass::Failed) {
                 return Err(ExecError::FailedStatus {
-                    instance: bad.id.clone(),
-                    status: bad.status.clone(),
+                    resource: bad.name().to_string(),
+                    status: bad.status().to_string(),
                 });
             }
-            if done(&seen) {
-                return Ok(seen);
+            if done(&looks) {
+                return Ok(looks);
             }
-            for i in seen.values() {
-                if classify(&i.status) != StatusClass::Done && !known_in_progress(&i.status) {
-                    tracing::warn!(instance = %i.id, status = %i.status, "unknown RDS status, treated as in progress");
+            for s in looks.0.values() {
+                if s.class() != StatusClass::Done && !known_in_progress(s.status()) {
+                    tracing::warn!(resource = %s.name(), status = %s.status(), "unknown status, treated as in progress");
                 }
             }
             if started.elapsed() >= self.settings.step_timeout {
-                let last = ids
+                let last = watched
                     .iter()
-                    .map(|id| match seen.get(id) {
-                        Some(i) => format!("{id} is {}", i.status),
-                        None => format!("{id} does not exist"),
+                    .map(|w| match (w, looks.0.get(w)) {
+                        (_, Some(s)) => format!("{} is {}", s.name(), s.status()),
+                        (Watched::Instance(id) | Watched::Snapshot(id), None) => {
+                            format!("{id} does not exist")
+                        }
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
@@ -336,7 +449,7 @@ fn known_in_progress(status: &str) -> bool {
 mod tests {
     use super::*;
     use crate::fixtures::primary;
-    use crate::model::Membership;
+    use crate::observed::Membership;
 
     #[test]
     fn statuses_map_to_three_outcomes() {

@@ -121,6 +121,40 @@ fn explain(e: octocrab::Error, what: &str) -> String {
     format!("cannot {what}: {text}{hint}")
 }
 
+/// Posts (or updates) the flight plan as the pull request's sticky comment.
+pub async fn post(
+    env: &super::ActionEnv,
+    token: &str,
+    pr: u64,
+    target: &str,
+    markdown: &str,
+) -> Result<(), crate::error::MitosisError> {
+    use crate::error::MitosisError;
+    let repo = env.get("GITHUB_REPOSITORY").unwrap_or_default();
+    let (owner, name) = repo.split_once('/').ok_or_else(|| {
+        MitosisError::bad_input(
+            "GITHUB_REPOSITORY is not owner/repo: is this running in GitHub Actions?",
+        )
+    })?;
+    let api = env
+        .get("GITHUB_API_URL")
+        .unwrap_or("https://api.github.com");
+    let github_error = |message: String| MitosisError::GitHub {
+        operation: "comment".into(),
+        message,
+    };
+    let github = octocrab::Octocrab::builder()
+        .base_uri(api)
+        .and_then(|b| b.personal_token(token.to_string()).build())
+        .map_err(|e| github_error(format!("cannot reach GitHub at {api}: {e}")))?;
+    let body = body(target, markdown, env.summary_url().as_deref());
+    let id = upsert(&github, owner, name, pr, target, &body)
+        .await
+        .map_err(github_error)?;
+    tracing::info!(comment = id, "flight plan posted on pull request #{pr}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

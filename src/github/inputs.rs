@@ -1,7 +1,9 @@
 //! The Action's inputs, read from `INPUT_*` exactly as the runner sets them (upper case,
 //! spaces to `_`, hyphens kept), and validated before anything touches AWS.
 
+use crate::aws::credentials::DEFAULT_ROLE_DURATION_SECONDS;
 use crate::plan::OnFailure;
+use crate::refresh::{ApplyOptions, RefreshOptions};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,22 +24,20 @@ pub enum CommentMode {
 #[derive(Debug, Clone)]
 pub struct ActionInputs {
     pub mode: Mode,
-    pub source: String,
-    pub target: String,
-    pub restart: Option<String>,
-    pub before_swap: Option<String>,
-    pub restore_snapshot: bool,
-    pub snapshot: Option<String>,
-    pub final_snapshot: bool,
+    /// What to refresh, as the command line's flags would give it.
+    pub refresh: RefreshOptions,
+    /// How to apply, with the command line's defaults for what the Action does not expose.
+    pub apply: ApplyOptions,
     pub role_to_assume: Option<String>,
     pub role_session_name: String,
     pub role_duration_seconds: i32,
     pub aws_region: Option<String>,
     pub comment: CommentMode,
     pub github_token: Option<String>,
-    pub step_timeout: u64,
-    pub on_failure: OnFailure,
 }
+
+/// The session name of the role the Action assumes, unless `role-session-name` says otherwise.
+pub const DEFAULT_SESSION_NAME: &str = "GitHubActions";
 
 /// An input that cannot be used, by name, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,112 +56,170 @@ fn key(name: &str) -> String {
     format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
 }
 
-/// Reads the inputs from an environment (a map, so tests need no process environment).
-pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, InputError> {
-    let get = |name: &str| -> Option<String> {
-        env.get(&key(name))
+/// The inputs as the runner set them, trimmed, with typed readers that name the input when a
+/// value cannot be used.
+struct Raw<'a>(&'a BTreeMap<String, String>);
+
+impl Raw<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .get(&key(name))
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
-    };
-    let bad = |name: &str, message: String| InputError {
-        input: name.to_string(),
-        message,
-    };
-    let required = |name: &str| {
-        get(name).ok_or_else(|| bad(name, "is required: give the DB instance identifier".into()))
-    };
-    let boolean = |name: &str| -> Result<bool, InputError> {
-        match get(name).as_deref() {
+    }
+
+    fn bad(name: &str, message: String) -> InputError {
+        InputError {
+            input: name.to_string(),
+            message,
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<String, InputError> {
+        self.get(name)
+            .ok_or_else(|| Self::bad(name, "is required: give the DB instance identifier".into()))
+    }
+
+    /// The runner's booleans: true|True|TRUE|false|False|FALSE.
+    fn boolean(&self, name: &str) -> Result<bool, InputError> {
+        match self.get(name).as_deref() {
             None | Some("false") | Some("False") | Some("FALSE") => Ok(false),
             Some("true") | Some("True") | Some("TRUE") => Ok(true),
-            Some(other) => Err(bad(
+            Some(other) => Err(Self::bad(
                 name,
                 format!("{other:?} is not a boolean: use true or false"),
             )),
         }
-    };
-    let number = |name: &str, default: i64, min: i64, max: i64| -> Result<i64, InputError> {
-        match get(name) {
+    }
+
+    fn number(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, InputError> {
+        match self.get(name) {
             None => Ok(default),
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(bad(
+                _ => Err(Self::bad(
                     name,
                     format!("{v:?} is not a whole number from {min} to {max}"),
                 )),
             },
         }
-    };
+    }
 
-    let mode = match get("mode").as_deref() {
-        None | Some("plan") => Mode::Plan,
-        Some("apply") => Mode::Apply,
-        Some("iam-policy") => Mode::IamPolicy,
-        Some(other) => {
-            return Err(bad(
-                "mode",
-                format!("{other:?} is not a mode: use plan, apply or iam-policy"),
-            ))
-        }
-    };
-    let comment = match get("comment").as_deref() {
-        None | Some("auto") => CommentMode::Auto,
-        Some("always") => CommentMode::Always,
-        Some("never") => CommentMode::Never,
-        Some(other) => {
-            return Err(bad(
-                "comment",
-                format!("{other:?} is not valid: use auto, always or never"),
-            ))
-        }
-    };
-    let on_failure = match get("on-failure").as_deref() {
-        None | Some("rollback") => OnFailure::Rollback,
-        Some("keep") => OnFailure::Keep,
-        Some(other) => {
-            return Err(bad(
-                "on-failure",
-                format!("{other:?} is not valid: use rollback or keep"),
-            ))
-        }
-    };
-    let session = get("role-session-name").unwrap_or_else(|| "GitHubActions".into());
-    let session_ok = (2..=64).contains(&session.len())
+    /// One of `choices` (the first is the default), parsed into its type.
+    fn choice<T>(&self, name: &str, choices: &[(&str, T)]) -> Result<T, InputError>
+    where
+        T: Copy,
+    {
+        let value = self.get(name);
+        let wanted = value.as_deref().unwrap_or(choices[0].0);
+        choices
+            .iter()
+            .find(|(n, _)| *n == wanted)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                Self::bad(
+                    name,
+                    format!("{wanted:?} is not valid: use {}", names.join(", ")),
+                )
+            })
+    }
+}
+
+/// Reads the inputs from an environment (a map, so tests need no process environment).
+pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, InputError> {
+    let raw = Raw(env);
+    let mode = raw.choice(
+        "mode",
+        &[
+            ("plan", Mode::Plan),
+            ("apply", Mode::Apply),
+            ("iam-policy", Mode::IamPolicy),
+        ],
+    )?;
+    let comment = raw.choice(
+        "comment",
+        &[
+            ("auto", CommentMode::Auto),
+            ("always", CommentMode::Always),
+            ("never", CommentMode::Never),
+        ],
+    )?;
+    Ok(ActionInputs {
+        mode,
+        refresh: refresh_options(&raw)?,
+        apply: apply_options(&raw)?,
+        role_to_assume: role_arn(&raw)?,
+        role_session_name: session_name(&raw)?,
+        role_duration_seconds: raw.number(
+            "role-duration-seconds",
+            i64::from(DEFAULT_ROLE_DURATION_SECONDS),
+            900,
+            43_200,
+        )? as i32,
+        aws_region: raw.get("aws-region"),
+        comment,
+        github_token: raw.get("github-token"),
+    })
+}
+
+fn refresh_options(raw: &Raw<'_>) -> Result<RefreshOptions, InputError> {
+    Ok(RefreshOptions {
+        source: raw.required("source")?,
+        target: raw.required("target")?,
+        restart: raw.get("restart"),
+        before_swap: raw.get("before-swap"),
+        restore_snapshot: raw.boolean("restore-snapshot")?,
+        final_snapshot: raw.boolean("final-snapshot")?,
+        snapshot: raw.get("snapshot"),
+    })
+}
+
+fn apply_options(raw: &Raw<'_>) -> Result<ApplyOptions, InputError> {
+    let defaults = ApplyOptions::default();
+    let on_failure = raw.choice(
+        "on-failure",
+        &[("rollback", OnFailure::Rollback), ("keep", OnFailure::Keep)],
+    )?;
+    let step_timeout = raw.number(
+        "step-timeout",
+        defaults.step_timeout_seconds as i64,
+        1,
+        7 * 24 * 3600,
+    )?;
+    Ok(ApplyOptions {
+        on_failure,
+        step_timeout_seconds: step_timeout as u64,
+        ..defaults
+    })
+}
+
+fn session_name(raw: &Raw<'_>) -> Result<String, InputError> {
+    let session = raw
+        .get("role-session-name")
+        .unwrap_or_else(|| DEFAULT_SESSION_NAME.into());
+    let ok = (2..=64).contains(&session.len())
         && session
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-    if !session_ok {
-        return Err(bad(
+    if ok {
+        Ok(session)
+    } else {
+        Err(Raw::bad(
             "role-session-name",
             format!("{session:?} must be 2-64 characters of letters, digits and _+=,.@-"),
-        ));
+        ))
     }
-    if let Some(role) = get("role-to-assume") {
-        if !role.starts_with("arn:") || !role.contains(":role/") {
-            return Err(bad(
-                "role-to-assume",
-                format!("{role:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-            ));
-        }
+}
+
+fn role_arn(raw: &Raw<'_>) -> Result<Option<String>, InputError> {
+    match raw.get("role-to-assume") {
+        Some(role) if !role.starts_with("arn:") || !role.contains(":role/") => Err(Raw::bad(
+            "role-to-assume",
+            format!("{role:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+        )),
+        other => Ok(other),
     }
-    Ok(ActionInputs {
-        mode,
-        source: required("source")?,
-        target: required("target")?,
-        restart: get("restart"),
-        before_swap: get("before-swap"),
-        restore_snapshot: boolean("restore-snapshot")?,
-        snapshot: get("snapshot"),
-        final_snapshot: boolean("final-snapshot")?,
-        role_to_assume: get("role-to-assume"),
-        role_session_name: session,
-        role_duration_seconds: number("role-duration-seconds", 3600, 900, 43_200)? as i32,
-        aws_region: get("aws-region"),
-        comment,
-        github_token: get("github-token"),
-        step_timeout: number("step-timeout", 4 * 3600, 1, 7 * 24 * 3600)? as u64,
-        on_failure,
-    })
 }
 
 #[cfg(test)]
@@ -188,9 +246,9 @@ mod tests {
             ("INPUT_MODE", "apply"),
         ]);
         let i = read_inputs(&e).unwrap();
-        assert_eq!(i.source, "prod");
+        assert_eq!(i.refresh.source, "prod");
         assert_eq!(i.mode, Mode::Apply);
-        assert!(i.restore_snapshot);
+        assert!(i.refresh.restore_snapshot);
         assert_eq!(
             i.role_to_assume.as_deref(),
             Some("arn:aws:iam::123456789012:role/refresh")

@@ -1,67 +1,26 @@
 //! The GitHub Action: a thin layer over the same plan and apply code as the CLI. It reads the
-//! runner's environment once, validates the inputs before any AWS call, assumes the role
-//! through OIDC, posts the flight plan (sticky PR comment, job summary), applies, and writes
-//! the outputs.
+//! runner's environment once (`env`), validates the inputs before any AWS call (`inputs`),
+//! assumes the role through OIDC (`oidc`), posts the flight plan (`comment`, job summary),
+//! applies with its progress in log groups (`progress`), and writes the outputs (`commands`).
 
 pub mod commands;
 pub mod comment;
+mod env;
 pub mod inputs;
 pub mod oidc;
+mod progress;
+
+pub use env::ActionEnv;
 
 use crate::aws::{AwsSettings, SdkRds};
-use crate::cli::{ApplyArgs, RefreshArgs};
 use crate::error::{exit, MitosisError};
-use crate::exec::{Event, Reporter};
-use crate::plan::Phase;
-use crate::refresh::{execute, load_model, new_run_id, observe_and_plan};
+use crate::observed::Observed;
+use crate::plan::Plan;
+use crate::refresh::{execute, load_latency, new_run_id, observe_and_plan};
 use crate::render::{plan_json, plan_markdown, report_markdown};
+use crate::schema::RunResult;
 use inputs::{read_inputs, ActionInputs, CommentMode, Mode};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
-
-/// The runner's environment, read once at the edge.
-pub struct ActionEnv {
-    pub vars: BTreeMap<String, String>,
-}
-
-impl ActionEnv {
-    pub fn from_process() -> Self {
-        ActionEnv {
-            vars: std::env::vars().collect(),
-        }
-    }
-    fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-    fn path(&self, key: &str) -> Option<PathBuf> {
-        self.get(key).map(PathBuf::from)
-    }
-    /// The pull request this run is about, from the event payload.
-    fn pull_request(&self) -> Option<u64> {
-        let event = self.get("GITHUB_EVENT_NAME")?;
-        if !event.starts_with("pull_request") {
-            return None;
-        }
-        let payload: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(self.get("GITHUB_EVENT_PATH")?).ok()?)
-                .ok()?;
-        payload["pull_request"]["number"]
-            .as_u64()
-            .or(payload["number"].as_u64())
-    }
-    fn summary_url(&self) -> Option<String> {
-        Some(format!(
-            "{}/{}/actions/runs/{}",
-            self.get("GITHUB_SERVER_URL")?,
-            self.get("GITHUB_REPOSITORY")?,
-            self.get("GITHUB_RUN_ID")?
-        ))
-    }
-}
+use progress::ActionProgress;
 
 fn mask(secret: &str) {
     if !secret.is_empty() {
@@ -74,65 +33,10 @@ fn fail(title: &str, message: &str, code: u8) -> u8 {
     code
 }
 
-/// Log groups per phase of the refresh (steps of one phase run side by side).
-struct ActionReporter {
-    open: Mutex<Option<&'static str>>,
-}
-
-fn group_of(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Clone => "Build the clone",
-        Phase::Prepare => "Before-swap command",
-        Phase::Retire | Phase::Swap => "Swap",
-        Phase::Restart => "Restart command",
-        Phase::Cleanup => "Clean up",
-    }
-}
-
-impl Reporter for ActionReporter {
-    fn event(&self, event: &Event<'_>) {
-        let mut open = self.open.lock().expect("reporter lock");
-        let mut enter = |title: &'static str| {
-            if *open != Some(title) {
-                if open.is_some() {
-                    println!("{}", commands::END_GROUP);
-                }
-                println!("{}", commands::group(title));
-                *open = Some(title);
-            }
-        };
-        match event {
-            Event::StepStarted { step } => {
-                enter(group_of(step.phase));
-                println!("-> {} ({} {})", step.id, step.op.action(), step.instance);
-            }
-            Event::StepDone { step, seconds } => println!("   done {} in {seconds:.0}s", step.id),
-            Event::StepSkipped { step, reason } => println!("   skip {}: {reason}", step.id),
-            Event::StepFailed { step, error } => {
-                println!(
-                    "{}",
-                    commands::error(&format!("Step {} failed", step.id), error)
-                )
-            }
-            Event::RollbackStarted { steps } => {
-                enter("Rollback");
-                println!("rolling back: {steps} steps to put the original names back");
-            }
-            Event::Note(text) => println!("   {text}"),
-        }
-    }
-}
-
-impl ActionReporter {
-    fn close(&self) {
-        if self.open.lock().expect("reporter lock").take().is_some() {
-            println!("{}", commands::END_GROUP);
-        }
-    }
-}
-
-/// Runs the Action; returns the process exit code.
-pub async fn run(env: ActionEnv) -> u8 {
+/// Runs the Action with the AWS settings the process was given (`--region`/`AWS_REGION`,
+/// `AWS_MAX_ATTEMPTS`, a profile), the `aws-region` input taking precedence; returns the
+/// process exit code.
+pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
     let inputs = match read_inputs(&env.vars) {
         Ok(i) => i,
         Err(e) => {
@@ -161,70 +65,29 @@ pub async fn run(env: ActionEnv) -> u8 {
             exit::BAD_INPUT,
         );
     }
-    let region = inputs
-        .aws_region
-        .clone()
-        .or_else(|| env.get("AWS_REGION").map(str::to_string));
-    let credentials = match &inputs.role_to_assume {
-        None => None,
-        Some(role) => match oidc_role(&env, &inputs, role, region.clone()).await {
-            Ok(p) => Some(aws_credential_types::provider::SharedCredentialsProvider::new(p)),
+    let mut settings = aws;
+    if inputs.aws_region.is_some() {
+        settings.region = inputs.aws_region.clone();
+    }
+    if let Some(role) = &inputs.role_to_assume {
+        let session = &inputs.role_session_name;
+        let duration = inputs.role_duration_seconds;
+        match oidc::role(&env, role, session, duration, &settings, mask).await {
+            Ok(p) => {
+                settings.credentials =
+                    Some(aws_credential_types::provider::SharedCredentialsProvider::new(p))
+            }
             Err(message) => return fail("Cannot assume the AWS role", &message, exit::BAD_INPUT),
-        },
-    };
-    let mut settings = AwsSettings::new(region);
-    settings.credentials = credentials;
+        }
+    }
     match run_mode(&env, &inputs, &settings, comment_on).await {
         Ok(()) => 0,
         Err(e) => fail("stack-mitosis", &e.to_string(), e.exit_code()),
     }
 }
 
-async fn oidc_role(
-    env: &ActionEnv,
-    inputs: &ActionInputs,
-    role: &str,
-    region: Option<String>,
-) -> Result<oidc::OidcRole, String> {
-    let (Some(url), Some(token)) = (
-        env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) else {
-        return Err(format!(
-            "role-to-assume is {role}, but the runner offers no OIDC token: add `permissions: id-token: write` to the workflow (or the job)"
-        ));
-    };
-    mask(token);
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).no_credentials();
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region));
-    }
-    let config = loader.load().await;
-    Ok(oidc::OidcRole {
-        request_url: url.to_string(),
-        request_token: token.to_string(),
-        role_arn: role.to_string(),
-        session_name: inputs.role_session_name.clone(),
-        duration_seconds: inputs.role_duration_seconds,
-        sts: aws_sdk_sts::Client::new(&config),
-        mask,
-    })
-}
-
-/// The Action's inputs as the command line's refresh options, so both build the plan request
-/// the same way.
-fn refresh_args(inputs: &ActionInputs) -> RefreshArgs {
-    RefreshArgs {
-        source: inputs.source.clone(),
-        target: inputs.target.clone(),
-        restart: inputs.restart.clone(),
-        before_swap: inputs.before_swap.clone(),
-        restore_snapshot: inputs.restore_snapshot,
-        final_snapshot: inputs.final_snapshot,
-        snapshot: inputs.snapshot.clone(),
-    }
-}
-
+/// Plans (shown in the log, the job summary and the PR comment), then does what the mode
+/// asks, then writes the outputs.
 async fn run_mode(
     env: &ActionEnv,
     inputs: &ActionInputs,
@@ -232,78 +95,20 @@ async fn run_mode(
     comment_on: Option<u64>,
 ) -> Result<(), MitosisError> {
     let started = std::time::Instant::now();
-    let req = refresh_args(inputs).request(new_run_id());
-    let model = load_model(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
+    let request = inputs.refresh.request(&new_run_id());
+    let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(settings).await;
-    let (observed, plan) = observe_and_plan(&api, &req, &model).await?;
-    let plan_doc = plan_json(&plan);
-    let mut outputs: Vec<(&str, String)> = vec![("plan", plan_doc.trim_end().to_string())];
-
-    let markdown = plan_markdown(&plan);
-    println!("{}", commands::group("Flight plan"));
-    print!("{}", crate::render::plan_text(&plan));
-    println!("{}", commands::END_GROUP);
-    if let Some(path) = env.path("GITHUB_STEP_SUMMARY") {
-        commands::append_summary(&path, &markdown).map_err(io_error("the job summary"))?;
-    }
-    if let Some(pr) = comment_on {
-        post_comment(env, inputs, pr, &plan.target, &markdown).await?;
-    }
+    let (observed, plan) = observe_and_plan(&api, &request, &latency).await?;
+    let mut outputs: Vec<(&str, String)> = vec![("plan", plan_json(&plan).trim_end().to_string())];
+    show_plan(env, inputs, &plan, comment_on).await?;
 
     let result = match inputs.mode {
         Mode::Plan => {
-            outputs.push(("result", "succeeded".into()));
+            outputs.push(("result", RunResult::Succeeded.as_str().into()));
             Ok(())
         }
-        Mode::IamPolicy => {
-            let policy = crate::iam::policy(&plan, &observed.account);
-            let text = serde_json::to_string_pretty(&policy).unwrap_or_default();
-            if let Some(path) = env.path("GITHUB_STEP_SUMMARY") {
-                commands::append_summary(
-                    &path,
-                    &format!("\n#### IAM policy\n\n```json\n{text}\n```\n"),
-                )
-                .map_err(io_error("the job summary"))?;
-            }
-            outputs.push(("policy", text));
-            outputs.push(("result", "succeeded".into()));
-            Ok(())
-        }
-        Mode::Apply => {
-            let mut args = ApplyArgs::new(refresh_args(inputs));
-            args.step_timeout = inputs.step_timeout;
-            args.on_failure = inputs.on_failure;
-            let apply = with_test_overrides(env, args).settings(model);
-            let reporter = ActionReporter {
-                open: Mutex::new(None),
-            };
-            let (report, result) = execute(&api, &plan, &apply, &reporter).await;
-            reporter.close();
-            let outcome = match (&report, &result) {
-                (_, Ok(())) => "succeeded",
-                (_, Err(MitosisError::RolledBack(_))) => "rolled-back",
-                _ => "failed",
-            };
-            outputs.push(("result", outcome.into()));
-            if let Some(report) = &report {
-                if let Some(path) = env.path("GITHUB_STEP_SUMMARY") {
-                    commands::append_summary(&path, &format!("\n{}", report_markdown(report)))
-                        .map_err(io_error("the job summary"))?;
-                }
-                if let Some(root) = report.endpoints.iter().find(|e| e.instance == plan.target) {
-                    outputs.push((
-                        "endpoint",
-                        format!(
-                            "{}:{}",
-                            root.address.clone().unwrap_or_default(),
-                            root.port.map(|p| p.to_string()).unwrap_or_default()
-                        ),
-                    ));
-                }
-                outputs.push(("report", serde_json::to_string(report).unwrap_or_default()));
-            }
-            result
-        }
+        Mode::IamPolicy => iam_policy(env, &plan, &observed, &mut outputs),
+        Mode::Apply => apply(env, inputs, &api, &plan, latency, &mut outputs).await,
     };
     outputs.push((
         "duration-seconds",
@@ -314,57 +119,99 @@ async fn run_mode(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(7);
-        commands::write_outputs(&path, &outputs, nonce).map_err(io_error("the step outputs"))?;
+        commands::write_outputs(&path, &outputs, nonce).map_err(runner_file("the step outputs"))?;
     }
     result
 }
 
-/// Test hook for the polling cadence, so emulator tests of the Action run in seconds.
-fn with_test_overrides(env: &ActionEnv, mut args: ApplyArgs) -> ApplyArgs {
+async fn show_plan(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    plan: &Plan,
+    comment_on: Option<u64>,
+) -> Result<(), MitosisError> {
+    let markdown = plan_markdown(plan);
+    println!("{}", commands::group("Flight plan"));
+    print!("{}", crate::render::plan_text(plan));
+    println!("{}", commands::END_GROUP);
+    summary(env, &markdown)?;
+    if let Some(pr) = comment_on {
+        let token = inputs.github_token.as_deref().unwrap_or_default();
+        comment::post(env, token, pr, &plan.target, &markdown).await?;
+    }
+    Ok(())
+}
+
+fn iam_policy(
+    env: &ActionEnv,
+    plan: &Plan,
+    observed: &Observed,
+    outputs: &mut Vec<(&str, String)>,
+) -> Result<(), MitosisError> {
+    let policy = crate::iam::policy(plan, &observed.account);
+    let text = serde_json::to_string_pretty(&policy).unwrap_or_default();
+    summary(env, &format!("\n#### IAM policy\n\n```json\n{text}\n```\n"))?;
+    outputs.push(("policy", text));
+    outputs.push(("result", RunResult::Succeeded.as_str().into()));
+    Ok(())
+}
+
+async fn apply(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    api: &SdkRds,
+    plan: &Plan,
+    latency: crate::plan::LatencyModel,
+    outputs: &mut Vec<(&str, String)>,
+) -> Result<(), MitosisError> {
+    let mut options = inputs.apply.clone();
+    // Test hook for the polling cadence, so emulator tests of the Action run in seconds.
     if let Some(tick) = env
         .get("STACK_MITOSIS_POLL_INTERVAL")
         .and_then(|v| v.parse::<f64>().ok())
     {
-        args.poll_interval = tick;
-        args.max_poll_interval = tick;
+        options.poll_interval_seconds = tick;
+        options.max_poll_interval_seconds = tick;
     }
-    args
+    let progress = ActionProgress::default();
+    let (report, result) = execute(api, plan, &options, latency, &progress).await;
+    progress.close();
+    let outcome = match &result {
+        Ok(()) => RunResult::Succeeded,
+        Err(MitosisError::RolledBack(_)) => RunResult::RolledBack,
+        Err(_) => RunResult::Failed,
+    };
+    outputs.push(("result", outcome.as_str().into()));
+    if let Some(report) = &report {
+        summary(env, &format!("\n{}", report_markdown(report)))?;
+        if let Some(root) = report.endpoints.iter().find(|e| e.instance == plan.target) {
+            outputs.push((
+                "endpoint",
+                format!(
+                    "{}:{}",
+                    root.address.clone().unwrap_or_default(),
+                    root.port.map(|p| p.to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        outputs.push(("report", serde_json::to_string(report).unwrap_or_default()));
+    }
+    result
 }
 
-async fn post_comment(
-    env: &ActionEnv,
-    inputs: &ActionInputs,
-    pr: u64,
-    target: &str,
-    markdown: &str,
-) -> Result<(), MitosisError> {
-    let repo = env.get("GITHUB_REPOSITORY").unwrap_or_default();
-    let (owner, name) = repo.split_once('/').ok_or_else(|| {
-        MitosisError::bad_input(
-            "GITHUB_REPOSITORY is not owner/repo: is this running in GitHub Actions?",
-        )
-    })?;
-    let api = env
-        .get("GITHUB_API_URL")
-        .unwrap_or("https://api.github.com");
-    let github = octocrab::Octocrab::builder()
-        .base_uri(api)
-        .and_then(|b| {
-            b.personal_token(inputs.github_token.clone().unwrap_or_default())
-                .build()
-        })
-        .map_err(|e| MitosisError::bad_input(format!("cannot reach GitHub at {api}: {e}")))?;
-    let body = comment::body(target, markdown, env.summary_url().as_deref());
-    let id = comment::upsert(&github, owner, name, pr, target, &body)
-        .await
-        .map_err(|message| MitosisError::Aws {
-            operation: "GitHub".into(),
-            message,
-        })?;
-    tracing::info!(comment = id, "flight plan posted on pull request #{pr}");
-    Ok(())
+/// Appends to the job summary, when the runner gives one.
+fn summary(env: &ActionEnv, markdown: &str) -> Result<(), MitosisError> {
+    match env.path("GITHUB_STEP_SUMMARY") {
+        Some(path) => {
+            commands::append_summary(&path, markdown).map_err(runner_file("the job summary"))
+        }
+        None => Ok(()),
+    }
 }
 
-fn io_error(what: &'static str) -> impl Fn(std::io::Error) -> MitosisError {
-    move |e| MitosisError::bad_input(format!("cannot write {what}: {e}"))
+fn runner_file(what: &'static str) -> impl Fn(std::io::Error) -> MitosisError {
+    move |e| MitosisError::RunnerFile {
+        what: what.to_string(),
+        message: e.to_string(),
+    }
 }

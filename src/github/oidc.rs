@@ -117,3 +117,35 @@ impl ProvideCredentials for OidcRole {
         future::ProvideCredentials::new(self.assume())
     }
 }
+
+/// The role the workflow's OIDC token assumes, ready to hand to the SDK as its credentials.
+/// STS is reached with the run's own AWS settings (region, attempts, endpoint), without
+/// credentials: the token is the proof.
+pub async fn role(
+    env: &super::ActionEnv,
+    role_arn: &str,
+    session_name: &str,
+    duration_seconds: i32,
+    settings: &crate::aws::AwsSettings,
+    mask: fn(&str),
+) -> Result<OidcRole, String> {
+    let (Some(url), Some(token)) = (
+        env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) else {
+        return Err(format!(
+            "role-to-assume is {role_arn}, but the runner offers no OIDC token: add `permissions: id-token: write` to the workflow (or the job)"
+        ));
+    };
+    mask(token);
+    let config = crate::aws::load_config(settings, false).await;
+    Ok(OidcRole {
+        request_url: url.to_string(),
+        request_token: token.to_string(),
+        role_arn: role_arn.to_string(),
+        session_name: session_name.to_string(),
+        duration_seconds,
+        sts: aws_sdk_sts::Client::new(&config),
+        mask,
+    })
+}

@@ -5,7 +5,7 @@
 //! never sent as empty.
 
 use super::Tag;
-use crate::model::Instance;
+use crate::observed::Instance;
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -2,7 +2,7 @@
 //! the step graph, and the longest time any endpoint is without an instance (from its retire
 //! rename to its swap-in rename).
 
-use super::{Op, Plan, Step};
+use super::{Plan, Step, StepId, StepKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -55,35 +55,6 @@ impl Default for LatencyModel {
     }
 }
 
-impl LatencyModel {
-    /// Expected time from issuing the step until it has taken effect.
-    pub fn step(&self, step: &Step) -> f64 {
-        match &step.op {
-            Op::CreateDBSnapshot { .. } => self.create_snapshot,
-            Op::CreateDBInstanceReadReplica { .. } => self.create_replica,
-            Op::RestoreDBInstanceFromDBSnapshot { .. } => self.restore_snapshot,
-            Op::PromoteReadReplica => self.promote,
-            Op::ModifyDBInstance(m) if m.new_id.is_some() => self.rename,
-            Op::ModifyDBInstance(m) => {
-                let backups = m.backup_retention.is_some_and(|r| r > 0);
-                if m.parameter_group.is_some() || m.backup_window.is_some() {
-                    self.modify
-                        + if backups {
-                            self.backup_after_enabling
-                        } else {
-                            0.0
-                        }
-                } else {
-                    self.modify
-                }
-            }
-            Op::AddTagsToResource { .. } | Op::RemoveTagsFromResource { .. } => self.api_call,
-            Op::DeleteDBInstance { .. } => self.delete,
-            Op::RunCommand { .. } => self.hook,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Eta {
     /// Critical path through the pending steps, in seconds.
@@ -94,8 +65,8 @@ pub struct Eta {
 
 /// Earliest start and finish of every pending step with unlimited concurrency (skipped steps
 /// take no time).
-pub fn schedule(plan: &Plan, model: &LatencyModel) -> BTreeMap<String, (f64, f64)> {
-    let mut times: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+pub fn schedule(plan: &Plan, latency: &LatencyModel) -> BTreeMap<StepId, (f64, f64)> {
+    let mut times: BTreeMap<StepId, (f64, f64)> = BTreeMap::new();
     // Steps are listed after their dependencies, so one pass suffices.
     for step in &plan.steps {
         let start = step
@@ -106,24 +77,25 @@ pub fn schedule(plan: &Plan, model: &LatencyModel) -> BTreeMap<String, (f64, f64
         let length = if step.skip.is_some() {
             0.0
         } else {
-            model.step(step)
+            step.op.expected(latency)
         };
         times.insert(step.id.clone(), (start, start + length));
     }
     times
 }
 
-pub fn estimate(plan: &Plan, model: &LatencyModel) -> Eta {
-    let times = schedule(plan, model);
+pub fn estimate(plan: &Plan, latency: &LatencyModel) -> Eta {
+    let times = schedule(plan, latency);
     let duration = times.values().map(|t| t.1).fold(0.0, f64::max);
     let downtime = plan
-        .steps
-        .iter()
-        .filter(|s| s.id.starts_with("retire-") && s.skip.is_none())
+        .pending()
+        .filter(|s| s.id.kind == StepKind::Retire)
         .filter_map(|retire| {
-            let name = retire.id.strip_prefix("retire-")?;
-            let swap = times.get(&format!("swap-{name}"))?;
-            Some(swap.1 - times[&retire.id].0)
+            let swap = StepId {
+                kind: StepKind::Swap,
+                subject: retire.id.subject.clone(),
+            };
+            Some(times.get(&swap)?.1 - times[&retire.id].0)
         })
         .fold(0.0, f64::max);
     Eta {
@@ -133,6 +105,6 @@ pub fn estimate(plan: &Plan, model: &LatencyModel) -> Eta {
 }
 
 /// For the poller: how long a step is expected to take.
-pub fn expected(step: &Step, model: &LatencyModel) -> Duration {
-    Duration::from_secs_f64(model.step(step).max(0.0))
+pub fn expected(step: &Step, latency: &LatencyModel) -> Duration {
+    Duration::from_secs_f64(step.op.expected(latency).max(0.0))
 }

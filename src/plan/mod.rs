@@ -5,20 +5,26 @@
 
 mod attributes;
 mod eta;
+pub mod ops;
 mod planner;
+#[cfg(any(test, feature = "test-support"))]
 mod predict;
 mod rollback;
+mod step;
+mod tree;
 mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
+pub use ops::{CommandOp, Hook, InstanceOp, Op, SnapshotOp, Tag};
 pub use planner::{final_snapshot_id, fresh_snapshot_id, plan, PlanRequest, SnapshotChoice};
+#[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
 pub use rollback::{rollback, OnFailure};
+pub use step::{Phase, Step, StepId, StepKind};
 pub use validate::validate_identifier;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// Version of the serialized plan format (`plan --format json`). Bump on breaking changes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -41,165 +47,6 @@ impl ClonePath {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tag {
-    #[serde(rename = "Key")]
-    pub key: String,
-    #[serde(rename = "Value")]
-    pub value: String,
-}
-
-/// One AWS call (or the restart command) with its request parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    CreateDBSnapshot {
-        snapshot_id: String,
-        tags: Vec<Tag>,
-    },
-    CreateDBInstanceReadReplica {
-        source: String,
-        attrs: CreateAttrs,
-    },
-    RestoreDBInstanceFromDBSnapshot {
-        snapshot_id: String,
-        attrs: CreateAttrs,
-    },
-    PromoteReadReplica,
-    ModifyDBInstance(ModifyAttrs),
-    AddTagsToResource {
-        tags: Vec<Tag>,
-    },
-    RemoveTagsFromResource {
-        keys: Vec<String>,
-    },
-    DeleteDBInstance {
-        final_snapshot_id: Option<String>,
-    },
-    RunCommand {
-        command: String,
-    },
-}
-
-impl Op {
-    /// The AWS API operation name (or `RunCommand` for the restart hook).
-    pub fn action(&self) -> &'static str {
-        match self {
-            Op::CreateDBSnapshot { .. } => "CreateDBSnapshot",
-            Op::CreateDBInstanceReadReplica { .. } => "CreateDBInstanceReadReplica",
-            Op::RestoreDBInstanceFromDBSnapshot { .. } => "RestoreDBInstanceFromDBSnapshot",
-            Op::PromoteReadReplica => "PromoteReadReplica",
-            Op::ModifyDBInstance(_) => "ModifyDBInstance",
-            Op::AddTagsToResource { .. } => "AddTagsToResource",
-            Op::RemoveTagsFromResource { .. } => "RemoveTagsFromResource",
-            Op::DeleteDBInstance { .. } => "DeleteDBInstance",
-            Op::RunCommand { .. } => "RunCommand",
-        }
-    }
-
-    /// Whether the step changes the instance it acts on. CreateDBSnapshot only reads its
-    /// instance (the source), which is why it is the one call allowed on the source tree.
-    pub fn mutates_instance(&self) -> bool {
-        !matches!(self, Op::CreateDBSnapshot { .. } | Op::RunCommand { .. })
-    }
-
-    /// The request parameters under their AWS names, as the flight plan shows them.
-    /// `instance` is the DBInstanceIdentifier the step acts on.
-    pub fn params(&self, instance: &str) -> Map<String, Value> {
-        let mut m = Map::new();
-        let id = Value::String(instance.to_string());
-        match self {
-            Op::CreateDBSnapshot { snapshot_id, tags } => {
-                m.insert("DBInstanceIdentifier".into(), id);
-                m.insert("DBSnapshotIdentifier".into(), snapshot_id.clone().into());
-                if !tags.is_empty() {
-                    m.insert(
-                        "Tags".into(),
-                        serde_json::to_value(tags).unwrap_or_default(),
-                    );
-                }
-            }
-            Op::CreateDBInstanceReadReplica { source, attrs } => {
-                m.insert("DBInstanceIdentifier".into(), id);
-                m.insert("SourceDBInstanceIdentifier".into(), source.clone().into());
-                m.extend(attrs.to_params());
-            }
-            Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs } => {
-                m.insert("DBInstanceIdentifier".into(), id);
-                m.insert("DBSnapshotIdentifier".into(), snapshot_id.clone().into());
-                m.extend(attrs.to_params());
-            }
-            Op::PromoteReadReplica => {
-                m.insert("DBInstanceIdentifier".into(), id);
-            }
-            Op::ModifyDBInstance(attrs) => {
-                m.insert("DBInstanceIdentifier".into(), id);
-                m.extend(attrs.to_params());
-            }
-            Op::AddTagsToResource { tags } => {
-                m.insert("ResourceName".into(), id);
-                m.insert(
-                    "Tags".into(),
-                    serde_json::to_value(tags).unwrap_or_default(),
-                );
-            }
-            Op::RemoveTagsFromResource { keys } => {
-                m.insert("ResourceName".into(), id);
-                m.insert(
-                    "TagKeys".into(),
-                    serde_json::to_value(keys).unwrap_or_default(),
-                );
-            }
-            Op::DeleteDBInstance { final_snapshot_id } => {
-                m.insert("DBInstanceIdentifier".into(), id);
-                match final_snapshot_id {
-                    Some(s) => {
-                        m.insert("FinalDBSnapshotIdentifier".into(), s.clone().into());
-                    }
-                    None => {
-                        m.insert("SkipFinalSnapshot".into(), true.into());
-                    }
-                }
-            }
-            Op::RunCommand { command } => {
-                m.insert("Command".into(), command.clone().into());
-            }
-        }
-        m
-    }
-}
-
-/// Which part of the refresh a step belongs to; used for grouping in reports and for the
-/// safety rules (nothing in `Cleanup` runs before `Restart` succeeded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    Clone,
-    /// The before-swap hook: the clone is complete, nothing is renamed yet.
-    Prepare,
-    Retire,
-    Swap,
-    Restart,
-    Cleanup,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub id: String,
-    pub phase: Phase,
-    /// The DBInstanceIdentifier acted on (for RunCommand: the target root).
-    pub instance: String,
-    pub op: Op,
-    pub depends_on: Vec<String>,
-    /// Why this step is already done, when it is.
-    pub skip: Option<String>,
-}
-
-impl Step {
-    pub fn is_pending(&self) -> bool {
-        self.skip.is_none()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub source: String,
@@ -219,13 +66,14 @@ impl Plan {
         self.steps.iter().filter(|s| s.is_pending())
     }
 
+    /// The step with this id (as the flight plan shows it).
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id == id)
+        self.steps.iter().find(|s| s.id == *id)
     }
 
-    /// The plan with its expected duration and downtime under `model`.
-    pub fn with_eta(mut self, model: &LatencyModel) -> Self {
-        self.eta = Some(estimate(&self, model));
+    /// The plan with its expected duration and downtime under `latency`.
+    pub fn with_eta(mut self, latency: &LatencyModel) -> Self {
+        self.eta = Some(estimate(&self, latency));
         self
     }
 }

@@ -5,11 +5,14 @@
 //! belongs to; tags follow renames, so every step can tell whether it is already done.
 
 use super::attributes::{CreateAttrs, ModifyAttrs};
-use super::validate::validate_identifier;
-use super::{ClonePath, Op, Phase, Plan, Step, Tag};
+use super::ops::{CommandOp, Hook, InstanceOp, Op, SnapshotOp, Tag};
+use super::tree::{target_nodes, Node};
+use super::validate::{
+    check_available, check_engines, check_names, reject_cluster_member, run_of, validate_identifier,
+};
+use super::{ClonePath, Phase, Plan, Step, StepId, StepKind};
 use crate::error::MitosisError;
-use crate::model::{tags, Instance, Observed, Snapshot, OLD_PREFIX, TEMP_PREFIX};
-use std::collections::BTreeSet;
+use crate::observed::{tags, Instance, Observed, Snapshot};
 
 /// Which snapshot the snapshot path restores.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,38 +43,20 @@ pub struct PlanRequest {
     pub run_id: String,
 }
 
-/// One instance of the target tree, by its original name, with what stands for it now.
-#[derive(Debug)]
-pub(super) struct Node {
-    pub(super) name: String,
-    pub(super) parent: Option<String>,
-    pub(super) children: Vec<String>,
-    /// The instance with the old data: `name` itself, or `old-name` once retired.
-    pub(super) original: Option<Instance>,
-    /// The clone: `temp-name`, or `name` itself once swapped in.
-    pub(super) clone: Option<Instance>,
-}
-
-impl Node {
-    pub(super) fn temp(&self) -> String {
-        format!("{TEMP_PREFIX}{}", self.name)
-    }
-    pub(super) fn old(&self) -> String {
-        format!("{OLD_PREFIX}{}", self.name)
-    }
-    /// Where the target's own attributes are read from: the original while it exists,
-    /// otherwise the clone that was built with them.
-    fn attributes(&self) -> &Instance {
-        self.original
-            .as_ref()
-            .or(self.clone.as_ref())
-            .expect("a node is built from an instance")
-    }
-    pub(super) fn swapped(&self) -> bool {
-        self.clone.as_ref().is_some_and(|c| c.id == self.name)
-    }
-    fn retired(&self) -> bool {
-        self.original.as_ref().is_none_or(|o| o.id != self.name)
+impl PlanRequest {
+    /// A refresh of `target` from `source` with no hooks, on the path the VPCs decide, from
+    /// the latest snapshot if a snapshot is needed.
+    pub fn new(source: &str, target: &str, run_id: &str) -> Self {
+        PlanRequest {
+            source: source.to_string(),
+            target: target.to_string(),
+            restart: None,
+            before_swap: None,
+            final_snapshot: false,
+            snapshot_path: false,
+            snapshot: SnapshotChoice::Latest,
+            run_id: run_id.to_string(),
+        }
     }
 }
 
@@ -129,9 +114,9 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         req,
         run_id: run_id.clone(),
     };
-    b.clone_phase(obs, &nodes, path, source)?;
-    b.swap_phases(&nodes);
-    b.cleanup_phase(&nodes);
+    let built = b.clone_phase(obs, &nodes, path, source)?;
+    let swapped = b.swap_phases(&nodes, built);
+    b.cleanup_phase(&nodes, swapped);
 
     Ok(Plan {
         source: req.source.clone(),
@@ -150,25 +135,26 @@ struct Builder<'a> {
     run_id: String,
 }
 
+/// Why a step on a clone is already done: it has been swapped in, or `done` says so.
+fn clone_skip(node: &Node, done: impl FnOnce(&Instance) -> Option<String>) -> Option<String> {
+    match &node.replacement {
+        Some(c) if node.swapped() => Some(format!("already swapped in as {}", c.id)),
+        Some(c) => done(c),
+        None => None,
+    }
+}
+
 impl Builder<'_> {
     fn push(
         &mut self,
-        id: String,
+        id: StepId,
         phase: Phase,
-        instance: &str,
+        resource: &str,
         op: Op,
-        depends_on: Vec<String>,
+        depends_on: Vec<StepId>,
         skip: Option<String>,
-    ) -> String {
-        self.steps.push(Step {
-            id: id.clone(),
-            phase,
-            instance: instance.to_string(),
-            op,
-            depends_on,
-            skip,
-        });
-        id
+    ) -> StepId {
+        super::step::push(&mut self.steps, id, phase, resource, op, depends_on, skip)
     }
 
     fn marker_tags(&self, role: &str, original: &str) -> Vec<Tag> {
@@ -179,272 +165,256 @@ impl Builder<'_> {
             (tags::SOURCE, self.req.source.as_str()),
         ]
         .into_iter()
-        .map(|(k, v)| Tag {
-            key: k.to_string(),
-            value: v.to_string(),
-        })
+        .map(|(k, v)| Tag::new(k, v))
         .collect()
     }
 
-    /// Create temp-X for every X, parents first, each with X's attributes.
+    /// Create temp-X for every X, parents first, each with X's attributes. Returns, by node,
+    /// the step after which each clone is complete.
     fn clone_phase(
         &mut self,
         obs: &Observed,
         nodes: &[Node],
         path: ClonePath,
         source: &Instance,
-    ) -> Result<(), MitosisError> {
+    ) -> Result<Vec<StepId>, MitosisError> {
+        let mut configured: Vec<StepId> = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
-            let x = node.attributes();
             let is_root = i == 0;
             let restore = is_root && path == ClonePath::Snapshot;
-            let mut tag_list: Vec<Tag> = x
-                .user_tags()
-                .into_iter()
-                .map(|(key, value)| Tag { key, value })
-                .collect();
-            tag_list.extend(self.marker_tags(tags::ROLE_TEMP, &node.name));
-            let attrs = CreateAttrs::from_instance(x, tag_list, restore);
-            let built = node.clone.as_ref().map(|c| {
-                if node.swapped() {
-                    format!("already swapped in as {}", node.name)
-                } else {
-                    format!("{} exists (created by run {})", c.id, self.run_id)
-                }
-            });
-
-            let (op, create_deps) = if restore {
-                let (snapshot_id, snapshot_step) =
-                    self.choose_snapshot(obs, source, built.is_some())?;
-                let op = Op::RestoreDBInstanceFromDBSnapshot { snapshot_id, attrs };
-                (op, snapshot_step.into_iter().collect())
+            // The root's data comes from the source; every other clone's from its parent's.
+            let parent_clone = node
+                .parent
+                .as_ref()
+                .and_then(|p| nodes.iter().position(|n| &n.name == p))
+                .map(|p| (nodes[p].temp(), configured[p].clone()));
+            let created = if restore {
+                self.restore_step(obs, node, source)?
             } else {
-                // The root replicates the source; every other clone its parent's clone.
-                let (parent, deps) = match &node.parent {
-                    Some(p) => (
-                        format!("{TEMP_PREFIX}{p}"),
-                        vec![format!("configure-{TEMP_PREFIX}{p}")],
-                    ),
-                    None => (self.req.source.clone(), Vec::new()),
-                };
-                let op = Op::CreateDBInstanceReadReplica {
-                    source: parent,
-                    attrs,
-                };
-                (op, deps)
+                self.replica_step(node, parent_clone)
             };
-            let create_id = self.push(
-                format!("create-{}", node.temp()),
-                Phase::Clone,
-                &node.temp(),
-                op,
-                create_deps,
-                built,
-            );
-
-            let mut configure_deps = vec![create_id.clone()];
-            if is_root && path == ClonePath::Replica {
-                // Detach from the source: a PostgreSQL replica cannot have replicas of its own,
-                // and the clone must stop following production.
-                let skip = match &node.clone {
-                    Some(c) if node.swapped() => Some(format!("already swapped in as {}", c.id)),
-                    Some(c) if c.replica_source.is_none() => {
-                        Some(format!("{} is already a standalone primary", c.id))
-                    }
-                    _ => None,
-                };
-                let id = self.push(
-                    format!("promote-{}", node.temp()),
-                    Phase::Clone,
-                    &node.temp(),
-                    Op::PromoteReadReplica,
-                    vec![create_id],
-                    skip,
-                );
-                configure_deps = vec![id];
-            }
-
-            let modify = ModifyAttrs::post_create(x, is_root, !node.children.is_empty(), restore);
-            let skip = match &node.clone {
-                Some(c) if node.swapped() => Some(format!("already swapped in as {}", c.id)),
-                Some(c) if modify.already_applied(c) => {
-                    Some(format!("{} already has these attributes", c.id))
-                }
-                _ => None,
+            let ready = if is_root && path == ClonePath::Replica {
+                self.promote_step(node, created)
+            } else {
+                created
             };
-            self.push(
-                format!("configure-{}", node.temp()),
-                Phase::Clone,
-                &node.temp(),
-                Op::ModifyDBInstance(modify),
-                configure_deps,
-                skip,
-            );
+            configured.push(self.configure_step(node, is_root, restore, ready));
         }
-        Ok(())
+        Ok(configured)
+    }
+
+    fn clone_attrs(&self, node: &Node, restore: bool) -> CreateAttrs {
+        let x = node.attributes();
+        let mut tag_list: Vec<Tag> = x
+            .user_tags()
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect();
+        tag_list.extend(self.marker_tags(tags::ROLE_TEMP, &node.name));
+        CreateAttrs::from_instance(x, tag_list, restore)
+    }
+
+    fn create_skip(&self, node: &Node) -> Option<String> {
+        node.replacement.as_ref().map(|c| {
+            if node.swapped() {
+                format!("already swapped in as {}", node.name)
+            } else {
+                format!("{} exists (created by run {})", c.id, self.run_id)
+            }
+        })
+    }
+
+    /// temp-X as a read replica of the source (the root) or of its parent's clone.
+    fn replica_step(&mut self, node: &Node, parent_clone: Option<(String, StepId)>) -> StepId {
+        let (source, deps) = match parent_clone {
+            Some((temp_parent, configured)) => (temp_parent, vec![configured]),
+            None => (self.req.source.clone(), Vec::new()),
+        };
+        let op = InstanceOp::CreateReadReplica {
+            source,
+            attrs: self.clone_attrs(node, false),
+        };
+        let skip = self.create_skip(node);
+        let temp = node.temp();
+        self.push(
+            StepId::new(StepKind::Create, &temp),
+            Phase::Clone,
+            &temp,
+            Op::Instance(op),
+            deps,
+            skip,
+        )
+    }
+
+    /// The root clone restored from a snapshot of the source (taken first when fresh).
+    fn restore_step(
+        &mut self,
+        obs: &Observed,
+        node: &Node,
+        source: &Instance,
+    ) -> Result<StepId, MitosisError> {
+        let skip = self.create_skip(node);
+        let (snapshot_id, snapshot_step) = self.choose_snapshot(obs, source, skip.is_some())?;
+        let op = InstanceOp::RestoreFromSnapshot {
+            snapshot_id,
+            attrs: self.clone_attrs(node, true),
+        };
+        let temp = node.temp();
+        Ok(self.push(
+            StepId::new(StepKind::Create, &temp),
+            Phase::Clone,
+            &temp,
+            Op::Instance(op),
+            snapshot_step.into_iter().collect(),
+            skip,
+        ))
+    }
+
+    /// Detach the root clone from the source: a PostgreSQL replica cannot have replicas of
+    /// its own, and the clone must stop following production.
+    fn promote_step(&mut self, node: &Node, created: StepId) -> StepId {
+        let skip = clone_skip(node, |c| {
+            c.replica_source
+                .is_none()
+                .then(|| format!("{} is already a standalone primary", c.id))
+        });
+        let temp = node.temp();
+        self.push(
+            StepId::new(StepKind::Promote, &temp),
+            Phase::Clone,
+            &temp,
+            Op::Instance(InstanceOp::PromoteReadReplica),
+            vec![created],
+            skip,
+        )
+    }
+
+    /// X's attributes that can only be set after creation.
+    fn configure_step(
+        &mut self,
+        node: &Node,
+        is_root: bool,
+        restore: bool,
+        ready: StepId,
+    ) -> StepId {
+        let modify = ModifyAttrs::post_create(
+            node.attributes(),
+            is_root,
+            !node.children.is_empty(),
+            restore,
+        );
+        let skip = clone_skip(node, |c| {
+            modify
+                .already_applied(c)
+                .then(|| format!("{} already has these attributes", c.id))
+        });
+        let temp = node.temp();
+        self.push(
+            StepId::new(StepKind::Configure, &temp),
+            Phase::Clone,
+            &temp,
+            Op::Instance(InstanceOp::Modify(modify)),
+            vec![ready],
+            skip,
+        )
     }
 
     /// Retire every X to old-X, then swap every temp-X in as X; children before parents, as
-    /// the refresh procedure orders them.
-    fn swap_phases(&mut self, nodes: &[Node]) {
-        let mut clone_done: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("configure-{}", n.temp()))
-            .collect();
+    /// the refresh procedure orders them. Returns the swap steps.
+    fn swap_phases(&mut self, nodes: &[Node], built: Vec<StepId>) -> Vec<StepId> {
+        let mut clone_done = built;
         if let Some(command) = &self.req.before_swap {
             let started = nodes.iter().any(|n| n.retired() || n.swapped());
             let skip = started.then(|| "the swap has already begun".to_string());
-            let root = nodes[0].temp();
+            let op = CommandOp {
+                hook: Hook::BeforeSwap,
+                command: command.clone(),
+            };
             clone_done = vec![self.push(
-                "before-swap".into(),
+                StepId::once(StepKind::BeforeSwap),
                 Phase::Prepare,
-                &root,
-                Op::RunCommand {
-                    command: command.clone(),
-                },
+                &nodes[0].temp(),
+                Op::Command(op),
                 clone_done,
                 skip,
             )];
         }
-        for node in nodes.iter().rev() {
-            let marked = node
-                .original
-                .as_ref()
-                .is_none_or(|o| o.is_marked(tags::ROLE_OLD, &node.name));
-            let skip = marked.then(|| format!("{} already marked for retirement", node.name));
-            let tags = self.marker_tags(tags::ROLE_OLD, &node.name);
-            let mark = self.push(
-                format!("mark-{}", node.name),
-                Phase::Retire,
-                &node.name,
-                Op::AddTagsToResource { tags },
-                clone_done.clone(),
-                skip,
-            );
-            let skip = node
-                .retired()
-                .then(|| format!("{} already retired as {}", node.name, node.old()));
-            self.push(
-                format!("retire-{}", node.name),
-                Phase::Retire,
-                &node.name,
-                Op::ModifyDBInstance(ModifyAttrs::rename(&node.old())),
-                vec![mark],
-                skip,
-            );
-        }
-        for node in nodes.iter().rev() {
-            let skip = node
-                .swapped()
-                .then(|| format!("{} already swapped in as {}", node.temp(), node.name));
-            self.push(
-                format!("swap-{}", node.name),
-                Phase::Swap,
-                &node.temp(),
-                Op::ModifyDBInstance(ModifyAttrs::rename(&node.name)),
-                vec![format!("retire-{}", node.name)],
-                skip,
-            );
-        }
+        let retired: Vec<StepId> = nodes
+            .iter()
+            .rev()
+            .map(|node| self.retire_steps(node, clone_done.clone()))
+            .collect();
+        let mut swaps: Vec<StepId> = nodes
+            .iter()
+            .rev()
+            .zip(retired)
+            .map(|(node, retire)| {
+                let skip = node
+                    .swapped()
+                    .then(|| format!("{} already swapped in as {}", node.temp(), node.name));
+                self.push(
+                    StepId::new(StepKind::Swap, &node.name),
+                    Phase::Swap,
+                    &node.temp(),
+                    Op::Instance(InstanceOp::Modify(ModifyAttrs::rename(&node.name))),
+                    vec![retire],
+                    skip,
+                )
+            })
+            .collect();
+        // Parents first, like the nodes.
+        swaps.reverse();
+        swaps
+    }
+
+    /// Mark X as retired by this run, then rename it to old-X.
+    fn retire_steps(&mut self, node: &Node, clone_done: Vec<StepId>) -> StepId {
+        let marked = node
+            .original
+            .as_ref()
+            .is_none_or(|o| o.is_marked(tags::ROLE_OLD, &node.name));
+        let skip = marked.then(|| format!("{} already marked for retirement", node.name));
+        let tags = self.marker_tags(tags::ROLE_OLD, &node.name);
+        let mark = self.push(
+            StepId::new(StepKind::Mark, &node.name),
+            Phase::Retire,
+            &node.name,
+            Op::Instance(InstanceOp::AddTags { tags }),
+            clone_done,
+            skip,
+        );
+        let skip = node
+            .retired()
+            .then(|| format!("{} already retired as {}", node.name, node.old()));
+        self.push(
+            StepId::new(StepKind::Retire, &node.name),
+            Phase::Retire,
+            &node.name,
+            Op::Instance(InstanceOp::Modify(ModifyAttrs::rename(&node.old()))),
+            vec![mark],
+            skip,
+        )
     }
 
     /// The restart command, then (only after it succeeded) the deletes of old-* and the
     /// removal of the tool's markers.
-    fn cleanup_phase(&mut self, nodes: &[Node]) {
-        let swaps: Vec<String> = nodes.iter().map(|n| format!("swap-{}", n.name)).collect();
-        let cleanup_started = nodes.iter().any(|n| n.original.is_none());
-        let gate = match &self.req.restart {
-            Some(command) => {
-                let skip =
-                    cleanup_started.then(|| "old instances are already being deleted".to_string());
-                vec![self.push(
-                    "restart".into(),
-                    Phase::Restart,
-                    &self.req.target.clone(),
-                    Op::RunCommand {
-                        command: command.clone(),
-                    },
-                    swaps,
-                    skip,
-                )]
-            }
-            None => swaps,
-        };
-
+    fn cleanup_phase(&mut self, nodes: &[Node], swaps: Vec<StepId>) {
+        let gate = self.restart_step(nodes, swaps);
+        let mut deleted: Vec<(String, StepId)> = Vec::new();
         for node in nodes.iter().rev() {
-            let mut delete_deps = gate.clone();
-            let original_protection = node
-                .original
-                .as_ref()
-                .is_some_and(|o| o.deletion_protection)
-                || node.clone.as_ref().is_some_and(|c| c.deletion_protection);
-            if original_protection {
-                // The new X ends with X's own protection; it is set before old-X loses it, so
-                // the value survives in one of them whenever a run is interrupted.
-                let skip = node
-                    .clone
-                    .as_ref()
-                    .is_some_and(|c| c.deletion_protection)
-                    .then(|| format!("{} is already protected", node.name));
-                let protect = self.push(
-                    format!("protect-{}", node.name),
-                    Phase::Cleanup,
-                    &node.name,
-                    Op::ModifyDBInstance(ModifyAttrs::deletion_protection(true)),
-                    gate.clone(),
-                    skip,
-                );
-                let skip = match &node.original {
-                    None => Some(format!("{} already deleted", node.old())),
-                    Some(o) if !o.deletion_protection => {
-                        Some(format!("{} is already unprotected", node.old()))
-                    }
-                    Some(_) => None,
-                };
-                delete_deps.push(self.push(
-                    format!("unprotect-{}", node.old()),
-                    Phase::Cleanup,
-                    &node.old(),
-                    Op::ModifyDBInstance(ModifyAttrs::deletion_protection(false)),
-                    vec![protect],
-                    skip,
-                ));
-            }
-            // Replicas go first: deleting a primary promotes its replicas, which would then be
-            // busy when their own delete arrives.
-            delete_deps.extend(
-                node.children
-                    .iter()
-                    .map(|c| format!("delete-{OLD_PREFIX}{c}")),
-            );
-            let skip = node
-                .original
-                .is_none()
-                .then(|| format!("{} already deleted", node.old()));
-            self.push(
-                format!("delete-{}", node.old()),
-                Phase::Cleanup,
-                &node.old(),
-                Op::DeleteDBInstance {
-                    final_snapshot_id: self
-                        .req
-                        .final_snapshot
-                        .then(|| final_snapshot_id(&node.old(), &self.run_id)),
-                },
-                delete_deps,
-                skip,
-            );
+            let id = self.delete_steps(node, gate.clone(), &deleted);
+            deleted.push((node.name.clone(), id));
         }
-
+        let all_deletes: Vec<StepId> = nodes
+            .iter()
+            .filter_map(|n| deleted.iter().find(|(name, _)| name == &n.name))
+            .map(|(_, id)| id.clone())
+            .collect();
         // The root's markers go last: while they remain, a rerun knows the whole tree is new.
         let mut unmarked = Vec::new();
-        let all_deletes: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("delete-{}", n.old()))
-            .collect();
         for node in nodes.iter().rev() {
             let has_markers = node
-                .clone
+                .replacement
                 .as_ref()
                 .is_none_or(|c| c.tags.keys().any(|k| k.starts_with(tags::PREFIX)));
             let skip = (!has_markers).then(|| format!("{} has no markers left", node.name));
@@ -454,23 +424,127 @@ impl Builder<'_> {
             }
             let keys = tags::MARKERS.iter().map(|k| k.to_string()).collect();
             unmarked.push(self.push(
-                format!("unmark-{}", node.name),
+                StepId::new(StepKind::Unmark, &node.name),
                 Phase::Cleanup,
                 &node.name,
-                Op::RemoveTagsFromResource { keys },
+                Op::Instance(InstanceOp::RemoveTags { keys }),
                 deps,
                 skip,
             ));
         }
     }
 
-    /// The snapshot to restore, and the id of the step that takes it when it is fresh.
+    /// The restart command, when given: what every delete waits for.
+    fn restart_step(&mut self, nodes: &[Node], swaps: Vec<StepId>) -> Vec<StepId> {
+        let Some(command) = &self.req.restart else {
+            return swaps;
+        };
+        let cleanup_started = nodes.iter().any(|n| n.original.is_none());
+        let skip = cleanup_started.then(|| "old instances are already being deleted".to_string());
+        let op = CommandOp {
+            hook: Hook::Restart,
+            command: command.clone(),
+        };
+        let target = self.req.target.clone();
+        vec![self.push(
+            StepId::once(StepKind::Restart),
+            Phase::Restart,
+            &target,
+            Op::Command(op),
+            swaps,
+            skip,
+        )]
+    }
+
+    /// Deletes old-X after `gate`, and after the deletes of its replicas (`deleted`, by
+    /// target-tree name); with deletion protection, the new X takes it over first.
+    fn delete_steps(
+        &mut self,
+        node: &Node,
+        gate: Vec<StepId>,
+        deleted: &[(String, StepId)],
+    ) -> StepId {
+        let mut delete_deps = gate.clone();
+        let protected = node
+            .original
+            .as_ref()
+            .is_some_and(|o| o.deletion_protection)
+            || node
+                .replacement
+                .as_ref()
+                .is_some_and(|c| c.deletion_protection);
+        if protected {
+            delete_deps.push(self.protection_steps(node, gate));
+        }
+        // Replicas go first: deleting a primary promotes its replicas, which would then be
+        // busy when their own delete arrives.
+        delete_deps.extend(node.children.iter().filter_map(|child| {
+            deleted
+                .iter()
+                .find(|(name, _)| name == child)
+                .map(|(_, id)| id.clone())
+        }));
+        let skip = node
+            .original
+            .is_none()
+            .then(|| format!("{} already deleted", node.old()));
+        let op = InstanceOp::Delete {
+            final_snapshot_id: self
+                .req
+                .final_snapshot
+                .then(|| final_snapshot_id(&node.old(), &self.run_id)),
+        };
+        self.push(
+            StepId::new(StepKind::Delete, &node.old()),
+            Phase::Cleanup,
+            &node.old(),
+            Op::Instance(op),
+            delete_deps,
+            skip,
+        )
+    }
+
+    /// The new X ends with X's own protection; it is set before old-X loses it, so the value
+    /// survives in one of them whenever a run is interrupted. Returns the unprotect step.
+    fn protection_steps(&mut self, node: &Node, gate: Vec<StepId>) -> StepId {
+        let skip = node
+            .replacement
+            .as_ref()
+            .is_some_and(|c| c.deletion_protection)
+            .then(|| format!("{} is already protected", node.name));
+        let protect = self.push(
+            StepId::new(StepKind::Protect, &node.name),
+            Phase::Cleanup,
+            &node.name,
+            Op::Instance(InstanceOp::Modify(ModifyAttrs::deletion_protection(true))),
+            gate,
+            skip,
+        );
+        let skip = match &node.original {
+            None => Some(format!("{} already deleted", node.old())),
+            Some(o) if !o.deletion_protection => {
+                Some(format!("{} is already unprotected", node.old()))
+            }
+            Some(_) => None,
+        };
+        self.push(
+            StepId::new(StepKind::Unprotect, &node.old()),
+            Phase::Cleanup,
+            &node.old(),
+            Op::Instance(InstanceOp::Modify(ModifyAttrs::deletion_protection(false))),
+            vec![protect],
+            skip,
+        )
+    }
+
+    /// The snapshot to restore (None only when the restore is done and its snapshot is no
+    /// longer listed), and the step that takes it when it is fresh.
     fn choose_snapshot(
         &mut self,
         obs: &Observed,
         source: &Instance,
         restore_done: bool,
-    ) -> Result<(String, Option<String>), MitosisError> {
+    ) -> Result<(Option<String>, Option<StepId>), MitosisError> {
         let available = |s: &&Snapshot| s.status == "available" && s.instance_id == source.id;
         match &self.req.snapshot {
             SnapshotChoice::Fresh => {
@@ -481,26 +555,26 @@ impl Builder<'_> {
                 } else {
                     exists.then(|| format!("snapshot {snapshot_id} already exists"))
                 };
-                let op = Op::CreateDBSnapshot {
+                let op = SnapshotOp::Create {
                     snapshot_id: snapshot_id.clone(),
                     tags: self.marker_tags("snapshot", &self.req.target.clone()),
                 };
                 let id = self.push(
-                    format!("snapshot-{}", source.id),
+                    StepId::new(StepKind::Snapshot, &source.id),
                     Phase::Clone,
                     &source.id,
-                    op,
+                    Op::Snapshot(op),
                     Vec::new(),
                     skip,
                 );
-                Ok((snapshot_id, Some(id)))
+                Ok((Some(snapshot_id), Some(id)))
             }
             SnapshotChoice::Id(wanted) => {
                 if restore_done {
-                    return Ok((wanted.clone(), None));
+                    return Ok((Some(wanted.clone()), None));
                 }
                 match obs.snapshots.iter().find(|s| &s.id == wanted) {
-                    Some(s) if available(&s) => Ok((wanted.clone(), None)),
+                    Some(s) if available(&s) => Ok((Some(wanted.clone()), None)),
                     Some(s) if s.instance_id != source.id => Err(MitosisError::bad_input(format!(
                         "snapshot {wanted:?} is of {:?}, not of the source {:?}: pick a snapshot of the source",
                         s.instance_id, source.id
@@ -522,9 +596,9 @@ impl Builder<'_> {
                     .filter(available)
                     .max_by_key(|s| (s.created, s.id.clone()));
                 match newest {
-                    Some(s) => Ok((s.id.clone(), None)),
+                    Some(s) => Ok((Some(s.id.clone()), None)),
                     // Resuming after the restore: the snapshot no longer matters.
-                    None if restore_done => Ok(("(already restored)".into(), None)),
+                    None if restore_done => Ok((None, None)),
                     None => Err(MitosisError::bad_input(format!(
                         "the source {:?} has no available snapshot to restore: use --snapshot fresh to take one first",
                         source.id
@@ -557,174 +631,4 @@ fn snapshot_id(raw: &str) -> String {
         id = id.replace("--", "-").trim_end_matches('-').to_string();
     }
     id
-}
-
-/// The original target tree, as logical nodes, parents first.
-///
-/// Two trees may stand for it: the original one (rooted at the target, or at old-target once
-/// retired) and the clone (rooted at temp-target, or at the target once swapped in). The
-/// original is whole until cleanup starts, and the clone is whole by then, so the larger of
-/// the two has the shape.
-pub(super) fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError> {
-    let old_target = format!("{OLD_PREFIX}{target}");
-    let temp_target = format!("{TEMP_PREFIX}{target}");
-    let target_inst = obs.get(target);
-    let is_clone = |i: &Instance| i.is_marked(tags::ROLE_TEMP, target);
-
-    let original_root = match target_inst {
-        Some(t) if !is_clone(t) => Some(t),
-        _ => obs
-            .get(&old_target)
-            .filter(|o| o.is_marked(tags::ROLE_OLD, target)),
-    };
-    let clone_root = match target_inst {
-        Some(t) if is_clone(t) => Some(t),
-        _ => obs.get(&temp_target).filter(|t| is_clone(t)),
-    };
-    if original_root.or(clone_root).is_none() {
-        return Err(MitosisError::bad_input(format!(
-            "target instance {target:?} was not found in {}: check --target and the region",
-            obs.account.region
-        )));
-    };
-    if let Some(t) = target_inst {
-        if t.replica_source.is_some() && original_root.is_some_and(|o| o.id == t.id) {
-            let root = obs.root_of(target);
-            return Err(MitosisError::bad_input(format!(
-                "target {target:?} is a read replica of {root:?}: give the root of the target tree as --target ({root:?})"
-            )));
-        }
-    }
-
-    let logical = |i: &Instance| -> String {
-        match (i.mitosis_role(), i.tag(tags::ORIGINAL)) {
-            (Some(_), Some(name)) => name.to_string(),
-            _ => i.id.clone(),
-        }
-    };
-    let index = |root: Option<&Instance>| -> Vec<(String, Instance)> {
-        root.map(|r| obs.tree(&r.id))
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|id| obs.get(&id))
-            .map(|i| (logical(i), i.clone()))
-            .collect()
-    };
-    let originals = index(original_root);
-    let clones = index(clone_root);
-    // The original tree is whole until its first delete; by then the clone tree is whole.
-    let shape = if clones.len() > originals.len() {
-        clones.clone()
-    } else {
-        originals.clone()
-    };
-
-    let mut nodes = Vec::new();
-    for (name, inst) in &shape {
-        let parent = obs
-            .parent(&inst.id)
-            .and_then(|p| shape.iter().find(|(_, i)| i.id == p))
-            .map(|(n, _)| n.clone());
-        let children = obs
-            .children(&inst.id)
-            .iter()
-            .filter_map(|c| shape.iter().find(|(_, i)| &i.id == c))
-            .map(|(n, _)| n.clone())
-            .collect();
-        let find = |list: &[(String, Instance)]| {
-            list.iter().find(|(n, _)| n == name).map(|(_, i)| i.clone())
-        };
-        nodes.push(Node {
-            name: name.clone(),
-            parent: if nodes.is_empty() { None } else { parent },
-            children,
-            original: find(&originals),
-            clone: find(&clones),
-        });
-    }
-    Ok(nodes)
-}
-
-/// temp-X and old-X must fit in 63 characters and must be the tool's own if they exist.
-fn check_names(obs: &Observed, node: &Node) -> Result<(), MitosisError> {
-    for (name, role, ours) in [
-        (node.temp(), tags::ROLE_TEMP, node.clone.as_ref()),
-        (node.old(), tags::ROLE_OLD, node.original.as_ref()),
-    ] {
-        if name.len() > 63 {
-            return Err(MitosisError::bad_input(format!(
-                "{:?} would be named {name:?}, longer than the 63 characters AWS allows: use a target whose instance names are at most {} characters",
-                node.name,
-                63 - (name.len() - node.name.len())
-            )));
-        }
-        if let Some(existing) = obs.get(&name) {
-            if ours.is_some_and(|o| o.id == name) {
-                continue;
-            }
-            let whose = if existing.is_marked(role, &node.name) {
-                format!(
-                    "it was left by an earlier run ({}) that is not part of this refresh",
-                    existing.tag(tags::RUN).unwrap_or("unknown")
-                )
-            } else {
-                "stack-mitosis did not create it".to_string()
-            };
-            return Err(MitosisError::bad_input(format!(
-                "{name:?} already exists and {whose}: rename or delete it (after checking what it is) before refreshing {:?}",
-                node.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn reject_cluster_member(i: &Instance, what: &str) -> Result<(), MitosisError> {
-    match &i.cluster {
-        Some(cluster) => Err(MitosisError::bad_input(format!(
-            "{what} instance {:?} is a member of Aurora cluster {cluster:?}: clusters are not supported yet; refresh standalone RDS instances only",
-            i.id
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn check_available(i: &Instance, what: &str) -> Result<(), MitosisError> {
-    if i.is_available() {
-        Ok(())
-    } else {
-        Err(MitosisError::bad_input(format!(
-            "{what} instance {:?} is {:?}, not available: wait until it is available and run again",
-            i.id, i.status
-        )))
-    }
-}
-
-fn check_engines(source: &Instance, target: &Instance) -> Result<(), MitosisError> {
-    if source.engine != target.engine {
-        return Err(MitosisError::bad_input(format!(
-            "source {:?} runs {} but target {:?} runs {}: the clone would not fit the target's parameter and option groups; pick a source of the same engine",
-            source.id, source.engine, target.id, target.engine
-        )));
-    }
-    Ok(())
-}
-
-/// The run in progress, read back from the tool's tags, or the new run id.
-fn run_of(nodes: &[Node], fresh: &str) -> Result<(String, bool), MitosisError> {
-    let runs: BTreeSet<&str> = nodes
-        .iter()
-        .flat_map(|n| [n.original.as_ref(), n.clone.as_ref()])
-        .flatten()
-        .filter(|i| i.mitosis_role().is_some())
-        .filter_map(|i| i.tag(tags::RUN))
-        .collect();
-    match runs.len() {
-        0 => Ok((fresh.to_string(), false)),
-        1 => Ok((runs.into_iter().next().unwrap_or(fresh).to_string(), true)),
-        _ => Err(MitosisError::bad_input(format!(
-            "the target tree carries markers of several runs ({}): finish or clean up the older one by hand first",
-            runs.into_iter().collect::<Vec<_>>().join(", ")
-        ))),
-    }
 }

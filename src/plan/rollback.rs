@@ -3,19 +3,43 @@
 //! what is observed after the failure.
 
 use super::attributes::ModifyAttrs;
-use super::planner::target_nodes;
-use super::{ClonePath, Op, Phase, Plan, Step};
+use super::ops::{InstanceOp, Op};
+use super::step::push;
+use super::tree::target_nodes;
+use super::{ClonePath, Phase, Plan, StepId, StepKind};
 use crate::error::MitosisError;
-use crate::model::{tags, Observed};
+use crate::observed::{tags, Instance, Observed};
 
 /// What a failed refresh does before the point of no return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnFailure {
     /// Put the original names back and delete the clones this run built.
     Rollback,
     /// Put the original names back and keep the clones (temp-*) for inspection.
     Keep,
+}
+
+impl OnFailure {
+    pub const NAMES: [&'static str; 2] = ["rollback", "keep"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Rollback => "rollback",
+            OnFailure::Keep => "keep",
+        }
+    }
+}
+
+impl std::str::FromStr for OnFailure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rollback" => Ok(OnFailure::Rollback),
+            "keep" => Ok(OnFailure::Keep),
+            other => Err(format!("{other:?} is not valid: use rollback or keep")),
+        }
+    }
 }
 
 /// Steps that restore the target tree's original names from the observed state: swapped-in
@@ -30,26 +54,26 @@ pub fn rollback(
 ) -> Result<Plan, MitosisError> {
     let nodes = target_nodes(obs, target)?;
     let mut steps = Vec::new();
-    let mut push = |id: String, instance: String, op: Op, depends_on: Vec<String>| {
-        steps.push(Step {
-            id: id.clone(),
-            phase: Phase::Retire,
-            instance,
-            op,
-            depends_on,
-            skip: None,
-        });
-        id
+    let mut add = |id: StepId, resource: &str, op: InstanceOp, deps: Vec<StepId>| {
+        push(
+            &mut steps,
+            id,
+            Phase::Rollback,
+            resource,
+            Op::Instance(op),
+            deps,
+            None,
+        )
     };
-    let ours = |i: &crate::model::Instance| i.tag(tags::RUN) == Some(run_id);
+    let ours = |i: &Instance| i.tag(tags::RUN) == Some(run_id);
 
     let mut unswapped = Vec::new();
     for node in nodes.iter().rev() {
-        if node.swapped() && node.clone.as_ref().is_some_and(ours) {
-            unswapped.push(push(
-                format!("unswap-{}", node.name),
-                node.name.clone(),
-                Op::ModifyDBInstance(ModifyAttrs::rename(&node.temp())),
+        if node.swapped() && node.replacement.as_ref().is_some_and(ours) {
+            unswapped.push(add(
+                StepId::new(StepKind::Unswap, &node.name),
+                &node.name,
+                InstanceOp::Modify(ModifyAttrs::rename(&node.temp())),
                 Vec::new(),
             ));
         }
@@ -63,44 +87,48 @@ pub fn rollback(
         }
         let mut deps = unswapped.clone();
         if original.id == node.old() {
-            deps = vec![push(
-                format!("unretire-{}", node.name),
-                node.old(),
-                Op::ModifyDBInstance(ModifyAttrs::rename(&node.name)),
+            deps = vec![add(
+                StepId::new(StepKind::Unretire, &node.name),
+                &node.old(),
+                InstanceOp::Modify(ModifyAttrs::rename(&node.name)),
                 deps,
             )];
         }
-        push(
-            format!("unmark-old-{}", node.name),
-            node.name.clone(),
-            Op::RemoveTagsFromResource {
+        add(
+            StepId::new(StepKind::UnmarkOld, &node.name),
+            &node.name,
+            InstanceOp::RemoveTags {
                 keys: tags::MARKERS.iter().map(|k| k.to_string()).collect(),
             },
             deps,
         );
     }
     if on_failure == OnFailure::Rollback {
-        let mut discarded: Vec<String> = Vec::new();
+        let mut discarded: Vec<(String, StepId)> = Vec::new();
         for node in nodes.iter().rev() {
-            let Some(clone) = &node.clone else { continue };
+            let Some(clone) = &node.replacement else {
+                continue;
+            };
             if !clone.is_marked(tags::ROLE_TEMP, &node.name) || !ours(clone) {
                 continue;
             }
+            // Replicas first: deleting a primary would promote them mid-rollback.
             let deps = node
                 .children
                 .iter()
-                .map(|c| format!("discard-temp-{c}"))
-                .filter(|id| discarded.contains(id))
+                .filter_map(|c| discarded.iter().find(|(n, _)| n == c))
+                .map(|(_, id)| id.clone())
                 .chain(unswapped.iter().cloned())
                 .collect();
-            discarded.push(push(
-                format!("discard-{}", node.temp()),
-                node.temp(),
-                Op::DeleteDBInstance {
+            let id = add(
+                StepId::new(StepKind::Discard, &node.temp()),
+                &node.temp(),
+                InstanceOp::Delete {
                     final_snapshot_id: None,
                 },
                 deps,
-            ));
+            );
+            discarded.push((node.name.clone(), id));
         }
     }
     Ok(Plan {

@@ -1,6 +1,11 @@
-//! Checks that need no AWS call: identifier syntax.
+//! The planner's preconditions: identifier syntax, names the clone and the retiree will take,
+//! engines, statuses, and which run a target tree belongs to. Each failure is bad input with
+//! what to do about it.
 
+use super::tree::Node;
 use crate::error::MitosisError;
+use crate::observed::{tags, Instance, Observed};
+use std::collections::BTreeSet;
 
 /// RDS DB instance identifiers: 1-63 letters, digits or hyphens; first a letter; no trailing
 /// hyphen and no two consecutive hyphens. AWS stores them lower-case.
@@ -30,6 +35,90 @@ pub fn validate_identifier(what: &str, id: &str) -> Result<(), MitosisError> {
             "{what} {id:?} is not a valid DB instance identifier: it {p}"
         ))),
         None => Ok(()),
+    }
+}
+
+/// temp-X and old-X must fit in 63 characters and must be the tool's own if they exist.
+pub fn check_names(obs: &Observed, node: &Node) -> Result<(), MitosisError> {
+    for (name, role, ours) in [
+        (node.temp(), tags::ROLE_TEMP, node.replacement.as_ref()),
+        (node.old(), tags::ROLE_OLD, node.original.as_ref()),
+    ] {
+        if name.len() > 63 {
+            return Err(MitosisError::bad_input(format!(
+                "{:?} would be named {name:?}, longer than the 63 characters AWS allows: use a target whose instance names are at most {} characters",
+                node.name,
+                63 - (name.len() - node.name.len())
+            )));
+        }
+        if let Some(existing) = obs.get(&name) {
+            if ours.is_some_and(|o| o.id == name) {
+                continue;
+            }
+            let whose = if existing.is_marked(role, &node.name) {
+                format!(
+                    "it was left by an earlier run ({}) that is not part of this refresh",
+                    existing.tag(tags::RUN).unwrap_or("unknown")
+                )
+            } else {
+                "stack-mitosis did not create it".to_string()
+            };
+            return Err(MitosisError::bad_input(format!(
+                "{name:?} already exists and {whose}: rename or delete it (after checking what it is) before refreshing {:?}",
+                node.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn reject_cluster_member(i: &Instance, what: &str) -> Result<(), MitosisError> {
+    match &i.cluster {
+        Some(cluster) => Err(MitosisError::bad_input(format!(
+            "{what} instance {:?} is a member of Aurora cluster {cluster:?}: clusters are not supported yet; refresh standalone RDS instances only",
+            i.id
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub fn check_available(i: &Instance, what: &str) -> Result<(), MitosisError> {
+    if i.is_available() {
+        Ok(())
+    } else {
+        Err(MitosisError::bad_input(format!(
+            "{what} instance {:?} is {:?}, not available: wait until it is available and run again",
+            i.id, i.status
+        )))
+    }
+}
+
+pub fn check_engines(source: &Instance, target: &Instance) -> Result<(), MitosisError> {
+    if source.engine != target.engine {
+        return Err(MitosisError::bad_input(format!(
+            "source {:?} runs {} but target {:?} runs {}: the clone would not fit the target's parameter and option groups; pick a source of the same engine",
+            source.id, source.engine, target.id, target.engine
+        )));
+    }
+    Ok(())
+}
+
+/// The run in progress, read back from the tool's tags, or the new run id.
+pub fn run_of(nodes: &[Node], fresh: &str) -> Result<(String, bool), MitosisError> {
+    let runs: BTreeSet<&str> = nodes
+        .iter()
+        .flat_map(|n| [n.original.as_ref(), n.replacement.as_ref()])
+        .flatten()
+        .filter(|i| i.mitosis_role().is_some())
+        .filter_map(|i| i.tag(tags::RUN))
+        .collect();
+    match runs.len() {
+        0 => Ok((fresh.to_string(), false)),
+        1 => Ok((runs.into_iter().next().unwrap_or(fresh).to_string(), true)),
+        _ => Err(MitosisError::bad_input(format!(
+            "the target tree carries markers of several runs ({}): finish or clean up the older one by hand first",
+            runs.into_iter().collect::<Vec<_>>().join(", ")
+        ))),
     }
 }
 

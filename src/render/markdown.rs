@@ -32,7 +32,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
     for (n, step) in plan.steps.iter().enumerate() {
         let (id, detail) = match &step.skip {
             Some(reason) => (format!("~~{}~~", step.id), format!("skipped: {reason}")),
-            None => (step.id.clone(), params_summary(step)),
+            None => (step.id.to_string(), params_summary(step)),
         };
         let _ = writeln!(
             out,
@@ -40,7 +40,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             n + 1,
             id,
             step.op.action(),
-            step.instance,
+            step.resource,
             escape_cell(&detail)
         );
     }

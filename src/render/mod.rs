@@ -1,10 +1,13 @@
-//! Reporters: the plan rendered for people (text, Markdown) and machines (JSON).
+//! Renderings for people and machines: the plan (text, Markdown, JSON), a run's progress (from
+//! the executor's events) and its report.
 
 mod markdown;
+mod progress;
 mod report;
 mod text;
 
 pub use markdown::plan_markdown;
+pub use progress::{progress_line, TextProgress};
 pub use report::{report_markdown, report_text};
 pub use text::plan_text;
 
@@ -12,11 +15,25 @@ use crate::plan::Plan;
 use crate::schema::PlanDoc;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Markdown,
     Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "markdown" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            other => Err(format!(
+                "{other:?} is not a format: use text, markdown or json"
+            )),
+        }
+    }
 }
 
 pub fn render_plan(plan: &Plan, format: Format) -> String {
@@ -35,7 +52,7 @@ pub fn plan_json(plan: &Plan) -> String {
 /// `Key=Value` pairs for people; the identifiers already shown in their own column are left out.
 pub(crate) fn params_summary(step: &crate::plan::Step) -> String {
     step.op
-        .params(&step.instance)
+        .params(&step.resource)
         .into_iter()
         .filter(|(k, _)| {
             k != "DBInstanceIdentifier" && k != "ResourceName" && k != "ApplyImmediately"

@@ -9,7 +9,11 @@ fn steps_table(out: &mut String, steps: &[StepReport]) {
             .map(|t| format!("{t:>8.1}s"))
             .unwrap_or_else(|| " ".repeat(9));
         let detail = s.detail.as_deref().unwrap_or("");
-        let line = format!("  {:<w_id$}  {:<8} {secs}  {detail}", s.id, s.status);
+        let line = format!(
+            "  {:<w_id$}  {:<8} {secs}  {detail}",
+            s.id,
+            s.status.as_str()
+        );
         let _ = writeln!(out, "{}", line.trim_end());
     }
 }
@@ -20,7 +24,11 @@ pub fn report_text(r: &RunReport) -> String {
     let _ = writeln!(
         out,
         "\nRefresh of {} from {}: {} in {:.1}s (run {})",
-        r.target, r.source, r.result, r.duration_seconds, r.run_id
+        r.target,
+        r.source,
+        r.result.as_str(),
+        r.duration_seconds,
+        r.run_id
     );
     steps_table(&mut out, &r.steps);
     if !r.rollback.is_empty() {
@@ -51,7 +59,10 @@ pub fn report_markdown(r: &RunReport) -> String {
     let _ = writeln!(
         out,
         "### Refresh of `{}` from `{}`: **{}** in {:.0}s\n",
-        r.target, r.source, r.result, r.duration_seconds
+        r.target,
+        r.source,
+        r.result.as_str(),
+        r.duration_seconds
     );
     let _ = writeln!(
         out,
@@ -62,7 +73,7 @@ pub fn report_markdown(r: &RunReport) -> String {
             out,
             "| {} | {} | {} | {} |",
             s.id,
-            s.status,
+            s.status.as_str(),
             s.seconds.map(|t| format!("{t:.1}")).unwrap_or_default(),
             s.detail.as_deref().unwrap_or("").replace('|', "\\|")
         );

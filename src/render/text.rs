@@ -26,7 +26,12 @@ pub fn plan_text(plan: &Plan) -> String {
         let _ = writeln!(out, "{eta}");
     }
     let _ = writeln!(out);
-    let w_id = plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let w_id = plan
+        .steps
+        .iter()
+        .map(|s| s.id.to_string().len())
+        .max()
+        .unwrap_or(0);
     let w_action = plan
         .steps
         .iter()
@@ -36,7 +41,7 @@ pub fn plan_text(plan: &Plan) -> String {
     let w_inst = plan
         .steps
         .iter()
-        .map(|s| s.instance.len())
+        .map(|s| s.resource.len())
         .max()
         .unwrap_or(0);
     let w_num = plan.steps.len().to_string().len();
@@ -51,7 +56,7 @@ pub fn plan_text(plan: &Plan) -> String {
             n + 1,
             step.id,
             step.op.action(),
-            step.instance,
+            step.resource,
             detail,
         );
         let _ = writeln!(out, "{}", line.trim_end());

@@ -1,0 +1,123 @@
+//! The run report, built from the executor's events like every other rendering of a run.
+
+use super::events::{Event, EventSink};
+use crate::schema::{RunReport, RunResult, StepReport, StepStatus, REPORT_FORMAT_VERSION};
+use std::sync::Mutex;
+
+/// Collects a run's events into its `RunReport`.
+#[derive(Default)]
+pub struct ReportBuilder {
+    state: Mutex<Building>,
+}
+
+#[derive(Default)]
+struct Building {
+    report: Option<RunReport>,
+    in_rollback: bool,
+}
+
+fn entries(plan: &crate::plan::Plan) -> Vec<StepReport> {
+    plan.steps
+        .iter()
+        .map(|step| StepReport {
+            id: step.id.to_string(),
+            action: step.op.action().to_string(),
+            instance: step.resource.clone(),
+            status: StepStatus::NotRun,
+            seconds: None,
+            detail: step.skip.clone(),
+        })
+        .collect()
+}
+
+impl ReportBuilder {
+    /// The report so far (None before the run started).
+    pub fn report(&self) -> Option<RunReport> {
+        self.state.lock().expect("report lock").report.clone()
+    }
+}
+
+impl Building {
+    fn entry(&mut self, id: &crate::plan::StepId) -> Option<&mut StepReport> {
+        let in_rollback = self.in_rollback;
+        let report = self.report.as_mut()?;
+        let list = if in_rollback {
+            &mut report.rollback
+        } else {
+            &mut report.steps
+        };
+        let id = id.to_string();
+        list.iter_mut().find(|e| e.id == id)
+    }
+}
+
+impl EventSink for ReportBuilder {
+    fn event(&self, event: &Event<'_>) {
+        let mut b = self.state.lock().expect("report lock");
+        match event {
+            Event::RunStarted { plan } => {
+                b.report = Some(RunReport {
+                    version: REPORT_FORMAT_VERSION,
+                    run_id: plan.run_id.clone(),
+                    source: plan.source.clone(),
+                    target: plan.target.clone(),
+                    result: RunResult::Succeeded,
+                    duration_seconds: 0.0,
+                    steps: entries(plan),
+                    rollback: Vec::new(),
+                    endpoints: Vec::new(),
+                    error: None,
+                    left: Vec::new(),
+                });
+                b.in_rollback = false;
+            }
+            Event::StepStarted { .. } => {}
+            Event::StepSkipped { step, .. } => {
+                if let Some(e) = b.entry(&step.id) {
+                    e.status = StepStatus::Skipped;
+                }
+            }
+            Event::StepDone { step, seconds } => {
+                if let Some(e) = b.entry(&step.id) {
+                    e.status = StepStatus::Done;
+                    e.seconds = Some(*seconds);
+                }
+            }
+            Event::StepFailed {
+                step,
+                error,
+                seconds,
+            } => {
+                if let Some(e) = b.entry(&step.id) {
+                    e.status = StepStatus::Failed;
+                    e.seconds = Some(*seconds);
+                    e.detail = Some(error.clone());
+                }
+            }
+            Event::RollbackStarted { plan } => {
+                b.in_rollback = true;
+                if let Some(r) = b.report.as_mut() {
+                    r.rollback = entries(plan);
+                }
+            }
+            Event::Left(text) => {
+                if let Some(r) = b.report.as_mut() {
+                    r.left.push(text.clone());
+                }
+            }
+            Event::RunFinished {
+                result,
+                error,
+                endpoints,
+                seconds,
+            } => {
+                if let Some(r) = b.report.as_mut() {
+                    r.result = *result;
+                    r.error = error.clone();
+                    r.endpoints = endpoints.to_vec();
+                    r.duration_seconds = *seconds;
+                }
+            }
+        }
+    }
+}

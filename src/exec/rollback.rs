@@ -1,0 +1,112 @@
+//! After a failure before the point of no return: wait for the target's trees to be quiet,
+//! plan the rollback from what is observed (`crate::plan::rollback`), and run it.
+
+use super::wait::Watched;
+use super::{settled, Event, ExecError, Executor};
+use crate::observed::{tags, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::plan::{OnFailure, Plan, StepKind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+impl Executor<'_> {
+    pub(super) async fn roll_back(&self, plan: &Plan) -> Result<(), ExecError> {
+        // Renames and creates may still be in flight: plan from a quiet state.
+        let observed = self.quiet_state(plan).await?;
+        let rollback = crate::plan::rollback(
+            &observed,
+            &plan.source,
+            &plan.target,
+            &plan.run_id,
+            self.config.on_failure,
+        )
+        .map_err(ExecError::Plan)?;
+        self.emit(Event::RollbackStarted { plan: &rollback });
+        if let Some((e, _)) = self.run_graph(&rollback).await {
+            return Err(e);
+        }
+        if self.config.on_failure == OnFailure::Keep {
+            let kept = observed.instances.values().filter(|i| {
+                i.tag(tags::ROLE) == Some(tags::ROLE_TEMP) && i.tag(tags::RUN) == Some(&plan.run_id)
+            });
+            for i in kept {
+                let name = TEMP_PREFIX.to_string() + i.tag(tags::ORIGINAL).unwrap_or(&i.id);
+                self.emit(Event::Left(format!(
+                    "{name} kept for inspection (--on-failure keep): a rerun resumes with it; delete it when done"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits (through the poller) until no instance of the target's trees is in flight: every
+    /// original is visible (as X or old-X), nothing is busy, and the same instances were seen
+    /// on three looks in a row (a rename hides an instance under both names for a while).
+    /// Then reads the account with tags, and waits again if one of ours is mid-rename.
+    async fn quiet_state(&self, plan: &Plan) -> Result<Observed, ExecError> {
+        let originals: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| s.id.kind == StepKind::Retire)
+            .map(|s| s.resource.clone())
+            .collect();
+        let watched: Vec<Watched> = originals
+            .iter()
+            .flat_map(|n| {
+                [
+                    n.clone(),
+                    format!("{OLD_PREFIX}{n}"),
+                    format!("{TEMP_PREFIX}{n}"),
+                ]
+            })
+            .map(Watched::Instance)
+            .collect();
+        loop {
+            let stable = AtomicUsize::new(0);
+            let last: Mutex<Vec<String>> = Mutex::new(Vec::new());
+            self.poller
+                .wait(
+                    &watched,
+                    Duration::ZERO,
+                    "the target tree to settle before rolling back",
+                    &|looks| {
+                        let ids: Vec<String> = watched
+                            .iter()
+                            .filter_map(|w| match w {
+                                Watched::Instance(id) => looks.instance(id).map(|i| i.id.clone()),
+                                Watched::Snapshot(_) => None,
+                            })
+                            .collect();
+                        let quiet = ids.iter().all(|id| looks.instance(id).is_some_and(settled));
+                        let visible = originals.iter().all(|n| {
+                            looks.instance(n).is_some()
+                                || looks.instance(&format!("{OLD_PREFIX}{n}")).is_some()
+                        });
+                        let mut last = last.lock().expect("quiet-state lock");
+                        let same = *last == ids;
+                        *last = ids;
+                        let count = if same {
+                            stable.fetch_add(1, Ordering::SeqCst) + 1
+                        } else {
+                            stable.store(0, Ordering::SeqCst);
+                            0
+                        };
+                        quiet && visible && count >= 2
+                    },
+                )
+                .await?;
+            let observed = crate::aws::observe(self.api, &plan.source, &plan.target)
+                .await
+                .map_err(ExecError::Aws)?;
+            // One of ours under neither its marked name nor its original one is mid-rename.
+            let renaming = observed.instances.values().any(|i| {
+                i.tag(tags::RUN) == Some(&plan.run_id)
+                    && i.marked_name().is_some_and(|name| i.id != name)
+                    && i.tag(tags::ORIGINAL) != Some(i.id.as_str())
+            });
+            if !renaming {
+                return Ok(observed);
+            }
+        }
+    }
+}

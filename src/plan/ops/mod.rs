@@ -1,0 +1,108 @@
+//! What a step does, by kind of resource. Each kind is one module holding its operations with
+//! everything the rest of the tool asks of them: the AWS action name and request parameters
+//! (flight plan), the expected duration (ETA, poller), the IAM grants, and (for tests) the
+//! effect on an observed state. Adding a kind (a DB cluster, a bucket, a scaling group) is
+//! adding a module here and one arm in each `match` below.
+
+pub mod command;
+pub mod instance;
+pub mod snapshot;
+
+pub use command::{CommandOp, Hook};
+pub use instance::InstanceOp;
+pub use snapshot::SnapshotOp;
+
+use super::eta::LatencyModel;
+use crate::iam::Grants;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tag {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+impl Tag {
+    pub fn new(key: &str, value: &str) -> Self {
+        Tag {
+            key: key.to_string(),
+            value: value.to_string(),
+        }
+    }
+}
+
+/// One AWS call (or a hook command) with its request parameters.
+// A plan holds tens of steps, most of them instance operations: boxing saves nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Instance(InstanceOp),
+    Snapshot(SnapshotOp),
+    Command(CommandOp),
+}
+
+/// Where a plan's grants are scoped: the account's ARNs and the source, whose tree is
+/// read-only.
+pub struct GrantContext<'a> {
+    pub account: &'a crate::observed::AccountInfo,
+    pub source: &'a str,
+}
+
+impl Op {
+    /// The AWS API operation name (or `RunCommand` for a hook).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Op::Instance(op) => op.action(),
+            Op::Snapshot(op) => op.action(),
+            Op::Command(op) => op.action(),
+        }
+    }
+
+    /// Whether the step changes the resource it names. CreateDBSnapshot only reads its
+    /// instance (the source), which is why it is the one call allowed on the source tree.
+    pub fn mutates_resource(&self) -> bool {
+        match self {
+            Op::Instance(_) => true,
+            Op::Snapshot(_) | Op::Command(_) => false,
+        }
+    }
+
+    /// The request parameters under their AWS names, as the flight plan shows them.
+    pub fn params(&self, resource: &str) -> Map<String, Value> {
+        match self {
+            Op::Instance(op) => op.params(resource),
+            Op::Snapshot(op) => op.params(resource),
+            Op::Command(op) => op.params(),
+        }
+    }
+
+    /// Expected seconds from issuing the step until it has taken effect.
+    pub fn expected(&self, latency: &LatencyModel) -> f64 {
+        match self {
+            Op::Instance(op) => op.expected(latency),
+            Op::Snapshot(op) => op.expected(latency),
+            Op::Command(_) => latency.hook,
+        }
+    }
+
+    /// The IAM actions and resource ARNs this step needs.
+    pub fn grants(&self, resource: &str, ctx: &GrantContext<'_>, grants: &mut Grants) {
+        match self {
+            Op::Instance(op) => op.grants(resource, ctx, grants),
+            Op::Snapshot(op) => op.grants(resource, ctx, grants),
+            Op::Command(_) => {}
+        }
+    }
+
+    /// The rename this step makes, if it is one: (from, to) are given by the step's resource
+    /// and this new name.
+    pub fn new_name(&self) -> Option<&str> {
+        match self {
+            Op::Instance(InstanceOp::Modify(m)) => m.new_id.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Steps: typed ids, phases and the step itself. A step's id is its kind and the resource it
+//! is about (`create-temp-demo`, `retire-demo`); dependencies are the ids the builder returned,
+//! so nothing downstream parses an id back out of a string.
+
+use super::ops::Op;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a step does: the first part of its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    /// `--snapshot fresh`: a new snapshot of the source.
+    Snapshot,
+    /// temp-X is created (a replica, or a restore on the snapshot path).
+    Create,
+    /// The root clone leaves the source's replication.
+    Promote,
+    /// temp-X gets X's post-creation attributes.
+    Configure,
+    BeforeSwap,
+    /// X is tagged as retired by this run, just before its rename.
+    Mark,
+    /// X -> old-X.
+    Retire,
+    /// temp-X -> X.
+    Swap,
+    Restart,
+    /// The new X gets X's deletion protection.
+    Protect,
+    /// old-X loses its deletion protection, just before its delete.
+    Unprotect,
+    Delete,
+    /// The tool's markers come off the new X.
+    Unmark,
+    /// Rollback: a swapped-in clone goes back to temp-X.
+    Unswap,
+    /// Rollback: old-X goes back to X.
+    Unretire,
+    /// Rollback: X loses its retirement markers.
+    UnmarkOld,
+    /// Rollback: a clone of this run is deleted.
+    Discard,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Snapshot => "snapshot",
+            StepKind::Create => "create",
+            StepKind::Promote => "promote",
+            StepKind::Configure => "configure",
+            StepKind::BeforeSwap => "before-swap",
+            StepKind::Mark => "mark",
+            StepKind::Retire => "retire",
+            StepKind::Swap => "swap",
+            StepKind::Restart => "restart",
+            StepKind::Protect => "protect",
+            StepKind::Unprotect => "unprotect",
+            StepKind::Delete => "delete",
+            StepKind::Unmark => "unmark",
+            StepKind::Unswap => "unswap",
+            StepKind::Unretire => "unretire",
+            StepKind::UnmarkOld => "unmark-old",
+            StepKind::Discard => "discard",
+        }
+    }
+}
+
+/// A step's identity: its kind and the resource name it is about (none for the hooks, which
+/// happen once per run). Shown as `kind-subject`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepId {
+    pub kind: StepKind,
+    pub subject: Option<String>,
+}
+
+impl StepId {
+    pub fn new(kind: StepKind, subject: &str) -> Self {
+        StepId {
+            kind,
+            subject: Some(subject.to_string()),
+        }
+    }
+
+    /// A step that happens once per run (the hooks).
+    pub fn once(kind: StepKind) -> Self {
+        StepId {
+            kind,
+            subject: None,
+        }
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad` so that widths in format strings apply (the flight plan aligns ids).
+        match &self.subject {
+            Some(s) => f.pad(&format!("{}-{s}", self.kind.as_str())),
+            None => f.pad(self.kind.as_str()),
+        }
+    }
+}
+
+impl PartialEq<str> for StepId {
+    fn eq(&self, other: &str) -> bool {
+        let kind = self.kind.as_str();
+        match &self.subject {
+            None => other == kind,
+            Some(s) => other
+                .strip_prefix(kind)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest == s),
+        }
+    }
+}
+
+impl PartialEq<&str> for StepId {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
+impl PartialEq<String> for StepId {
+    fn eq(&self, other: &String) -> bool {
+        self == other.as_str()
+    }
+}
+
+/// Which part of the refresh a step belongs to; used for grouping in reports and for the
+/// safety rules (nothing in `Cleanup` runs before `Restart` succeeded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Clone,
+    /// The before-swap hook: the clone is complete, nothing is renamed yet.
+    Prepare,
+    Retire,
+    Swap,
+    Restart,
+    Cleanup,
+    /// Putting the original names back after a failure.
+    Rollback,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Clone => "clone",
+            Phase::Prepare => "prepare",
+            Phase::Retire => "retire",
+            Phase::Swap => "swap",
+            Phase::Restart => "restart",
+            Phase::Cleanup => "cleanup",
+            Phase::Rollback => "rollback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: StepId,
+    pub phase: Phase,
+    /// The identifier of the resource acted on (a DB instance; for a hook, the instance whose
+    /// endpoint it is given).
+    pub resource: String,
+    pub op: Op,
+    pub depends_on: Vec<StepId>,
+    /// Why this step is already done, when it is.
+    pub skip: Option<String>,
+}
+
+impl Step {
+    pub fn is_pending(&self) -> bool {
+        self.skip.is_none()
+    }
+}
+
+/// Appends a step and returns its id, for the next steps to depend on: the one way the
+/// planner and the rollback build steps.
+pub(super) fn push(
+    steps: &mut Vec<Step>,
+    id: StepId,
+    phase: Phase,
+    resource: &str,
+    op: Op,
+    depends_on: Vec<StepId>,
+    skip: Option<String>,
+) -> StepId {
+    steps.push(Step {
+        id: id.clone(),
+        phase,
+        resource: resource.to_string(),
+        op,
+        depends_on,
+        skip,
+    });
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_show_and_compare_as_kind_dash_subject() {
+        let id = StepId::new(StepKind::UnmarkOld, "demo");
+        assert_eq!(id.to_string(), "unmark-old-demo");
+        assert!(id == "unmark-old-demo");
+        assert!(id != "unmark-demo");
+        assert!(StepId::new(StepKind::Unmark, "old-demo") != id);
+        assert_eq!(
+            StepId::once(StepKind::BeforeSwap).to_string(),
+            "before-swap"
+        );
+        assert!(StepId::once(StepKind::Restart) == "restart");
+    }
+}

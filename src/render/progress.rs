@@ -1,0 +1,36 @@
+//! Progress of a run for people, rendered from the executor's events: one line per event, the
+//! same words on a terminal (stderr) and in the Action's log.
+
+use crate::exec::{Event, EventSink};
+
+/// The line an event shows as, if any (the run's start and end are shown by the report).
+pub fn progress_line(event: &Event<'_>) -> Option<String> {
+    match event {
+        Event::StepStarted { step } => Some(format!(
+            "-> {} ({} {})",
+            step.id,
+            step.op.action(),
+            step.resource
+        )),
+        Event::StepDone { step, seconds } => Some(format!("   done {} in {seconds:.1}s", step.id)),
+        Event::StepSkipped { step, reason } => Some(format!("   skip {}: {reason}", step.id)),
+        Event::StepFailed { step, error, .. } => Some(format!("!! {} failed: {error}", step.id)),
+        Event::RollbackStarted { plan } => Some(format!(
+            "!! rolling back: {} steps to put the original names back",
+            plan.steps.len()
+        )),
+        Event::Left(text) => Some(format!("   left: {text}")),
+        Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+    }
+}
+
+/// Progress lines on stderr, for a terminal or a CI log.
+pub struct TextProgress;
+
+impl EventSink for TextProgress {
+    fn event(&self, event: &Event<'_>) {
+        if let Some(line) = progress_line(event) {
+            eprintln!("{line}");
+        }
+    }
+}
