@@ -134,9 +134,14 @@ pub struct ApplyArgs {
     /// Remove the lock a dead run left on the target (its run id is in the lock message).
     #[arg(long, value_name = "RUN_ID")]
     pub force_unlock: Option<String>,
-    /// How long the target's lock holds if the run dies (seconds).
+    /// How long the target's lock holds after its last renewal (seconds): a live run renews
+    /// it every third of this, a dead run's lapses within it.
     #[arg(long, default_value_t = defaults::LOCK_TTL_SECONDS, value_name = "SECONDS")]
     pub lock_ttl: u64,
+    /// How long to wait for another run's lock to be released or to lapse (seconds; default:
+    /// the TTL plus a minute).
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_wait: Option<u64>,
     /// Expected RDS timings (JSON, fields as in the README) for the ETA and for polling.
     #[arg(long, value_name = "FILE")]
     pub latency_model: Option<std::path::PathBuf>,
@@ -209,6 +214,7 @@ impl ApplyArgs {
             concurrency: self.concurrency,
             force_unlock: self.force_unlock.clone(),
             lock_ttl_seconds: self.lock_ttl,
+            lock_wait_seconds: self.lock_wait,
         }
     }
 }
@@ -342,6 +348,8 @@ async fn role_credentials(
 }
 
 async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    let options = args.options();
+    options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id());
     let api = SdkRds::connect(settings).await;
@@ -350,7 +358,7 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     if plan.pending().next().is_none() {
         eprintln!("nothing to do");
     }
-    let (report, result) = execute(&api, &plan, &args.options(), latency, &TextProgress).await;
+    let (report, result) = execute(&api, &request, &plan, &options, latency, &TextProgress).await;
     if let Some(report) = &report {
         if let Some(path) = &args.report_json {
             let json = serde_json::to_string_pretty(report).unwrap_or_default();

@@ -16,6 +16,7 @@ pub fn primary(id: &str, engine: &str, vpc: &str) -> Instance {
     Instance {
         id: id.into(),
         arn: account().arn(&format!("db:{id}")),
+        resource_id: Some(format!("db-{id}")),
         status: "available".into(),
         engine: engine.into(),
         engine_version: if engine == "mysql" { "8.0.35" } else { "16.3" }.into(),

@@ -47,6 +47,9 @@ impl Membership {
 pub struct Instance {
     pub id: String,
     pub arn: String,
+    /// `DbiResourceId`: the instance's identity, which survives renames.
+    #[serde(default)]
+    pub resource_id: Option<String>,
     pub status: String,
     pub engine: String,
     pub engine_version: String,

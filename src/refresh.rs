@@ -8,7 +8,7 @@ use crate::error::MitosisError;
 use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
 use crate::observed::Observed;
 use crate::plan::{plan, LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice};
-use crate::schema::{RunReport, RunResult};
+use crate::schema::{RunReport, RunResult, StepStatus};
 use std::time::Duration;
 
 /// The defaults of `apply`, for its flags and for the Action alike.
@@ -18,7 +18,14 @@ pub mod defaults {
     pub const POLL_INTERVAL_SECONDS: f64 = 5.0;
     pub const MAX_POLL_INTERVAL_SECONDS: f64 = 60.0;
     pub const CONCURRENCY: usize = 8;
-    pub const LOCK_TTL_SECONDS: u64 = 12 * 3600;
+    /// A live run renews its lock every third of this; a dead run's lapses within it.
+    pub const LOCK_TTL_SECONDS: u64 = 300;
+    /// How much longer than the TTL a run waits for another run's lock by default.
+    pub const LOCK_WAIT_MARGIN_SECONDS: u64 = 60;
+    /// The longest any duration flag may be.
+    pub const MAX_DURATION_SECONDS: u64 = 7 * 24 * 3600;
+    /// How many times a run plans again after waiting for another run's lock.
+    pub const REPLANS: usize = 3;
 }
 
 /// What to refresh: the source, the target and the choices that shape the plan.
@@ -67,6 +74,8 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     pub force_unlock: Option<String>,
     pub lock_ttl_seconds: u64,
+    /// How long to wait for another run's lock; None: the TTL plus a margin.
+    pub lock_wait_seconds: Option<u64>,
 }
 
 impl Default for ApplyOptions {
@@ -80,11 +89,46 @@ impl Default for ApplyOptions {
             concurrency: defaults::CONCURRENCY,
             force_unlock: None,
             lock_ttl_seconds: defaults::LOCK_TTL_SECONDS,
+            lock_wait_seconds: None,
         }
     }
 }
 
 impl ApplyOptions {
+    /// Every duration must be positive and at most seven days: a zero step timeout fails the
+    /// first wait, and an absurd one hides a typo. Checked before any AWS call.
+    pub fn validate(&self) -> Result<(), MitosisError> {
+        let max = defaults::MAX_DURATION_SECONDS as f64;
+        let durations = [
+            ("--step-timeout", self.step_timeout_seconds as f64),
+            ("--hook-timeout", self.hook_timeout_seconds as f64),
+            ("--poll-interval", self.poll_interval_seconds),
+            ("--max-poll-interval", self.max_poll_interval_seconds),
+            ("--lock-ttl", self.lock_ttl_seconds as f64),
+            ("--lock-wait", self.lock_wait().as_secs_f64()),
+        ];
+        for (flag, seconds) in durations {
+            if !(seconds > 0.0 && seconds <= max) {
+                return Err(MitosisError::bad_input(format!(
+                    "{flag} {seconds} is out of range: give a number of seconds above 0 and at most {max} (seven days)"
+                )));
+            }
+        }
+        if self.concurrency == 0 {
+            return Err(MitosisError::bad_input(
+                "--concurrency 0 would run nothing: give at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock_wait(&self) -> Duration {
+        Duration::from_secs(
+            self.lock_wait_seconds
+                .unwrap_or(self.lock_ttl_seconds + defaults::LOCK_WAIT_MARGIN_SECONDS),
+        )
+    }
+
     /// The executor's configuration, with the expected timings of `latency`.
     pub fn exec_config(&self, latency: LatencyModel) -> ExecConfig {
         let min_tick = Duration::from_secs_f64(self.poll_interval_seconds.max(0.01));
@@ -99,16 +143,15 @@ impl ApplyOptions {
             on_failure: self.on_failure,
             concurrency: self.concurrency.max(1),
             latency,
-        }
-    }
-
-    /// The lock's settings, with the clock read now.
-    pub fn lock_settings(&self) -> LockSettings {
-        LockSettings {
-            now_epoch: now_epoch(),
-            ttl: Duration::from_secs(self.lock_ttl_seconds),
-            settle: Duration::from_secs_f64((self.poll_interval_seconds / 3.0).clamp(0.05, 5.0)),
-            force_unlock: self.force_unlock.clone(),
+            lock: LockSettings {
+                ttl: Duration::from_secs(self.lock_ttl_seconds),
+                wait: self.lock_wait(),
+                settle: Duration::from_secs_f64(
+                    (self.poll_interval_seconds / 3.0).clamp(0.05, 5.0),
+                ),
+                force_unlock: self.force_unlock.clone(),
+                clock: now_epoch,
+            },
         }
     }
 }
@@ -144,30 +187,64 @@ pub async fn observe_and_plan(
     Ok((observed, plan))
 }
 
-/// Takes the lock, runs the plan, releases the lock. The report is there whenever the run
-/// started; the error says how it ended otherwise.
+/// Runs the plan: the executor takes the lock (its first step), runs the steps with the lock
+/// renewed, and releases it. When the lock could only be taken after another run's, the plan
+/// may be stale: plan again (a few times at most) before anything runs. The report is there
+/// whenever the run started; the error says how it ended otherwise.
 pub async fn execute(
     api: &dyn RdsWrite,
+    request: &PlanRequest,
     plan: &Plan,
     options: &ApplyOptions,
     latency: LatencyModel,
     sink: &dyn EventSink,
 ) -> (Option<RunReport>, Result<(), MitosisError>) {
-    if plan.pending().next().is_none() {
+    if !plan.has_work() {
         return (None, Ok(()));
     }
-    let lock = options.lock_settings();
-    if let Err(e) = crate::exec::lock::acquire(api, &plan.target, &plan.run_id, &lock).await {
-        return (None, Err(exec_error(e)));
+    let mut plan = plan.clone();
+    for _ in 0..defaults::REPLANS {
+        let outcome = Executor::new(api, options.exec_config(latency.clone()), sink)
+            .apply(&plan)
+            .await;
+        if !matches!(outcome.error, Some(ExecError::Replan)) {
+            return finish(outcome);
+        }
+        if let Err(e) = crate::exec::lock::release(api, &plan.target, &request.run_id).await {
+            tracing::warn!("could not release the lock before planning again: {e}");
+        }
+        tracing::warn!("another run held the lock until now: planning again");
+        plan = match observe_and_plan(api, request, &latency).await {
+            Ok((_, p)) => p,
+            Err(e) => return (None, Err(e)),
+        };
+        if !plan.has_work() {
+            return (None, Ok(()));
+        }
+        tracing::info!("the new plan:\n{}", crate::render::plan_text(&plan));
     }
-    let outcome = Executor::new(api, options.exec_config(latency), sink)
-        .apply(plan)
-        .await;
-    if let Err(e) = crate::exec::lock::release(api, &plan.target, &plan.run_id).await {
-        tracing::warn!("could not release the lock: {e}");
-    }
+    (
+        None,
+        Err(MitosisError::Locked(format!(
+            "{} kept being refreshed by other runs: try again later",
+            plan.target
+        ))),
+    )
+}
+
+fn finish(outcome: crate::exec::Outcome) -> (Option<RunReport>, Result<(), MitosisError>) {
     let result = match (outcome.error, outcome.report.result) {
         (None, _) => Ok(()),
+        (Some(ExecError::Locked(m)), _) => Err(MitosisError::Locked(m)),
+        (Some(ExecError::Aws(e)), RunResult::Failed)
+            if outcome
+                .report
+                .steps
+                .iter()
+                .all(|s| s.status != StepStatus::Done) =>
+        {
+            Err(e)
+        }
         (Some(e), RunResult::RolledBack) => Err(MitosisError::RolledBack(e.to_string())),
         (Some(e), _) => Err(MitosisError::Stopped(format!(
             "{}; rerun the same command to resume",
@@ -179,14 +256,6 @@ pub async fn execute(
         ))),
     };
     (Some(outcome.report), result)
-}
-
-fn exec_error(e: ExecError) -> MitosisError {
-    match e {
-        ExecError::Locked(m) => MitosisError::Locked(m),
-        ExecError::Aws(e) => e,
-        other => MitosisError::Stopped(other.to_string()),
-    }
 }
 
 pub fn now_epoch() -> i64 {

@@ -197,7 +197,8 @@ fn cross_vpc_goes_through_a_snapshot_into_the_target_vpc() {
 }
 
 /// Cut the tool off after each mutating call in turn, then rerun: the same end state, and no
-/// delete before the restart succeeded.
+/// delete before the restart succeeded. A run cut off right after taking the lock leaves a
+/// lock that lapses (short TTL here): the rerun waits for it, then finishes.
 #[test]
 fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
     let emu = Emulator::start();
@@ -210,15 +211,20 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
         "mitosis-demo",
         "--restart",
         restart.as_str(),
+        "--lock-ttl",
+        "2",
     ];
     let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
-    // A clean run counts the mutating calls.
+    // A clean run counts the mutating calls (lock renewals may add a few on a slow machine:
+    // the loop below goes on until a run is no longer cut off).
     let out = apply(&emu, &args, &no_retry);
     assert!(out.status.success(), "{}", stderr(&out));
     let calls = emu.mutating_actions().len();
     assert!(calls >= 16, "only {calls} mutating calls");
 
-    for crash_after in 1..calls {
+    let mut crash_after = 0;
+    loop {
+        crash_after += 1;
         emu.reset();
         emu.seed("same-vpc");
         let before = emu.describe();
@@ -227,50 +233,170 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
             &format!("{{\"after\": {crash_after}}}"),
         );
         let out = apply(&emu, &args, &no_retry);
-        assert!(
-            !out.status.success(),
-            "crash after {crash_after}: the run did not notice"
-        );
-        emu.control("/_emulator/blackout", r#"{"after": null}"#);
-        let mut out = apply(&emu, &args, &[]);
-        if crash_after == 1 {
-            // Cut off right after taking the lock, before creating anything: nothing tells a
-            // dead run from a live one, so the rerun refuses and says how to take over.
-            assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-            let err = stderr(&out);
-            let run = err
-                .split("--force-unlock ")
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
-            let mut forced: Vec<&str> = args.to_vec();
-            forced.extend(["--force-unlock", run.as_str()]);
-            out = apply(&emu, &forced, &[]);
+        if out.status.success() {
+            // Every mutating call has been a crash point.
+            assert!(crash_after > calls - 2, "only {crash_after} crash points");
+            break;
         }
+        emu.control("/_emulator/blackout", r#"{"after": null}"#);
+        let out = apply(&emu, &args, &[]);
         assert!(
             out.status.success(),
             "crash after {crash_after}: the rerun failed: {}",
             stderr(&out)
         );
+        if crash_after == 1 {
+            // Nothing but the lock was written: the rerun waited for it to lapse.
+            assert!(stderr(&out).contains("waiting up to"), "{}", stderr(&out));
+        }
         let after = emu.describe();
         let restart_at = emu.record().iter().rposition(|r| r["note"] == "restart");
         for (i, r) in emu.record().iter().enumerate() {
             if r["action"] == "DeleteDBInstance" && r.get("fault").is_none() {
                 assert!(
                     restart_at.is_some_and(|at| i > at),
-                    "crash after {crash_after}: delete before restart"
+                    "crash after {crash_after}: delete before restart: {:#?}",
+                    emu.record()
                 );
             }
         }
+        assert!(
+            !after
+                .values()
+                .any(|d| d.to_string().contains("stack-mitosis:lock:")),
+            "crash after {crash_after}: a lock was left behind"
+        );
         assert_refreshed(
             &before,
             &after,
             &["mitosis-prod", "mitosis-prod-replica"],
             &["mitosis-demo", "mitosis-demo-replica"],
             false,
+        );
+    }
+}
+
+/// The flight plan shows every mutating call the run makes, the lock's included.
+#[test]
+fn the_mutating_calls_of_an_apply_are_the_plans_steps() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let args = ["--source", "mitosis-prod", "--target", "mitosis-demo"];
+    let mut plan_args = vec!["plan", "--format", "json"];
+    plan_args.extend(args);
+    let out = emu.cli(&plan_args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut planned: Vec<String> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["skip"].is_null() && s["action"] != "RunCommand")
+        .map(|s| s["action"].as_str().unwrap().to_string())
+        .collect();
+    let out = apply(&emu, &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut made = emu.mutating_actions();
+    planned.sort();
+    made.sort();
+    assert_eq!(made, planned);
+}
+
+/// While a run lives it renews its lock, so another run waits for it to finish (and then
+/// plans again) instead of taking over.
+#[test]
+fn a_live_run_is_never_taken_over() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let slow_restart = format!("sleep 3; {}", emu.note_command("restart"));
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            apply(
+                &emu,
+                &[
+                    "--source",
+                    "mitosis-prod",
+                    "--target",
+                    "mitosis-demo",
+                    "--lock-ttl",
+                    "1",
+                    "--restart",
+                    slow_restart.as_str(),
+                ],
+                &[],
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let b = s.spawn(|| {
+            apply(
+                &emu,
+                &[
+                    "--source",
+                    "mitosis-prod",
+                    "--target",
+                    "mitosis-demo",
+                    "--lock-wait",
+                    "60",
+                ],
+                &[],
+            )
+        });
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert!(a.status.success(), "a: {}", stderr(&a));
+        assert!(b.status.success(), "b: {}", stderr(&b));
+        assert!(stderr(&b).contains("waiting up to"), "{}", stderr(&b));
+    });
+    // The second refresh began only after the first one released its lock.
+    let record = emu.record();
+    let first_release = record
+        .iter()
+        .position(|r| {
+            r["action"] == "RemoveTagsFromResource" && r.to_string().contains("stack-mitosis:lock:")
+        })
+        .expect("the first run released its lock");
+    let creates: Vec<usize> = record
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r["action"] == "CreateDBInstanceReadReplica" && r.get("fault").is_none())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(creates.len(), 4, "two refreshes of a two-instance tree");
+    assert!(creates[1] < first_release && creates[2] > first_release);
+}
+
+/// Durations that cannot work are refused before any AWS call, naming the flag.
+#[test]
+fn absurd_durations_are_refused_before_any_call() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    for (flag, value) in [
+        ("--step-timeout", "0"),
+        ("--hook-timeout", "0"),
+        ("--lock-ttl", "0"),
+        ("--lock-wait", "604801"),
+        ("--poll-interval", "0"),
+        ("--step-timeout", "999999999"),
+    ] {
+        let out = emu.cli(&[
+            "apply",
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            flag,
+            value,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{flag} {value}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+        assert!(
+            emu.actions().is_empty(),
+            "{flag} {value}: {:?}",
+            emu.actions()
         );
     }
 }
@@ -452,14 +578,34 @@ fn two_concurrent_applies_on_one_target_one_refuses() {
         let a = s.spawn(|| {
             apply(
                 &emu,
-                &["--source", "mitosis-prod", "--target", "mitosis-demo"],
+                &[
+                    "--source",
+                    "mitosis-prod",
+                    "--target",
+                    "mitosis-demo",
+                    "--lock-wait",
+                    "1",
+                    // Long enough that the other run's wait ends first.
+                    "--restart",
+                    "sleep 2",
+                ],
                 &[],
             )
         });
         let b = s.spawn(|| {
             apply(
                 &emu,
-                &["--source", "mitosis-prod", "--target", "mitosis-demo"],
+                &[
+                    "--source",
+                    "mitosis-prod",
+                    "--target",
+                    "mitosis-demo",
+                    "--lock-wait",
+                    "1",
+                    // Long enough that the other run's wait ends first.
+                    "--restart",
+                    "sleep 2",
+                ],
                 &[],
             )
         });

@@ -149,8 +149,10 @@ fn cross_vpc_restores_the_newest_snapshot_into_the_target_subnet_group() {
             "fresh",
         ],
     );
-    assert_eq!(fresh["steps"][0]["action"], "CreateDBSnapshot");
-    assert_eq!(fresh["steps"][0]["instance"], "mitosis-prod");
+    // The first step takes the target's lock; the fresh snapshot comes right after.
+    assert_eq!(fresh["steps"][0]["id"], "lock-mitosis-demo");
+    assert_eq!(fresh["steps"][1]["action"], "CreateDBSnapshot");
+    assert_eq!(fresh["steps"][1]["instance"], "mitosis-prod");
     assert_eq!(emu.mutating_actions(), Vec::<String>::new());
 }
 

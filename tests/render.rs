@@ -13,8 +13,9 @@ fn example() -> Plan {
         ..PlanRequest::new("prod", "demo", "20261121T030000Z")
     };
     let full = plan(&obs, &req).unwrap();
-    // Half-way through the clone, so skipped steps show too.
-    for step in &full.steps[..3] {
+    // Half-way through the clone (after the lock and the root clone's three steps), so
+    // skipped steps show too.
+    for step in &full.steps[..4] {
         predict(&mut obs, step).unwrap();
     }
     plan(&obs, &req)

@@ -446,6 +446,7 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         replicas: d.read_replica_db_instance_identifiers().to_vec(),
         cluster: non_empty_str(d.db_cluster_identifier()),
         pending_modifications: pending_fields(d),
+        resource_id: non_empty_str(d.dbi_resource_id()),
         tags: d
             .tag_list()
             .iter()

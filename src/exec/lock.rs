@@ -1,9 +1,17 @@
-//! One refresh per target at a time: a lock tag on the target's root instance.
+//! One refresh per target at a time: a lock tag on the target's root instance, held while the
+//! run lives and lapsing soon after it dies.
 //!
-//! Tags offer no compare-and-swap, so each run writes its own key
-//! (`stack-mitosis:lock:<run id>` = expiry, epoch seconds), waits, and reads the tags again:
-//! when two runs raced, both see both keys and the lower run id wins; the other withdraws.
-//! Tags follow renames, so the lock stays with the original root while it is retired.
+//! Tags offer no compare-and-swap, so each invocation writes its own key
+//! (`stack-mitosis:lock:<holder>` = expiry, epoch seconds; the holder is the invocation's own
+//! id, even when it resumes an earlier run), waits, and reads the tags again: when two raced,
+//! both see both keys and the lower holder wins; the other withdraws.
+//!
+//! The key goes on every root that exists (X, old-X, temp-X) and is renewed there every third
+//! of the TTL, so that it stays visible while one of them is mid-rename (a renamed instance
+//! answers under neither name for a while). A live run's lock never lapses; a dead run's
+//! lapses within the TTL, and a run that finds it waits for that and takes over. A waiting run
+//! counts a lock it has seen as held until it lapses, unless an instance that carried it (known
+//! by its DbiResourceId, which survives renames) is seen without it: then it was released.
 
 use super::ExecError;
 use crate::aws::RdsWrite;
@@ -15,11 +23,32 @@ pub const LOCK_PREFIX: &str = "stack-mitosis:lock:";
 
 #[derive(Debug, Clone)]
 pub struct LockSettings {
-    pub now_epoch: i64,
+    /// How long the lock holds after its last renewal.
     pub ttl: Duration,
+    /// How long to wait for another run's lock to be released or to lapse.
+    pub wait: Duration,
     /// How long to wait between writing the lock and checking for a competing run.
     pub settle: Duration,
     pub force_unlock: Option<String>,
+    /// The clock, in epoch seconds (tests move it).
+    pub clock: fn() -> i64,
+}
+
+impl LockSettings {
+    /// How often a live run renews its lock.
+    pub fn renew_every(&self) -> Duration {
+        (self.ttl / 3).max(Duration::from_millis(100))
+    }
+}
+
+/// How the lock was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Nobody held it.
+    Free,
+    /// Another run held it; this run waited until it was released or lapsed. What that run
+    /// did in the meantime is not in the plan made before: plan again.
+    AfterWaiting,
 }
 
 fn candidates(target: &str) -> Vec<String> {
@@ -30,15 +59,15 @@ fn candidates(target: &str) -> Vec<String> {
     ]
 }
 
-/// Lock keys of other runs that have not expired, as (run id, expiry).
-fn foreign_locks(instances: &[Instance], run_id: &str, now: i64) -> Vec<(String, i64)> {
+/// Lock keys of other holders that have not lapsed, as (holder, expiry), latest expiry last.
+fn foreign_locks(instances: &[Instance], holder: &str, now: i64) -> Vec<(String, i64)> {
     let mut out: Vec<(String, i64)> = instances
         .iter()
         .flat_map(|i| i.tags.iter())
         .filter_map(|(k, v)| Some((k.strip_prefix(LOCK_PREFIX)?.to_string(), v.parse().ok()?)))
-        .filter(|(run, expiry)| run != run_id && *expiry > now)
+        .filter(|(other, expiry)| other != holder && *expiry > now)
         .collect();
-    out.sort();
+    out.sort_by_key(|(other, expiry)| (*expiry, other.clone()));
     out.dedup();
     out
 }
@@ -54,65 +83,200 @@ async fn with_tags(api: &dyn RdsWrite, target: &str) -> Result<Vec<Instance>, Ex
     Ok(found)
 }
 
+fn lock_tag(holder: &str, expiry: i64) -> Tag {
+    Tag::new(&format!("{LOCK_PREFIX}{holder}"), &expiry.to_string())
+}
+
+/// Writes the lock with a new expiry on every root that exists.
+async fn write(
+    api: &dyn RdsWrite,
+    found: &[Instance],
+    holder: &str,
+    settings: &LockSettings,
+) -> Result<(), ExecError> {
+    let expiry = (settings.clock)() + settings.ttl.as_secs() as i64;
+    for i in found {
+        api.add_tags(&i.arn, &[lock_tag(holder, expiry)])
+            .await
+            .map_err(ExecError::Aws)?;
+    }
+    Ok(())
+}
+
+/// Takes the lock for `holder`, waiting up to `settings.wait` for another run's lock to be
+/// released or to lapse. Refuses (`ExecError::Locked`) when it is still held after that, or
+/// when a competing run that started at the same moment wins.
 pub async fn acquire(
     api: &dyn RdsWrite,
     target: &str,
-    run_id: &str,
+    holder: &str,
     settings: &LockSettings,
-) -> Result<(), ExecError> {
-    let mut found = with_tags(api, target).await?;
+) -> Result<Taken, ExecError> {
     if let Some(stale) = &settings.force_unlock {
-        let key = format!("{LOCK_PREFIX}{stale}");
-        for i in found.iter().filter(|i| i.tags.contains_key(&key)) {
+        force_unlock(api, target, stale).await?;
+    }
+    let waited = wait_for_others(api, target, holder, settings).await?;
+    let found = with_tags(api, target).await?;
+    remove_lapsed(api, &found, holder, (settings.clock)()).await?;
+    write(api, &found, holder, settings).await?;
+    tokio::time::sleep(settings.settle).await;
+    let found = with_tags(api, target).await?;
+    let locks = foreign_locks(&found, holder, (settings.clock)());
+    if let Some((other, expiry)) = locks.iter().find(|(other, _)| other.as_str() < holder) {
+        release(api, target, holder).await?;
+        return Err(locked(target, other, *expiry, settings));
+    }
+    Ok(if waited {
+        Taken::AfterWaiting
+    } else {
+        Taken::Free
+    })
+}
+
+/// A lock another holder was seen with: until when, and on which instances (by resource id).
+struct Seen {
+    expiry: i64,
+    carriers: Vec<String>,
+}
+
+/// Waits while another holder's lock is held; true when there was one to wait for.
+async fn wait_for_others(
+    api: &dyn RdsWrite,
+    target: &str,
+    holder: &str,
+    settings: &LockSettings,
+) -> Result<bool, ExecError> {
+    let start = tokio::time::Instant::now();
+    let mut waited = false;
+    let mut seen: std::collections::BTreeMap<String, Seen> = Default::default();
+    loop {
+        let found = with_tags(api, target).await?;
+        let now = (settings.clock)();
+        for i in &found {
+            for (other, expiry) in foreign_locks(std::slice::from_ref(i), holder, now) {
+                let entry = seen.entry(other).or_insert(Seen {
+                    expiry,
+                    carriers: Vec::new(),
+                });
+                entry.expiry = entry.expiry.max(expiry);
+                entry.carriers.extend(i.resource_id.clone());
+            }
+        }
+        // Held: visible and unlapsed; or out of sight (mid-rename) but not lapsed and not seen
+        // removed from an instance that carried it.
+        seen.retain(|other, lock| {
+            let key = format!("{LOCK_PREFIX}{other}");
+            let removed = found.iter().any(|i| {
+                i.resource_id
+                    .as_ref()
+                    .is_some_and(|r| lock.carriers.contains(r))
+                    && !i.tags.contains_key(&key)
+            });
+            lock.expiry > now && !removed
+        });
+        let Some((other, lock)) = seen.iter().max_by_key(|(_, l)| l.expiry) else {
+            return Ok(waited);
+        };
+        let (other, expiry) = (other.clone(), lock.expiry);
+        let left = settings.wait.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Err(locked(target, &other, expiry, settings));
+        }
+        tracing::warn!(
+            "{target} is locked by run {other} until epoch {expiry} (in {}s): waiting up to {}s more (--lock-wait) for it to finish or lapse",
+            expiry - now,
+            left.as_secs()
+        );
+        // Look again when it would lapse, or sooner: a finishing run releases it early.
+        let until_lapse = Duration::from_secs((expiry - now).max(0) as u64 + 1);
+        let step = until_lapse
+            .min(settings.renew_every())
+            .min(left)
+            .max(settings.settle);
+        waited = true;
+        tokio::time::sleep(step).await;
+    }
+}
+
+/// Takes a dead run's lapsed lock off, so that it is not left behind.
+async fn remove_lapsed(
+    api: &dyn RdsWrite,
+    found: &[Instance],
+    holder: &str,
+    now: i64,
+) -> Result<(), ExecError> {
+    let own = format!("{LOCK_PREFIX}{holder}");
+    for i in found {
+        let lapsed: Vec<String> = i
+            .tags
+            .iter()
+            .filter(|(k, v)| {
+                k.starts_with(LOCK_PREFIX)
+                    && **k != own
+                    && v.parse::<i64>().map_or(true, |expiry| expiry <= now)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !lapsed.is_empty() {
+            tracing::info!(instance = %i.id, "taking over the lapsed lock {}", lapsed.join(", "));
+            api.remove_tags(&i.arn, &lapsed)
+                .await
+                .map_err(ExecError::Aws)?;
+        }
+    }
+    Ok(())
+}
+
+fn locked(target: &str, run: &str, expiry: i64, settings: &LockSettings) -> ExecError {
+    ExecError::Locked(format!(
+        "{target} is being refreshed by run {run} (its lock lapses at epoch {expiry}, {}s from now, unless that run renews it): wait for it to finish, or if that run is dead, rerun with --force-unlock {run}",
+        (expiry - (settings.clock)()).max(0)
+    ))
+}
+
+async fn force_unlock(api: &dyn RdsWrite, target: &str, stale: &str) -> Result<(), ExecError> {
+    let key = format!("{LOCK_PREFIX}{stale}");
+    for i in with_tags(api, target).await? {
+        if i.tags.contains_key(&key) {
             api.remove_tags(&i.arn, std::slice::from_ref(&key))
                 .await
                 .map_err(ExecError::Aws)?;
             tracing::warn!(instance = %i.id, "removed the lock of run {stale} (--force-unlock)");
         }
-        found = with_tags(api, target).await?;
-    }
-    let refuse = |locks: Vec<(String, i64)>| {
-        let (run, expiry) = &locks[0];
-        ExecError::Locked(format!(
-            "{target} is being refreshed by run {run} (lock expires at epoch {expiry}): wait for it to finish, or if that run is dead, rerun with --force-unlock {run}"
-        ))
-    };
-    let locks = foreign_locks(&found, run_id, settings.now_epoch);
-    if !locks.is_empty() {
-        return Err(refuse(locks));
-    }
-    let Some(holder) = candidates(target)
-        .into_iter()
-        .find_map(|c| found.iter().find(|i| i.id == c))
-    else {
-        return Ok(());
-    };
-    let key = format!("{LOCK_PREFIX}{run_id}");
-    let expiry = settings.now_epoch + settings.ttl.as_secs() as i64;
-    api.add_tags(
-        &holder.arn,
-        &[Tag {
-            key: key.clone(),
-            value: expiry.to_string(),
-        }],
-    )
-    .await
-    .map_err(ExecError::Aws)?;
-    tokio::time::sleep(settings.settle).await;
-    let found = with_tags(api, target).await?;
-    let locks = foreign_locks(&found, run_id, settings.now_epoch);
-    if locks.iter().any(|(run, _)| run.as_str() < run_id) {
-        api.remove_tags(&holder.arn, &[key])
-            .await
-            .map_err(ExecError::Aws)?;
-        return Err(refuse(locks));
     }
     Ok(())
 }
 
+/// Moves this run's lock expiry forward, on every root that exists now (the roots are renamed
+/// and replaced during a refresh).
+pub async fn renew(
+    api: &dyn RdsWrite,
+    target: &str,
+    holder: &str,
+    settings: &LockSettings,
+) -> Result<(), ExecError> {
+    let found = with_tags(api, target).await?;
+    write(api, &found, holder, settings).await
+}
+
+/// Writes the lock on the instance named `name` (the new root, before the old one that
+/// carried the lock is deleted).
+pub async fn put_on(
+    api: &dyn RdsWrite,
+    name: &str,
+    holder: &str,
+    settings: &LockSettings,
+) -> Result<(), ExecError> {
+    let found = api
+        .describe_some(&[name.to_string()])
+        .await
+        .map_err(ExecError::Aws)?;
+    write(api, &found, holder, settings).await
+}
+
 /// Removes this run's lock wherever it is now (the holder may have been renamed).
-pub async fn release(api: &dyn RdsWrite, target: &str, run_id: &str) -> Result<(), ExecError> {
-    let key = format!("{LOCK_PREFIX}{run_id}");
+pub async fn release(api: &dyn RdsWrite, target: &str, holder: &str) -> Result<(), ExecError> {
+    let key = format!("{LOCK_PREFIX}{holder}");
     for i in with_tags(api, target).await? {
         if i.tags.contains_key(&key) {
             api.remove_tags(&i.arn, std::slice::from_ref(&key))

@@ -52,6 +52,10 @@ pub enum ExecError {
     Refused(String),
     #[error("{0}")]
     Locked(String),
+    /// The lock was taken after waiting for another run: what that run did is not in the
+    /// plan, so nothing may run before planning again.
+    #[error("the lock was taken after waiting for another run: plan again")]
+    Replan,
 }
 
 /// How the executor runs: resolved from the user's apply options.
@@ -64,6 +68,7 @@ pub struct ExecConfig {
     pub concurrency: usize,
     /// Expected step durations, for deciding when to look again.
     pub latency: LatencyModel,
+    pub lock: LockSettings,
 }
 
 pub struct Executor<'a> {
@@ -74,6 +79,8 @@ pub struct Executor<'a> {
     poller: Poller<'a>,
     /// When this run last asked AWS to change each instance (by name).
     changed: std::sync::Mutex<std::collections::BTreeMap<String, Instant>>,
+    /// True while this run holds the target's lock (the heartbeat renews it).
+    lock_held: std::sync::atomic::AtomicBool,
 }
 
 /// The outcome of an apply: the report (built from the run's events), and the error that
@@ -93,6 +100,7 @@ impl<'a> Executor<'a> {
             report: ReportBuilder::default(),
             poller,
             changed: Default::default(),
+            lock_held: Default::default(),
         }
     }
 
@@ -106,10 +114,31 @@ impl<'a> Executor<'a> {
     /// back (see `crate::plan::rollback`); on a failure during cleanup, stops: a rerun
     /// finishes the job.
     pub async fn apply(&self, plan: &Plan) -> Outcome {
-        // The poll loop runs beside the steps and stops with them.
+        // The poll loop and the lock's heartbeat run beside the steps and stop with them.
         tokio::select! {
             outcome = self.apply_steps(plan) => outcome,
             _ = self.poller.run() => unreachable!("the poll loop never ends"),
+            _ = self.heartbeat(plan) => unreachable!("the heartbeat never ends"),
+        }
+    }
+
+    /// Renews the lock every third of its TTL while this run holds it.
+    async fn heartbeat(&self, plan: &Plan) {
+        use std::sync::atomic::Ordering;
+        loop {
+            tokio::time::sleep(self.config.lock.renew_every()).await;
+            if self.lock_held.load(Ordering::SeqCst) {
+                if let Err(e) = lock::renew(
+                    self.api,
+                    &plan.target,
+                    &self.lock_holder(plan),
+                    &self.config.lock,
+                )
+                .await
+                {
+                    tracing::warn!("could not renew the lock on {}: {e}", plan.target);
+                }
+            }
         }
     }
 
@@ -119,8 +148,14 @@ impl<'a> Executor<'a> {
         let failure = self.run_graph(plan).await;
         let (result, error, message) = match failure {
             None => (RunResult::Succeeded, None, None),
+            // Taking the lock failed: nothing was changed, nothing is held.
+            Some((e, Phase::Lock)) => {
+                let message = e.to_string();
+                (RunResult::Failed, Some(e), Some(message))
+            }
             Some((e, phase)) => {
                 let (result, message) = self.after_failure(plan, &e, phase).await;
+                self.release_lock(plan).await;
                 (result, Some(e), Some(message))
             }
         };
@@ -155,6 +190,37 @@ impl<'a> Executor<'a> {
                     format!("{e}; then the rollback failed: {rollback_error}"),
                 )
             }
+        }
+    }
+
+    /// The invocation's lock key, as the plan's lock step names it.
+    fn lock_holder(&self, plan: &Plan) -> String {
+        plan.steps
+            .iter()
+            .find_map(|s| match &s.op {
+                crate::plan::Op::Lock(crate::plan::LockOp::Take { holder }) => Some(holder.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| plan.run_id.clone())
+    }
+
+    /// Runs the plan's unlock step after a failure (on success the graph ran it).
+    async fn release_lock(&self, plan: &Plan) {
+        let unlock = plan.steps.iter().find(|s| {
+            matches!(
+                s.op,
+                crate::plan::Op::Lock(crate::plan::LockOp::Release { .. })
+            )
+        });
+        if let Some(step) = unlock {
+            self.emit(Event::StepStarted { step });
+            let t = Instant::now();
+            // Releasing never fails a run (see steps.rs): the lock lapses anyway.
+            let _ = self.run_step(plan, step).await;
+            self.emit(Event::StepDone {
+                step,
+                seconds: t.elapsed().as_secs_f64(),
+            });
         }
     }
 

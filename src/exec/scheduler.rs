@@ -10,18 +10,33 @@ use tokio::time::Instant;
 
 impl Executor<'_> {
     /// Runs every pending step of `plan`; returns the first failure and the phase it was in.
-    pub(super) async fn run_graph(&self, plan: &Plan) -> Option<(ExecError, Phase)> {
-        let mut done: BTreeSet<&StepId> = BTreeSet::new();
+    pub(super) async fn run_graph<'p>(&self, plan: &'p Plan) -> Option<(ExecError, Phase)> {
+        let mut done: BTreeSet<&'p StepId> = BTreeSet::new();
         for step in &plan.steps {
             if let Some(reason) = &step.skip {
                 self.emit(Event::StepSkipped { step, reason });
-                done.insert(&step.id);
             }
         }
+        // A skipped step counts as done once the steps it depends on are: the order the plan
+        // sets (the lock first of all) holds through steps that are already done.
+        let settle_skipped = |done: &mut BTreeSet<&'p StepId>| loop {
+            let newly: Vec<&StepId> = plan
+                .steps
+                .iter()
+                .filter(|s| !s.is_pending() && !done.contains(&s.id))
+                .filter(|s| s.depends_on.iter().all(|d| done.contains(d)))
+                .map(|s| &s.id)
+                .collect();
+            if newly.is_empty() {
+                break;
+            }
+            done.extend(newly);
+        };
         let mut started = vec![false; plan.steps.len()];
         let mut running = FuturesUnordered::new();
         let mut failure: Option<(ExecError, Phase)> = None;
         loop {
+            settle_skipped(&mut done);
             if failure.is_none() {
                 for (i, step) in plan.steps.iter().enumerate() {
                     if running.len() >= self.config.concurrency.max(1) {

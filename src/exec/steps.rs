@@ -4,7 +4,9 @@
 use super::wait::Watched;
 use super::{hooks, settled, ExecError, Executor};
 use crate::observed::{tags, Instance};
-use crate::plan::{expected, CommandOp, InstanceOp, ModifyAttrs, Op, Plan, SnapshotOp, Step};
+use crate::plan::{
+    expected, CommandOp, InstanceOp, LockOp, ModifyAttrs, Op, Plan, SnapshotOp, Step,
+};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -24,6 +26,33 @@ impl Executor<'_> {
             Op::Instance(op) => self.run_instance_op(plan, id, op, expect).await,
             Op::Snapshot(op) => self.run_snapshot_op(id, op).await,
             Op::Command(op) => self.run_command(plan, id, op).await,
+            Op::Lock(op) => self.run_lock_op(id, op).await,
+        }
+    }
+
+    async fn run_lock_op(&self, target: &str, op: &LockOp) -> Result<(), ExecError> {
+        use std::sync::atomic::Ordering;
+        match op {
+            LockOp::Take { holder } => {
+                let taken =
+                    super::lock::acquire(self.api, target, holder, &self.config.lock).await?;
+                self.lock_held.store(true, Ordering::SeqCst);
+                match taken {
+                    super::lock::Taken::Free => Ok(()),
+                    super::lock::Taken::AfterWaiting => Err(ExecError::Replan),
+                }
+            }
+            LockOp::Move { holder } => {
+                super::lock::put_on(self.api, target, holder, &self.config.lock).await
+            }
+            LockOp::Release { holder } => {
+                self.lock_held.store(false, Ordering::SeqCst);
+                // A lock that cannot be removed lapses within its TTL: never a failed run.
+                if let Err(e) = super::lock::release(self.api, target, holder).await {
+                    tracing::warn!("could not release the lock on {target}: {e}");
+                }
+                Ok(())
+            }
         }
     }
 

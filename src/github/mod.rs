@@ -108,7 +108,7 @@ async fn run_mode(
             Ok(())
         }
         Mode::IamPolicy => iam_policy(env, &plan, &observed, &mut outputs),
-        Mode::Apply => apply(env, inputs, &api, &plan, latency, &mut outputs).await,
+        Mode::Apply => apply(env, inputs, &api, &request, &plan, latency, &mut outputs).await,
     };
     outputs.push((
         "duration-seconds",
@@ -160,6 +160,7 @@ async fn apply(
     env: &ActionEnv,
     inputs: &ActionInputs,
     api: &SdkRds,
+    request: &crate::plan::PlanRequest,
     plan: &Plan,
     latency: crate::plan::LatencyModel,
     outputs: &mut Vec<(&str, String)>,
@@ -174,7 +175,7 @@ async fn apply(
         options.max_poll_interval_seconds = tick;
     }
     let progress = ActionProgress::default();
-    let (report, result) = execute(api, plan, &options, latency, &progress).await;
+    let (report, result) = execute(api, request, plan, &options, latency, &progress).await;
     progress.close();
     let outcome = match &result {
         Ok(()) => RunResult::Succeeded,

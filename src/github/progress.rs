@@ -14,6 +14,7 @@ pub struct ActionProgress {
 
 fn group_of(phase: Phase) -> &'static str {
     match phase {
+        Phase::Lock => "Lock",
         Phase::Clone => "Build the clone",
         Phase::Prepare => "Before-swap command",
         Phase::Retire | Phase::Swap => "Swap",

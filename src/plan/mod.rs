@@ -16,7 +16,7 @@ mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
-pub use ops::{CommandOp, Hook, InstanceOp, Op, SnapshotOp, Tag};
+pub use ops::{CommandOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
 pub use planner::{final_snapshot_id, fresh_snapshot_id, plan, PlanRequest, SnapshotChoice};
 #[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
@@ -64,6 +64,11 @@ pub struct Plan {
 impl Plan {
     pub fn pending(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.is_pending())
+    }
+
+    /// True when something besides taking and releasing the lock remains to be done.
+    pub fn has_work(&self) -> bool {
+        self.pending().any(|s| s.phase != Phase::Lock)
     }
 
     /// The step with this id (as the flight plan shows it).

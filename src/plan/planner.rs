@@ -5,7 +5,7 @@
 //! belongs to; tags follow renames, so every step can tell whether it is already done.
 
 use super::attributes::{CreateAttrs, ModifyAttrs};
-use super::ops::{CommandOp, Hook, InstanceOp, Op, SnapshotOp, Tag};
+use super::ops::{CommandOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
 use super::tree::{target_nodes, Node};
 use super::validate::{
     check_available, check_engines, check_names, reject_cluster_member, run_of, validate_identifier,
@@ -117,6 +117,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     let built = b.clone_phase(obs, &nodes, path, source)?;
     let swapped = b.swap_phases(&nodes, built);
     b.cleanup_phase(&nodes, swapped);
+    b.lock_steps();
 
     Ok(Plan {
         source: req.source.clone(),
@@ -396,6 +397,51 @@ impl Builder<'_> {
         )
     }
 
+    /// The lock is taken before anything else and released after everything: the first step
+    /// comes before every step that has no other dependency, the last after every step that
+    /// nothing depends on.
+    fn lock_steps(&mut self) {
+        let target = self.req.target.clone();
+        // The invocation's own id, even when it resumes an earlier run (see `LockOp`).
+        let holder = self.req.run_id.clone();
+        let lock = StepId::new(StepKind::Lock, &target);
+        let depended: std::collections::BTreeSet<StepId> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.depends_on.iter().cloned())
+            .collect();
+        let last: Vec<StepId> = self
+            .steps
+            .iter()
+            .map(|s| s.id.clone())
+            .filter(|id| !depended.contains(id))
+            .collect();
+        for step in self.steps.iter_mut().filter(|s| s.depends_on.is_empty()) {
+            step.depends_on.push(lock.clone());
+        }
+        self.steps.insert(
+            0,
+            Step {
+                id: lock.clone(),
+                phase: Phase::Lock,
+                resource: target.clone(),
+                op: Op::Lock(LockOp::Take {
+                    holder: holder.clone(),
+                }),
+                depends_on: Vec::new(),
+                skip: None,
+            },
+        );
+        self.push(
+            StepId::new(StepKind::Unlock, &target),
+            Phase::Lock,
+            &target,
+            Op::Lock(LockOp::Release { holder }),
+            last,
+            None,
+        );
+    }
+
     /// The restart command, then (only after it succeeded) the deletes of old-* and the
     /// removal of the tool's markers.
     fn cleanup_phase(&mut self, nodes: &[Node], swaps: Vec<StepId>) {
@@ -465,6 +511,20 @@ impl Builder<'_> {
         deleted: &[(String, StepId)],
     ) -> StepId {
         let mut delete_deps = gate.clone();
+        if node.parent.is_none() && node.original.is_some() {
+            // The old root carries the lock: the new root takes it over first.
+            let op = Op::Lock(LockOp::Move {
+                holder: self.req.run_id.clone(),
+            });
+            delete_deps.push(self.push(
+                StepId::new(StepKind::MoveLock, &node.name),
+                Phase::Cleanup,
+                &node.name,
+                op,
+                gate.clone(),
+                None,
+            ));
+        }
         let protected = node
             .original
             .as_ref()

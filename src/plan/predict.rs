@@ -13,7 +13,8 @@ pub fn predict(state: &mut Observed, step: &Step) -> Result<(), String> {
     let result = match &step.op {
         Op::Instance(op) => op.predict(state, id),
         Op::Snapshot(op) => op.predict(state, id),
-        Op::Command(_) => Ok(()),
+        // Locks are transient: no part of the state a refresh leaves.
+        Op::Command(_) | Op::Lock(_) => Ok(()),
     };
     result.map_err(|e| format!("step {}: {e}", step.id))
 }

@@ -9,6 +9,12 @@ use std::fmt;
 /// What a step does: the first part of its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StepKind {
+    /// The target's lock is taken (and renewed while the run lives).
+    Lock,
+    /// The target's lock is released.
+    Unlock,
+    /// The lock is put on the new root before the old root is deleted.
+    MoveLock,
     /// `--snapshot fresh`: a new snapshot of the source.
     Snapshot,
     /// temp-X is created (a replica, or a restore on the snapshot path).
@@ -45,6 +51,9 @@ pub enum StepKind {
 impl StepKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            StepKind::Lock => "lock",
+            StepKind::Unlock => "unlock",
+            StepKind::MoveLock => "move-lock",
             StepKind::Snapshot => "snapshot",
             StepKind::Create => "create",
             StepKind::Promote => "promote",
@@ -131,6 +140,8 @@ impl PartialEq<String> for StepId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
+    /// Taking and releasing the target's lock.
+    Lock,
     Clone,
     /// The before-swap hook: the clone is complete, nothing is renamed yet.
     Prepare,
@@ -145,6 +156,7 @@ pub enum Phase {
 impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
+            Phase::Lock => "lock",
             Phase::Clone => "clone",
             Phase::Prepare => "prepare",
             Phase::Retire => "retire",

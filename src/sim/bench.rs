@@ -100,6 +100,13 @@ pub fn concurrent_options(latency: &LatencyModel) -> ExecConfig {
         on_failure: OnFailure::Rollback,
         concurrency: 16,
         latency: latency.clone(),
+        lock: crate::exec::LockSettings {
+            ttl: Duration::from_secs(300),
+            wait: Duration::from_secs(360),
+            settle: Duration::from_secs(1),
+            force_unlock: None,
+            clock: crate::refresh::now_epoch,
+        },
     }
 }
 

@@ -356,6 +356,7 @@ mod effect {
         inst.monitoring_role_arn = None;
         inst.id = id.to_string();
         inst.arn = state.account.arn(&format!("db:{id}"));
+        inst.resource_id = Some(format!("db-{id}"));
         inst.status = "available".into();
         inst.address = None;
         inst.class = attrs.class.clone();

@@ -6,10 +6,12 @@
 
 pub mod command;
 pub mod instance;
+pub mod lock;
 pub mod snapshot;
 
 pub use command::{CommandOp, Hook};
 pub use instance::InstanceOp;
+pub use lock::LockOp;
 pub use snapshot::SnapshotOp;
 
 use super::eta::LatencyModel;
@@ -42,6 +44,7 @@ pub enum Op {
     Instance(InstanceOp),
     Snapshot(SnapshotOp),
     Command(CommandOp),
+    Lock(LockOp),
 }
 
 /// Where a plan's grants are scoped: the account's ARNs and the source, whose tree is
@@ -58,6 +61,7 @@ impl Op {
             Op::Instance(op) => op.action(),
             Op::Snapshot(op) => op.action(),
             Op::Command(op) => op.action(),
+            Op::Lock(op) => op.action(),
         }
     }
 
@@ -65,7 +69,7 @@ impl Op {
     /// instance (the source), which is why it is the one call allowed on the source tree.
     pub fn mutates_resource(&self) -> bool {
         match self {
-            Op::Instance(_) => true,
+            Op::Instance(_) | Op::Lock(_) => true,
             Op::Snapshot(_) | Op::Command(_) => false,
         }
     }
@@ -76,6 +80,7 @@ impl Op {
             Op::Instance(op) => op.params(resource),
             Op::Snapshot(op) => op.params(resource),
             Op::Command(op) => op.params(),
+            Op::Lock(op) => op.params(resource),
         }
     }
 
@@ -85,6 +90,7 @@ impl Op {
             Op::Instance(op) => op.expected(latency),
             Op::Snapshot(op) => op.expected(latency),
             Op::Command(_) => latency.hook,
+            Op::Lock(op) => op.expected(latency),
         }
     }
 
@@ -93,6 +99,7 @@ impl Op {
         match self {
             Op::Instance(op) => op.grants(resource, ctx, grants),
             Op::Snapshot(op) => op.grants(resource, ctx, grants),
+            Op::Lock(op) => op.grants(resource, ctx, grants),
             Op::Command(_) => {}
         }
     }
