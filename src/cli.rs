@@ -175,6 +175,10 @@ pub struct RefreshArgs {
     /// Giving it selects the snapshot path.
     #[arg(long, value_name = "latest|fresh|ID")]
     pub snapshot: Option<String>,
+    /// Keep the snapshot `--snapshot fresh` takes (by default it is deleted once the clone
+    /// restored from it exists: manual snapshots never expire).
+    #[arg(long)]
+    pub keep_snapshot: bool,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +203,7 @@ impl RefreshArgs {
             restore_snapshot: self.restore_snapshot,
             final_snapshot: self.final_snapshot,
             snapshot: self.snapshot.clone(),
+            keep_snapshot: self.keep_snapshot,
         }
     }
 }

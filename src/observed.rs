@@ -20,6 +20,8 @@ pub mod tags {
     pub const MARKERS: [&str; 4] = [ROLE, ORIGINAL, RUN, SOURCE];
     pub const ROLE_TEMP: &str = "temp";
     pub const ROLE_OLD: &str = "old";
+    /// On the snapshot `--snapshot fresh` takes of the source (original: the target).
+    pub const ROLE_SNAPSHOT: &str = "snapshot";
 }
 
 pub const TEMP_PREFIX: &str = "temp-";
@@ -168,6 +170,21 @@ pub struct Snapshot {
     /// Creation time as epoch seconds, for picking the newest.
     pub created: Option<i64>,
     pub vpc_id: Option<String>,
+    /// Read for the snapshots the tool may have taken (`stack-mitosis-*`), empty otherwise.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Snapshot {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+
+    /// True when a run of the tool took this snapshot to refresh `target`.
+    pub fn is_fresh_for(&self, target: &str) -> bool {
+        self.tag(tags::ROLE) == Some(tags::ROLE_SNAPSHOT)
+            && self.tag(tags::ORIGINAL) == Some(target)
+    }
 }
 
 /// Where the account lives, for building ARNs in the IAM policy.

@@ -39,6 +39,8 @@ pub struct RefreshOptions {
     pub final_snapshot: bool,
     /// `latest`, `fresh` or a snapshot identifier; giving it selects the snapshot path.
     pub snapshot: Option<String>,
+    /// Keep the snapshot `fresh` takes instead of deleting it once the clone exists.
+    pub keep_snapshot: bool,
 }
 
 impl RefreshOptions {
@@ -59,6 +61,7 @@ impl RefreshOptions {
         request.final_snapshot = self.final_snapshot;
         request.snapshot_path = self.restore_snapshot || self.snapshot.is_some();
         request.snapshot = snapshot;
+        request.keep_snapshot = self.keep_snapshot;
         request
     }
 }

@@ -276,6 +276,103 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
     }
 }
 
+/// `--snapshot fresh` leaves no snapshot of production behind (manual snapshots never
+/// expire), unless asked to keep it; a run cut off at any mutating call is finished by the
+/// rerun, which adopts the snapshot the dead run took.
+#[test]
+fn a_fresh_snapshot_is_deleted_once_the_clone_exists_at_every_crash_point() {
+    let emu = Emulator::start();
+    emu.seed("cross-vpc");
+    let restart = emu.note_command("restart");
+    let args = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--snapshot",
+        "fresh",
+        "--restart",
+        restart.as_str(),
+        "--lock-ttl",
+        "2",
+    ];
+    let tool_snapshots = |emu: &Emulator| -> Vec<String> {
+        emu.snapshots()
+            .keys()
+            .filter(|k| k.starts_with("stack-mitosis-"))
+            .cloned()
+            .collect()
+    };
+    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
+    let out = apply(&emu, &args, &no_retry);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(emu.actions().contains(&"DeleteDBSnapshot".to_string()));
+    assert_eq!(tool_snapshots(&emu), Vec::<String>::new());
+    let calls = emu.mutating_actions().len();
+
+    let mut crash_after = 0;
+    loop {
+        crash_after += 1;
+        emu.reset();
+        emu.seed("cross-vpc");
+        let before = emu.describe();
+        emu.control(
+            "/_emulator/blackout",
+            &format!("{{\"after\": {crash_after}}}"),
+        );
+        let out = apply(&emu, &args, &no_retry);
+        if out.status.success() {
+            assert!(crash_after > calls - 2, "only {crash_after} crash points");
+            break;
+        }
+        emu.control("/_emulator/blackout", r#"{"after": null}"#);
+        let out = apply(&emu, &args, &[]);
+        assert!(
+            out.status.success(),
+            "crash after {crash_after}: the rerun failed: {}",
+            stderr(&out)
+        );
+        let creates = emu
+            .record()
+            .iter()
+            .filter(|r| r["action"] == "CreateDBSnapshot" && r.get("fault").is_none())
+            .count();
+        assert_eq!(creates, 1, "crash after {crash_after}: one snapshot taken");
+        assert_eq!(
+            tool_snapshots(&emu),
+            Vec::<String>::new(),
+            "crash after {crash_after}: a snapshot was left behind"
+        );
+        let after = emu.describe();
+        assert_refreshed(
+            &before,
+            &after,
+            &["mitosis-prod"],
+            &["mitosis-demo", "mitosis-demo-replica"],
+            true,
+        );
+    }
+
+    // Kept on request, without the markers that would make a later run adopt it.
+    emu.reset();
+    emu.seed("cross-vpc");
+    let mut keep = args.to_vec();
+    keep.push("--keep-snapshot");
+    let out = apply(&emu, &keep, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kept = emu.snapshots();
+    let ours: Vec<&Value> = kept
+        .iter()
+        .filter(|(k, _)| k.starts_with("stack-mitosis-"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(ours.len(), 1, "{kept:?}");
+    assert!(
+        ours[0]["Tags"].get("stack-mitosis:role").is_none(),
+        "{kept:?}"
+    );
+}
+
 /// The flight plan shows every mutating call the run makes, the lock's included.
 #[test]
 fn the_mutating_calls_of_an_apply_are_the_plans_steps() {

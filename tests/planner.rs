@@ -133,6 +133,7 @@ fn cross_vpc() -> Observed {
         kind: "automated".into(),
         created: Some(created),
         vpc_id: Some("vpc-prodvpc".into()),
+        tags: Default::default(),
     };
     obs.snapshots = vec![
         snap("rds:prod-old", "available", 100),
@@ -567,4 +568,71 @@ fn a_resumed_snapshot_plan_names_no_made_up_snapshot_in_its_policy() {
             "{arn}"
         );
     }
+}
+
+/// The snapshot `--snapshot fresh` takes is deleted once the clone restored from it exists
+/// (or, kept, loses the markers); a run cut off right after taking it is adopted by the rerun.
+#[test]
+fn a_fresh_snapshot_is_deleted_after_the_restore_and_adopted_after_a_crash() {
+    let mut req = request("prod", "demo");
+    req.snapshot = SnapshotChoice::Fresh;
+    let obs = cross_vpc();
+    let p = plan(&obs, &req).unwrap();
+    let delete = p.step("delete-snapshot-stack-mitosis-prod-run1").unwrap();
+    assert_eq!(delete.op.action(), "DeleteDBSnapshot");
+    assert_eq!(delete.depends_on, vec!["create-temp-demo".to_string()]);
+    let policy = stack_mitosis::iam::policy(&p, &stack_mitosis::fixtures::account()).to_string();
+    assert!(policy.contains("rds:DeleteDBSnapshot"), "{policy}");
+    assert!(
+        policy.contains(":snapshot:stack-mitosis-prod-*"),
+        "{policy}"
+    );
+
+    // Cut off right after the snapshot was taken: no instance is marked yet, but the
+    // snapshot's tags tell the run, and the rerun waits for that snapshot instead of taking
+    // another.
+    let mut state = obs.clone();
+    for step in p.steps.iter().take_while(|s| s.id != "create-temp-demo") {
+        stack_mitosis::plan::predict(&mut state, step).unwrap();
+    }
+    let mut again = req.clone();
+    again.run_id = "run2".into();
+    let resumed = plan(&state, &again).unwrap();
+    assert_eq!(resumed.run_id, "run1");
+    assert!(resumed.step("snapshot-prod").unwrap().skip.is_some());
+    assert_eq!(
+        resumed
+            .step("create-temp-demo")
+            .unwrap()
+            .op
+            .params("temp-demo")["DBSnapshotIdentifier"],
+        "stack-mitosis-prod-run1"
+    );
+
+    // After the whole refresh no snapshot of the tool's is left.
+    let mut end = obs.clone();
+    predict_all(&mut end, &p).unwrap();
+    assert!(end
+        .snapshots
+        .iter()
+        .all(|s| !s.id.starts_with("stack-mitosis-")));
+
+    req.keep_snapshot = true;
+    let kept = plan(&obs, &req).unwrap();
+    assert!(kept
+        .step("delete-snapshot-stack-mitosis-prod-run1")
+        .is_none());
+    let keep = kept.step("keep-snapshot-stack-mitosis-prod-run1").unwrap();
+    assert_eq!(keep.op.action(), "RemoveTagsFromResource");
+    let mut end = obs.clone();
+    predict_all(&mut end, &kept).unwrap();
+    let left = end
+        .snapshots
+        .iter()
+        .find(|s| s.id == "stack-mitosis-prod-run1")
+        .expect("kept");
+    assert!(
+        !left.is_fresh_for("demo"),
+        "a kept snapshot is never adopted by a later run"
+    );
 }

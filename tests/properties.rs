@@ -104,6 +104,7 @@ fn build(c: &Case) -> Observed {
         kind: "automated".into(),
         created: Some(1),
         vpc_id: Some("vpc-shared".into()),
+        tags: Default::default(),
     });
     obs
 }

@@ -56,6 +56,7 @@ pub trait RdsWrite: RdsRead {
         snapshot_id: &str,
         tags: &[Tag],
     ) -> Result<(), MitosisError>;
+    async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), MitosisError>;
     async fn promote(&self, id: &str) -> Result<(), MitosisError>;
     async fn modify(&self, id: &str, attrs: &ModifyAttrs) -> Result<(), MitosisError>;
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError>;

@@ -4,6 +4,7 @@
 use super::RdsRead;
 use crate::error::MitosisError;
 use crate::observed::{AccountInfo, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::plan::FRESH_SNAPSHOT_PREFIX;
 use std::collections::BTreeSet;
 
 /// Every instance, the tags of those that matter (the source's tree, the target's tree and
@@ -51,6 +52,12 @@ pub async fn observe(
     }
     if obs.instances.contains_key(source) {
         obs.snapshots = api.describe_snapshots(source).await?;
+        // The tool's own fresh snapshots say which run took them.
+        for snap in obs.snapshots.iter_mut() {
+            if snap.kind == "manual" && snap.id.starts_with(FRESH_SNAPSHOT_PREFIX) {
+                snap.tags = api.list_tags(&snap.arn).await?;
+            }
+        }
     }
     Ok(obs)
 }

@@ -271,6 +271,16 @@ impl RdsWrite for SdkRds {
         Ok(())
     }
 
+    async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), MitosisError> {
+        self.client
+            .delete_db_snapshot()
+            .db_snapshot_identifier(snapshot_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteDBSnapshot", e))?;
+        Ok(())
+    }
+
     async fn promote(&self, id: &str) -> Result<(), MitosisError> {
         self.client
             .promote_read_replica()
@@ -497,5 +507,6 @@ fn snapshot_from_sdk(d: &DbSnapshot) -> Snapshot {
         kind: d.snapshot_type().unwrap_or_default().to_string(),
         created: d.snapshot_create_time().map(|t| t.secs()),
         vpc_id: non_empty_str(d.vpc_id()),
+        tags: Default::default(),
     }
 }

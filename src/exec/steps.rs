@@ -24,7 +24,7 @@ impl Executor<'_> {
         let id = step.resource.as_str();
         match &step.op {
             Op::Instance(op) => self.run_instance_op(plan, id, op, expect).await,
-            Op::Snapshot(op) => self.run_snapshot_op(id, op).await,
+            Op::Snapshot(op) => self.run_snapshot_op(plan, id, op).await,
             Op::Command(op) => self.run_command(plan, id, op).await,
             Op::Lock(op) => self.run_lock_op(id, op).await,
         }
@@ -172,9 +172,17 @@ impl Executor<'_> {
             .map(drop)
     }
 
-    async fn run_snapshot_op(&self, instance_id: &str, op: &SnapshotOp) -> Result<(), ExecError> {
+    async fn run_snapshot_op(
+        &self,
+        plan: &Plan,
+        instance_id: &str,
+        op: &SnapshotOp,
+    ) -> Result<(), ExecError> {
         match op {
-            SnapshotOp::Create { snapshot_id, tags } => {
+            SnapshotOp::Create {
+                snapshot_id,
+                tags: marker_tags,
+            } => {
                 self.settle(instance_id).await?;
                 let exists = self
                     .api
@@ -184,13 +192,55 @@ impl Executor<'_> {
                     .is_some();
                 if !exists {
                     self.api
-                        .create_snapshot(instance_id, snapshot_id, tags)
+                        .create_snapshot(instance_id, snapshot_id, marker_tags)
                         .await
                         .map_err(aws)?;
                 }
                 let expect = Duration::from_secs_f64(op.expected(&self.config.latency));
                 self.wait_snapshot(snapshot_id, expect).await
             }
+            SnapshotOp::Delete { snapshot_id } => {
+                let Some(snap) = self.own_snapshot(snapshot_id, &plan.run_id).await? else {
+                    return Ok(());
+                };
+                self.api.delete_snapshot(&snap.id).await.map_err(aws)?;
+                let watched = [Watched::Snapshot(snapshot_id.clone())];
+                let what = format!("snapshot {snapshot_id} to be deleted");
+                self.poller
+                    .wait(&watched, Duration::ZERO, &what, &|seen| {
+                        seen.snapshot(snapshot_id).is_none()
+                    })
+                    .await
+                    .map(drop)
+            }
+            SnapshotOp::Unmark { snapshot_id, keys } => {
+                match self.own_snapshot(snapshot_id, &plan.run_id).await? {
+                    Some(snap) => self.api.remove_tags(&snap.arn, keys).await.map_err(aws),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// The snapshot, if it still exists, once its tags show that this run took it: the last
+    /// guard before a snapshot of production is deleted or changed.
+    async fn own_snapshot(
+        &self,
+        snapshot_id: &str,
+        run_id: &str,
+    ) -> Result<Option<crate::observed::Snapshot>, ExecError> {
+        let Some(mut snap) = self.api.describe_snapshot(snapshot_id).await.map_err(aws)? else {
+            return Ok(None);
+        };
+        snap.tags = self.api.list_tags(&snap.arn).await.map_err(aws)?;
+        let ours = snap.tag(tags::ROLE) == Some(tags::ROLE_SNAPSHOT)
+            && snap.tag(tags::RUN) == Some(run_id);
+        if ours {
+            Ok(Some(snap))
+        } else {
+            Err(ExecError::Refused(format!(
+                "refusing to touch snapshot {snapshot_id}: its tags do not show that this run took it"
+            )))
         }
     }
 

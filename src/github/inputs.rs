@@ -172,6 +172,7 @@ fn refresh_options(raw: &Raw<'_>) -> Result<RefreshOptions, InputError> {
         restore_snapshot: raw.boolean("restore-snapshot")?,
         final_snapshot: raw.boolean("final-snapshot")?,
         snapshot: raw.get("snapshot"),
+        keep_snapshot: raw.boolean("keep-snapshot")?,
     })
 }
 

@@ -17,7 +17,10 @@ mod validate;
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{CommandOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
-pub use planner::{final_snapshot_id, fresh_snapshot_id, plan, PlanRequest, SnapshotChoice};
+pub use planner::{
+    final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, PlanRequest,
+    SnapshotChoice, FRESH_SNAPSHOT_PREFIX,
+};
 #[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
 pub use rollback::{rollback, OnFailure};

@@ -41,6 +41,8 @@ pub struct PlanRequest {
     pub snapshot: SnapshotChoice,
     /// Identifier for a new run; ignored when the observed tags show a run in progress.
     pub run_id: String,
+    /// Keep the snapshot `--snapshot fresh` takes (it is deleted once the clone exists).
+    pub keep_snapshot: bool,
 }
 
 impl PlanRequest {
@@ -56,6 +58,7 @@ impl PlanRequest {
             snapshot_path: false,
             snapshot: SnapshotChoice::Latest,
             run_id: run_id.to_string(),
+            keep_snapshot: false,
         }
     }
 }
@@ -93,7 +96,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         reject_cluster_member(node.attributes(), "target-tree")?;
         check_names(obs, node)?;
     }
-    let (run_id, resuming) = run_of(&nodes, &req.run_id)?;
+    let (run_id, resuming) = run_of(&nodes, &obs.snapshots, &req.target, &req.run_id)?;
     let root = &nodes[0];
     check_engines(source, root.attributes())?;
     if !resuming {
@@ -261,14 +264,63 @@ impl Builder<'_> {
             attrs: self.clone_attrs(node, true),
         };
         let temp = node.temp();
-        Ok(self.push(
+        let fresh = snapshot_step.is_some();
+        let restored = self.push(
             StepId::new(StepKind::Create, &temp),
             Phase::Clone,
             &temp,
             Op::Instance(op),
             snapshot_step.into_iter().collect(),
             skip,
-        ))
+        );
+        if fresh {
+            let snapshot_id = fresh_snapshot_id(&source.id, &self.run_id);
+            self.release_snapshot_step(obs, &snapshot_id, restored.clone());
+        }
+        Ok(restored)
+    }
+
+    /// Once the clone restored from the fresh snapshot exists, the snapshot goes (or, with
+    /// `--keep-snapshot`, loses the markers that would make a later run adopt it).
+    fn release_snapshot_step(&mut self, obs: &Observed, snapshot_id: &str, restored: StepId) {
+        let exists = obs.snapshots.iter().find(|s| s.id == snapshot_id);
+        let (kind, op, skip) = if self.req.keep_snapshot {
+            let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
+            let done = self
+                .steps
+                .iter()
+                .any(|s| s.id == restored && s.skip.is_some());
+            let skip = match exists {
+                Some(s) if !s.tags.contains_key(tags::ROLE) => {
+                    Some(format!("{snapshot_id} is kept without markers"))
+                }
+                None if done => Some(format!("{snapshot_id} no longer exists")),
+                _ => None,
+            };
+            let op = SnapshotOp::Unmark {
+                snapshot_id: snapshot_id.to_string(),
+                keys,
+            };
+            (StepKind::KeepSnapshot, op, skip)
+        } else {
+            let done = self
+                .steps
+                .iter()
+                .any(|s| s.id == restored && s.skip.is_some());
+            let skip = (exists.is_none() && done).then(|| format!("{snapshot_id} already deleted"));
+            let op = SnapshotOp::Delete {
+                snapshot_id: snapshot_id.to_string(),
+            };
+            (StepKind::DeleteSnapshot, op, skip)
+        };
+        self.push(
+            StepId::new(kind, snapshot_id),
+            Phase::Clone,
+            snapshot_id,
+            Op::Snapshot(op),
+            vec![restored],
+            skip,
+        );
     }
 
     /// Detach the root clone from the source: a PostgreSQL replica cannot have replicas of
@@ -610,6 +662,7 @@ impl Builder<'_> {
             SnapshotChoice::Fresh => {
                 let snapshot_id = fresh_snapshot_id(&source.id, &self.run_id);
                 let exists = obs.snapshots.iter().any(|s| s.id == snapshot_id);
+                // Resuming after the delete: nothing left to take.
                 let skip = if restore_done {
                     Some("the clone is already restored".to_string())
                 } else {
@@ -617,7 +670,7 @@ impl Builder<'_> {
                 };
                 let op = SnapshotOp::Create {
                     snapshot_id: snapshot_id.clone(),
-                    tags: self.marker_tags("snapshot", &self.req.target.clone()),
+                    tags: self.marker_tags(tags::ROLE_SNAPSHOT, &self.req.target.clone()),
                 };
                 let id = self.push(
                     StepId::new(StepKind::Snapshot, &source.id),
@@ -669,9 +722,20 @@ impl Builder<'_> {
     }
 }
 
+/// How the tool's own snapshots begin.
+pub const FRESH_SNAPSHOT_PREFIX: &str = "stack-mitosis-";
+
 /// The snapshot `--snapshot fresh` takes of the source.
 pub fn fresh_snapshot_id(source: &str, run_id: &str) -> String {
-    snapshot_id(&format!("stack-mitosis-{source}-{run_id}"))
+    snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{source}-{run_id}"))
+}
+
+/// Every fresh snapshot of `source`, whatever the run (for the IAM policy).
+pub fn fresh_snapshot_pattern(source: &str) -> String {
+    format!(
+        "{}-*",
+        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{source}"))
+    )
 }
 
 /// The snapshot `--final-snapshot` keeps of an old-* instance.

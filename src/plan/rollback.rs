@@ -3,7 +3,7 @@
 //! what is observed after the failure.
 
 use super::attributes::ModifyAttrs;
-use super::ops::{InstanceOp, Op};
+use super::ops::{InstanceOp, Op, SnapshotOp};
 use super::step::push;
 use super::tree::target_nodes;
 use super::{ClonePath, Phase, Plan, StepId, StepKind};
@@ -129,6 +129,25 @@ pub fn rollback(
                 deps,
             );
             discarded.push((node.name.clone(), id));
+        }
+        // The fresh snapshot this run took goes too (a kept clone keeps it: a rerun resumes
+        // with both).
+        let fresh = obs
+            .snapshots
+            .iter()
+            .filter(|s| s.is_fresh_for(target) && s.tag(tags::RUN) == Some(run_id));
+        for snap in fresh {
+            push(
+                &mut steps,
+                StepId::new(StepKind::DeleteSnapshot, &snap.id),
+                Phase::Rollback,
+                &snap.id,
+                Op::Snapshot(SnapshotOp::Delete {
+                    snapshot_id: snap.id.clone(),
+                }),
+                Vec::new(),
+                None,
+            );
         }
     }
     Ok(Plan {

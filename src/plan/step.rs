@@ -17,6 +17,10 @@ pub enum StepKind {
     MoveLock,
     /// `--snapshot fresh`: a new snapshot of the source.
     Snapshot,
+    /// The fresh snapshot is deleted once the clone restored from it exists.
+    DeleteSnapshot,
+    /// `--keep-snapshot`: the fresh snapshot loses the tool's markers.
+    KeepSnapshot,
     /// temp-X is created (a replica, or a restore on the snapshot path).
     Create,
     /// The root clone leaves the source's replication.
@@ -55,6 +59,8 @@ impl StepKind {
             StepKind::Unlock => "unlock",
             StepKind::MoveLock => "move-lock",
             StepKind::Snapshot => "snapshot",
+            StepKind::DeleteSnapshot => "delete-snapshot",
+            StepKind::KeepSnapshot => "keep-snapshot",
             StepKind::Create => "create",
             StepKind::Promote => "promote",
             StepKind::Configure => "configure",

@@ -4,7 +4,7 @@
 
 use super::tree::Node;
 use crate::error::MitosisError;
-use crate::observed::{tags, Instance, Observed};
+use crate::observed::{tags, Instance, Observed, Snapshot};
 use std::collections::BTreeSet;
 
 /// RDS DB instance identifiers: 1-63 letters, digits or hyphens; first a letter; no trailing
@@ -103,8 +103,14 @@ pub fn check_engines(source: &Instance, target: &Instance) -> Result<(), Mitosis
     Ok(())
 }
 
-/// The run in progress, read back from the tool's tags, or the new run id.
-pub fn run_of(nodes: &[Node], fresh: &str) -> Result<(String, bool), MitosisError> {
+/// The run in progress, read back from the tool's tags, or the new run id. Before any clone
+/// exists, a fresh snapshot this tool took for the target (and still marks) tells the run.
+pub fn run_of(
+    nodes: &[Node],
+    snapshots: &[Snapshot],
+    target: &str,
+    fresh: &str,
+) -> Result<(String, bool), MitosisError> {
     let runs: BTreeSet<&str> = nodes
         .iter()
         .flat_map(|n| [n.original.as_ref(), n.replacement.as_ref()])
@@ -113,7 +119,17 @@ pub fn run_of(nodes: &[Node], fresh: &str) -> Result<(String, bool), MitosisErro
         .filter_map(|i| i.tag(tags::RUN))
         .collect();
     match runs.len() {
-        0 => Ok((fresh.to_string(), false)),
+        0 => {
+            let snapshot_run = snapshots
+                .iter()
+                .filter(|s| s.is_fresh_for(target))
+                .max_by_key(|s| s.created)
+                .and_then(|s| s.tag(tags::RUN));
+            match snapshot_run {
+                Some(run) => Ok((run.to_string(), true)),
+                None => Ok((fresh.to_string(), false)),
+            }
+        }
         1 => Ok((runs.into_iter().next().unwrap_or(fresh).to_string(), true)),
         _ => Err(MitosisError::bad_input(format!(
             "the target tree carries markers of several runs ({}): finish or clean up the older one by hand first",

@@ -359,6 +359,14 @@ impl RdsWrite for SimRds {
         .await
     }
 
+    async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), MitosisError> {
+        self.call("DeleteDBSnapshot", |w, _| {
+            w.state.snapshots.retain(|s| s.id != snapshot_id);
+            Ok(())
+        })
+        .await
+    }
+
     async fn promote(&self, id: &str) -> Result<(), MitosisError> {
         let (lag, done) = (secs(self.latency.modify_lag), secs(self.latency.promote));
         self.call("PromoteReadReplica", |w, now| {

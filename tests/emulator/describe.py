@@ -1,6 +1,7 @@
 """Prints every DB instance of the emulator as JSON: DescribeDBInstances output plus tags.
 
-Usage: python describe.py --endpoint http://127.0.0.1:PORT
+Usage: python describe.py --endpoint http://127.0.0.1:PORT [--snapshots]
+With --snapshots: every manual DB snapshot instead, with its status and tags.
 LatestRestorableTime is left out: it is "now" on every call, so it is no attribute of state.
 """
 
@@ -13,12 +14,23 @@ import boto3
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--snapshots", action="store_true")
     args = parser.parse_args()
     if not args.endpoint.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise SystemExit("describe only talks to a loopback emulator")
     rds = boto3.client("rds", endpoint_url=args.endpoint, region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     out = {}
+    if args.snapshots:
+        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+            for s in page["DBSnapshots"]:
+                out[s["DBSnapshotIdentifier"]] = {
+                    "Status": s["Status"],
+                    "Tags": {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
+                        ResourceName=s["DBSnapshotArn"])["TagList"]},
+                }
+        print(json.dumps(out, default=str, sort_keys=True))
+        return
     for page in rds.get_paginator("describe_db_instances").paginate():
         for d in page["DBInstances"]:
             d.pop("LatestRestorableTime", None)

@@ -105,6 +105,24 @@ impl Emulator {
         }
     }
 
+    /// Every manual DB snapshot with its status and tags (JSON by identifier).
+    pub fn snapshots(&self) -> serde_json::Map<String, Value> {
+        let out = Command::new(python())
+            .arg(repo().join("tests/emulator/describe.py"))
+            .args(["--endpoint", &self.endpoint, "--snapshots"])
+            .output()
+            .expect("run describe.py");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match serde_json::from_slice(&out.stdout).expect("describe JSON") {
+            Value::Object(m) => m,
+            other => panic!("unexpected describe output {other}"),
+        }
+    }
+
     /// The raw request record (actions with parameters, faults, notes).
     pub fn record(&self) -> Vec<Value> {
         serde_json::from_str::<Value>(&self.http("GET", "/_emulator/requests", ""))

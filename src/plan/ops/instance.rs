@@ -342,6 +342,7 @@ mod effect {
                 kind: "manual".into(),
                 created: None,
                 vpc_id: inst.vpc_id.clone(),
+                tags: Default::default(),
             });
         }
         Ok(())
