@@ -405,7 +405,7 @@ fn the_mutating_calls_of_an_apply_are_the_plans_steps() {
 fn a_live_run_is_never_taken_over() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
-    let slow_restart = format!("sleep 3; {}", emu.note_command("restart"));
+    let slow_restart = format!("sleep 6; {}", emu.note_command("restart"));
     std::thread::scope(|s| {
         let a = s.spawn(|| {
             apply(
@@ -415,8 +415,9 @@ fn a_live_run_is_never_taken_over() {
                     "mitosis-prod",
                     "--target",
                     "mitosis-demo",
+                    // Renewed every 1.3 s: short, with room for a loaded machine.
                     "--lock-ttl",
-                    "1",
+                    "4",
                     "--restart",
                     slow_restart.as_str(),
                 ],

@@ -81,6 +81,9 @@ pub struct Executor<'a> {
     changed: std::sync::Mutex<std::collections::BTreeMap<String, Instant>>,
     /// True while this run holds the target's lock (the heartbeat renews it).
     lock_held: std::sync::atomic::AtomicBool,
+    /// One lock call at a time: a renewal in flight must not write the lock back after the
+    /// release removed it.
+    lock_calls: tokio::sync::Mutex<()>,
 }
 
 /// The outcome of an apply: the report (built from the run's events), and the error that
@@ -101,6 +104,7 @@ impl<'a> Executor<'a> {
             poller,
             changed: Default::default(),
             lock_held: Default::default(),
+            lock_calls: Default::default(),
         }
     }
 
@@ -127,6 +131,7 @@ impl<'a> Executor<'a> {
         use std::sync::atomic::Ordering;
         loop {
             tokio::time::sleep(self.config.lock.renew_every()).await;
+            let _one_at_a_time = self.lock_calls.lock().await;
             if self.lock_held.load(Ordering::SeqCst) {
                 if let Err(e) = lock::renew(
                     self.api,

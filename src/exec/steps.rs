@@ -43,9 +43,11 @@ impl Executor<'_> {
                 }
             }
             LockOp::Move { holder } => {
+                let _one_at_a_time = self.lock_calls.lock().await;
                 super::lock::put_on(self.api, target, holder, &self.config.lock).await
             }
             LockOp::Release { holder } => {
+                let _one_at_a_time = self.lock_calls.lock().await;
                 self.lock_held.store(false, Ordering::SeqCst);
                 // A lock that cannot be removed lapses within its TTL: never a failed run.
                 if let Err(e) = super::lock::release(self.api, target, holder).await {
