@@ -255,7 +255,11 @@ pub async fn renew(
     holder: &str,
     settings: &LockSettings,
 ) -> Result<(), ExecError> {
-    let found = with_tags(api, target).await?;
+    // Writing needs no tags: one look for the roots that exist now.
+    let found = api
+        .describe_some(&candidates(target))
+        .await
+        .map_err(ExecError::Aws)?;
     write(api, &found, holder, settings).await
 }
 
