@@ -196,13 +196,76 @@ fn cross_vpc_goes_through_a_snapshot_into_the_target_vpc() {
         .contains(&"RestoreDBInstanceFromDBSnapshot".to_string()));
 }
 
-/// Cut the tool off after each mutating call in turn, then rerun: the same end state, and no
-/// delete before the restart succeeded. A run cut off right after taking the lock leaves a
-/// lock that lapses (short TTL here): the rerun waits for it, then finishes.
+/// The crash matrix: a clean run counts the mutating calls; then, for each one in turn, a run
+/// is cut off right after it and the same command is rerun, which must finish: the same end
+/// state (checked by `check`, given the state before and the crash point), no delete before
+/// the restart command ran, no lock left behind. Lock renewals may add a call or two on a slow
+/// machine, so the matrix goes on until a run is no longer cut off.
+fn crash_matrix(
+    emu: &Emulator,
+    scenario: &str,
+    args: &[&str],
+    check: impl Fn(&Emulator, &Map<String, Value>, usize),
+) {
+    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
+    emu.reset();
+    emu.seed(scenario);
+    let out = apply(emu, args, &no_retry);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = emu.mutating_actions().len();
+    assert!(calls >= 16, "only {calls} mutating calls");
+
+    let mut crash_after = 0;
+    loop {
+        crash_after += 1;
+        emu.reset();
+        emu.seed(scenario);
+        let before = emu.describe();
+        emu.control(
+            "/_emulator/blackout",
+            &format!("{{\"after\": {crash_after}}}"),
+        );
+        let out = apply(emu, args, &no_retry);
+        if out.status.success() {
+            assert!(crash_after > calls - 2, "only {crash_after} crash points");
+            return;
+        }
+        emu.control("/_emulator/blackout", r#"{"after": null}"#);
+        let out = apply(emu, args, &[]);
+        assert!(
+            out.status.success(),
+            "crash after {crash_after}: the rerun failed: {}",
+            stderr(&out)
+        );
+        if crash_after == 1 {
+            // Nothing but the lock was written: the rerun waited for it to lapse.
+            assert!(stderr(&out).contains("waiting up to"), "{}", stderr(&out));
+        }
+        let restart_at = emu.record().iter().rposition(|r| r["note"] == "restart");
+        for (i, r) in emu.record().iter().enumerate() {
+            if r["action"] == "DeleteDBInstance" && r.get("fault").is_none() {
+                assert!(
+                    restart_at.is_some_and(|at| i > at),
+                    "crash after {crash_after}: delete before restart"
+                );
+            }
+        }
+        assert!(
+            !emu.describe()
+                .values()
+                .any(|d| d.to_string().contains("stack-mitosis:lock:")),
+            "crash after {crash_after}: a lock was left behind"
+        );
+        check(emu, &before, crash_after);
+    }
+}
+
+/// A run cut off after any mutating call of a refresh (replica path) is finished by the rerun.
+/// A run cut off right after taking the lock leaves a lock that lapses (short TTL here): the
+/// rerun waits for it, then finishes.
 #[test]
 fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
     let emu = Emulator::start();
-    emu.seed("same-vpc");
     let restart = emu.note_command("restart");
     let args = [
         "--source",
@@ -214,66 +277,23 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
         "--lock-ttl",
         "2",
     ];
-    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
-    // A clean run counts the mutating calls (lock renewals may add a few on a slow machine:
-    // the loop below goes on until a run is no longer cut off).
-    let out = apply(&emu, &args, &no_retry);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let calls = emu.mutating_actions().len();
-    assert!(calls >= 16, "only {calls} mutating calls");
-
-    let mut crash_after = 0;
-    loop {
-        crash_after += 1;
-        emu.reset();
-        emu.seed("same-vpc");
-        let before = emu.describe();
-        emu.control(
-            "/_emulator/blackout",
-            &format!("{{\"after\": {crash_after}}}"),
-        );
-        let out = apply(&emu, &args, &no_retry);
-        if out.status.success() {
-            // Every mutating call has been a crash point.
-            assert!(crash_after > calls - 2, "only {crash_after} crash points");
-            break;
-        }
-        emu.control("/_emulator/blackout", r#"{"after": null}"#);
-        let out = apply(&emu, &args, &[]);
-        assert!(
-            out.status.success(),
-            "crash after {crash_after}: the rerun failed: {}",
-            stderr(&out)
-        );
-        if crash_after == 1 {
-            // Nothing but the lock was written: the rerun waited for it to lapse.
-            assert!(stderr(&out).contains("waiting up to"), "{}", stderr(&out));
-        }
-        let after = emu.describe();
-        let restart_at = emu.record().iter().rposition(|r| r["note"] == "restart");
-        for (i, r) in emu.record().iter().enumerate() {
-            if r["action"] == "DeleteDBInstance" && r.get("fault").is_none() {
-                assert!(
-                    restart_at.is_some_and(|at| i > at),
-                    "crash after {crash_after}: delete before restart: {:#?}",
-                    emu.record()
-                );
-            }
-        }
-        assert!(
-            !after
-                .values()
-                .any(|d| d.to_string().contains("stack-mitosis:lock:")),
-            "crash after {crash_after}: a lock was left behind"
-        );
+    crash_matrix(&emu, "same-vpc", &args, |emu, before, _| {
         assert_refreshed(
-            &before,
-            &after,
+            before,
+            &emu.describe(),
             &["mitosis-prod", "mitosis-prod-replica"],
             &["mitosis-demo", "mitosis-demo-replica"],
             false,
         );
-    }
+    });
+}
+
+fn tool_snapshots(emu: &Emulator) -> Vec<String> {
+    emu.snapshots()
+        .keys()
+        .filter(|k| k.starts_with("stack-mitosis-"))
+        .cloned()
+        .collect()
 }
 
 /// `--snapshot fresh` leaves no snapshot of production behind (manual snapshots never
@@ -282,7 +302,6 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
 #[test]
 fn a_fresh_snapshot_is_deleted_once_the_clone_exists_at_every_crash_point() {
     let emu = Emulator::start();
-    emu.seed("cross-vpc");
     let restart = emu.note_command("restart");
     let args = [
         "--source",
@@ -296,42 +315,7 @@ fn a_fresh_snapshot_is_deleted_once_the_clone_exists_at_every_crash_point() {
         "--lock-ttl",
         "2",
     ];
-    let tool_snapshots = |emu: &Emulator| -> Vec<String> {
-        emu.snapshots()
-            .keys()
-            .filter(|k| k.starts_with("stack-mitosis-"))
-            .cloned()
-            .collect()
-    };
-    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
-    let out = apply(&emu, &args, &no_retry);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(emu.actions().contains(&"DeleteDBSnapshot".to_string()));
-    assert_eq!(tool_snapshots(&emu), Vec::<String>::new());
-    let calls = emu.mutating_actions().len();
-
-    let mut crash_after = 0;
-    loop {
-        crash_after += 1;
-        emu.reset();
-        emu.seed("cross-vpc");
-        let before = emu.describe();
-        emu.control(
-            "/_emulator/blackout",
-            &format!("{{\"after\": {crash_after}}}"),
-        );
-        let out = apply(&emu, &args, &no_retry);
-        if out.status.success() {
-            assert!(crash_after > calls - 2, "only {crash_after} crash points");
-            break;
-        }
-        emu.control("/_emulator/blackout", r#"{"after": null}"#);
-        let out = apply(&emu, &args, &[]);
-        assert!(
-            out.status.success(),
-            "crash after {crash_after}: the rerun failed: {}",
-            stderr(&out)
-        );
+    crash_matrix(&emu, "cross-vpc", &args, |emu, before, crash_after| {
         let creates = emu
             .record()
             .iter()
@@ -339,19 +323,18 @@ fn a_fresh_snapshot_is_deleted_once_the_clone_exists_at_every_crash_point() {
             .count();
         assert_eq!(creates, 1, "crash after {crash_after}: one snapshot taken");
         assert_eq!(
-            tool_snapshots(&emu),
+            tool_snapshots(emu),
             Vec::<String>::new(),
             "crash after {crash_after}: a snapshot was left behind"
         );
-        let after = emu.describe();
         assert_refreshed(
-            &before,
-            &after,
+            before,
+            &emu.describe(),
             &["mitosis-prod"],
             &["mitosis-demo", "mitosis-demo-replica"],
             true,
         );
-    }
+    });
 
     // Kept on request, without the markers that would make a later run adopt it.
     emu.reset();
@@ -360,6 +343,7 @@ fn a_fresh_snapshot_is_deleted_once_the_clone_exists_at_every_crash_point() {
     keep.push("--keep-snapshot");
     let out = apply(&emu, &keep, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(emu.actions().contains(&"CreateDBSnapshot".to_string()));
     let kept = emu.snapshots();
     let ours: Vec<&Value> = kept
         .iter()

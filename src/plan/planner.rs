@@ -462,7 +462,7 @@ impl Builder<'_> {
             .iter()
             .flat_map(|s| s.depends_on.iter().cloned())
             .collect();
-        let last: Vec<StepId> = self
+        let unlock_after: Vec<StepId> = self
             .steps
             .iter()
             .map(|s| s.id.clone())
@@ -471,25 +471,24 @@ impl Builder<'_> {
         for step in self.steps.iter_mut().filter(|s| s.depends_on.is_empty()) {
             step.depends_on.push(lock.clone());
         }
-        self.steps.insert(
-            0,
-            Step {
-                id: lock.clone(),
-                phase: Phase::Lock,
-                resource: target.clone(),
-                op: Op::Lock(LockOp::Take {
-                    holder: holder.clone(),
-                }),
-                depends_on: Vec::new(),
-                skip: None,
-            },
+        // Pushed last, moved first: the flight plan reads in the order things happen.
+        self.push(
+            lock,
+            Phase::Lock,
+            &target,
+            Op::Lock(LockOp::Take {
+                holder: holder.clone(),
+            }),
+            Vec::new(),
+            None,
         );
+        self.steps.rotate_right(1);
         self.push(
             StepId::new(StepKind::Unlock, &target),
             Phase::Lock,
             &target,
             Op::Lock(LockOp::Release { holder }),
-            last,
+            unlock_after,
             None,
         );
     }

@@ -89,27 +89,19 @@ impl Emulator {
 
     /// Every instance with its tags, as DescribeDBInstances reports it (JSON by identifier).
     pub fn describe(&self) -> serde_json::Map<String, Value> {
-        let out = Command::new(python())
-            .arg(repo().join("tests/emulator/describe.py"))
-            .args(["--endpoint", &self.endpoint])
-            .output()
-            .expect("run describe.py");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        match serde_json::from_slice(&out.stdout).expect("describe JSON") {
-            Value::Object(m) => m,
-            other => panic!("unexpected describe output {other}"),
-        }
+        self.describe_py(&[])
     }
 
     /// Every manual DB snapshot with its status and tags (JSON by identifier).
     pub fn snapshots(&self) -> serde_json::Map<String, Value> {
+        self.describe_py(&["--snapshots"])
+    }
+
+    fn describe_py(&self, extra: &[&str]) -> serde_json::Map<String, Value> {
         let out = Command::new(python())
             .arg(repo().join("tests/emulator/describe.py"))
-            .args(["--endpoint", &self.endpoint, "--snapshots"])
+            .args(["--endpoint", &self.endpoint])
+            .args(extra)
             .output()
             .expect("run describe.py");
         assert!(
