@@ -118,6 +118,10 @@ pub struct ApplyArgs {
     /// Longest wait for one step (seconds).
     #[arg(long, default_value_t = defaults::STEP_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub step_timeout: u64,
+    /// Longest wait for one step of a rollback (seconds): its own bound, so that a rollback
+    /// outlives the step timeout that failed the run.
+    #[arg(long, default_value_t = defaults::ROLLBACK_TIMEOUT_SECONDS, value_name = "SECONDS")]
+    pub rollback_timeout: u64,
     /// Longest run of a hook command (seconds).
     #[arg(long, default_value_t = defaults::HOOK_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub hook_timeout: u64,
@@ -213,6 +217,7 @@ impl ApplyArgs {
         ApplyOptions {
             on_failure: self.on_failure.into(),
             step_timeout_seconds: self.step_timeout,
+            rollback_timeout_seconds: self.rollback_timeout,
             hook_timeout_seconds: self.hook_timeout,
             poll_interval_seconds: self.poll_interval,
             max_poll_interval_seconds: self.max_poll_interval,

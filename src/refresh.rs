@@ -14,6 +14,7 @@ use std::time::Duration;
 /// The defaults of `apply`, for its flags and for the Action alike.
 pub mod defaults {
     pub const STEP_TIMEOUT_SECONDS: u64 = 4 * 3600;
+    pub const ROLLBACK_TIMEOUT_SECONDS: u64 = 4 * 3600;
     pub const HOOK_TIMEOUT_SECONDS: u64 = 1800;
     pub const POLL_INTERVAL_SECONDS: f64 = 5.0;
     pub const MAX_POLL_INTERVAL_SECONDS: f64 = 60.0;
@@ -71,6 +72,8 @@ impl RefreshOptions {
 pub struct ApplyOptions {
     pub on_failure: OnFailure,
     pub step_timeout_seconds: u64,
+    /// The longest wait of a rollback step (its own bound, not `step_timeout_seconds`).
+    pub rollback_timeout_seconds: u64,
     pub hook_timeout_seconds: u64,
     pub poll_interval_seconds: f64,
     pub max_poll_interval_seconds: f64,
@@ -86,6 +89,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             on_failure: OnFailure::Rollback,
             step_timeout_seconds: defaults::STEP_TIMEOUT_SECONDS,
+            rollback_timeout_seconds: defaults::ROLLBACK_TIMEOUT_SECONDS,
             hook_timeout_seconds: defaults::HOOK_TIMEOUT_SECONDS,
             poll_interval_seconds: defaults::POLL_INTERVAL_SECONDS,
             max_poll_interval_seconds: defaults::MAX_POLL_INTERVAL_SECONDS,
@@ -104,6 +108,7 @@ impl ApplyOptions {
         let max = defaults::MAX_DURATION_SECONDS as f64;
         let durations = [
             ("--step-timeout", self.step_timeout_seconds as f64),
+            ("--rollback-timeout", self.rollback_timeout_seconds as f64),
             ("--hook-timeout", self.hook_timeout_seconds as f64),
             ("--poll-interval", self.poll_interval_seconds),
             ("--max-poll-interval", self.max_poll_interval_seconds),
@@ -143,6 +148,7 @@ impl ApplyOptions {
                 step_timeout: Duration::from_secs(self.step_timeout_seconds),
             },
             hook_timeout: Duration::from_secs(self.hook_timeout_seconds),
+            rollback_timeout: Duration::from_secs(self.rollback_timeout_seconds),
             on_failure: self.on_failure,
             concurrency: self.concurrency.max(1),
             latency,

@@ -609,39 +609,51 @@ fn a_step_timeout_names_the_instance_and_its_status() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
     emu.control("/_emulator/scale", r#"{"seconds_per_unit": 5}"#);
-    let out = emu.cli(&[
-        "apply",
-        "--source",
-        "mitosis-prod",
-        "--target",
-        "mitosis-demo",
-        "--poll-interval",
-        "0.05",
-        "--step-timeout",
-        "1",
-    ]);
-    assert!(
-        matches!(out.status.code(), Some(4) | Some(5)),
-        "{}",
-        stderr(&out)
-    );
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| {
+            emu.cli(&[
+                "apply",
+                "--source",
+                "mitosis-prod",
+                "--target",
+                "mitosis-demo",
+                "--poll-interval",
+                "0.05",
+                "--max-poll-interval",
+                "0.1",
+                "--step-timeout",
+                "1",
+            ])
+        });
+        // The create outlasts the 1 s step timeout; the rollback that follows waits under its
+        // own bound (--rollback-timeout), so it sees the clone finish and deletes it.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        emu.control("/_emulator/scale", r#"{"seconds_per_unit": 0.01}"#);
+        emu.control("/_emulator/settle", "{}");
+        run.join().unwrap()
+    });
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("timed out after 1s waiting for temp-mitosis-demo")
-            && err.contains("temp-mitosis-demo is creating"),
+            && err.contains("temp-mitosis-demo is creating")
+            && err.contains("raise --step-timeout"),
         "{err}"
     );
     assert!(!retired_anything(&emu));
-    for r in emu
+    let deleted: Vec<String> = emu
         .record()
         .iter()
-        .filter(|r| r["action"] == "DeleteDBInstance")
-    {
-        assert!(r["params"]["DBInstanceIdentifier"]
-            .as_str()
-            .unwrap()
-            .starts_with("temp-"));
-    }
+        .filter(|r| r["action"] == "DeleteDBInstance" && r.get("fault").is_none())
+        .map(|r| {
+            r["params"]["DBInstanceIdentifier"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(deleted, vec!["temp-mitosis-demo".to_string()]);
+    assert!(!emu.describe().contains_key("temp-mitosis-demo"));
 }
 
 /// Whether any target instance was marked for retirement or renamed.

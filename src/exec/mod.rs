@@ -37,11 +37,13 @@ pub enum ExecError {
     Aws(MitosisError),
     #[error("{resource} reached status {status:?}: see the RDS console or events for why")]
     FailedStatus { resource: String, status: String },
-    #[error("timed out after {}s waiting for {what} ({last}): raise --step-timeout if AWS is just slow", after.as_secs())]
+    #[error("timed out after {}s waiting for {what} ({last}): raise {flag} if AWS is just slow", after.as_secs())]
     Timeout {
         what: String,
         after: Duration,
         last: String,
+        /// The flag that sets this bound.
+        flag: &'static str,
     },
     #[error("the {name} command {message}")]
     Hook { name: String, message: String },
@@ -69,6 +71,9 @@ pub struct ExecConfig {
     /// Expected step durations, for deciding when to look again.
     pub latency: LatencyModel,
     pub lock: LockSettings,
+    /// The longest wait of a rollback step: its own bound, so that a short `--step-timeout`
+    /// that failed the run cannot fail the rollback as well.
+    pub rollback_timeout: Duration,
 }
 
 pub struct Executor<'a> {

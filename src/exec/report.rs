@@ -38,16 +38,16 @@ impl ReportBuilder {
 }
 
 impl Building {
+    /// The step's entry: in the rollback's list while a rollback runs, else (and for the
+    /// plan's own steps run after it, such as the unlock) in the plan's.
     fn entry(&mut self, id: &crate::plan::StepId) -> Option<&mut StepReport> {
         let in_rollback = self.in_rollback;
         let report = self.report.as_mut()?;
-        let list = if in_rollback {
-            &mut report.rollback
-        } else {
-            &mut report.steps
-        };
         let id = id.to_string();
-        list.iter_mut().find(|e| e.id == id)
+        if in_rollback && report.rollback.iter().any(|e| e.id == id) {
+            return report.rollback.iter_mut().find(|e| e.id == id);
+        }
+        report.steps.iter_mut().find(|e| e.id == id)
     }
 }
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 impl Executor<'_> {
     pub(super) async fn roll_back(&self, plan: &Plan) -> Result<(), ExecError> {
+        self.poller
+            .set_timeout(self.config.rollback_timeout, "--rollback-timeout");
         // Renames and creates may still be in flight: plan from a quiet state.
         let observed = self.quiet_state(plan).await?;
         let rollback = crate::plan::rollback(

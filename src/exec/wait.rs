@@ -160,6 +160,8 @@ struct Published {
 
 struct Waiter {
     watched: Vec<Watched>,
+    /// How long this wait may last (the step timeout, or the rollback's own).
+    timeout: Duration,
     started: Instant,
     expected: Duration,
     due: Instant,
@@ -180,6 +182,9 @@ pub struct Poller<'a> {
     api: &'a dyn RdsRead,
     pub settings: PollSettings,
     registry: Mutex<Registry>,
+    /// The longest wait, and the flag that sets it: `settings.step_timeout` until a rollback
+    /// gives its own.
+    timeout: Mutex<(Duration, &'static str)>,
     wake: Notify,
     seen: watch::Sender<Published>,
 }
@@ -200,6 +205,7 @@ impl<'a> Poller<'a> {
             api,
             settings,
             registry: Mutex::new(Registry::default()),
+            timeout: Mutex::new((settings.step_timeout, "--step-timeout")),
             wake: Notify::new(),
             seen: watch::channel(Published::default()).0,
         }
@@ -298,7 +304,7 @@ impl<'a> Poller<'a> {
             let settings = self.settings;
             for w in r.waiters.values_mut() {
                 // Never look later than the step's deadline, so a timeout is noticed on time.
-                let deadline = w.started + settings.step_timeout;
+                let deadline = w.started + w.timeout;
                 w.due = (now + settings.next_delay(w.expected, now - w.started)).min(deadline);
             }
         }
@@ -318,6 +324,11 @@ impl<'a> Poller<'a> {
             },
         };
         self.seen.send_replace(published);
+    }
+
+    /// From now on, waits last at most `timeout` (`flag` sets it, for the error message).
+    pub fn set_timeout(&self, timeout: Duration, flag: &'static str) {
+        *self.timeout.lock().expect("poller timeout") = (timeout, flag);
     }
 
     /// The instance as last seen and when, however long ago.
@@ -341,6 +352,7 @@ impl<'a> Poller<'a> {
     ) -> Result<Looks, ExecError> {
         let mut rx = self.seen.subscribe();
         let started = Instant::now();
+        let (timeout, flag) = *self.timeout.lock().expect("poller timeout");
         let key = {
             let mut r = self.registry.lock().expect("poller registry");
             r.next_key += 1;
@@ -349,12 +361,13 @@ impl<'a> Poller<'a> {
                 started
             } else {
                 (started + self.settings.next_delay(expected, Duration::ZERO))
-                    .min(started + self.settings.step_timeout)
+                    .min(started + timeout)
             };
             r.waiters.insert(
                 key,
                 Waiter {
                     watched: watched.to_vec(),
+                    timeout,
                     started,
                     expected,
                     due,
@@ -403,7 +416,7 @@ impl<'a> Poller<'a> {
                     tracing::warn!(resource = %s.name(), status = %s.status(), "unknown status, treated as in progress");
                 }
             }
-            if started.elapsed() >= self.settings.step_timeout {
+            if started.elapsed() >= timeout {
                 let last = watched
                     .iter()
                     .map(|w| match (w, looks.0.get(w)) {
@@ -416,8 +429,9 @@ impl<'a> Poller<'a> {
                     .join(", ");
                 return Err(ExecError::Timeout {
                     what: what.to_string(),
-                    after: self.settings.step_timeout,
+                    after: timeout,
                     last,
+                    flag,
                 });
             }
         }

@@ -97,6 +97,7 @@ pub fn concurrent_options(latency: &LatencyModel) -> ExecConfig {
             step_timeout: Duration::from_secs(6 * 3600),
         },
         hook_timeout: Duration::from_secs(60),
+        rollback_timeout: Duration::from_secs(6 * 3600),
         on_failure: OnFailure::Rollback,
         concurrency: 16,
         latency: latency.clone(),
