@@ -152,6 +152,9 @@ pub struct ApplyArgs {
     /// Write the run report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<std::path::PathBuf>,
+    /// Do not ask for confirmation (needed without a terminal: scripts, CI).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -365,8 +368,13 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     let api = SdkRds::connect(settings).await;
     let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
-    if plan.pending().next().is_none() {
+    if !plan.has_work() {
         eprintln!("nothing to do");
+    } else if !args.yes {
+        confirm(&format!(
+            "Refresh {} from {}: type yes to carry out the plan above: ",
+            plan.target, plan.source
+        ))?;
     }
     let (report, result) = execute(&api, &request, &plan, &options, latency, &TextProgress).await;
     if let Some(report) = &report {
@@ -379,4 +387,26 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
         print!("{}", report_text(report));
     }
     result
+}
+
+/// Asks on the terminal; anything but `yes` refuses. Without a terminal there is nobody to ask:
+/// refuse, naming `--yes`. Either way nothing has been changed yet.
+fn confirm(question: &str) -> Result<(), MitosisError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(MitosisError::bad_input(
+            "stdin is not a terminal to ask for confirmation: review the plan above and rerun with --yes",
+        ));
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| MitosisError::bad_input(format!("cannot read the answer: {e}")))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(MitosisError::bad_input(
+            "not confirmed (the answer was not `yes`): nothing was changed",
+        ))
+    }
 }

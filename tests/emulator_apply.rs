@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use support::{stderr, stdout, Emulator};
 
 const FAST: &[&str] = &[
+    "--yes",
     "--poll-interval",
     "0.02",
     "--max-poll-interval",
@@ -446,6 +447,41 @@ fn a_live_run_is_never_taken_over() {
     assert!(creates[1] < first_release && creates[2] > first_release);
 }
 
+/// `apply` asks before it changes anything: without a terminal (and without `--yes`) it
+/// refuses, naming `--yes`; on a terminal `yes` proceeds and anything else refuses.
+#[test]
+fn apply_asks_for_confirmation_on_a_terminal_and_refuses_without_one() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let mut args = vec![
+        "apply",
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+    ];
+    args.extend_from_slice(&FAST[1..]);
+    let out = emu.cli(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(emu.mutating_actions(), Vec::<String>::new());
+
+    let (shown, code) = emu.cli_on_terminal(&args, "type yes", "no");
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        shown.contains("Flight plan") && shown.contains("not confirmed"),
+        "{shown}"
+    );
+    assert_eq!(emu.mutating_actions(), Vec::<String>::new());
+
+    let (shown, code) = emu.cli_on_terminal(&args, "type yes", "yes");
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("succeeded"), "{shown}");
+    assert!(emu
+        .mutating_actions()
+        .contains(&"CreateDBInstanceReadReplica".to_string()));
+}
+
 /// Durations that cannot work are refused before any AWS call, naming the flag.
 #[test]
 fn absurd_durations_are_refused_before_any_call() {
@@ -461,6 +497,7 @@ fn absurd_durations_are_refused_before_any_call() {
     ] {
         let out = emu.cli(&[
             "apply",
+            "--yes",
             "--source",
             "mitosis-prod",
             "--target",
@@ -613,6 +650,7 @@ fn a_step_timeout_names_the_instance_and_its_status() {
         let run = s.spawn(|| {
             emu.cli(&[
                 "apply",
+                "--yes",
                 "--source",
                 "mitosis-prod",
                 "--target",

@@ -170,6 +170,27 @@ impl Emulator {
         cmd.output().expect("run stack-mitosis")
     }
 
+    /// Runs the tool on a pseudo-terminal and types `answer` when it asks (output containing
+    /// `prompt`): what the terminal showed, and the exit code.
+    pub fn cli_on_terminal(&self, args: &[&str], prompt: &str, answer: &str) -> (String, i32) {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("tests/emulator/terminal.py"))
+            .args([prompt, answer, "--"])
+            .arg(env!("CARGO_BIN_EXE_stack-mitosis"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null());
+        let out = cmd.output().expect("run terminal.py");
+        (stdout(&out), out.status.code().unwrap_or(-1))
+    }
+
     /// A minimal HTTP/1.0 client: the harness only ever talks to its own loopback emulator.
     fn http(&self, method: &str, path: &str, body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the emulator");
