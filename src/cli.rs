@@ -69,6 +69,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the least-privilege IAM policy for exactly this refresh.
     IamPolicy(RefreshArgs),
+    /// Put the target's original names back and delete this refresh's clones (after
+    /// `apply --until`, a failure or a crash; not once old instances are being deleted).
+    Rollback(ApplyArgs),
     /// Run as a GitHub Action: inputs from INPUT_* variables (see action.yml).
     Action,
 }
@@ -152,6 +155,11 @@ pub struct ApplyArgs {
     /// Write the run report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<std::path::PathBuf>,
+    /// Stop after this phase: `clone` (clones built, before-swap command run, nothing
+    /// retired) or `swap` (right after the swap, before the restart command). Run apply again
+    /// to continue.
+    #[arg(long, value_name = "clone|swap", value_parser = parse_until)]
+    pub until: Option<stack_mitosis::plan::Until>,
     /// Do not ask for confirmation (needed without a terminal: scripts, CI).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -228,6 +236,7 @@ impl ApplyArgs {
             force_unlock: self.force_unlock.clone(),
             lock_ttl_seconds: self.lock_ttl,
             lock_wait_seconds: self.lock_wait,
+            until: self.until,
         }
     }
 }
@@ -278,6 +287,7 @@ pub async fn run(cli: Cli) -> Result<u8, MitosisError> {
         Command::Plan(args) => plan(&settings, args).await,
         Command::Apply(args) => apply(&settings, args).await,
         Command::IamPolicy(args) => iam_policy(&settings, args).await,
+        Command::Rollback(args) => rollback(&settings, args).await,
         Command::Action => unreachable!("handled above"),
     }
     .map(|()| 0)
@@ -409,4 +419,37 @@ fn confirm(question: &str) -> Result<(), MitosisError> {
             "not confirmed (the answer was not `yes`): nothing was changed",
         ))
     }
+}
+
+fn parse_until(s: &str) -> Result<stack_mitosis::plan::Until, String> {
+    s.parse()
+}
+
+async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    let options = args.options();
+    options.validate()?;
+    let latency = load_latency(args.latency_model.as_deref())?;
+    let request = args.refresh.options().request(&new_run_id());
+    let api = SdkRds::connect(settings).await;
+    let Some(plan) = stack_mitosis::refresh::plan_rollback(&api, &request, &latency).await? else {
+        eprintln!(
+            "nothing to roll back: {} carries no unfinished refresh",
+            request.target
+        );
+        return Ok(());
+    };
+    eprint!("{}", plan_text(&plan));
+    if !args.yes {
+        confirm(&format!(
+            "Roll back the refresh of {}: type yes to carry out the plan above: ",
+            plan.target
+        ))?;
+    }
+    let (report, result) =
+        stack_mitosis::refresh::execute_rollback(&api, &plan, &options, latency, &TextProgress)
+            .await;
+    if let Some(report) = &report {
+        print!("{}", report_text(report));
+    }
+    result
 }

@@ -16,8 +16,11 @@ pub mod tags {
     pub const ORIGINAL: &str = "stack-mitosis:original";
     pub const RUN: &str = "stack-mitosis:run";
     pub const SOURCE: &str = "stack-mitosis:source";
+    /// On the clone root once the before-swap command succeeded for that run, so that a
+    /// continued or resumed run does not run it again.
+    pub const PREPARED: &str = "stack-mitosis:prepared";
     /// The markers a run puts on its clones and retirees (and takes off the new instances).
-    pub const MARKERS: [&str; 4] = [ROLE, ORIGINAL, RUN, SOURCE];
+    pub const MARKERS: [&str; 5] = [ROLE, ORIGINAL, RUN, SOURCE, PREPARED];
     pub const ROLE_TEMP: &str = "temp";
     pub const ROLE_OLD: &str = "old";
     /// On the snapshot `--snapshot fresh` takes of the source (original: the target).

@@ -82,6 +82,8 @@ pub struct ApplyOptions {
     pub lock_ttl_seconds: u64,
     /// How long to wait for another run's lock; None: the TTL plus a margin.
     pub lock_wait_seconds: Option<u64>,
+    /// Stop after the clone or the swap; a later apply continues.
+    pub until: Option<crate::plan::Until>,
 }
 
 impl Default for ApplyOptions {
@@ -97,6 +99,7 @@ impl Default for ApplyOptions {
             force_unlock: None,
             lock_ttl_seconds: defaults::LOCK_TTL_SECONDS,
             lock_wait_seconds: None,
+            until: None,
         }
     }
 }
@@ -149,6 +152,7 @@ impl ApplyOptions {
             },
             hook_timeout: Duration::from_secs(self.hook_timeout_seconds),
             rollback_timeout: Duration::from_secs(self.rollback_timeout_seconds),
+            until: self.until,
             on_failure: self.on_failure,
             concurrency: self.concurrency.max(1),
             latency,
@@ -239,6 +243,79 @@ pub async fn execute(
             plan.target
         ))),
     )
+}
+
+/// What `rollback` would do, from what is observed now: None when nothing of an unfinished
+/// refresh is on the target. Refused once the old instances are being deleted (the new
+/// environment is in place: finish it with `apply`) or while an instance is mid-change.
+pub async fn plan_rollback(
+    api: &dyn RdsRead,
+    request: &PlanRequest,
+    latency: &LatencyModel,
+) -> Result<Option<Plan>, MitosisError> {
+    let (observed, forward) = observe_and_plan(api, request, latency).await?;
+    if !forward.resuming {
+        return Ok(None);
+    }
+    let deleted: Vec<&str> = forward
+        .steps
+        .iter()
+        .filter(|s| s.id.kind == crate::plan::StepKind::Delete && s.skip.is_some())
+        .map(|s| s.resource.as_str())
+        .collect();
+    if !deleted.is_empty() {
+        return Err(MitosisError::bad_input(format!(
+            "the cleanup of run {} has begun ({} already deleted): the new environment is in place and cannot be rolled back; finish it with `apply`",
+            forward.run_id,
+            deleted.join(", ")
+        )));
+    }
+    let busy: Vec<String> = observed
+        .instances
+        .values()
+        .filter(|i| i.mitosis_role().is_some() || i.id == request.target)
+        .filter(|i| !crate::exec::settled(i))
+        .map(|i| format!("{} is {}", i.id, i.status))
+        .collect();
+    if !busy.is_empty() {
+        return Err(MitosisError::bad_input(format!(
+            "the target tree is changing ({}): wait until it is available and run rollback again",
+            busy.join(", ")
+        )));
+    }
+    let rollback = crate::plan::rollback(
+        &observed,
+        &request.source,
+        &request.target,
+        &forward.run_id,
+        OnFailure::Rollback,
+    )?;
+    Ok(Some(
+        crate::plan::with_lock(rollback, &request.run_id).with_eta(latency),
+    ))
+}
+
+/// Carries out a rollback plan (`plan_rollback`) under the lock.
+pub async fn execute_rollback(
+    api: &dyn RdsWrite,
+    rollback: &Plan,
+    options: &ApplyOptions,
+    latency: LatencyModel,
+    sink: &dyn EventSink,
+) -> (Option<RunReport>, Result<(), MitosisError>) {
+    let outcome = Executor::new(api, options.exec_config(latency), sink)
+        .apply(rollback)
+        .await;
+    match (&outcome.error, outcome.report.result) {
+        (None, _) => (Some(outcome.report), Ok(())),
+        (Some(ExecError::Replan), _) => (
+            Some(outcome.report),
+            Err(MitosisError::Locked(
+                "another run held the target's lock until now: run rollback again to see what is left to roll back".into(),
+            )),
+        ),
+        _ => finish(outcome),
+    }
 }
 
 fn finish(outcome: crate::exec::Outcome) -> (Option<RunReport>, Result<(), MitosisError>) {

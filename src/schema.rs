@@ -74,6 +74,8 @@ pub struct RunReport {
     pub source: String,
     pub target: String,
     pub result: RunResult,
+    /// Where the run stopped: `clone` or `swap` (`apply --until`), or `complete`.
+    pub phase: String,
     pub duration_seconds: f64,
     pub steps: Vec<StepReport>,
     pub rollback: Vec<StepReport>,

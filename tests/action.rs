@@ -511,3 +511,47 @@ fn the_action_honours_the_aws_settings_of_the_command_line() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
 }
+
+/// The three-step workflow: apply `until: swap`, (restart with the runner's own tools), then
+/// either apply again to finish or `mode: rollback` on failure; `phase` says where it stopped.
+#[test]
+fn apply_until_swap_then_roll_back_in_action_mode() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let before = emu.describe();
+    let base = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let ws = Workspace::new("until-swap");
+    let mut env = base.clone();
+    env.extend([
+        ("INPUT_MODE", "apply".to_string()),
+        ("INPUT_UNTIL", "swap".into()),
+    ]);
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let o = outputs(&ws.read("output"));
+    assert_eq!(
+        (o["result"].as_str(), o["phase"].as_str()),
+        ("succeeded", "swap")
+    );
+    assert!(emu.describe().contains_key("old-mitosis-demo"));
+
+    let ws = Workspace::new("rollback");
+    let mut env = base;
+    env.push(("INPUT_MODE", "rollback".to_string()));
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
+    let after = emu.describe();
+    assert_eq!(
+        before["mitosis-demo"]["DbiResourceId"],
+        after["mitosis-demo"]["DbiResourceId"]
+    );
+    assert!(after
+        .keys()
+        .all(|k| !k.starts_with("old-") && !k.starts_with("temp-")));
+}

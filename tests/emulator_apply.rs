@@ -447,6 +447,163 @@ fn a_live_run_is_never_taken_over() {
     assert!(creates[1] < first_release && creates[2] > first_release);
 }
 
+fn rollback(emu: &Emulator, args: &[&str]) -> std::process::Output {
+    let mut full = vec!["rollback"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(FAST);
+    emu.cli_with(&full, &[])
+}
+
+fn notes(emu: &Emulator, note: &str) -> usize {
+    emu.record().iter().filter(|r| r["note"] == note).count()
+}
+
+/// `--until swap` stops right after the swap (no restart, nothing deleted); `--until clone`
+/// once the clones are built and the before-swap command ran (nothing retired). Each time a
+/// later apply continues from there, without running the before-swap command again.
+#[test]
+fn apply_until_a_phase_then_finish() {
+    let emu = Emulator::start();
+    let restart = emu.note_command("restart");
+    let scrub = emu.note_command("before-swap");
+    let target = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--restart",
+        restart.as_str(),
+        "--before-swap",
+        scrub.as_str(),
+    ];
+    for until in ["swap", "clone"] {
+        emu.reset();
+        emu.seed("same-vpc");
+        let before = emu.describe();
+        let mut first: Vec<&str> = target.to_vec();
+        first.extend(["--until", until, "--report-json", "/dev/stdout"]);
+        let out = apply(&emu, &first, &[]);
+        assert!(out.status.success(), "{until}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!("\"phase\": \"{until}\"")),
+            "{}",
+            stdout(&out)
+        );
+        let mid = emu.describe();
+        assert_eq!(notes(&emu, "before-swap"), 1);
+        assert_eq!(notes(&emu, "restart"), 0, "{until}: the restart waits");
+        assert!(!emu.actions().contains(&"DeleteDBInstance".to_string()));
+        assert!(!mid
+            .values()
+            .any(|d| d.to_string().contains("stack-mitosis:lock:")));
+        match until {
+            "swap" => {
+                assert!(mid.contains_key("old-mitosis-demo"));
+                assert_ne!(
+                    mid["mitosis-demo"]["DbiResourceId"],
+                    before["mitosis-demo"]["DbiResourceId"]
+                );
+            }
+            _ => {
+                assert!(mid.contains_key("temp-mitosis-demo") && !retired_anything(&emu));
+            }
+        }
+        let out = apply(&emu, &target, &[]);
+        assert!(out.status.success(), "{until}: {}", stderr(&out));
+        assert_eq!(notes(&emu, "before-swap"), 1, "{until}: scrubbed once");
+        assert_eq!(notes(&emu, "restart"), 1);
+        assert_refreshed(
+            &before,
+            &emu.describe(),
+            &["mitosis-prod", "mitosis-prod-replica"],
+            &["mitosis-demo", "mitosis-demo-replica"],
+            false,
+        );
+    }
+}
+
+/// `rollback` after `--until clone|swap` puts the original instances back under their names
+/// and deletes the clones; with nothing to roll back it says so and changes nothing; once the
+/// old instances are being deleted it refuses.
+#[test]
+fn rollback_after_a_phase_and_refused_once_cleanup_began() {
+    let emu = Emulator::start();
+    let target = ["--source", "mitosis-prod", "--target", "mitosis-demo"];
+    for until in ["swap", "clone"] {
+        emu.reset();
+        emu.seed("same-vpc");
+        let before = emu.describe();
+        let mut first: Vec<&str> = target.to_vec();
+        first.extend(["--until", until]);
+        let out = apply(&emu, &first, &[]);
+        assert!(out.status.success(), "{until}: {}", stderr(&out));
+        let out = rollback(&emu, &target);
+        assert!(out.status.success(), "{until}: {}", stderr(&out));
+        let after = emu.describe();
+        for id in [
+            "mitosis-demo",
+            "mitosis-demo-replica",
+            "mitosis-prod",
+            "mitosis-prod-replica",
+        ] {
+            assert_eq!(
+                before[id]["DbiResourceId"], after[id]["DbiResourceId"],
+                "{until}: {id} is the original again"
+            );
+            assert!(
+                after[id]["Tags"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .all(|k| !k.starts_with("stack-mitosis:")),
+                "{until}: {id} keeps markers"
+            );
+        }
+        assert!(
+            after
+                .keys()
+                .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")),
+            "{until}: {:?}",
+            after.keys()
+        );
+        let calls = emu.mutating_actions().len();
+        let out = rollback(&emu, &target);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("nothing to roll back"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(emu.mutating_actions().len(), calls, "nothing changed");
+    }
+
+    // Cut off right after the first delete of an old instance: too late to roll back.
+    emu.reset();
+    emu.seed("same-vpc");
+    let out = apply(&emu, &target, &[("AWS_MAX_ATTEMPTS", "1")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first_delete = emu
+        .mutating_actions()
+        .iter()
+        .position(|a| a == "DeleteDBInstance")
+        .unwrap()
+        + 1;
+    emu.reset();
+    emu.seed("same-vpc");
+    emu.control(
+        "/_emulator/blackout",
+        &format!("{{\"after\": {first_delete}}}"),
+    );
+    let out = apply(&emu, &target, &[("AWS_MAX_ATTEMPTS", "1")]);
+    assert!(!out.status.success());
+    emu.control("/_emulator/blackout", r#"{"after": null}"#);
+    let calls = emu.mutating_actions().len();
+    let out = rollback(&emu, &target);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cleanup"), "{}", stderr(&out));
+    assert_eq!(emu.mutating_actions().len(), calls, "nothing changed");
+}
+
 /// `apply` asks before it changes anything: without a terminal (and without `--yes`) it
 /// refuses, naming `--yes`; on a terminal `yes` proceeds and anything else refuses.
 #[test]

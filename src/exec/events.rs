@@ -37,6 +37,8 @@ pub enum Event<'a> {
     /// The run is over.
     RunFinished {
         result: RunResult,
+        /// Where the run stopped: `clone` or `swap` (`apply --until`), or `complete`.
+        phase: &'static str,
         error: Option<String>,
         endpoints: &'a [EndpointReport],
         seconds: f64,

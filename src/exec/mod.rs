@@ -74,6 +74,8 @@ pub struct ExecConfig {
     /// The longest wait of a rollback step: its own bound, so that a short `--step-timeout`
     /// that failed the run cannot fail the rollback as well.
     pub rollback_timeout: Duration,
+    /// Stop after this phase (`apply --until`), releasing the lock.
+    pub until: Option<crate::plan::Until>,
 }
 
 pub struct Executor<'a> {
@@ -157,7 +159,13 @@ impl<'a> Executor<'a> {
         self.emit(Event::RunStarted { plan });
         let failure = self.run_graph(plan).await;
         let (result, error, message) = match failure {
-            None => (RunResult::Succeeded, None, None),
+            None => {
+                if self.config.until.is_some() {
+                    // The graph stopped at the phase asked for: the unlock did not run.
+                    self.release_lock(plan).await;
+                }
+                (RunResult::Succeeded, None, None)
+            }
             // Taking the lock failed: nothing was changed, nothing is held.
             Some((e, Phase::Lock)) => {
                 let message = e.to_string();
@@ -170,8 +178,13 @@ impl<'a> Executor<'a> {
             }
         };
         let endpoints = self.endpoints(plan).await;
+        let phase = match (&error, self.config.until) {
+            (None, Some(until)) => until.as_str(),
+            _ => "complete",
+        };
         self.emit(Event::RunFinished {
             result,
+            phase,
             error: message,
             endpoints: &endpoints,
             seconds: started.elapsed().as_secs_f64(),
@@ -183,6 +196,12 @@ impl<'a> Executor<'a> {
     /// Before cleanup, a failure rolls back; during cleanup the new environment is in place
     /// and the run stops. Returns the result and the error message for the report.
     async fn after_failure(&self, plan: &Plan, e: &ExecError, phase: Phase) -> (RunResult, String) {
+        if phase == Phase::Rollback {
+            self.emit(Event::Left(
+                "the rollback stopped part-way: run rollback again to finish it".into(),
+            ));
+            return (RunResult::Failed, e.to_string());
+        }
         if phase >= Phase::Cleanup {
             self.emit(Event::Left(
                 "the new environment is in place; cleanup stopped: rerun the same command to finish it".into(),

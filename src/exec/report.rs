@@ -62,6 +62,7 @@ impl EventSink for ReportBuilder {
                     source: plan.source.clone(),
                     target: plan.target.clone(),
                     result: RunResult::Succeeded,
+                    phase: "complete".into(),
                     duration_seconds: 0.0,
                     steps: entries(plan),
                     rollback: Vec::new(),
@@ -107,12 +108,14 @@ impl EventSink for ReportBuilder {
             }
             Event::RunFinished {
                 result,
+                phase,
                 error,
                 endpoints,
                 seconds,
             } => {
                 if let Some(r) = b.report.as_mut() {
                     r.result = *result;
+                    r.phase = phase.to_string();
                     r.error = error.clone();
                     r.endpoints = endpoints.to_vec();
                     r.duration_seconds = *seconds;

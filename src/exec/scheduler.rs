@@ -44,6 +44,10 @@ impl Executor<'_> {
                     }
                     let ready = !started[i]
                         && step.is_pending()
+                        && self
+                            .config
+                            .until
+                            .is_none_or(|u| step.phase <= u.last_phase())
                         && step.depends_on.iter().all(|d| done.contains(d));
                     if ready {
                         started[i] = true;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 pub enum Mode {
     Plan,
     Apply,
+    Rollback,
     IamPolicy,
 }
 
@@ -134,6 +135,7 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
         &[
             ("plan", Mode::Plan),
             ("apply", Mode::Apply),
+            ("rollback", Mode::Rollback),
             ("iam-policy", Mode::IamPolicy),
         ],
     )?;
@@ -188,9 +190,14 @@ fn apply_options(raw: &Raw<'_>) -> Result<ApplyOptions, InputError> {
         1,
         7 * 24 * 3600,
     )?;
+    let until = match raw.get("until") {
+        None => None,
+        Some(u) => Some(u.parse().map_err(|e: String| Raw::bad("until", e))?),
+    };
     Ok(ApplyOptions {
         on_failure,
         step_timeout_seconds: step_timeout as u64,
+        until,
         ..defaults
     })
 }
@@ -268,6 +275,7 @@ mod tests {
             ("INPUT_ROLE-TO-ASSUME", "refresh-role", "role-to-assume"),
             ("INPUT_ROLE-SESSION-NAME", "has space", "role-session-name"),
             ("INPUT_ON-FAILURE", "panic", "on-failure"),
+            ("INPUT_UNTIL", "restart", "until"),
         ];
         for (k, v, input) in cases {
             let mut e = env(&base);

@@ -80,7 +80,11 @@ pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
             Err(message) => return fail("Cannot assume the AWS role", &message, exit::BAD_INPUT),
         }
     }
-    match run_mode(&env, &inputs, &settings, comment_on).await {
+    let result = match inputs.mode {
+        Mode::Rollback => rollback_mode(&env, &inputs, &settings).await,
+        _ => run_mode(&env, &inputs, &settings, comment_on).await,
+    };
+    match result {
         Ok(()) => 0,
         Err(e) => fail("stack-mitosis", &e.to_string(), e.exit_code()),
     }
@@ -109,18 +113,13 @@ async fn run_mode(
         }
         Mode::IamPolicy => iam_policy(env, &plan, &observed, &mut outputs),
         Mode::Apply => apply(env, inputs, &api, &request, &plan, latency, &mut outputs).await,
+        Mode::Rollback => unreachable!("rollback_mode"),
     };
     outputs.push((
         "duration-seconds",
         format!("{}", started.elapsed().as_secs()),
     ));
-    if let Some(path) = env.path("GITHUB_OUTPUT") {
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(7);
-        commands::write_outputs(&path, &outputs, nonce).map_err(runner_file("the step outputs"))?;
-    }
+    write_outputs(env, &outputs)?;
     result
 }
 
@@ -165,6 +164,64 @@ async fn apply(
     latency: crate::plan::LatencyModel,
     outputs: &mut Vec<(&str, String)>,
 ) -> Result<(), MitosisError> {
+    let options = apply_options(env, inputs);
+    let progress = ActionProgress::default();
+    let (report, result) = execute(api, request, plan, &options, latency, &progress).await;
+    progress.close();
+    report_outputs(env, plan, report.as_ref(), &result, outputs)?;
+    result
+}
+
+/// `mode: rollback`: the rollback plan in the log and the job summary, then carried out.
+async fn rollback_mode(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    settings: &AwsSettings,
+) -> Result<(), MitosisError> {
+    let started = std::time::Instant::now();
+    let request = inputs.refresh.request(&new_run_id());
+    let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
+    let api = SdkRds::connect(settings).await;
+    let mut outputs: Vec<(&str, String)> = Vec::new();
+    let result = match crate::refresh::plan_rollback(&api, &request, &latency).await? {
+        None => {
+            println!(
+                "nothing to roll back: {} carries no unfinished refresh",
+                request.target
+            );
+            outputs.push(("result", RunResult::Succeeded.as_str().into()));
+            Ok(())
+        }
+        Some(plan) => {
+            println!("{}", commands::group("Rollback plan"));
+            print!("{}", crate::render::plan_text(&plan));
+            println!("{}", commands::END_GROUP);
+            summary(env, &plan_markdown(&plan))?;
+            outputs.push(("plan", plan_json(&plan).trim_end().to_string()));
+            let progress = ActionProgress::default();
+            let (report, result) = crate::refresh::execute_rollback(
+                &api,
+                &plan,
+                &apply_options(env, inputs),
+                latency,
+                &progress,
+            )
+            .await;
+            progress.close();
+            report_outputs(env, &plan, report.as_ref(), &result, &mut outputs)?;
+            result
+        }
+    };
+    outputs.push((
+        "duration-seconds",
+        format!("{}", started.elapsed().as_secs()),
+    ));
+    write_outputs(env, &outputs)?;
+    result
+}
+
+/// How to apply, from the inputs.
+fn apply_options(env: &ActionEnv, inputs: &ActionInputs) -> crate::refresh::ApplyOptions {
     let mut options = inputs.apply.clone();
     // Test hook for the polling cadence, so emulator tests of the Action run in seconds.
     if let Some(tick) = env
@@ -174,16 +231,25 @@ async fn apply(
         options.poll_interval_seconds = tick;
         options.max_poll_interval_seconds = tick;
     }
-    let progress = ActionProgress::default();
-    let (report, result) = execute(api, request, plan, &options, latency, &progress).await;
-    progress.close();
-    let outcome = match &result {
+    options
+}
+
+/// The outcome of a run as outputs and in the job summary.
+fn report_outputs(
+    env: &ActionEnv,
+    plan: &Plan,
+    report: Option<&crate::schema::RunReport>,
+    result: &Result<(), MitosisError>,
+    outputs: &mut Vec<(&str, String)>,
+) -> Result<(), MitosisError> {
+    let outcome = match result {
         Ok(()) => RunResult::Succeeded,
         Err(MitosisError::RolledBack(_)) => RunResult::RolledBack,
         Err(_) => RunResult::Failed,
     };
     outputs.push(("result", outcome.as_str().into()));
-    if let Some(report) = &report {
+    if let Some(report) = report {
+        outputs.push(("phase", report.phase.clone()));
         summary(env, &format!("\n{}", report_markdown(report)))?;
         if let Some(root) = report.endpoints.iter().find(|e| e.instance == plan.target) {
             outputs.push((
@@ -197,7 +263,18 @@ async fn apply(
         }
         outputs.push(("report", serde_json::to_string(report).unwrap_or_default()));
     }
-    result
+    Ok(())
+}
+
+fn write_outputs(env: &ActionEnv, outputs: &[(&str, String)]) -> Result<(), MitosisError> {
+    if let Some(path) = env.path("GITHUB_OUTPUT") {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7);
+        commands::write_outputs(&path, outputs, nonce).map_err(runner_file("the step outputs"))?;
+    }
+    Ok(())
 }
 
 /// Appends to the job summary, when the runner gives one.

@@ -18,13 +18,13 @@ pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{CommandOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
 pub use planner::{
-    final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, PlanRequest,
+    final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, with_lock, PlanRequest,
     SnapshotChoice, FRESH_SNAPSHOT_PREFIX,
 };
 #[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
 pub use rollback::{rollback, OnFailure};
-pub use step::{Phase, Step, StepId, StepKind};
+pub use step::{Phase, Step, StepId, StepKind, Until};
 pub use validate::validate_identifier;
 
 use serde::{Deserialize, Serialize};

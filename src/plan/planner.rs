@@ -120,9 +120,8 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     let built = b.clone_phase(obs, &nodes, path, source)?;
     let swapped = b.swap_phases(&nodes, built);
     b.cleanup_phase(&nodes, swapped);
-    b.lock_steps();
 
-    Ok(Plan {
+    let plan = Plan {
         source: req.source.clone(),
         target: req.target.clone(),
         path,
@@ -130,7 +129,58 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         resuming,
         steps: b.steps,
         eta: None,
-    })
+    };
+    // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
+    Ok(with_lock(plan, &req.run_id))
+}
+
+/// The plan with the target's lock taken before anything else and released after everything:
+/// the first step comes before every step that has no other dependency, the last after every
+/// step that nothing depends on.
+pub fn with_lock(mut plan: Plan, holder: &str) -> Plan {
+    let target = plan.target.clone();
+    let lock = StepId::new(StepKind::Lock, &target);
+    let depended: std::collections::BTreeSet<StepId> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.depends_on.iter().cloned())
+        .collect();
+    let unlock_after: Vec<StepId> = plan
+        .steps
+        .iter()
+        .map(|s| s.id.clone())
+        .filter(|id| !depended.contains(id))
+        .collect();
+    for step in plan.steps.iter_mut().filter(|s| s.depends_on.is_empty()) {
+        step.depends_on.push(lock.clone());
+    }
+    let take = LockOp::Take {
+        holder: holder.to_string(),
+    };
+    super::step::push(
+        &mut plan.steps,
+        lock,
+        Phase::Lock,
+        &target,
+        Op::Lock(take),
+        Vec::new(),
+        None,
+    );
+    // Pushed last, moved first: the flight plan reads in the order things happen.
+    plan.steps.rotate_right(1);
+    let release = LockOp::Release {
+        holder: holder.to_string(),
+    };
+    super::step::push(
+        &mut plan.steps,
+        StepId::new(StepKind::Unlock, &target),
+        Phase::Lock,
+        &target,
+        Op::Lock(release),
+        unlock_after,
+        None,
+    );
+    plan
 }
 
 struct Builder<'a> {
@@ -378,17 +428,35 @@ impl Builder<'_> {
         let mut clone_done = built;
         if let Some(command) = &self.req.before_swap {
             let started = nodes.iter().any(|n| n.retired() || n.swapped());
-            let skip = started.then(|| "the swap has already begun".to_string());
+            let prepared = nodes[0]
+                .replacement
+                .as_ref()
+                .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
+            let skip = if started {
+                Some("the swap has already begun".to_string())
+            } else {
+                prepared.then(|| "the before-swap command already succeeded".to_string())
+            };
             let op = CommandOp {
                 hook: Hook::BeforeSwap,
                 command: command.clone(),
             };
-            clone_done = vec![self.push(
+            let temp_root = nodes[0].temp();
+            let hook = self.push(
                 StepId::once(StepKind::BeforeSwap),
                 Phase::Prepare,
-                &nodes[0].temp(),
+                &temp_root,
                 Op::Command(op),
                 clone_done,
+                skip.clone(),
+            );
+            let tags = vec![Tag::new(tags::PREPARED, &self.run_id)];
+            clone_done = vec![self.push(
+                StepId::new(StepKind::Prepared, &temp_root),
+                Phase::Prepare,
+                &temp_root,
+                Op::Instance(InstanceOp::AddTags { tags }),
+                vec![hook],
                 skip,
             )];
         }
@@ -447,50 +515,6 @@ impl Builder<'_> {
             vec![mark],
             skip,
         )
-    }
-
-    /// The lock is taken before anything else and released after everything: the first step
-    /// comes before every step that has no other dependency, the last after every step that
-    /// nothing depends on.
-    fn lock_steps(&mut self) {
-        let target = self.req.target.clone();
-        // The invocation's own id, even when it resumes an earlier run (see `LockOp`).
-        let holder = self.req.run_id.clone();
-        let lock = StepId::new(StepKind::Lock, &target);
-        let depended: std::collections::BTreeSet<StepId> = self
-            .steps
-            .iter()
-            .flat_map(|s| s.depends_on.iter().cloned())
-            .collect();
-        let unlock_after: Vec<StepId> = self
-            .steps
-            .iter()
-            .map(|s| s.id.clone())
-            .filter(|id| !depended.contains(id))
-            .collect();
-        for step in self.steps.iter_mut().filter(|s| s.depends_on.is_empty()) {
-            step.depends_on.push(lock.clone());
-        }
-        // Pushed last, moved first: the flight plan reads in the order things happen.
-        self.push(
-            lock,
-            Phase::Lock,
-            &target,
-            Op::Lock(LockOp::Take {
-                holder: holder.clone(),
-            }),
-            Vec::new(),
-            None,
-        );
-        self.steps.rotate_right(1);
-        self.push(
-            StepId::new(StepKind::Unlock, &target),
-            Phase::Lock,
-            &target,
-            Op::Lock(LockOp::Release { holder }),
-            unlock_after,
-            None,
-        );
     }
 
     /// The restart command, then (only after it succeeded) the deletes of old-* and the

@@ -28,6 +28,8 @@ pub enum StepKind {
     /// temp-X gets X's post-creation attributes.
     Configure,
     BeforeSwap,
+    /// The clone root is tagged: the before-swap command succeeded.
+    Prepared,
     /// X is tagged as retired by this run, just before its rename.
     Mark,
     /// X -> old-X.
@@ -65,6 +67,7 @@ impl StepKind {
             StepKind::Promote => "promote",
             StepKind::Configure => "configure",
             StepKind::BeforeSwap => "before-swap",
+            StepKind::Prepared => "prepared",
             StepKind::Mark => "mark",
             StepKind::Retire => "retire",
             StepKind::Swap => "swap",
@@ -170,6 +173,44 @@ impl Phase {
             Phase::Restart => "restart",
             Phase::Cleanup => "cleanup",
             Phase::Rollback => "rollback",
+        }
+    }
+}
+
+/// Where `apply --until` stops: after the clone (and the before-swap command), or right after
+/// the swap (before the restart command). A later `apply` continues from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    Clone,
+    Swap,
+}
+
+impl Until {
+    /// The last phase that runs.
+    pub fn last_phase(self) -> Phase {
+        match self {
+            Until::Clone => Phase::Prepare,
+            Until::Swap => Phase::Swap,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Until::Clone => "clone",
+            Until::Swap => "swap",
+        }
+    }
+}
+
+impl std::str::FromStr for Until {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "clone" => Ok(Until::Clone),
+            "swap" => Ok(Until::Swap),
+            other => Err(format!(
+                "{other:?} is not a phase to stop at: use clone or swap"
+            )),
         }
     }
 }

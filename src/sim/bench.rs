@@ -98,6 +98,7 @@ pub fn concurrent_options(latency: &LatencyModel) -> ExecConfig {
         },
         hook_timeout: Duration::from_secs(60),
         rollback_timeout: Duration::from_secs(6 * 3600),
+        until: None,
         on_failure: OnFailure::Rollback,
         concurrency: 16,
         latency: latency.clone(),
