@@ -1,6 +1,8 @@
-# The Action's image: a static binary on a small base that has bash and curl for the
-# restart and before-swap commands. Releases publish it prebuilt (see README, "Publishing").
-FROM rust:1.88-alpine AS build
+# The Action's image: a static binary on a small base with what before-swap and restart
+# commands need to reach a database or an API: bash, curl, jq, and the PostgreSQL and
+# MySQL/MariaDB clients. Releases publish it prebuilt for amd64 and arm64 (see README,
+# "Publishing"); action.yml of a tagged release points at that image.
+FROM rust:1-alpine AS build
 # hadolint ignore=DL3018
 RUN apk add --no-cache musl-dev ca-certificates
 WORKDIR /src
@@ -9,7 +11,7 @@ RUN cargo build --release --locked --bin stack-mitosis
 
 FROM alpine:3.20
 # hadolint ignore=DL3018
-RUN apk add --no-cache bash curl ca-certificates
+RUN apk add --no-cache bash curl jq ca-certificates postgresql16-client mariadb-client
 COPY --from=build /src/target/release/stack-mitosis /usr/local/bin/stack-mitosis
 # No USER: the image runs as root, which the runner needs to write its file-command files.
 ENTRYPOINT ["/usr/local/bin/stack-mitosis"]
