@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use stack_mitosis::aws::credentials::{CLI_SESSION_NAME, DEFAULT_ROLE_DURATION_SECONDS};
 use stack_mitosis::aws::{AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 use stack_mitosis::error::MitosisError;
+use stack_mitosis::notify::{with_notifier, NotifySettings};
 use stack_mitosis::plan::{LatencyModel, OnFailure};
 use stack_mitosis::refresh::{
     defaults, execute, load_latency, new_run_id, observe_and_plan, ApplyOptions, RefreshOptions,
@@ -160,6 +161,15 @@ pub struct ApplyArgs {
     /// to continue.
     #[arg(long, value_name = "clone|swap", value_parser = parse_until)]
     pub until: Option<stack_mitosis::plan::Until>,
+    /// POST the run's milestones as JSON to this webhook (Slack-compatible `text` plus
+    /// fields): start, outage start and end, done, failed, rolled back.
+    #[arg(
+        long,
+        env = "STACK_MITOSIS_NOTIFY_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub notify: Option<String>,
     /// Do not ask for confirmation (needed without a terminal: scripts, CI).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -386,7 +396,14 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
             plan.target, plan.source
         ))?;
     }
-    let (report, result) = execute(&api, &request, &plan, &options, latency, &TextProgress).await;
+    let notify = args
+        .notify
+        .clone()
+        .map(|url| NotifySettings { url, link: None });
+    let (report, result) = with_notifier(notify, &TextProgress, async |sink| {
+        execute(&api, &request, &plan, &options, latency, sink).await
+    })
+    .await;
     if let Some(report) = &report {
         if let Some(path) = &args.report_json {
             let json = serde_json::to_string_pretty(report).unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod fixtures;
 pub mod github;
 pub mod iam;
+pub mod notify;
 pub mod observed;
 pub mod plan;
 pub mod refresh;

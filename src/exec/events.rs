@@ -55,3 +55,13 @@ pub struct Silent;
 impl EventSink for Silent {
     fn event(&self, _: &Event<'_>) {}
 }
+
+/// Two sinks as one: every event goes to both, in order.
+pub struct Both<'a>(pub &'a dyn EventSink, pub &'a dyn EventSink);
+
+impl EventSink for Both<'_> {
+    fn event(&self, event: &Event<'_>) {
+        self.0.event(event);
+        self.1.event(event);
+    }
+}

@@ -18,7 +18,7 @@ mod scheduler;
 mod steps;
 mod wait;
 
-pub use events::{Event, EventSink, Silent};
+pub use events::{Both, Event, EventSink, Silent};
 pub use lock::LockSettings;
 pub use report::ReportBuilder;
 pub use wait::{classify, settled, Looks, PollSettings, Poller, StatusClass, Watched};

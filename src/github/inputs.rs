@@ -35,6 +35,8 @@ pub struct ActionInputs {
     pub aws_region: Option<String>,
     pub comment: CommentMode,
     pub github_token: Option<String>,
+    /// The webhook for notifications (`notify-url`; it may hold a secret: it is masked).
+    pub notify_url: Option<String>,
 }
 
 /// The session name of the role the Action assumes, unless `role-session-name` says otherwise.
@@ -162,6 +164,7 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
         aws_region: raw.get("aws-region"),
         comment,
         github_token: raw.get("github-token"),
+        notify_url: raw.get("notify-url"),
     })
 }
 

@@ -14,6 +14,7 @@ pub use env::ActionEnv;
 
 use crate::aws::{AwsSettings, SdkRds};
 use crate::error::{exit, MitosisError};
+use crate::notify::{with_notifier, NotifySettings};
 use crate::observed::Observed;
 use crate::plan::Plan;
 use crate::refresh::{execute, load_latency, new_run_id, observe_and_plan};
@@ -49,6 +50,9 @@ pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
     };
     if let Some(token) = &inputs.github_token {
         mask(token);
+    }
+    if let Some(url) = notify_url(&env, &inputs) {
+        mask(&url);
     }
     let pr = env.pull_request();
     let comment_on = match (inputs.comment, pr) {
@@ -166,7 +170,10 @@ async fn apply(
 ) -> Result<(), MitosisError> {
     let options = apply_options(env, inputs);
     let progress = ActionProgress::default();
-    let (report, result) = execute(api, request, plan, &options, latency, &progress).await;
+    let (report, result) = with_notifier(notify(env, inputs), &progress, async |sink| {
+        execute(api, request, plan, &options, latency, sink).await
+    })
+    .await;
     progress.close();
     report_outputs(env, plan, report.as_ref(), &result, outputs)?;
     result
@@ -199,13 +206,10 @@ async fn rollback_mode(
             summary(env, &plan_markdown(&plan))?;
             outputs.push(("plan", plan_json(&plan).trim_end().to_string()));
             let progress = ActionProgress::default();
-            let (report, result) = crate::refresh::execute_rollback(
-                &api,
-                &plan,
-                &apply_options(env, inputs),
-                latency,
-                &progress,
-            )
+            let options = apply_options(env, inputs);
+            let (report, result) = with_notifier(notify(env, inputs), &progress, async |sink| {
+                crate::refresh::execute_rollback(&api, &plan, &options, latency, sink).await
+            })
             .await;
             progress.close();
             report_outputs(env, &plan, report.as_ref(), &result, &mut outputs)?;
@@ -218,6 +222,22 @@ async fn rollback_mode(
     ));
     write_outputs(env, &outputs)?;
     result
+}
+
+/// The webhook: the `notify-url` input, else `STACK_MITOSIS_NOTIFY_URL` (a secret kept out of
+/// the workflow file).
+fn notify_url(env: &ActionEnv, inputs: &ActionInputs) -> Option<String> {
+    inputs
+        .notify_url
+        .clone()
+        .or_else(|| env.get("STACK_MITOSIS_NOTIFY_URL").map(str::to_string))
+}
+
+fn notify(env: &ActionEnv, inputs: &ActionInputs) -> Option<NotifySettings> {
+    notify_url(env, inputs).map(|url| NotifySettings {
+        url,
+        link: env.summary_url(),
+    })
 }
 
 /// How to apply, from the inputs.

@@ -1,0 +1,248 @@
+//! Notifications: the run's milestones POSTed as JSON to a webhook (Slack-compatible `text`
+//! plus structured fields) — start, outage start, outage end, done, failed, rolled back.
+//!
+//! The notifier is an event sink like the other renderings: it turns events into messages
+//! and hands them to a background task that posts them in order, each retried with backoff.
+//! A notification that cannot be delivered is a warning, never a failed refresh.
+
+use crate::exec::{Event, EventSink};
+use crate::plan::{Phase, StepKind};
+use crate::schema::RunResult;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Attempts per message, and the first pause between them (doubled each time).
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Where to post, and what every message says about the run.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub url: String,
+    /// The workflow run's page, when running as an Action.
+    pub link: Option<String>,
+}
+
+/// Sends the run's milestones; see the module's header.
+pub struct Notifier {
+    settings: NotifySettings,
+    sender: mpsc::UnboundedSender<Value>,
+    state: Mutex<Outage>,
+}
+
+#[derive(Default)]
+struct Outage {
+    run: Option<(String, String, String)>,
+    started: Option<Instant>,
+    swaps_left: usize,
+    seconds: Option<f64>,
+}
+
+impl Notifier {
+    /// The notifier and the task that delivers its messages (await it to flush).
+    pub fn start(settings: NotifySettings) -> (Self, tokio::task::JoinHandle<()>) {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Value>();
+        let url = settings.url.clone();
+        let task = tokio::spawn(async move {
+            while let Some(message) = receiver.recv().await {
+                deliver(&url, &message).await;
+            }
+        });
+        let notifier = Notifier {
+            settings,
+            sender,
+            state: Mutex::default(),
+        };
+        (notifier, task)
+    }
+
+    fn send(&self, event: &str, text: String, result: Option<RunResult>, phase: Option<&str>) {
+        let state = self.state.lock().expect("notifier state");
+        let (run_id, source, target) = state.run.clone().unwrap_or_default();
+        let message = json!({
+            "text": text,
+            "event": event,
+            "run_id": run_id,
+            "source": source,
+            "target": target,
+            "phase": phase,
+            "outage_seconds": state.seconds,
+            "result": result.map(RunResult::as_str),
+            "link": self.settings.link,
+        });
+        let _ = self.sender.send(message);
+    }
+}
+
+impl EventSink for Notifier {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::RunStarted { plan } => {
+                {
+                    let mut s = self.state.lock().expect("notifier state");
+                    s.run = Some((
+                        plan.run_id.clone(),
+                        plan.source.clone(),
+                        plan.target.clone(),
+                    ));
+                    s.swaps_left = plan
+                        .pending()
+                        .filter(|st| st.id.kind == StepKind::Swap)
+                        .count();
+                }
+                self.send(
+                    "start",
+                    format!(
+                        "stack-mitosis: refreshing {} from {}",
+                        plan.target, plan.source
+                    ),
+                    None,
+                    None,
+                );
+            }
+            Event::StepStarted { step } if step.id.kind == StepKind::Retire => {
+                let first = {
+                    let mut s = self.state.lock().expect("notifier state");
+                    let first = s.started.is_none();
+                    s.started.get_or_insert_with(Instant::now);
+                    first
+                };
+                if first {
+                    self.send(
+                        "outage-start",
+                        format!("stack-mitosis: {} is being swapped: its endpoints are unavailable until the swap ends", step.resource),
+                        None,
+                        Some(Phase::Retire.as_str()),
+                    );
+                }
+            }
+            Event::StepDone { step, .. } if step.id.kind == StepKind::Swap => {
+                let ended = {
+                    let mut s = self.state.lock().expect("notifier state");
+                    s.swaps_left = s.swaps_left.saturating_sub(1);
+                    if s.swaps_left == 0 && s.seconds.is_none() {
+                        s.seconds = s.started.map(|t| t.elapsed().as_secs_f64());
+                        s.seconds
+                    } else {
+                        None
+                    }
+                };
+                if let Some(seconds) = ended {
+                    self.send(
+                        "outage-end",
+                        format!(
+                            "stack-mitosis: swap done, endpoints answer again after {seconds:.0} s"
+                        ),
+                        None,
+                        Some(Phase::Swap.as_str()),
+                    );
+                }
+            }
+            Event::RunFinished {
+                result,
+                phase,
+                error,
+                ..
+            } => {
+                let target = self
+                    .state
+                    .lock()
+                    .expect("notifier state")
+                    .run
+                    .clone()
+                    .unwrap_or_default()
+                    .2;
+                let (event, text) = match result {
+                    RunResult::Succeeded => (
+                        "done",
+                        format!("stack-mitosis: {target} refreshed ({phase})"),
+                    ),
+                    RunResult::RolledBack => (
+                        "rolled-back",
+                        format!(
+                            "stack-mitosis: the refresh of {target} failed and was rolled back: {}",
+                            error.as_deref().unwrap_or("")
+                        ),
+                    ),
+                    RunResult::Failed => (
+                        "failed",
+                        format!(
+                            "stack-mitosis: the refresh of {target} stopped: {}",
+                            error.as_deref().unwrap_or("")
+                        ),
+                    ),
+                };
+                self.send(event, text, Some(*result), Some(phase));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Posts one message, retrying with backoff; gives up with a warning.
+async fn deliver(url: &str, message: &Value) {
+    let mut pause = FIRST_BACKOFF;
+    for attempt in 1..=ATTEMPTS {
+        match post(url, message).await {
+            Ok(()) => return,
+            Err(e) if attempt == ATTEMPTS => {
+                tracing::warn!(
+                    "could not deliver the {} notification: {e}",
+                    message["event"]
+                );
+            }
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+    }
+}
+
+async fn post(url: &str, message: &Value) -> Result<(), String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let base = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("https"),
+        uri.authority().map(|a| a.as_str()).unwrap_or_default()
+    );
+    let client = octocrab::Octocrab::builder()
+        .base_uri(base)
+        .map_err(|e| e.to_string())?
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        ._post(uri, Some(message))
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("the webhook answered {}", response.status()))
+    }
+}
+
+/// Runs `work` with `sink` and, when a webhook is given, the notifier beside it; waits (30 s at
+/// most) for the last notifications to go out.
+pub async fn with_notifier<T>(
+    settings: Option<NotifySettings>,
+    sink: &dyn EventSink,
+    work: impl AsyncFnOnce(&dyn EventSink) -> T,
+) -> T {
+    let Some(settings) = settings else {
+        return work(sink).await;
+    };
+    let (notifier, task) = Notifier::start(settings);
+    let out = work(&crate::exec::Both(sink, &notifier)).await;
+    drop(notifier);
+    if tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("notifications still pending after 30 s: given up");
+    }
+    out
+}
