@@ -126,6 +126,13 @@ pub struct ApplyArgs {
     /// outlives the step timeout that failed the run.
     #[arg(long, default_value_t = defaults::ROLLBACK_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub rollback_timeout: u64,
+    /// The most a cloned replica may lag behind its source (seconds) for the swap to go
+    /// ahead; over it, the run stops with nothing retired.
+    #[arg(long, default_value_t = defaults::MAX_REPLICA_LAG_SECONDS, value_name = "SECONDS")]
+    pub max_replica_lag: u64,
+    /// The longest the retire and swap-in renames may take (seconds); past it, roll back.
+    #[arg(long, default_value_t = defaults::SWAP_TIMEOUT_SECONDS, value_name = "SECONDS")]
+    pub swap_timeout: u64,
     /// Longest run of a hook command (seconds).
     #[arg(long, default_value_t = defaults::HOOK_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub hook_timeout: u64,
@@ -247,6 +254,8 @@ impl ApplyArgs {
             lock_ttl_seconds: self.lock_ttl,
             lock_wait_seconds: self.lock_wait,
             until: self.until,
+            max_replica_lag_seconds: self.max_replica_lag,
+            swap_timeout_seconds: self.swap_timeout,
         }
     }
 }

@@ -18,10 +18,28 @@ pub struct Grants {
 }
 
 impl Grants {
-    /// Allows the RDS action `action` on `resources`.
+    /// Allows `action` on `resources`: an RDS action by its name (`CreateDBSnapshot`), another
+    /// service's with its prefix (`cloudwatch:GetMetricStatistics`).
     pub fn allow(&mut self, action: &'static str, resources: impl IntoIterator<Item = String>) {
         self.by_action.entry(action).or_default().extend(resources);
     }
+}
+
+/// The IAM action: `rds:` unless the name has its own service prefix.
+fn qualified(action: &str) -> String {
+    if action.contains(':') {
+        action.to_string()
+    } else {
+        format!("rds:{action}")
+    }
+}
+
+/// A statement id: letters and digits only.
+fn sid(action: &str) -> String {
+    action
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
 }
 
 pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
@@ -50,9 +68,9 @@ pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
     ];
     for (action, resources) in grants.by_action {
         statements.push(json!({
-            "Sid": action,
+            "Sid": sid(action.rsplit(':').next().unwrap_or(action)),
             "Effect": "Allow",
-            "Action": [format!("rds:{action}")],
+            "Action": [qualified(action)],
             "Resource": resources.into_iter().collect::<Vec<_>>(),
         }));
     }

@@ -15,6 +15,8 @@ use std::time::Duration;
 pub mod defaults {
     pub const STEP_TIMEOUT_SECONDS: u64 = 4 * 3600;
     pub const ROLLBACK_TIMEOUT_SECONDS: u64 = 4 * 3600;
+    pub const MAX_REPLICA_LAG_SECONDS: u64 = 30;
+    pub const SWAP_TIMEOUT_SECONDS: u64 = 900;
     pub const HOOK_TIMEOUT_SECONDS: u64 = 1800;
     pub const POLL_INTERVAL_SECONDS: f64 = 5.0;
     pub const MAX_POLL_INTERVAL_SECONDS: f64 = 60.0;
@@ -84,6 +86,10 @@ pub struct ApplyOptions {
     pub lock_wait_seconds: Option<u64>,
     /// Stop after the clone or the swap; a later apply continues.
     pub until: Option<crate::plan::Until>,
+    /// The most a cloned replica may lag for the swap to go ahead.
+    pub max_replica_lag_seconds: u64,
+    /// The longest the retire and swap-in renames may take before the run rolls back.
+    pub swap_timeout_seconds: u64,
 }
 
 impl Default for ApplyOptions {
@@ -100,6 +106,8 @@ impl Default for ApplyOptions {
             lock_ttl_seconds: defaults::LOCK_TTL_SECONDS,
             lock_wait_seconds: None,
             until: None,
+            max_replica_lag_seconds: defaults::MAX_REPLICA_LAG_SECONDS,
+            swap_timeout_seconds: defaults::SWAP_TIMEOUT_SECONDS,
         }
     }
 }
@@ -117,6 +125,8 @@ impl ApplyOptions {
             ("--max-poll-interval", self.max_poll_interval_seconds),
             ("--lock-ttl", self.lock_ttl_seconds as f64),
             ("--lock-wait", self.lock_wait().as_secs_f64()),
+            ("--max-replica-lag", self.max_replica_lag_seconds as f64),
+            ("--swap-timeout", self.swap_timeout_seconds as f64),
         ];
         for (flag, seconds) in durations {
             if !(seconds > 0.0 && seconds <= max) {
@@ -153,6 +163,8 @@ impl ApplyOptions {
             hook_timeout: Duration::from_secs(self.hook_timeout_seconds),
             rollback_timeout: Duration::from_secs(self.rollback_timeout_seconds),
             until: self.until,
+            max_replica_lag: self.max_replica_lag_seconds as f64,
+            swap_timeout: Duration::from_secs(self.swap_timeout_seconds),
             on_failure: self.on_failure,
             concurrency: self.concurrency.max(1),
             latency,

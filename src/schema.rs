@@ -77,6 +77,9 @@ pub struct RunReport {
     /// Where the run stopped: `clone` or `swap` (`apply --until`), or `complete`.
     pub phase: String,
     pub duration_seconds: f64,
+    /// The measured outage: from the first retire to the last swap-in done (None when the
+    /// run did not swap).
+    pub outage_seconds: Option<f64>,
     pub steps: Vec<StepReport>,
     pub rollback: Vec<StepReport>,
     pub endpoints: Vec<EndpointReport>,

@@ -373,7 +373,9 @@ fn the_mutating_calls_of_an_apply_are_the_plans_steps() {
         .as_array()
         .unwrap()
         .iter()
+        // Hooks and the guardrails' reads are no AWS changes.
         .filter(|s| s["skip"].is_null() && s["action"] != "RunCommand")
+        .filter(|s| s["action"] != "CheckGuardrails")
         .map(|s| s["action"].as_str().unwrap().to_string())
         .collect();
     let out = apply(&emu, &args, &[]);
@@ -602,6 +604,64 @@ fn rollback_after_a_phase_and_refused_once_cleanup_began() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cleanup"), "{}", stderr(&out));
     assert_eq!(emu.mutating_actions().len(), calls, "nothing changed");
+}
+
+/// Before the first retire the run checks what Blue/Green checks: a cloned replica that lags
+/// too far behind, or a target tree that changed since the plan, stops it with nothing
+/// retired (exit 5, clones kept); a swap that outlasts --swap-timeout is rolled back.
+#[test]
+fn guardrails_refuse_the_swap() {
+    let emu = Emulator::start();
+    let target = ["--source", "mitosis-prod", "--target", "mitosis-demo"];
+
+    emu.seed("same-vpc");
+    let lag = emu.tamper_command("lag temp-mitosis-demo-replica 120");
+    let status = std::process::Command::new("bash")
+        .args(["-c", &lag])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = apply(&emu, &target, &[]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lags 120s"), "{}", stderr(&out));
+    assert!(!retired_anything(&emu));
+    assert!(
+        emu.describe().contains_key("temp-mitosis-demo-replica"),
+        "clones kept"
+    );
+    let mut relaxed: Vec<&str> = target.to_vec();
+    relaxed.extend(["--max-replica-lag", "300"]);
+    let out = apply(&emu, &relaxed, &[]);
+    assert!(out.status.success(), "the rerun swaps: {}", stderr(&out));
+
+    emu.reset();
+    emu.seed("same-vpc");
+    let change = emu.tamper_command("replica mitosis-demo mitosis-demo-extra");
+    let mut changed: Vec<&str> = target.to_vec();
+    changed.extend(["--before-swap", change.as_str()]);
+    let out = apply(&emu, &changed, &[]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("target tree changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!retired_anything(&emu));
+
+    emu.reset();
+    emu.seed("same-vpc");
+    emu.control("/_emulator/scale", r#"{"seconds_per_unit": 1}"#);
+    let before = emu.describe();
+    let mut slow: Vec<&str> = target.to_vec();
+    slow.extend(["--swap-timeout", "1", "--rollback-timeout", "600"]);
+    let out = apply(&emu, &slow, &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--swap-timeout"), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_eq!(
+        before["mitosis-demo"]["DbiResourceId"],
+        after["mitosis-demo"]["DbiResourceId"]
+    );
 }
 
 /// `apply` asks before it changes anything: without a terminal (and without `--yes`) it

@@ -22,6 +22,7 @@ fn sequence(plan: &Plan) -> Vec<(String, String)> {
                 s.op,
                 Op::Instance(InstanceOp::AddTags { .. } | InstanceOp::RemoveTags { .. })
                     | Op::Lock(_)
+                    | Op::Guard(_)
             )
         })
         .map(|s| (s.op.action().to_string(), s.resource.clone()))
@@ -335,7 +336,8 @@ fn an_interrupted_run_plans_only_what_remains() {
             .collect();
         let want: Vec<String> = full.steps[..done]
             .iter()
-            .filter(|s| !matches!(s.op, Op::Lock(_)))
+            // The lock is the run's, and the guardrails are checked again before retiring.
+            .filter(|s| !matches!(s.op, Op::Lock(_) | Op::Guard(_)))
             .map(|s| s.id.to_string())
             .collect();
         // Steps that are done are skipped; a restart is re-run unless cleanup has started.

@@ -211,7 +211,7 @@ proptest! {
         if k < p.steps.len() - 1 {
             prop_assert_eq!(again.run_id.as_str(), if k <= 1 { "run2" } else { "run1" });
             let done_by_state = |s: &&stack_mitosis::plan::Step| {
-                !matches!(s.op, Op::Command(_) | Op::Lock(_))
+                !matches!(s.op, Op::Command(_) | Op::Lock(_) | Op::Guard(_))
             };
             for step in p.steps[..k].iter().filter(done_by_state) {
                 prop_assert!(again.step(&step.id.to_string()).is_none_or(|s| s.skip.is_some()), "{} not skipped after {} steps", step.id, k);

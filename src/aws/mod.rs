@@ -33,6 +33,9 @@ pub trait RdsRead: Send + Sync {
     async fn describe_some(&self, ids: &[String]) -> Result<Vec<Instance>, MitosisError>;
     /// One snapshot by identifier, if it exists.
     async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError>;
+    /// The highest `ReplicaLag` (seconds) a replica reported over the last five minutes, from
+    /// CloudWatch (RDS publishes it nowhere else); None without datapoints.
+    async fn replica_lag(&self, id: &str) -> Result<Option<f64>, MitosisError>;
 }
 
 /// Changing RDS: the executor's calls, one per kind of step.

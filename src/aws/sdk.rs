@@ -89,6 +89,8 @@ macro_rules! with_creation_attributes {
 
 pub struct SdkRds {
     client: aws_sdk_rds::Client,
+    /// For the replicas' lag, which RDS publishes only as a CloudWatch metric.
+    cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl SdkRds {
@@ -96,6 +98,7 @@ impl SdkRds {
         let config = load_config(settings, true).await;
         SdkRds {
             client: aws_sdk_rds::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         }
     }
 }
@@ -202,6 +205,46 @@ impl RdsRead for SdkRds {
             Err(e) if e.code() == Some("DBSnapshotNotFound") => Ok(None),
             Err(e) => Err(aws_error("DescribeDBSnapshots", e)),
         }
+    }
+
+    async fn replica_lag(&self, id: &str) -> Result<Option<f64>, MitosisError> {
+        use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+        let now = std::time::SystemTime::now();
+        let out = self
+            .cloudwatch
+            .get_metric_statistics()
+            .namespace("AWS/RDS")
+            .metric_name("ReplicaLag")
+            .dimensions(
+                Dimension::builder()
+                    .name("DBInstanceIdentifier")
+                    .value(id)
+                    .build(),
+            )
+            .start_time((now - std::time::Duration::from_secs(300)).into())
+            .end_time(now.into())
+            .period(60)
+            .statistics(Statistic::Maximum)
+            .send()
+            .await
+            .map_err(|e| {
+                let message = match aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e) {
+                    Some(code) => format!(
+                        "{code}: {}",
+                        aws_sdk_cloudwatch::error::ProvideErrorMetadata::message(&e).unwrap_or("")
+                    ),
+                    None => aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string(),
+                };
+                MitosisError::Aws {
+                    operation: "GetMetricStatistics".into(),
+                    message,
+                }
+            })?;
+        Ok(out
+            .datapoints()
+            .iter()
+            .filter_map(|d| d.maximum())
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))))
     }
 }
 

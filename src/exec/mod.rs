@@ -54,6 +54,9 @@ pub enum ExecError {
     Refused(String),
     #[error("{0}")]
     Locked(String),
+    /// A guardrail before the first retire failed: nothing was retired.
+    #[error("guardrail: {0}")]
+    Guardrail(String),
     /// The lock was taken after waiting for another run: what that run did is not in the
     /// plan, so nothing may run before planning again.
     #[error("the lock was taken after waiting for another run: plan again")]
@@ -76,6 +79,10 @@ pub struct ExecConfig {
     pub rollback_timeout: Duration,
     /// Stop after this phase (`apply --until`), releasing the lock.
     pub until: Option<crate::plan::Until>,
+    /// The most a cloned replica may lag (seconds) for the swap to go ahead.
+    pub max_replica_lag: f64,
+    /// The longest the retire and swap-in renames may take before the run rolls back.
+    pub swap_timeout: Duration,
 }
 
 pub struct Executor<'a> {
@@ -196,6 +203,12 @@ impl<'a> Executor<'a> {
     /// Before cleanup, a failure rolls back; during cleanup the new environment is in place
     /// and the run stops. Returns the result and the error message for the report.
     async fn after_failure(&self, plan: &Plan, e: &ExecError, phase: Phase) -> (RunResult, String) {
+        if let ExecError::Guardrail(_) = e {
+            self.emit(Event::Left(
+                "nothing was retired; the clones are kept: rerun to check again and swap, or run `stack-mitosis rollback` to discard them".into(),
+            ));
+            return (RunResult::Failed, e.to_string());
+        }
         if phase == Phase::Rollback {
             self.emit(Event::Left(
                 "the rollback stopped part-way: run rollback again to finish it".into(),

@@ -3,7 +3,7 @@
 //! flight finish.
 
 use super::{Event, ExecError, Executor};
-use crate::plan::{Phase, Plan, StepId};
+use crate::plan::{Phase, Plan, StepId, StepKind};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeSet;
 use tokio::time::Instant;
@@ -35,6 +35,13 @@ impl Executor<'_> {
         let mut started = vec![false; plan.steps.len()];
         let mut running = FuturesUnordered::new();
         let mut failure: Option<(ExecError, Phase)> = None;
+        // The outage: from the first retire until every swap is done, bounded by
+        // --swap-timeout (past it no new step starts, and the run rolls back).
+        let mut swaps_left = plan
+            .pending()
+            .filter(|s| s.id.kind == StepKind::Swap)
+            .count();
+        let mut outage_deadline: Option<Instant> = None;
         loop {
             settle_skipped(&mut done);
             if failure.is_none() {
@@ -51,6 +58,9 @@ impl Executor<'_> {
                         && step.depends_on.iter().all(|d| done.contains(d));
                     if ready {
                         started[i] = true;
+                        if step.id.kind == StepKind::Retire && outage_deadline.is_none() {
+                            outage_deadline = Some(Instant::now() + self.config.swap_timeout);
+                        }
                         self.emit(Event::StepStarted { step });
                         running.push(async move {
                             let t = Instant::now();
@@ -60,7 +70,27 @@ impl Executor<'_> {
                     }
                 }
             }
-            let Some((i, seconds, result)) = running.next().await else {
+            let next = match outage_deadline.filter(|_| swaps_left > 0) {
+                Some(deadline) => match tokio::time::timeout_at(deadline, running.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        outage_deadline = None;
+                        swaps_left = 0;
+                        if failure.is_none() {
+                            let limit = self.config.swap_timeout.as_secs();
+                            failure = Some((
+                                ExecError::Refused(format!(
+                                    "the swap took longer than --swap-timeout ({limit}s)"
+                                )),
+                                Phase::Swap,
+                            ));
+                        }
+                        continue;
+                    }
+                },
+                None => running.next().await,
+            };
+            let Some((i, seconds, result)) = next else {
                 break;
             };
             let step = &plan.steps[i];
@@ -68,6 +98,9 @@ impl Executor<'_> {
                 Ok(()) => {
                     self.emit(Event::StepDone { step, seconds });
                     done.insert(&step.id);
+                    if step.id.kind == StepKind::Swap {
+                        swaps_left = swaps_left.saturating_sub(1);
+                    }
                 }
                 Err(e) => {
                     self.emit(Event::StepFailed {

@@ -5,7 +5,7 @@ use super::wait::Watched;
 use super::{hooks, settled, ExecError, Executor};
 use crate::observed::{tags, Instance};
 use crate::plan::{
-    expected, CommandOp, InstanceOp, LockOp, ModifyAttrs, Op, Plan, SnapshotOp, Step,
+    expected, CommandOp, GuardOp, InstanceOp, LockOp, ModifyAttrs, Op, Plan, SnapshotOp, Step,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -27,7 +27,70 @@ impl Executor<'_> {
             Op::Snapshot(op) => self.run_snapshot_op(plan, id, op).await,
             Op::Command(op) => self.run_command(plan, id, op).await,
             Op::Lock(op) => self.run_lock_op(id, op).await,
+            Op::Guard(op) => self.check_guardrails(plan, op).await,
         }
+    }
+
+    /// The checks before the first retire (see `crate::plan::ops::guard`).
+    async fn check_guardrails(&self, plan: &Plan, op: &GuardOp) -> Result<(), ExecError> {
+        let all = self.api.describe_instances().await.map_err(aws)?;
+        let now = crate::observed::Observed::new(
+            all,
+            Vec::new(),
+            crate::observed::AccountInfo::unknown(None),
+        );
+        let tree: std::collections::BTreeSet<String> = now.tree(&plan.target).into_iter().collect();
+        let planned: std::collections::BTreeSet<String> =
+            op.originals.iter().map(|(n, _)| n.clone()).collect();
+        if tree != planned {
+            return Err(ExecError::Guardrail(format!(
+                "the target tree changed since the plan: it is now [{}], the plan was made for [{}]",
+                tree.into_iter().collect::<Vec<_>>().join(", "),
+                planned.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (name, planned_id) in &op.originals {
+            let inst = now.get(name).expect("in the tree");
+            if planned_id.is_some() && &inst.resource_id != planned_id {
+                return Err(ExecError::Guardrail(format!(
+                    "{name} is not the instance the plan was made for (it was replaced)"
+                )));
+            }
+            if !settled(inst) {
+                return Err(ExecError::Guardrail(format!(
+                    "{name} is {} with pending changes [{}]: wait until it is settled",
+                    inst.status,
+                    inst.pending_modifications.join(", ")
+                )));
+            }
+        }
+        for clone in &op.clones {
+            match now.get(clone) {
+                Some(c) if settled(c) => {}
+                Some(c) => {
+                    return Err(ExecError::Guardrail(format!(
+                        "the clone {clone} is {}, not settled",
+                        c.status
+                    )))
+                }
+                None => {
+                    return Err(ExecError::Guardrail(format!(
+                        "the clone {clone} does not exist"
+                    )))
+                }
+            }
+        }
+        let max = self.config.max_replica_lag;
+        for replica in &op.replicas {
+            if let Some(lag) = self.api.replica_lag(replica).await.map_err(aws)? {
+                if lag > max {
+                    return Err(ExecError::Guardrail(format!(
+                        "the clone {replica} lags {lag:.0}s behind its source, over --max-replica-lag {max:.0}: wait and rerun"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn run_lock_op(&self, target: &str, op: &LockOp) -> Result<(), ExecError> {

@@ -16,7 +16,7 @@ mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
-pub use ops::{CommandOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
+pub use ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
 pub use planner::{
     final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, with_lock, PlanRequest,
     SnapshotChoice, FRESH_SNAPSHOT_PREFIX,

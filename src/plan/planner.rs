@@ -5,7 +5,7 @@
 //! belongs to; tags follow renames, so every step can tell whether it is already done.
 
 use super::attributes::{CreateAttrs, ModifyAttrs};
-use super::ops::{CommandOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
+use super::ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
 use super::tree::{target_nodes, Node};
 use super::validate::{
     check_available, check_engines, check_names, reject_cluster_member, run_of, validate_identifier,
@@ -460,6 +460,30 @@ impl Builder<'_> {
                 skip,
             )];
         }
+        let started = nodes.iter().any(|n| n.retired() || n.swapped());
+        let guard = GuardOp {
+            originals: nodes
+                .iter()
+                .map(|n| {
+                    let rid = n.original.as_ref().and_then(|o| o.resource_id.clone());
+                    (n.name.clone(), rid)
+                })
+                .collect(),
+            clones: nodes.iter().map(Node::temp).collect(),
+            replicas: nodes
+                .iter()
+                .filter(|n| n.parent.is_some())
+                .map(Node::temp)
+                .collect(),
+        };
+        let clone_done = vec![self.push(
+            StepId::new(StepKind::Guard, &self.req.target.clone()),
+            Phase::Prepare,
+            &self.req.target.clone(),
+            Op::Guard(guard),
+            clone_done,
+            started.then(|| "the swap has already begun".to_string()),
+        )];
         let retired: Vec<StepId> = nodes
             .iter()
             .rev()

@@ -14,7 +14,7 @@ pub fn predict(state: &mut Observed, step: &Step) -> Result<(), String> {
         Op::Instance(op) => op.predict(state, id),
         Op::Snapshot(op) => op.predict(state, id),
         // Locks are transient: no part of the state a refresh leaves.
-        Op::Command(_) | Op::Lock(_) => Ok(()),
+        Op::Command(_) | Op::Lock(_) | Op::Guard(_) => Ok(()),
     };
     result.map_err(|e| format!("step {}: {e}", step.id))
 }

@@ -30,6 +30,8 @@ pub enum StepKind {
     BeforeSwap,
     /// The clone root is tagged: the before-swap command succeeded.
     Prepared,
+    /// The guardrails are checked before the first retire.
+    Guard,
     /// X is tagged as retired by this run, just before its rename.
     Mark,
     /// X -> old-X.
@@ -68,6 +70,7 @@ impl StepKind {
             StepKind::Configure => "configure",
             StepKind::BeforeSwap => "before-swap",
             StepKind::Prepared => "prepared",
+            StepKind::Guard => "guardrails",
             StepKind::Mark => "mark",
             StepKind::Retire => "retire",
             StepKind::Swap => "swap",

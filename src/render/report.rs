@@ -38,6 +38,9 @@ pub fn report_text(r: &RunReport) -> String {
     if let Some(e) = &r.error {
         let _ = writeln!(out, "Error: {e}");
     }
+    if let Some(s) = r.outage_seconds {
+        let _ = writeln!(out, "Outage: the endpoints were unavailable for {s:.1}s");
+    }
     for e in &r.endpoints {
         let _ = writeln!(
             out,

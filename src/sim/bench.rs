@@ -99,6 +99,9 @@ pub fn concurrent_options(latency: &LatencyModel) -> ExecConfig {
         hook_timeout: Duration::from_secs(60),
         rollback_timeout: Duration::from_secs(6 * 3600),
         until: None,
+        max_replica_lag: 30.0,
+        // The sequential baseline has no outage bound (the original tool had none).
+        swap_timeout: Duration::from_secs(24 * 3600),
         on_failure: OnFailure::Rollback,
         concurrency: 16,
         latency: latency.clone(),

@@ -289,6 +289,10 @@ impl RdsRead for SimRds {
         })
         .await
     }
+
+    async fn replica_lag(&self, _id: &str) -> Result<Option<f64>, MitosisError> {
+        Ok(Some(0.0))
+    }
 }
 
 #[async_trait]

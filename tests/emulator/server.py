@@ -22,7 +22,9 @@ request fails until the switch is cleared with {"after": null}: the client is cu
 when a runner dies mid-run, while the emulated account keeps its state),
 `scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
 `settle` (POST: run every scheduled transition now), `note` (POST {"note"}: add a marker to
-the record, e.g. from a hook), `reset` (POST: empty everything).
+the record, e.g. from a hook), `replica-lag` (POST {"id", "seconds"}: the ReplicaLag CloudWatch
+reports for a replica, served in the CBOR protocol the Rust SDK speaks to CloudWatch), `reset`
+(POST: empty everything).
 
 Usage: python server.py [--host 127.0.0.1] [--port 0] [--scale SECONDS]
 Prints "listening on http://HOST:PORT" once ready.
@@ -402,11 +404,44 @@ def aws_error(start_response, status, code, message):
     return [body]
 
 
+# CloudWatch's ReplicaLag per instance, set by /_emulator/replica-lag: RDS publishes a
+# replica's lag only as this metric.
+REPLICA_LAG = {}
+CLOUDWATCH_CBOR = "/service/GraniteServiceVersion20100801/operation/"
+
+
+def cloudwatch_cbor(environ, start_response, path):
+    """GetMetricStatistics in the RPCv2 CBOR protocol the current AWS SDKs speak to CloudWatch
+    (moto 5.2.5 answers only the query protocol): ReplicaLag datapoints from REPLICA_LAG."""
+    import datetime
+    import cbor2
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    request = cbor2.loads(environ["wsgi.input"].read(length)) if length else {}
+    operation = path[len(CLOUDWATCH_CBOR):]
+    RECORD.append({"action": operation, "params": json.loads(json.dumps(request, default=str))})
+    headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+    if operation != "GetMetricStatistics":
+        start_response("400 Bad Request", headers)
+        return [cbor2.dumps({"__type": "InvalidAction", "message": operation})]
+    dims = {d.get("Name"): d.get("Value") for d in request.get("Dimensions", [])}
+    datapoints = []
+    lag = REPLICA_LAG.get(dims.get("DBInstanceIdentifier"))
+    if request.get("MetricName") == "ReplicaLag" and lag is not None:
+        datapoints.append({"Timestamp": datetime.datetime.now(datetime.timezone.utc),
+                           "Maximum": float(lag), "Unit": "Seconds"})
+    start_response("200 OK", headers)
+    return [cbor2.dumps({"Label": request.get("MetricName", ""), "Datapoints": datapoints},
+                        datetime_as_timestamp=True)]
+
+
 def make_app(moto_app):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_emulator/"):
             return control(environ, start_response, path)
+        if path.startswith(CLOUDWATCH_CBOR):
+            with LOCK:
+                return cloudwatch_cbor(environ, start_response, path)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         import io
@@ -478,7 +513,11 @@ def control(environ, start_response, path):
             RECORD.clear()
             FAULTS.clear()
             BLACKOUT.update({"after": None, "seen": 0})
+            REPLICA_LAG.clear()
             return json_response(start_response, "200 OK", {"reset": True})
+        if path == "/_emulator/replica-lag":
+            REPLICA_LAG[body["id"]] = body.get("seconds")
+            return json_response(start_response, "200 OK", REPLICA_LAG)
         if path == "/_emulator/health":
             return json_response(start_response, "200 OK", {"ok": True})
     return json_response(start_response, "404 Not Found", {"error": path})

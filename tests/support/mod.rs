@@ -134,6 +134,16 @@ impl Emulator {
         )
     }
 
+    /// A shell command that changes the account behind the tool's back (see tamper.py).
+    pub fn tamper_command(&self, args: &str) -> String {
+        format!(
+            "{} {} {} {args}",
+            python().display(),
+            repo().join("tests/emulator/tamper.py").display(),
+            self.endpoint
+        )
+    }
+
     pub fn reset(&self) {
         self.http("POST", "/_emulator/reset", "");
     }

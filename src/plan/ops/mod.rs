@@ -5,11 +5,13 @@
 //! adding a module here and one arm in each `match` below.
 
 pub mod command;
+pub mod guard;
 pub mod instance;
 pub mod lock;
 pub mod snapshot;
 
 pub use command::{CommandOp, Hook};
+pub use guard::GuardOp;
 pub use instance::InstanceOp;
 pub use lock::LockOp;
 pub use snapshot::SnapshotOp;
@@ -45,6 +47,7 @@ pub enum Op {
     Snapshot(SnapshotOp),
     Command(CommandOp),
     Lock(LockOp),
+    Guard(GuardOp),
 }
 
 /// Where a plan's grants are scoped: the account's ARNs and the source, whose tree is
@@ -62,6 +65,7 @@ impl Op {
             Op::Snapshot(op) => op.action(),
             Op::Command(op) => op.action(),
             Op::Lock(op) => op.action(),
+            Op::Guard(op) => op.action(),
         }
     }
 
@@ -70,7 +74,7 @@ impl Op {
     pub fn mutates_resource(&self) -> bool {
         match self {
             Op::Instance(_) | Op::Lock(_) => true,
-            Op::Snapshot(_) | Op::Command(_) => false,
+            Op::Snapshot(_) | Op::Command(_) | Op::Guard(_) => false,
         }
     }
 
@@ -81,6 +85,7 @@ impl Op {
             Op::Snapshot(op) => op.params(resource),
             Op::Command(op) => op.params(),
             Op::Lock(op) => op.params(resource),
+            Op::Guard(op) => op.params(),
         }
     }
 
@@ -91,6 +96,7 @@ impl Op {
             Op::Snapshot(op) => op.expected(latency),
             Op::Command(_) => latency.hook,
             Op::Lock(op) => op.expected(latency),
+            Op::Guard(op) => op.expected(latency),
         }
     }
 
@@ -100,6 +106,7 @@ impl Op {
             Op::Instance(op) => op.grants(resource, ctx, grants),
             Op::Snapshot(op) => op.grants(resource, ctx, grants),
             Op::Lock(op) => op.grants(resource, ctx, grants),
+            Op::Guard(op) => op.grants(ctx, grants),
             Op::Command(_) => {}
         }
     }
