@@ -289,6 +289,32 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
     });
 }
 
+/// The same on the snapshot path (another VPC: a restore of the newest snapshot).
+#[test]
+fn crash_matrix_on_the_snapshot_path() {
+    let emu = Emulator::start();
+    let restart = emu.note_command("restart");
+    let args = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--restart",
+        restart.as_str(),
+        "--lock-ttl",
+        "2",
+    ];
+    crash_matrix(&emu, "cross-vpc", &args, |emu, before, _| {
+        assert_refreshed(
+            before,
+            &emu.describe(),
+            &["mitosis-prod"],
+            &["mitosis-demo", "mitosis-demo-replica"],
+            true,
+        );
+    });
+}
+
 fn tool_snapshots(emu: &Emulator) -> Vec<String> {
     emu.snapshots()
         .keys()

@@ -441,6 +441,10 @@ def make_app(moto_app):
             return control(environ, start_response, path)
         if path.startswith(CLOUDWATCH_CBOR):
             with LOCK:
+                if BLACKOUT["after"] is not None and BLACKOUT["seen"] >= BLACKOUT["after"]:
+                    RECORD.append({"action": path[len(CLOUDWATCH_CBOR):], "params": {},
+                                   "fault": "blackout"})
+                    return aws_error(start_response, 503, "ServiceUnavailable", "emulator blackout")
                 return cloudwatch_cbor(environ, start_response, path)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""

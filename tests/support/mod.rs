@@ -79,11 +79,17 @@ impl Emulator {
             .collect()
     }
 
-    /// The actions that would change something (anything but Describe*/List* and hook notes).
+    /// The actions that would change something (anything but Describe*/List*/Get* and hook
+    /// notes).
     pub fn mutating_actions(&self) -> Vec<String> {
         self.actions()
             .into_iter()
-            .filter(|a| !a.starts_with("Describe") && !a.starts_with("List") && a != "Note")
+            .filter(|a| {
+                !a.starts_with("Describe")
+                    && !a.starts_with("List")
+                    && !a.starts_with("Get")
+                    && a != "Note"
+            })
             .collect()
     }
 
