@@ -12,6 +12,7 @@ pub mod exec;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
 pub mod github;
+pub mod http_client;
 pub mod iam;
 pub mod notify;
 pub mod observed;

@@ -203,17 +203,7 @@ async fn deliver(url: &str, message: &Value) {
 }
 
 async fn post(url: &str, message: &Value) -> Result<(), String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
-    let base = format!(
-        "{}://{}",
-        uri.scheme_str().unwrap_or("https"),
-        uri.authority().map(|a| a.as_str()).unwrap_or_default()
-    );
-    let client = octocrab::Octocrab::builder()
-        .base_uri(base)
-        .map_err(|e| e.to_string())?
-        .build()
-        .map_err(|e| e.to_string())?;
+    let (client, uri) = crate::http_client::client_for(url, None)?;
     let response = client
         ._post(uri, Some(message))
         .await

@@ -4,17 +4,7 @@
 mod support;
 
 use serde_json::{Map, Value};
-use support::{stderr, stdout, Emulator};
-
-const FAST: &[&str] = &[
-    "--yes",
-    "--poll-interval",
-    "0.02",
-    "--max-poll-interval",
-    "0.05",
-    "--step-timeout",
-    "60",
-];
+use support::{stderr, stdout, Emulator, FAST};
 
 fn apply(emu: &Emulator, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut full = vec!["apply"];
@@ -261,6 +251,23 @@ fn crash_matrix(
     }
 }
 
+/// A refresh of the demo target with a restart command and a short lock (so that a run cut off
+/// right after taking it leaves a lock that lapses within seconds).
+fn crash_args<'a>(restart: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--restart",
+        restart,
+        "--lock-ttl",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A run cut off after any mutating call of a refresh (replica path) is finished by the rerun.
 /// A run cut off right after taking the lock leaves a lock that lapses (short TTL here): the
 /// rerun waits for it, then finishes.
@@ -268,16 +275,7 @@ fn crash_matrix(
 fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
     let emu = Emulator::start();
     let restart = emu.note_command("restart");
-    let args = [
-        "--source",
-        "mitosis-prod",
-        "--target",
-        "mitosis-demo",
-        "--restart",
-        restart.as_str(),
-        "--lock-ttl",
-        "2",
-    ];
+    let args = crash_args(&restart, &[]);
     crash_matrix(&emu, "same-vpc", &args, |emu, before, _| {
         assert_refreshed(
             before,
@@ -294,16 +292,7 @@ fn crash_matrix_every_interruption_resumes_to_the_same_end_state() {
 fn crash_matrix_on_the_snapshot_path() {
     let emu = Emulator::start();
     let restart = emu.note_command("restart");
-    let args = [
-        "--source",
-        "mitosis-prod",
-        "--target",
-        "mitosis-demo",
-        "--restart",
-        restart.as_str(),
-        "--lock-ttl",
-        "2",
-    ];
+    let args = crash_args(&restart, &[]);
     crash_matrix(&emu, "cross-vpc", &args, |emu, before, _| {
         assert_refreshed(
             before,
@@ -330,18 +319,7 @@ fn tool_snapshots(emu: &Emulator) -> Vec<String> {
 fn a_fresh_snapshot_is_deleted_once_the_clone_exists_at_every_crash_point() {
     let emu = Emulator::start();
     let restart = emu.note_command("restart");
-    let args = [
-        "--source",
-        "mitosis-prod",
-        "--target",
-        "mitosis-demo",
-        "--snapshot",
-        "fresh",
-        "--restart",
-        restart.as_str(),
-        "--lock-ttl",
-        "2",
-    ];
+    let args = crash_args(&restart, &["--snapshot", "fresh"]);
     crash_matrix(&emu, "cross-vpc", &args, |emu, before, crash_after| {
         let creates = emu
             .record()

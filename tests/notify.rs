@@ -3,19 +3,9 @@
 
 mod support;
 
-use support::{stderr, Emulator};
+use support::{stderr, Emulator, FAST};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const FAST: &[&str] = &[
-    "--yes",
-    "--poll-interval",
-    "0.02",
-    "--max-poll-interval",
-    "0.05",
-    "--step-timeout",
-    "60",
-];
 
 fn apply(emu: &Emulator, extra: &[&str]) -> std::process::Output {
     let mut args = vec![

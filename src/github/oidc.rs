@@ -26,21 +26,8 @@ impl OidcRole {
     /// The runner's JWT for the STS audience.
     pub async fn id_token(&self) -> Result<String, String> {
         let url = format!("{}&audience=sts.amazonaws.com", self.request_url);
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"))?;
-        let base = format!(
-            "{}://{}",
-            uri.scheme_str().unwrap_or("https"),
-            uri.authority().map(|a| a.as_str()).unwrap_or_default()
-        );
-        let client = octocrab::Octocrab::builder()
-            .base_uri(base)
-            .map_err(|e| e.to_string())?
-            .personal_token(self.request_token.clone())
-            .add_header(http::header::ACCEPT, "application/json".into())
-            .build()
-            .map_err(|e| format!("cannot build the token client: {e}"))?;
+        let (client, uri) = crate::http_client::client_for(&url, Some(&self.request_token))
+            .map_err(|e| format!("ACTIONS_ID_TOKEN_REQUEST_URL: {e}"))?;
         let response = client
             ._get(uri)
             .await

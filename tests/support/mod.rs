@@ -10,6 +10,18 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+/// `apply` flags for the emulator's compressed time: confirmed, polling every few hundredths
+/// of a second, a minute per step at most.
+pub const FAST: &[&str] = &[
+    "--yes",
+    "--poll-interval",
+    "0.02",
+    "--max-poll-interval",
+    "0.05",
+    "--step-timeout",
+    "60",
+];
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -164,17 +176,8 @@ impl Emulator {
 
     pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stack-mitosis"));
-        cmd.args(args)
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .stdin(Stdio::null());
+        cmd.args(args);
+        self.aws_env(&mut cmd);
         // The test's own variables win over the defaults above.
         for (k, v) in env {
             if v.is_empty() {
@@ -186,15 +189,10 @@ impl Emulator {
         cmd.output().expect("run stack-mitosis")
     }
 
-    /// Runs the tool on a pseudo-terminal and types `answer` when it asks (output containing
-    /// `prompt`): what the terminal showed, and the exit code.
-    pub fn cli_on_terminal(&self, args: &[&str], prompt: &str, answer: &str) -> (String, i32) {
-        let mut cmd = Command::new(python());
-        cmd.arg(repo().join("tests/emulator/terminal.py"))
-            .args([prompt, answer, "--"])
-            .arg(env!("CARGO_BIN_EXE_stack-mitosis"))
-            .args(args)
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
+    /// The environment that points the tool at this emulator, with dummy keys and nothing
+    /// from the user's own AWS set-up.
+    fn aws_env(&self, cmd: &mut Command) {
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -202,7 +200,19 @@ impl Emulator {
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
             .stdin(Stdio::null());
+    }
+
+    /// Runs the tool on a pseudo-terminal and types `answer` when it asks (output containing
+    /// `prompt`): what the terminal showed, and the exit code.
+    pub fn cli_on_terminal(&self, args: &[&str], prompt: &str, answer: &str) -> (String, i32) {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("tests/emulator/terminal.py"))
+            .args([prompt, answer, "--"])
+            .arg(env!("CARGO_BIN_EXE_stack-mitosis"))
+            .args(args);
+        self.aws_env(&mut cmd);
         let out = cmd.output().expect("run terminal.py");
         (stdout(&out), out.status.code().unwrap_or(-1))
     }
