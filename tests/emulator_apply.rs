@@ -187,11 +187,12 @@ fn cross_vpc_goes_through_a_snapshot_into_the_target_vpc() {
         .contains(&"RestoreDBInstanceFromDBSnapshot".to_string()));
 }
 
-/// The crash matrix: a clean run counts the mutating calls; then, for each one in turn, a run
-/// is cut off right after it and the same command is rerun, which must finish: the same end
-/// state (checked by `check`, given the state before and the crash point), no delete before
-/// the restart command ran, no lock left behind. Lock renewals may add a call or two on a slow
-/// machine, so the matrix goes on until a run is no longer cut off.
+/// The crash matrix: for each mutating call in turn, a run is cut off right after it and the
+/// same command is rerun, which must finish: the same end state (checked by `check`, given
+/// the state before and the crash point), no delete before the restart command ran, no lock
+/// left behind. Lock renewals add calls depending on the machine's speed, so the matrix goes
+/// on until a run is no longer cut off (and checks that this came after all of a clean run's
+/// own calls).
 fn crash_matrix(
     emu: &Emulator,
     scenario: &str,
@@ -203,8 +204,19 @@ fn crash_matrix(
     emu.seed(scenario);
     let out = apply(emu, args, &no_retry);
     assert!(out.status.success(), "{}", stderr(&out));
-    let calls = emu.mutating_actions().len();
-    assert!(calls >= 16, "only {calls} mutating calls");
+    // The refresh's own calls, without the lock's (renewals come and go with the machine's
+    // speed): every crash run makes at least these, plus taking and releasing the lock.
+    let calls = emu
+        .record()
+        .iter()
+        .filter(|r| r.get("fault").is_none())
+        .filter(|r| {
+            let a = r["action"].as_str().unwrap_or("");
+            !a.starts_with("Describe") && !a.starts_with("List") && !a.starts_with("Get")
+        })
+        .filter(|r| r["action"] != "Note" && !r.to_string().contains("stack-mitosis:lock:"))
+        .count();
+    assert!(calls >= 14, "only {calls} mutating calls");
 
     let mut crash_after = 0;
     loop {
@@ -218,7 +230,8 @@ fn crash_matrix(
         );
         let out = apply(emu, args, &no_retry);
         if out.status.success() {
-            assert!(crash_after > calls - 2, "only {crash_after} crash points");
+            // Not cut off any more: every call of the run was a crash point before.
+            assert!(crash_after > calls, "only {crash_after} crash points");
             return;
         }
         emu.control("/_emulator/blackout", r#"{"after": null}"#);
