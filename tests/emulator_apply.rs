@@ -596,26 +596,22 @@ fn rollback_after_a_phase_and_refused_once_cleanup_began() {
         assert_eq!(emu.mutating_actions().len(), calls, "nothing changed");
     }
 
-    // Cut off right after the first delete of an old instance: too late to roll back.
+    // Stopped after the swap with the first old instance deleted, as a cleanup cut off after
+    // its first delete leaves it: too late to roll back.
     emu.reset();
     emu.seed("same-vpc");
-    let out = apply(&emu, &target, &[("AWS_MAX_ATTEMPTS", "1")]);
+    let mut first: Vec<&str> = target.to_vec();
+    first.extend(["--until", "swap"]);
+    let out = apply(&emu, &first, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let first_delete = emu
-        .mutating_actions()
-        .iter()
-        .position(|a| a == "DeleteDBInstance")
-        .unwrap()
-        + 1;
-    emu.reset();
-    emu.seed("same-vpc");
-    emu.control(
-        "/_emulator/blackout",
-        &format!("{{\"after\": {first_delete}}}"),
-    );
-    let out = apply(&emu, &target, &[("AWS_MAX_ATTEMPTS", "1")]);
-    assert!(!out.status.success());
-    emu.control("/_emulator/blackout", r#"{"after": null}"#);
+    let delete = emu.tamper_command("delete old-mitosis-demo-replica");
+    let status = std::process::Command::new("bash")
+        .args(["-c", &delete])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    emu.control("/_emulator/settle", "{}");
+    assert!(!emu.describe().contains_key("old-mitosis-demo-replica"));
     let calls = emu.mutating_actions().len();
     let out = rollback(&emu, &target);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -2,6 +2,7 @@
 
   python tamper.py ENDPOINT lag INSTANCE SECONDS    report a ReplicaLag for INSTANCE (CloudWatch)
   python tamper.py ENDPOINT replica SOURCE NEW      add a read replica NEW of SOURCE
+  python tamper.py ENDPOINT delete INSTANCE         delete INSTANCE (no final snapshot)
 """
 
 import json
@@ -24,5 +25,9 @@ elif what == "replica":
     source, new = args
     boto3.client("rds", **session).create_db_instance_read_replica(
         DBInstanceIdentifier=new, SourceDBInstanceIdentifier=source)
+elif what == "delete":
+    (instance,) = args
+    boto3.client("rds", **session).delete_db_instance(
+        DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
 else:
     raise SystemExit(f"unknown: {what}")
