@@ -235,14 +235,8 @@ fn locked(target: &str, run: &str, expiry: i64, settings: &LockSettings) -> Exec
 }
 
 async fn force_unlock(api: &dyn RdsWrite, target: &str, stale: &str) -> Result<(), ExecError> {
-    let key = format!("{LOCK_PREFIX}{stale}");
-    for i in with_tags(api, target).await? {
-        if i.tags.contains_key(&key) {
-            api.remove_tags(&i.arn, std::slice::from_ref(&key))
-                .await
-                .map_err(ExecError::Aws)?;
-            tracing::warn!(instance = %i.id, "removed the lock of run {stale} (--force-unlock)");
-        }
+    for instance in remove_key(api, target, stale).await? {
+        tracing::warn!(%instance, "removed the lock of run {stale} (--force-unlock)");
     }
     Ok(())
 }
@@ -255,38 +249,41 @@ pub async fn renew(
     holder: &str,
     settings: &LockSettings,
 ) -> Result<(), ExecError> {
-    // Writing needs no tags: one look for the roots that exist now.
-    let found = api
-        .describe_some(&candidates(target))
-        .await
-        .map_err(ExecError::Aws)?;
-    write(api, &found, holder, settings).await
+    put_on(api, &candidates(target), holder, settings).await
 }
 
-/// Writes the lock on the instance named `name` (the new root, before the old one that
-/// carried the lock is deleted).
+/// Writes the lock with a new expiry on those of `names` that exist (the new root takes it
+/// before the old one that carried it is deleted). Writing needs no tags: one look.
 pub async fn put_on(
     api: &dyn RdsWrite,
-    name: &str,
+    names: &[String],
     holder: &str,
     settings: &LockSettings,
 ) -> Result<(), ExecError> {
-    let found = api
-        .describe_some(&[name.to_string()])
-        .await
-        .map_err(ExecError::Aws)?;
+    let found = api.describe_some(names).await.map_err(ExecError::Aws)?;
     write(api, &found, holder, settings).await
 }
 
 /// Removes this run's lock wherever it is now (the holder may have been renamed).
 pub async fn release(api: &dyn RdsWrite, target: &str, holder: &str) -> Result<(), ExecError> {
+    remove_key(api, target, holder).await.map(drop)
+}
+
+/// Removes `holder`'s lock key from every root that carries it; returns those instances.
+async fn remove_key(
+    api: &dyn RdsWrite,
+    target: &str,
+    holder: &str,
+) -> Result<Vec<String>, ExecError> {
     let key = format!("{LOCK_PREFIX}{holder}");
+    let mut removed = Vec::new();
     for i in with_tags(api, target).await? {
         if i.tags.contains_key(&key) {
             api.remove_tags(&i.arn, std::slice::from_ref(&key))
                 .await
                 .map_err(ExecError::Aws)?;
+            removed.push(i.id);
         }
     }
-    Ok(())
+    Ok(removed)
 }
