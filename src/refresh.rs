@@ -235,9 +235,7 @@ pub async fn execute(
         if !matches!(outcome.error, Some(ExecError::Replan)) {
             return finish(outcome);
         }
-        if let Err(e) = crate::exec::lock::release(api, &plan.target, &request.run_id).await {
-            tracing::warn!("could not release the lock before planning again: {e}");
-        }
+        // The executor gave the lock back: plan from what the other run left, then take it.
         tracing::warn!("another run held the lock until now: planning again");
         plan = match observe_and_plan(api, request, &latency).await {
             Ok((_, p)) => p,

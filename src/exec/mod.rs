@@ -93,11 +93,10 @@ pub struct Executor<'a> {
     poller: Poller<'a>,
     /// When this run last asked AWS to change each instance (by name).
     changed: std::sync::Mutex<std::collections::BTreeMap<String, Instant>>,
-    /// True while this run holds the target's lock (the heartbeat renews it).
-    lock_held: std::sync::atomic::AtomicBool,
-    /// One lock call at a time: a renewal in flight must not write the lock back after the
+    /// The lock this run holds (its holder id), renewed by the heartbeat. Every lock call
+    /// goes through this mutex: a renewal in flight must not write the lock back after the
     /// release removed it.
-    lock_calls: tokio::sync::Mutex<()>,
+    held_lock: tokio::sync::Mutex<Option<String>>,
 }
 
 /// The outcome of an apply: the report (built from the run's events), and the error that
@@ -117,8 +116,7 @@ impl<'a> Executor<'a> {
             report: ReportBuilder::default(),
             poller,
             changed: Default::default(),
-            lock_held: Default::default(),
-            lock_calls: Default::default(),
+            held_lock: Default::default(),
         }
     }
 
@@ -142,18 +140,11 @@ impl<'a> Executor<'a> {
 
     /// Renews the lock every third of its TTL while this run holds it.
     async fn heartbeat(&self, plan: &Plan) {
-        use std::sync::atomic::Ordering;
         loop {
             tokio::time::sleep(self.config.lock.renew_every()).await;
-            let _one_at_a_time = self.lock_calls.lock().await;
-            if self.lock_held.load(Ordering::SeqCst) {
-                if let Err(e) = lock::renew(
-                    self.api,
-                    &plan.target,
-                    &self.lock_holder(plan),
-                    &self.config.lock,
-                )
-                .await
+            let held = self.held_lock.lock().await;
+            if let Some(holder) = held.as_deref() {
+                if let Err(e) = lock::renew(self.api, &plan.target, holder, &self.config.lock).await
                 {
                     tracing::warn!("could not renew the lock on {}: {e}", plan.target);
                 }
@@ -173,8 +164,12 @@ impl<'a> Executor<'a> {
                 }
                 (RunResult::Succeeded, None, None)
             }
-            // Taking the lock failed: nothing was changed, nothing is held.
+            // Taking the lock failed: nothing was changed. The lock is held only when it was
+            // taken after another run's (the plan must be made again): give it back.
             Some((e, Phase::Lock)) => {
+                if let ExecError::Replan = e {
+                    self.release_lock(plan).await;
+                }
                 let message = e.to_string();
                 (RunResult::Failed, Some(e), Some(message))
             }
@@ -235,18 +230,8 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// The invocation's lock key, as the plan's lock step names it.
-    fn lock_holder(&self, plan: &Plan) -> String {
-        plan.steps
-            .iter()
-            .find_map(|s| match &s.op {
-                crate::plan::Op::Lock(crate::plan::LockOp::Take { holder }) => Some(holder.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| plan.run_id.clone())
-    }
-
-    /// Runs the plan's unlock step after a failure (on success the graph ran it).
+    /// Runs the plan's unlock step when the graph did not (after a failure, `--until`, or a
+    /// lock taken after waiting).
     async fn release_lock(&self, plan: &Plan) {
         let unlock = plan.steps.iter().find(|s| {
             matches!(

@@ -94,24 +94,23 @@ impl Executor<'_> {
     }
 
     async fn run_lock_op(&self, target: &str, op: &LockOp) -> Result<(), ExecError> {
-        use std::sync::atomic::Ordering;
+        let mut held = self.held_lock.lock().await;
         match op {
             LockOp::Take { holder } => {
                 let taken =
                     super::lock::acquire(self.api, target, holder, &self.config.lock).await?;
-                self.lock_held.store(true, Ordering::SeqCst);
+                *held = Some(holder.clone());
                 match taken {
                     super::lock::Taken::Free => Ok(()),
                     super::lock::Taken::AfterWaiting => Err(ExecError::Replan),
                 }
             }
             LockOp::Move { holder } => {
-                let _one_at_a_time = self.lock_calls.lock().await;
-                super::lock::put_on(self.api, target, holder, &self.config.lock).await
+                let names = [target.to_string()];
+                super::lock::put_on(self.api, &names, holder, &self.config.lock).await
             }
             LockOp::Release { holder } => {
-                let _one_at_a_time = self.lock_calls.lock().await;
-                self.lock_held.store(false, Ordering::SeqCst);
+                *held = None;
                 // A lock that cannot be removed lapses within its TTL: never a failed run.
                 if let Err(e) = super::lock::release(self.api, target, holder).await {
                     tracing::warn!("could not release the lock on {target}: {e}");
