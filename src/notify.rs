@@ -6,13 +6,12 @@
 //! A notification that cannot be delivered is a warning, never a failed refresh.
 
 use crate::exec::{Event, EventSink};
-use crate::plan::{Phase, StepKind};
+use crate::plan::Phase;
 use crate::schema::RunResult;
 use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 /// Attempts per message, and the first pause between them (doubled each time).
 const ATTEMPTS: u32 = 4;
@@ -30,14 +29,13 @@ pub struct NotifySettings {
 pub struct Notifier {
     settings: NotifySettings,
     sender: mpsc::UnboundedSender<Value>,
-    state: Mutex<Outage>,
+    state: Mutex<RunState>,
 }
 
+/// What every message repeats: the run, and the outage once measured.
 #[derive(Default)]
-struct Outage {
+struct RunState {
     run: Option<(String, String, String)>,
-    started: Option<Instant>,
-    swaps_left: usize,
     seconds: Option<f64>,
 }
 
@@ -57,6 +55,11 @@ impl Notifier {
             state: Mutex::default(),
         };
         (notifier, task)
+    }
+
+    fn target(&self) -> String {
+        let state = self.state.lock().expect("notifier state");
+        state.run.as_ref().map(|r| r.2.clone()).unwrap_or_default()
     }
 
     fn send(&self, event: &str, text: String, result: Option<RunResult>, phase: Option<&str>) {
@@ -81,18 +84,11 @@ impl EventSink for Notifier {
     fn event(&self, event: &Event<'_>) {
         match event {
             Event::RunStarted { plan } => {
-                {
-                    let mut s = self.state.lock().expect("notifier state");
-                    s.run = Some((
-                        plan.run_id.clone(),
-                        plan.source.clone(),
-                        plan.target.clone(),
-                    ));
-                    s.swaps_left = plan
-                        .pending()
-                        .filter(|st| st.id.kind == StepKind::Swap)
-                        .count();
-                }
+                self.state.lock().expect("notifier state").run = Some((
+                    plan.run_id.clone(),
+                    plan.source.clone(),
+                    plan.target.clone(),
+                ));
                 self.send(
                     "start",
                     format!(
@@ -103,43 +99,25 @@ impl EventSink for Notifier {
                     None,
                 );
             }
-            Event::StepStarted { step } if step.id.kind == StepKind::Retire => {
-                let first = {
-                    let mut s = self.state.lock().expect("notifier state");
-                    let first = s.started.is_none();
-                    s.started.get_or_insert_with(Instant::now);
-                    first
-                };
-                if first {
-                    self.send(
-                        "outage-start",
-                        format!("stack-mitosis: {} is being swapped: its endpoints are unavailable until the swap ends", step.resource),
-                        None,
-                        Some(Phase::Retire.as_str()),
-                    );
-                }
+            Event::OutageStarted => {
+                let target = self.target();
+                self.send(
+                    "outage-start",
+                    format!("stack-mitosis: {target} is being swapped: its endpoints are unavailable until the swap ends"),
+                    None,
+                    Some(Phase::Retire.as_str()),
+                );
             }
-            Event::StepDone { step, .. } if step.id.kind == StepKind::Swap => {
-                let ended = {
-                    let mut s = self.state.lock().expect("notifier state");
-                    s.swaps_left = s.swaps_left.saturating_sub(1);
-                    if s.swaps_left == 0 && s.seconds.is_none() {
-                        s.seconds = s.started.map(|t| t.elapsed().as_secs_f64());
-                        s.seconds
-                    } else {
-                        None
-                    }
-                };
-                if let Some(seconds) = ended {
-                    self.send(
-                        "outage-end",
-                        format!(
-                            "stack-mitosis: swap done, endpoints answer again after {seconds:.0} s"
-                        ),
-                        None,
-                        Some(Phase::Swap.as_str()),
-                    );
-                }
+            Event::OutageEnded { seconds } => {
+                self.state.lock().expect("notifier state").seconds = Some(*seconds);
+                self.send(
+                    "outage-end",
+                    format!(
+                        "stack-mitosis: swap done, endpoints answer again after {seconds:.0} s"
+                    ),
+                    None,
+                    Some(Phase::Swap.as_str()),
+                );
             }
             Event::RunFinished {
                 result,
@@ -147,14 +125,7 @@ impl EventSink for Notifier {
                 error,
                 ..
             } => {
-                let target = self
-                    .state
-                    .lock()
-                    .expect("notifier state")
-                    .run
-                    .clone()
-                    .unwrap_or_default()
-                    .2;
+                let target = self.target();
                 let (event, text) = match result {
                     RunResult::Succeeded => (
                         "done",

@@ -32,6 +32,12 @@ pub enum Event<'a> {
     RollbackStarted {
         plan: &'a Plan,
     },
+    /// The first retire started: the target's endpoints are out of service.
+    OutageStarted,
+    /// The last swap-in is done: the endpoints answer again after `seconds`.
+    OutageEnded {
+        seconds: f64,
+    },
     /// Something the run leaves behind, and what to do about it.
     Left(String),
     /// The run is over.

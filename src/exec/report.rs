@@ -1,7 +1,6 @@
 //! The run report, built from the executor's events like every other rendering of a run.
 
 use super::events::{Event, EventSink};
-use crate::plan::StepKind;
 use crate::schema::{RunReport, RunResult, StepReport, StepStatus, REPORT_FORMAT_VERSION};
 use std::sync::Mutex;
 
@@ -15,9 +14,6 @@ pub struct ReportBuilder {
 struct Building {
     report: Option<RunReport>,
     in_rollback: bool,
-    /// When the first retire started, and how many swaps are still to be done.
-    outage_start: Option<std::time::Instant>,
-    swaps_left: usize,
 }
 
 fn entries(plan: &crate::plan::Plan) -> Vec<StepReport> {
@@ -76,15 +72,11 @@ impl EventSink for ReportBuilder {
                     left: Vec::new(),
                 });
                 b.in_rollback = false;
-                b.outage_start = None;
-                b.swaps_left = plan
-                    .pending()
-                    .filter(|s| s.id.kind == StepKind::Swap)
-                    .count();
             }
-            Event::StepStarted { step } => {
-                if step.id.kind == StepKind::Retire && !b.in_rollback && b.outage_start.is_none() {
-                    b.outage_start = Some(std::time::Instant::now());
+            Event::StepStarted { .. } | Event::OutageStarted => {}
+            Event::OutageEnded { seconds } => {
+                if let Some(r) = b.report.as_mut() {
+                    r.outage_seconds = Some(*seconds);
                 }
             }
             Event::StepSkipped { step, .. } => {
@@ -96,15 +88,6 @@ impl EventSink for ReportBuilder {
                 if let Some(e) = b.entry(&step.id) {
                     e.status = StepStatus::Done;
                     e.seconds = Some(*seconds);
-                }
-                if step.id.kind == StepKind::Swap && !b.in_rollback {
-                    b.swaps_left = b.swaps_left.saturating_sub(1);
-                    if b.swaps_left == 0 {
-                        let outage = b.outage_start.map(|t| t.elapsed().as_secs_f64());
-                        if let Some(r) = b.report.as_mut() {
-                            r.outage_seconds = outage;
-                        }
-                    }
                 }
             }
             Event::StepFailed {

@@ -41,7 +41,7 @@ impl Executor<'_> {
             .pending()
             .filter(|s| s.id.kind == StepKind::Swap)
             .count();
-        let mut outage_deadline: Option<Instant> = None;
+        let mut outage_began: Option<Instant> = None;
         loop {
             settle_skipped(&mut done);
             if failure.is_none() {
@@ -58,8 +58,9 @@ impl Executor<'_> {
                         && step.depends_on.iter().all(|d| done.contains(d));
                     if ready {
                         started[i] = true;
-                        if step.id.kind == StepKind::Retire && outage_deadline.is_none() {
-                            outage_deadline = Some(Instant::now() + self.config.swap_timeout);
+                        if step.id.kind == StepKind::Retire && outage_began.is_none() {
+                            outage_began = Some(Instant::now());
+                            self.emit(Event::OutageStarted);
                         }
                         self.emit(Event::StepStarted { step });
                         running.push(async move {
@@ -70,11 +71,14 @@ impl Executor<'_> {
                     }
                 }
             }
-            let next = match outage_deadline.filter(|_| swaps_left > 0) {
+            let deadline = outage_began
+                .filter(|_| swaps_left > 0)
+                .map(|t| t + self.config.swap_timeout);
+            let next = match deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, running.next()).await {
                     Ok(next) => next,
                     Err(_) => {
-                        outage_deadline = None;
+                        // The outage goes on into the rollback: it has no end to report here.
                         swaps_left = 0;
                         if failure.is_none() {
                             let limit = self.config.swap_timeout.as_secs();
@@ -98,8 +102,12 @@ impl Executor<'_> {
                 Ok(()) => {
                     self.emit(Event::StepDone { step, seconds });
                     done.insert(&step.id);
-                    if step.id.kind == StepKind::Swap {
-                        swaps_left = swaps_left.saturating_sub(1);
+                    if step.id.kind == StepKind::Swap && swaps_left > 0 {
+                        swaps_left -= 1;
+                        if let (0, Some(t)) = (swaps_left, outage_began) {
+                            let seconds = t.elapsed().as_secs_f64();
+                            self.emit(Event::OutageEnded { seconds });
+                        }
                     }
                 }
                 Err(e) => {

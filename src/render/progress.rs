@@ -3,7 +3,7 @@
 
 use crate::exec::{Event, EventSink};
 
-/// The line an event shows as, if any (the run's start and end are shown by the report).
+/// The line an event shows as, if any.
 pub fn progress_line(event: &Event<'_>) -> Option<String> {
     match event {
         Event::StepStarted { step } => Some(format!(
@@ -20,7 +20,11 @@ pub fn progress_line(event: &Event<'_>) -> Option<String> {
             plan.steps.len()
         )),
         Event::Left(text) => Some(format!("   left: {text}")),
-        Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        // The run's start and end, and the outage, are shown by the report.
+        Event::RunStarted { .. }
+        | Event::RunFinished { .. }
+        | Event::OutageStarted
+        | Event::OutageEnded { .. } => None,
     }
 }
 
