@@ -119,11 +119,7 @@ async fn run_mode(
         Mode::Apply => apply(env, inputs, &api, &request, &plan, latency, &mut outputs).await,
         Mode::Rollback => unreachable!("rollback_mode"),
     };
-    outputs.push((
-        "duration-seconds",
-        format!("{}", started.elapsed().as_secs()),
-    ));
-    write_outputs(env, &outputs)?;
+    write_outputs(env, started, outputs)?;
     result
 }
 
@@ -216,11 +212,7 @@ async fn rollback_mode(
             result
         }
     };
-    outputs.push((
-        "duration-seconds",
-        format!("{}", started.elapsed().as_secs()),
-    ));
-    write_outputs(env, &outputs)?;
+    write_outputs(env, started, outputs)?;
     result
 }
 
@@ -286,13 +278,22 @@ fn report_outputs(
     Ok(())
 }
 
-fn write_outputs(env: &ActionEnv, outputs: &[(&str, String)]) -> Result<(), MitosisError> {
+/// Writes the step's outputs, with how long the step took.
+fn write_outputs(
+    env: &ActionEnv,
+    started: std::time::Instant,
+    mut outputs: Vec<(&str, String)>,
+) -> Result<(), MitosisError> {
+    outputs.push((
+        "duration-seconds",
+        format!("{}", started.elapsed().as_secs()),
+    ));
     if let Some(path) = env.path("GITHUB_OUTPUT") {
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(7);
-        commands::write_outputs(&path, outputs, nonce).map_err(runner_file("the step outputs"))?;
+        commands::write_outputs(&path, &outputs, nonce).map_err(runner_file("the step outputs"))?;
     }
     Ok(())
 }
