@@ -241,6 +241,13 @@ impl RefreshArgs {
 }
 
 impl ApplyArgs {
+    /// `--notify`: the webhook, with no workflow run to link to from a terminal.
+    fn notify_settings(&self) -> Option<NotifySettings> {
+        self.notify
+            .clone()
+            .map(|url| NotifySettings { url, link: None })
+    }
+
     fn options(&self) -> ApplyOptions {
         ApplyOptions {
             on_failure: self.on_failure.into(),
@@ -405,24 +412,24 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
             plan.target, plan.source
         ))?;
     }
-    let notify = args
-        .notify
-        .clone()
-        .map(|url| NotifySettings { url, link: None });
-    let (report, result) = with_notifier(notify, &TextProgress, async |sink| {
+    let (report, result) = with_notifier(args.notify_settings(), &TextProgress, async |sink| {
         execute(&api, &request, &plan, &options, latency, sink).await
     })
     .await;
-    if let Some(report) = &report {
-        if let Some(path) = &args.report_json {
-            let json = serde_json::to_string_pretty(report).unwrap_or_default();
-            if let Err(e) = std::fs::write(path, json + "\n") {
-                tracing::error!("cannot write the report to {}: {e}", path.display());
-            }
-        }
-        print!("{}", report_text(report));
-    }
+    show_report(&args, report.as_ref());
     result
+}
+
+/// The run report on stdout, and in `--report-json FILE` when given.
+fn show_report(args: &ApplyArgs, report: Option<&stack_mitosis::schema::RunReport>) {
+    let Some(report) = report else { return };
+    if let Some(path) = &args.report_json {
+        let json = serde_json::to_string_pretty(report).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, json + "\n") {
+            tracing::error!("cannot write the report to {}: {e}", path.display());
+        }
+    }
+    print!("{}", report_text(report));
 }
 
 /// Asks on the terminal; anything but `yes` refuses. Without a terminal there is nobody to ask:
@@ -471,11 +478,10 @@ async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), Mitosis
             plan.target
         ))?;
     }
-    let (report, result) =
-        stack_mitosis::refresh::execute_rollback(&api, &plan, &options, latency, &TextProgress)
-            .await;
-    if let Some(report) = &report {
-        print!("{}", report_text(report));
-    }
+    let (report, result) = with_notifier(args.notify_settings(), &TextProgress, async |sink| {
+        stack_mitosis::refresh::execute_rollback(&api, &plan, &options, latency, sink).await
+    })
+    .await;
+    show_report(&args, report.as_ref());
     result
 }
