@@ -269,12 +269,8 @@ impl Builder<'_> {
     }
 
     fn create_skip(&self, node: &Node) -> Option<String> {
-        node.replacement.as_ref().map(|c| {
-            if node.swapped() {
-                format!("already swapped in as {}", node.name)
-            } else {
-                format!("{} exists (created by run {})", c.id, self.run_id)
-            }
+        clone_skip(node, |c| {
+            Some(format!("{} exists (created by run {})", c.id, self.run_id))
         })
     }
 
@@ -308,13 +304,15 @@ impl Builder<'_> {
         source: &Instance,
     ) -> Result<StepId, MitosisError> {
         let skip = self.create_skip(node);
-        let (snapshot_id, snapshot_step) = self.choose_snapshot(obs, source, skip.is_some())?;
+        let restore_done = skip.is_some();
+        let (snapshot_id, snapshot_step) = self.choose_snapshot(obs, source, restore_done)?;
+        // A snapshot taken by this run (`--snapshot fresh`) goes once the clone exists.
+        let fresh = snapshot_step.as_ref().and(snapshot_id.clone());
         let op = InstanceOp::RestoreFromSnapshot {
             snapshot_id,
             attrs: self.clone_attrs(node, true),
         };
         let temp = node.temp();
-        let fresh = snapshot_step.is_some();
         let restored = self.push(
             StepId::new(StepKind::Create, &temp),
             Phase::Clone,
@@ -323,28 +321,29 @@ impl Builder<'_> {
             snapshot_step.into_iter().collect(),
             skip,
         );
-        if fresh {
-            let snapshot_id = fresh_snapshot_id(&source.id, &self.run_id);
-            self.release_snapshot_step(obs, &snapshot_id, restored.clone());
+        if let Some(id) = fresh {
+            self.release_snapshot_step(obs, &id, restored.clone(), restore_done);
         }
         Ok(restored)
     }
 
     /// Once the clone restored from the fresh snapshot exists, the snapshot goes (or, with
     /// `--keep-snapshot`, loses the markers that would make a later run adopt it).
-    fn release_snapshot_step(&mut self, obs: &Observed, snapshot_id: &str, restored: StepId) {
+    fn release_snapshot_step(
+        &mut self,
+        obs: &Observed,
+        snapshot_id: &str,
+        restored: StepId,
+        restore_done: bool,
+    ) {
         let exists = obs.snapshots.iter().find(|s| s.id == snapshot_id);
         let (kind, op, skip) = if self.req.keep_snapshot {
             let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
-            let done = self
-                .steps
-                .iter()
-                .any(|s| s.id == restored && s.skip.is_some());
             let skip = match exists {
                 Some(s) if !s.tags.contains_key(tags::ROLE) => {
                     Some(format!("{snapshot_id} is kept without markers"))
                 }
-                None if done => Some(format!("{snapshot_id} no longer exists")),
+                None if restore_done => Some(format!("{snapshot_id} no longer exists")),
                 _ => None,
             };
             let op = SnapshotOp::Unmark {
@@ -353,11 +352,8 @@ impl Builder<'_> {
             };
             (StepKind::KeepSnapshot, op, skip)
         } else {
-            let done = self
-                .steps
-                .iter()
-                .any(|s| s.id == restored && s.skip.is_some());
-            let skip = (exists.is_none() && done).then(|| format!("{snapshot_id} already deleted"));
+            let skip = (exists.is_none() && restore_done)
+                .then(|| format!("{snapshot_id} already deleted"));
             let op = SnapshotOp::Delete {
                 snapshot_id: snapshot_id.to_string(),
             };
