@@ -129,7 +129,7 @@ impl EventSink for Notifier {
                 let (event, text) = match result {
                     RunResult::Succeeded => (
                         "done",
-                        format!("stack-mitosis: {target} refreshed ({phase})"),
+                        format!("stack-mitosis: {target} refreshed ({})", phase.as_str()),
                     ),
                     RunResult::RolledBack => (
                         "rolled-back",
@@ -146,7 +146,7 @@ impl EventSink for Notifier {
                         ),
                     ),
                 };
-                self.send(event, text, Some(*result), Some(phase));
+                self.send(event, text, Some(*result), Some(phase.as_str()));
             }
             _ => {}
         }

@@ -74,8 +74,7 @@ pub struct RunReport {
     pub source: String,
     pub target: String,
     pub result: RunResult,
-    /// Where the run stopped: `clone` or `swap` (`apply --until`), or `complete`.
-    pub phase: String,
+    pub phase: StoppedAt,
     pub duration_seconds: f64,
     /// The measured outage: from the first retire to the last swap-in done (None when the
     /// run did not swap).
@@ -105,6 +104,25 @@ impl RunResult {
             RunResult::Succeeded => "succeeded",
             RunResult::RolledBack => "rolled-back",
             RunResult::Failed => "failed",
+        }
+    }
+}
+
+/// Where a run stopped: after the clone or the swap (`apply --until`), or at its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoppedAt {
+    Clone,
+    Swap,
+    Complete,
+}
+
+impl StoppedAt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoppedAt::Clone => "clone",
+            StoppedAt::Swap => "swap",
+            StoppedAt::Complete => "complete",
         }
     }
 }

@@ -3,7 +3,7 @@
 //! executor itself never prints.
 
 use crate::plan::{Plan, Step};
-use crate::schema::{EndpointReport, RunResult};
+use crate::schema::{EndpointReport, RunResult, StoppedAt};
 
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -43,8 +43,8 @@ pub enum Event<'a> {
     /// The run is over.
     RunFinished {
         result: RunResult,
-        /// Where the run stopped: `clone` or `swap` (`apply --until`), or `complete`.
-        phase: &'static str,
+        /// Where the run stopped.
+        phase: StoppedAt,
         error: Option<String>,
         endpoints: &'a [EndpointReport],
         seconds: f64,

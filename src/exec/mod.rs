@@ -181,8 +181,8 @@ impl<'a> Executor<'a> {
         };
         let endpoints = self.endpoints(plan).await;
         let phase = match (&error, self.config.until) {
-            (None, Some(until)) => until.as_str(),
-            _ => "complete",
+            (None, Some(until)) => until.stopped_at(),
+            _ => crate::schema::StoppedAt::Complete,
         };
         self.emit(Event::RunFinished {
             result,

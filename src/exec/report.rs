@@ -1,7 +1,9 @@
 //! The run report, built from the executor's events like every other rendering of a run.
 
 use super::events::{Event, EventSink};
-use crate::schema::{RunReport, RunResult, StepReport, StepStatus, REPORT_FORMAT_VERSION};
+use crate::schema::{
+    RunReport, RunResult, StepReport, StepStatus, StoppedAt, REPORT_FORMAT_VERSION,
+};
 use std::sync::Mutex;
 
 /// Collects a run's events into its `RunReport`.
@@ -62,7 +64,7 @@ impl EventSink for ReportBuilder {
                     source: plan.source.clone(),
                     target: plan.target.clone(),
                     result: RunResult::Succeeded,
-                    phase: "complete".into(),
+                    phase: StoppedAt::Complete,
                     duration_seconds: 0.0,
                     outage_seconds: None,
                     steps: entries(plan),
@@ -121,7 +123,7 @@ impl EventSink for ReportBuilder {
             } => {
                 if let Some(r) = b.report.as_mut() {
                     r.result = *result;
-                    r.phase = phase.to_string();
+                    r.phase = *phase;
                     r.error = error.clone();
                     r.endpoints = endpoints.to_vec();
                     r.duration_seconds = *seconds;

@@ -261,7 +261,7 @@ fn report_outputs(
     };
     outputs.push(("result", outcome.as_str().into()));
     if let Some(report) = report {
-        outputs.push(("phase", report.phase.clone()));
+        outputs.push(("phase", report.phase.as_str().into()));
         summary(env, &format!("\n{}", report_markdown(report)))?;
         if let Some(root) = report.endpoints.iter().find(|e| e.instance == plan.target) {
             outputs.push((

@@ -197,10 +197,11 @@ impl Until {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// Where a run that stops here is reported to have stopped.
+    pub fn stopped_at(self) -> crate::schema::StoppedAt {
         match self {
-            Until::Clone => "clone",
-            Until::Swap => "swap",
+            Until::Clone => crate::schema::StoppedAt::Clone,
+            Until::Swap => crate::schema::StoppedAt::Swap,
         }
     }
 }
