@@ -1,6 +1,6 @@
 //! Hand-built observed states for tests and examples: realistic instances without AWS.
 
-use crate::observed::{AccountInfo, Instance, Membership, Observed};
+use crate::observed::{AccountInfo, Cluster, ClusterMember, Instance, Membership, Observed};
 
 pub fn account() -> AccountInfo {
     AccountInfo {
@@ -54,6 +54,9 @@ pub fn primary(id: &str, engine: &str, vpc: &str) -> Instance {
         replica_source: None,
         replicas: Vec::new(),
         cluster: None,
+        promotion_tier: None,
+        availability_zone: None,
+        ca_certificate: None,
         pending_modifications: Vec::new(),
         tags: [("env".to_string(), id.to_string())].into_iter().collect(),
     }
@@ -87,4 +90,79 @@ pub fn two_pairs() -> Observed {
     add_replica(&mut obs, "prod-replica", "prod");
     add_replica(&mut obs, "demo-replica", "demo");
     obs
+}
+
+/// An Aurora cluster with distinctive settings derived from its name, and its members
+/// (`members`: identifier and class; the first is the writer), in `vpc`.
+pub fn cluster(
+    id: &str,
+    engine: &str,
+    vpc: &str,
+    members: &[(&str, &str)],
+) -> (Cluster, Vec<Instance>) {
+    let n = id.len() as i32;
+    let mysql = engine == "aurora-mysql";
+    let cluster = Cluster {
+        id: id.into(),
+        arn: account().arn(&format!("cluster:{id}")),
+        resource_id: Some(format!("cluster-{id}")),
+        status: "available".into(),
+        engine: engine.into(),
+        engine_version: if mysql {
+            "8.0.mysql_aurora.3.05.2"
+        } else {
+            "16.2"
+        }
+        .into(),
+        engine_mode: Some("provisioned".into()),
+        members: members
+            .iter()
+            .enumerate()
+            .map(|(i, (m, _))| ClusterMember {
+                id: m.to_string(),
+                writer: i == 0,
+            })
+            .collect(),
+        address: Some(format!("{id}.cluster-abc.us-east-1.rds.amazonaws.com")),
+        port: Some(if mysql { 3306 } else { 5432 }),
+        subnet_group: Some(format!("subnets-{vpc}")),
+        vpc_security_groups: vec![Membership::new(&format!("sg-{id}"), "active")],
+        parameter_group: Some(format!("cpg-{id}")),
+        backup_retention: 1 + n % 7,
+        backup_window: Some("03:00-03:30".into()),
+        maintenance_window: Some("sun:05:00-sun:05:30".into()),
+        iam_auth: n % 2 == 0,
+        cloudwatch_logs_exports: if mysql {
+            vec!["error".into()]
+        } else {
+            vec!["postgresql".into()]
+        },
+        deletion_protection: n % 3 == 0,
+        copy_tags_to_snapshot: true,
+        backtrack_window: mysql.then_some(3600),
+        serverless_v2: None,
+        storage_encrypted: true,
+        kms_key_id: Some(format!("arn:aws:kms:us-east-1:123456789012:key/key-{id}")),
+        global_cluster: None,
+        clone_group_id: None,
+        pending_modifications: Vec::new(),
+        endpoints: Vec::new(),
+        tags: [("team".to_string(), format!("team-{id}"))].into(),
+    };
+    let instances = members
+        .iter()
+        .enumerate()
+        .map(|(i, (m, class))| {
+            let mut inst = primary(m, engine, vpc);
+            inst.class = class.to_string();
+            inst.cluster = Some(id.to_string());
+            inst.promotion_tier = Some(i as i32);
+            inst.availability_zone = Some(format!("us-east-1{}", ["a", "b", "c"][i % 3]));
+            inst.backup_retention = cluster.backup_retention;
+            inst.deletion_protection = false;
+            inst.multi_az = false;
+            inst
+        })
+        .collect();
+    (cluster, instances)
 }

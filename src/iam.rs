@@ -46,6 +46,7 @@ pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
     let ctx = GrantContext {
         account,
         source: &plan.source,
+        kind: plan.kind,
     };
     let mut grants = Grants::default();
     for step in &plan.steps {
@@ -65,7 +66,22 @@ pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
             "Action": ["rds:DescribeDBSnapshots"],
             "Resource": [db, account.arn("snapshot:*")],
         }),
+        // Every run looks for clusters among the names it is given.
+        json!({
+            "Sid": "ReadClusters",
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBClusters", "rds:ListTagsForResource"],
+            "Resource": [account.arn("cluster:*")],
+        }),
     ];
+    if plan.kind == crate::plan::Kind::Cluster {
+        statements.push(json!({
+            "Sid": "ReadClusterSnapshots",
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBClusterSnapshots"],
+            "Resource": [account.arn("cluster:*"), account.arn("cluster-snapshot:*")],
+        }));
+    }
     for (action, resources) in grants.by_action {
         statements.push(json!({
             "Sid": sid(action.rsplit(':').next().unwrap_or(action)),

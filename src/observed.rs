@@ -90,48 +90,76 @@ pub struct Instance {
     pub replica_source: Option<String>,
     /// `ReadReplicaDBInstanceIdentifiers`: the children, as AWS reports them.
     pub replicas: Vec<String>,
-    /// Set for Aurora cluster members, which this tool does not handle.
+    /// Set for Aurora cluster members: the cluster's identifier.
     pub cluster: Option<String>,
+    /// `PromotionTier`, for Aurora cluster members.
+    #[serde(default)]
+    pub promotion_tier: Option<i32>,
+    /// `AvailabilityZone`.
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
     /// Names of the fields in PendingModifiedValues; empty when nothing is pending.
     pub pending_modifications: Vec<String>,
     pub tags: BTreeMap<String, String>,
 }
 
+/// What the tool reads from the tags of the resources it creates and retires (instances and
+/// clusters alike): the markers of `tags`.
+macro_rules! tagged {
+    ($t:ty) => {
+        impl $t {
+            pub fn tag(&self, key: &str) -> Option<&str> {
+                self.tags.get(key).map(String::as_str)
+            }
+
+            /// The role the tool gave this resource (`temp` or `old`), if it did.
+            pub fn mitosis_role(&self) -> Option<&str> {
+                self.tag(tags::ROLE)
+            }
+
+            /// True when the tool created or retired this resource on behalf of `original`.
+            pub fn is_marked(&self, role: &str, original: &str) -> bool {
+                self.tag(tags::ROLE) == Some(role) && self.tag(tags::ORIGINAL) == Some(original)
+            }
+
+            /// The name the tool's markers give this resource: `temp-X` for a clone of X,
+            /// `old-X` for X retired; None when it carries no (or no valid) markers.
+            pub fn marked_name(&self) -> Option<String> {
+                let prefix = match self.mitosis_role()? {
+                    tags::ROLE_TEMP => TEMP_PREFIX,
+                    tags::ROLE_OLD => OLD_PREFIX,
+                    _ => return None,
+                };
+                Some(format!("{prefix}{}", self.tag(tags::ORIGINAL)?))
+            }
+
+            /// The name of the target resource this one stands for: its `original` marker when
+            /// the tool made or retired it, else its own identifier.
+            pub fn logical_name(&self) -> String {
+                match (self.mitosis_role(), self.tag(tags::ORIGINAL)) {
+                    (Some(_), Some(name)) => name.to_string(),
+                    _ => self.id.clone(),
+                }
+            }
+
+            /// The user's own tags: everything but the tool's markers and AWS-reserved keys.
+            pub fn user_tags(&self) -> BTreeMap<String, String> {
+                self.tags
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with(tags::PREFIX) && !k.starts_with("aws:"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }
+        }
+    };
+}
+
+tagged!(Instance);
+tagged!(Cluster);
+
 impl Instance {
-    pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.get(key).map(String::as_str)
-    }
-
-    /// The role the tool gave this instance (`temp` or `old`), if it did.
-    pub fn mitosis_role(&self) -> Option<&str> {
-        self.tag(tags::ROLE)
-    }
-
-    /// True when the tool created or retired this instance on behalf of target-tree `original`.
-    pub fn is_marked(&self, role: &str, original: &str) -> bool {
-        self.tag(tags::ROLE) == Some(role) && self.tag(tags::ORIGINAL) == Some(original)
-    }
-
-    /// The name the tool's markers give this instance: `temp-X` for a clone of X, `old-X` for
-    /// X retired; None when it carries no (or no valid) markers.
-    pub fn marked_name(&self) -> Option<String> {
-        let prefix = match self.mitosis_role()? {
-            tags::ROLE_TEMP => TEMP_PREFIX,
-            tags::ROLE_OLD => OLD_PREFIX,
-            _ => return None,
-        };
-        Some(format!("{prefix}{}", self.tag(tags::ORIGINAL)?))
-    }
-
-    /// The user's own tags: everything but the tool's markers and AWS-reserved keys.
-    pub fn user_tags(&self) -> BTreeMap<String, String> {
-        self.tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with(tags::PREFIX) && !k.starts_with("aws:"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-
     /// The parameter group AWS applies (the `in-sync` one, else the first listed).
     pub fn parameter_group(&self) -> Option<&str> {
         in_sync_or_first(&self.parameter_groups)
@@ -190,6 +218,87 @@ impl Snapshot {
     }
 }
 
+/// One member of an Aurora cluster, as `DBClusterMembers` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    pub id: String,
+    pub writer: bool,
+}
+
+/// A custom endpoint of an Aurora cluster (`DescribeDBClusterEndpoints`, type CUSTOM).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomEndpoint {
+    pub id: String,
+    /// `READER` or `ANY`.
+    pub kind: String,
+    pub static_members: Vec<String>,
+    pub excluded_members: Vec<String>,
+}
+
+/// One Aurora DB cluster as DescribeDBClusters shows it, plus its tags and custom endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Cluster {
+    pub id: String,
+    pub arn: String,
+    /// `DbClusterResourceId`: the cluster's identity, which survives renames.
+    pub resource_id: Option<String>,
+    pub status: String,
+    pub engine: String,
+    pub engine_version: String,
+    /// `provisioned`, `serverless` (v1, not supported), ...
+    pub engine_mode: Option<String>,
+    pub members: Vec<ClusterMember>,
+    /// The writer endpoint's address.
+    pub address: Option<String>,
+    pub port: Option<i32>,
+    pub subnet_group: Option<String>,
+    pub vpc_security_groups: Vec<Membership>,
+    pub parameter_group: Option<String>,
+    pub backup_retention: i32,
+    pub backup_window: Option<String>,
+    pub maintenance_window: Option<String>,
+    pub iam_auth: bool,
+    pub cloudwatch_logs_exports: Vec<String>,
+    pub deletion_protection: bool,
+    pub copy_tags_to_snapshot: bool,
+    /// Backtrack window in seconds (aurora-mysql); 0 or None when off.
+    pub backtrack_window: Option<i64>,
+    /// Serverless v2 capacity range (min, max ACUs).
+    pub serverless_v2: Option<(f64, f64)>,
+    pub storage_encrypted: bool,
+    pub kms_key_id: Option<String>,
+    /// Set for members of a global database, which this tool does not refresh.
+    pub global_cluster: Option<String>,
+    /// `CloneGroupId`: shared by a copy-on-write clone and its source.
+    pub clone_group_id: Option<String>,
+    pub pending_modifications: Vec<String>,
+    pub endpoints: Vec<CustomEndpoint>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Cluster {
+    /// The writer among the members, if one is known.
+    pub fn writer(&self) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|m| m.writer)
+            .map(|m| m.id.as_str())
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    /// Only `active` security groups are carried.
+    pub fn active_security_groups(&self) -> Vec<String> {
+        self.vpc_security_groups
+            .iter()
+            .filter(|m| m.status == "active")
+            .map(|m| m.name.clone())
+            .collect()
+    }
+}
+
 /// Where the account lives, for building ARNs in the IAM policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountInfo {
@@ -234,7 +343,11 @@ impl AccountInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
     pub instances: BTreeMap<String, Instance>,
-    /// Snapshots of the source instance (all pages, automated and manual).
+    /// Aurora clusters of the region.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, Cluster>,
+    /// Snapshots of the source (all pages, automated and manual): DB snapshots of a source
+    /// instance, cluster snapshots of a source cluster (`instance_id` is then the cluster).
     pub snapshots: Vec<Snapshot>,
     pub account: AccountInfo,
 }
@@ -243,9 +356,20 @@ impl Observed {
     pub fn new(instances: Vec<Instance>, snapshots: Vec<Snapshot>, account: AccountInfo) -> Self {
         Observed {
             instances: instances.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            clusters: BTreeMap::new(),
             snapshots,
             account,
         }
+    }
+
+    /// The same state with these clusters.
+    pub fn with_clusters(mut self, clusters: Vec<Cluster>) -> Self {
+        self.clusters = clusters.into_iter().map(|c| (c.id.clone(), c)).collect();
+        self
+    }
+
+    pub fn cluster(&self, id: &str) -> Option<&Cluster> {
+        self.clusters.get(id)
     }
 
     pub fn get(&self, id: &str) -> Option<&Instance> {

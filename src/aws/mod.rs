@@ -11,8 +11,10 @@ pub use observe::observe;
 pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 
 use crate::error::MitosisError;
-use crate::observed::{Instance, Snapshot};
-use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
+use crate::observed::{Cluster, Instance, Snapshot};
+use crate::plan::{
+    ClusterAttrs, ClusterModify, CreateAttrs, MemberAttrs, ModifyAttrs, SnapshotOf, Tag,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -23,16 +25,28 @@ pub trait RdsRead: Send + Sync {
     async fn describe_instances(&self) -> Result<Vec<Instance>, MitosisError>;
     /// The tags of one resource, by ARN.
     async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, MitosisError>;
-    /// Automated and manual snapshots of one instance (all pages).
-    async fn describe_snapshots(&self, instance_id: &str) -> Result<Vec<Snapshot>, MitosisError>;
+    /// Automated and manual snapshots of one instance, or of one cluster (all pages).
+    async fn describe_snapshots(
+        &self,
+        of: SnapshotOf,
+        source: &str,
+    ) -> Result<Vec<Snapshot>, MitosisError>;
+    /// Every Aurora DB cluster of the region (all pages), without tags.
+    async fn describe_clusters(&self) -> Result<Vec<Cluster>, MitosisError>;
+    /// The clusters among `ids` that exist, in one DescribeDBClusters call.
+    async fn describe_some_clusters(&self, ids: &[String]) -> Result<Vec<Cluster>, MitosisError>;
     /// The region the client talks to, when known.
     fn region(&self) -> Option<String>;
 
     /// The instances among `ids` that exist, in one DescribeDBInstances call (a filter on
     /// db-instance-id): the poller's one request per tick, however many are in flight.
     async fn describe_some(&self, ids: &[String]) -> Result<Vec<Instance>, MitosisError>;
-    /// One snapshot by identifier, if it exists.
-    async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError>;
+    /// One snapshot (a DB snapshot, or a cluster snapshot) by identifier, if it exists.
+    async fn describe_snapshot(
+        &self,
+        of: SnapshotOf,
+        snapshot_id: &str,
+    ) -> Result<Option<Snapshot>, MitosisError>;
     /// The highest `ReplicaLag` (seconds) a replica reported over the last five minutes, from
     /// CloudWatch (RDS publishes it nowhere else); None without datapoints.
     async fn replica_lag(&self, id: &str) -> Result<Option<f64>, MitosisError>;
@@ -53,13 +67,43 @@ pub trait RdsWrite: RdsRead {
         snapshot_id: &str,
         attrs: &CreateAttrs,
     ) -> Result<(), MitosisError>;
+    /// CreateDBSnapshot of an instance, or CreateDBClusterSnapshot of a cluster.
     async fn create_snapshot(
         &self,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         snapshot_id: &str,
         tags: &[Tag],
     ) -> Result<(), MitosisError>;
-    async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), MitosisError>;
+    async fn delete_snapshot(&self, of: SnapshotOf, snapshot_id: &str) -> Result<(), MitosisError>;
+    /// RestoreDBClusterToPointInTime, copy-on-write, at the latest restorable time.
+    async fn clone_cluster(
+        &self,
+        id: &str,
+        source: &str,
+        attrs: &ClusterAttrs,
+    ) -> Result<(), MitosisError>;
+    async fn restore_cluster_from_snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+        engine: &str,
+        engine_version: &str,
+        attrs: &ClusterAttrs,
+    ) -> Result<(), MitosisError>;
+    async fn modify_cluster(&self, id: &str, attrs: &ClusterModify) -> Result<(), MitosisError>;
+    async fn delete_cluster(
+        &self,
+        id: &str,
+        final_snapshot_id: Option<&str>,
+    ) -> Result<(), MitosisError>;
+    /// CreateDBInstance of a member of `cluster`.
+    async fn create_member(
+        &self,
+        id: &str,
+        cluster: &str,
+        attrs: &MemberAttrs,
+    ) -> Result<(), MitosisError>;
     async fn promote(&self, id: &str) -> Result<(), MitosisError>;
     async fn modify(&self, id: &str, attrs: &ModifyAttrs) -> Result<(), MitosisError>;
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError>;

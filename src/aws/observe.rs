@@ -4,11 +4,12 @@
 use super::RdsRead;
 use crate::error::MitosisError;
 use crate::observed::{AccountInfo, Observed, OLD_PREFIX, TEMP_PREFIX};
-use crate::plan::FRESH_SNAPSHOT_PREFIX;
+use crate::plan::{SnapshotOf, FRESH_SNAPSHOT_PREFIX};
 use std::collections::BTreeSet;
 
-/// Every instance, the tags of those that matter (the source's tree, the target's tree and
-/// every temp-/old- instance that may belong to it), and the source's snapshots.
+/// Every instance and cluster, the tags of those that matter (the source's tree, the target's
+/// tree and every temp-/old- instance that may belong to it; for clusters, the four clusters
+/// and their members), and the source's snapshots.
 pub async fn observe(
     api: &dyn RdsRead,
     source: &str,
@@ -19,7 +20,8 @@ pub async fn observe(
         .iter()
         .find_map(|i| AccountInfo::from_arn(&i.arn))
         .unwrap_or_else(|| AccountInfo::unknown(api.region().as_deref()));
-    let mut obs = Observed::new(instances, Vec::new(), account);
+    let clusters = api.describe_clusters().await?;
+    let mut obs = Observed::new(instances, Vec::new(), account).with_clusters(clusters);
 
     let mut relevant: BTreeSet<String> = BTreeSet::new();
     let seeds = [
@@ -31,6 +33,18 @@ pub async fn observe(
     for seed in seeds.iter().filter(|s| obs.instances.contains_key(*s)) {
         relevant.extend(obs.tree(&obs.root_of(seed)));
     }
+    let mut relevant_clusters = Vec::new();
+    for seed in seeds.iter().filter(|s| obs.clusters.contains_key(*s)) {
+        let cluster = &obs.clusters[seed];
+        relevant.extend(cluster.members.iter().map(|m| m.id.clone()));
+        relevant_clusters.push((seed.clone(), cluster.arn.clone()));
+    }
+    for (id, arn) in relevant_clusters {
+        let tags = api.list_tags(&arn).await?;
+        if let Some(c) = obs.clusters.get_mut(&id) {
+            c.tags = tags;
+        }
+    }
     let names: Vec<String> = relevant.iter().cloned().collect();
     for id in obs.instances.keys() {
         let stripped = id
@@ -41,7 +55,9 @@ pub async fn observe(
         }
     }
     for id in &relevant {
-        let arn = obs.instances[id].arn.clone();
+        let Some(arn) = obs.instances.get(id).map(|i| i.arn.clone()) else {
+            continue;
+        };
         if arn.is_empty() {
             continue;
         }
@@ -50,8 +66,15 @@ pub async fn observe(
             inst.tags = tags;
         }
     }
-    if obs.instances.contains_key(source) {
-        obs.snapshots = api.describe_snapshots(source).await?;
+    let of = if obs.clusters.contains_key(source) {
+        Some(SnapshotOf::Cluster)
+    } else {
+        obs.instances
+            .contains_key(source)
+            .then_some(SnapshotOf::Instance)
+    };
+    if let Some(of) = of {
+        obs.snapshots = api.describe_snapshots(of, source).await?;
         // The tool's own fresh snapshots say which run took them.
         for snap in obs.snapshots.iter_mut() {
             if snap.kind == "manual" && snap.id.starts_with(FRESH_SNAPSHOT_PREFIX) {

@@ -2,13 +2,18 @@
 
 use super::{RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::observed::{Instance, Membership, Snapshot};
-use crate::plan::{CreateAttrs, ModifyAttrs, Tag};
+use crate::observed::{Cluster, ClusterMember, Instance, Membership, Snapshot};
+use crate::plan::{
+    ClusterAttrs, ClusterModify, CreateAttrs, MemberAttrs, ModifyAttrs, SnapshotOf, Tag,
+};
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_rds::types::{DbInstance, DbSnapshot, Filter, ProcessorFeature};
+use aws_sdk_rds::types::{
+    DbCluster, DbClusterSnapshot, DbInstance, DbSnapshot, Filter, ProcessorFeature,
+    ServerlessV2ScalingConfiguration,
+};
 use std::collections::BTreeMap;
 
 /// Where and as whom to talk to AWS. Everything else (credentials, AWS_ENDPOINT_URL) comes from
@@ -87,6 +92,30 @@ macro_rules! with_creation_attributes {
     };
 }
 
+/// The cluster settings both RestoreDBClusterToPointInTime and RestoreDBClusterFromSnapshot
+/// take.
+macro_rules! with_cluster_attributes {
+    ($builder:expr, $a:expr) => {
+        $builder
+            .set_db_subnet_group_name($a.subnet_group.clone())
+            .set_vpc_security_group_ids(non_empty_vec(&$a.vpc_security_group_ids))
+            .set_db_cluster_parameter_group_name($a.parameter_group.clone())
+            .set_port($a.port)
+            .enable_iam_database_authentication($a.iam_auth)
+            .set_enable_cloudwatch_logs_exports(non_empty_vec(&$a.cloudwatch_logs_exports))
+            .set_backtrack_window($a.backtrack_window)
+            .set_serverless_v2_scaling_configuration($a.serverless_v2.as_ref().map(|s| {
+                ServerlessV2ScalingConfiguration::builder()
+                    .min_capacity(s.min)
+                    .max_capacity(s.max)
+                    .build()
+            }))
+            .copy_tags_to_snapshot($a.copy_tags_to_snapshot)
+            .deletion_protection($a.deletion_protection)
+            .set_tags(sdk_tags(&$a.tags))
+    };
+}
+
 pub struct SdkRds {
     client: aws_sdk_rds::Client,
     /// For the replicas' lag, which RDS publishes only as a CloudWatch metric.
@@ -154,18 +183,73 @@ impl RdsRead for SdkRds {
             .collect())
     }
 
-    async fn describe_snapshots(&self, instance_id: &str) -> Result<Vec<Snapshot>, MitosisError> {
+    async fn describe_snapshots(
+        &self,
+        of: SnapshotOf,
+        source: &str,
+    ) -> Result<Vec<Snapshot>, MitosisError> {
+        match of {
+            SnapshotOf::Instance => {
+                let items = self
+                    .client
+                    .describe_db_snapshots()
+                    .db_instance_identifier(source)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeDBSnapshots", e))?;
+                Ok(items.iter().map(snapshot_from_sdk).collect())
+            }
+            SnapshotOf::Cluster => {
+                let items = self
+                    .client
+                    .describe_db_cluster_snapshots()
+                    .db_cluster_identifier(source)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeDBClusterSnapshots", e))?;
+                Ok(items.iter().map(cluster_snapshot_from_sdk).collect())
+            }
+        }
+    }
+
+    async fn describe_clusters(&self) -> Result<Vec<Cluster>, MitosisError> {
         let items = self
             .client
-            .describe_db_snapshots()
-            .db_instance_identifier(instance_id)
+            .describe_db_clusters()
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(|e| aws_error("DescribeDBSnapshots", e))?;
-        Ok(items.iter().map(snapshot_from_sdk).collect())
+            .map_err(|e| aws_error("DescribeDBClusters", e))?;
+        Ok(items.iter().map(cluster_from_sdk).collect())
+    }
+
+    async fn describe_some_clusters(&self, ids: &[String]) -> Result<Vec<Cluster>, MitosisError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter::builder()
+            .name("db-cluster-id")
+            .set_values(Some(ids.to_vec()))
+            .build();
+        let items = self
+            .client
+            .describe_db_clusters()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeDBClusters", e))?;
+        Ok(items.iter().map(cluster_from_sdk).collect())
     }
 
     fn region(&self) -> Option<String> {
@@ -193,17 +277,37 @@ impl RdsRead for SdkRds {
         Ok(items.iter().map(instance_from_sdk).collect())
     }
 
-    async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError> {
-        match self
-            .client
-            .describe_db_snapshots()
-            .db_snapshot_identifier(snapshot_id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.db_snapshots().first().map(snapshot_from_sdk)),
-            Err(e) if e.code() == Some("DBSnapshotNotFound") => Ok(None),
-            Err(e) => Err(aws_error("DescribeDBSnapshots", e)),
+    async fn describe_snapshot(
+        &self,
+        of: SnapshotOf,
+        snapshot_id: &str,
+    ) -> Result<Option<Snapshot>, MitosisError> {
+        match of {
+            SnapshotOf::Instance => match self
+                .client
+                .describe_db_snapshots()
+                .db_snapshot_identifier(snapshot_id)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.db_snapshots().first().map(snapshot_from_sdk)),
+                Err(e) if e.code() == Some("DBSnapshotNotFound") => Ok(None),
+                Err(e) => Err(aws_error("DescribeDBSnapshots", e)),
+            },
+            SnapshotOf::Cluster => match self
+                .client
+                .describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(snapshot_id)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out
+                    .db_cluster_snapshots()
+                    .first()
+                    .map(cluster_snapshot_from_sdk)),
+                Err(e) if e.code() == Some("DBClusterSnapshotNotFoundFault") => Ok(None),
+                Err(e) => Err(aws_error("DescribeDBClusterSnapshots", e)),
+            },
         }
     }
 
@@ -299,28 +403,159 @@ impl RdsWrite for SdkRds {
 
     async fn create_snapshot(
         &self,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         snapshot_id: &str,
         tags: &[Tag],
     ) -> Result<(), MitosisError> {
-        self.client
-            .create_db_snapshot()
-            .db_instance_identifier(instance)
-            .db_snapshot_identifier(snapshot_id)
-            .set_tags(sdk_tags(tags))
+        match of {
+            SnapshotOf::Instance => self
+                .client
+                .create_db_snapshot()
+                .db_instance_identifier(source)
+                .db_snapshot_identifier(snapshot_id)
+                .set_tags(sdk_tags(tags))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("CreateDBSnapshot", e)),
+            SnapshotOf::Cluster => self
+                .client
+                .create_db_cluster_snapshot()
+                .db_cluster_identifier(source)
+                .db_cluster_snapshot_identifier(snapshot_id)
+                .set_tags(sdk_tags(tags))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("CreateDBClusterSnapshot", e)),
+        }
+    }
+
+    async fn delete_snapshot(&self, of: SnapshotOf, snapshot_id: &str) -> Result<(), MitosisError> {
+        match of {
+            SnapshotOf::Instance => self
+                .client
+                .delete_db_snapshot()
+                .db_snapshot_identifier(snapshot_id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("DeleteDBSnapshot", e)),
+            SnapshotOf::Cluster => self
+                .client
+                .delete_db_cluster_snapshot()
+                .db_cluster_snapshot_identifier(snapshot_id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("DeleteDBClusterSnapshot", e)),
+        }
+    }
+
+    async fn clone_cluster(
+        &self,
+        id: &str,
+        source: &str,
+        a: &ClusterAttrs,
+    ) -> Result<(), MitosisError> {
+        let request = self
+            .client
+            .restore_db_cluster_to_point_in_time()
+            .db_cluster_identifier(id)
+            .source_db_cluster_identifier(source)
+            .restore_type("copy-on-write")
+            .use_latest_restorable_time(true);
+        with_cluster_attributes!(request, a)
             .send()
             .await
-            .map_err(|e| aws_error("CreateDBSnapshot", e))?;
+            .map_err(|e| aws_error("RestoreDBClusterToPointInTime", e))?;
         Ok(())
     }
 
-    async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), MitosisError> {
-        self.client
-            .delete_db_snapshot()
-            .db_snapshot_identifier(snapshot_id)
+    async fn restore_cluster_from_snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+        engine: &str,
+        engine_version: &str,
+        a: &ClusterAttrs,
+    ) -> Result<(), MitosisError> {
+        let request = self
+            .client
+            .restore_db_cluster_from_snapshot()
+            .db_cluster_identifier(id)
+            .snapshot_identifier(snapshot_id)
+            .engine(engine)
+            .engine_version(engine_version);
+        with_cluster_attributes!(request, a)
             .send()
             .await
-            .map_err(|e| aws_error("DeleteDBSnapshot", e))?;
+            .map_err(|e| aws_error("RestoreDBClusterFromSnapshot", e))?;
+        Ok(())
+    }
+
+    async fn modify_cluster(&self, id: &str, m: &ClusterModify) -> Result<(), MitosisError> {
+        self.client
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .set_new_db_cluster_identifier(m.new_id.clone())
+            .set_backup_retention_period(m.backup_retention)
+            .set_preferred_backup_window(m.backup_window.clone())
+            .set_preferred_maintenance_window(m.maintenance_window.clone())
+            .set_deletion_protection(m.deletion_protection)
+            .apply_immediately(m.apply_immediately)
+            .send()
+            .await
+            .map_err(|e| aws_error("ModifyDBCluster", e))?;
+        Ok(())
+    }
+
+    async fn delete_cluster(
+        &self,
+        id: &str,
+        final_snapshot_id: Option<&str>,
+    ) -> Result<(), MitosisError> {
+        self.client
+            .delete_db_cluster()
+            .db_cluster_identifier(id)
+            .set_final_db_snapshot_identifier(final_snapshot_id.map(str::to_string))
+            .skip_final_snapshot(final_snapshot_id.is_none())
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteDBCluster", e))?;
+        Ok(())
+    }
+
+    async fn create_member(
+        &self,
+        id: &str,
+        cluster: &str,
+        a: &MemberAttrs,
+    ) -> Result<(), MitosisError> {
+        let insights = a.insights.clone().unwrap_or_default();
+        self.client
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .db_cluster_identifier(cluster)
+            .engine(&a.engine)
+            .db_instance_class(&a.class)
+            .set_db_parameter_group_name(a.parameter_group.clone())
+            .set_promotion_tier(a.promotion_tier)
+            .set_availability_zone(a.availability_zone.clone())
+            .publicly_accessible(a.publicly_accessible)
+            .auto_minor_version_upgrade(a.auto_minor_version_upgrade)
+            .set_ca_certificate_identifier(a.ca_certificate.clone())
+            .set_preferred_maintenance_window(a.maintenance_window.clone())
+            .set_enable_performance_insights(insights.performance_insights)
+            .set_performance_insights_kms_key_id(insights.performance_insights_kms_key_id)
+            .set_performance_insights_retention_period(insights.performance_insights_retention)
+            .set_monitoring_interval(insights.monitoring_interval)
+            .set_monitoring_role_arn(insights.monitoring_role_arn)
+            .set_tags(sdk_tags(&a.tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateDBInstance", e))?;
         Ok(())
     }
 
@@ -498,6 +733,9 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         replica_source: non_empty_str(d.read_replica_source_db_instance_identifier()),
         replicas: d.read_replica_db_instance_identifiers().to_vec(),
         cluster: non_empty_str(d.db_cluster_identifier()),
+        promotion_tier: d.promotion_tier(),
+        availability_zone: non_empty_str(d.availability_zone()),
+        ca_certificate: non_empty_str(d.ca_certificate_identifier()),
         pending_modifications: pending_fields(d),
         resource_id: non_empty_str(d.dbi_resource_id()),
         tags: d
@@ -551,5 +789,98 @@ fn snapshot_from_sdk(d: &DbSnapshot) -> Snapshot {
         created: d.snapshot_create_time().map(|t| t.secs()),
         vpc_id: non_empty_str(d.vpc_id()),
         tags: Default::default(),
+    }
+}
+
+fn cluster_snapshot_from_sdk(d: &DbClusterSnapshot) -> Snapshot {
+    Snapshot {
+        id: d
+            .db_cluster_snapshot_identifier()
+            .unwrap_or_default()
+            .to_string(),
+        arn: d.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
+        instance_id: d.db_cluster_identifier().unwrap_or_default().to_string(),
+        status: d.status().unwrap_or("unknown").to_string(),
+        kind: d.snapshot_type().unwrap_or_default().to_string(),
+        created: d.snapshot_create_time().map(|t| t.secs()),
+        vpc_id: non_empty_str(d.vpc_id()),
+        tags: Default::default(),
+    }
+}
+
+pub(crate) fn cluster_from_sdk(d: &DbCluster) -> Cluster {
+    let pending = d.pending_modified_values().map(|p| {
+        let mut out = Vec::new();
+        if p.db_cluster_identifier().is_some() {
+            out.push("DBClusterIdentifier".to_string());
+        }
+        if p.engine_version().is_some() {
+            out.push("EngineVersion".to_string());
+        }
+        if p.backup_retention_period().is_some() {
+            out.push("BackupRetentionPeriod".to_string());
+        }
+        if p.iam_database_authentication_enabled().is_some() {
+            out.push("IAMDatabaseAuthenticationEnabled".to_string());
+        }
+        if p.pending_cloudwatch_logs_exports().is_some() {
+            out.push("PendingCloudwatchLogsExports".to_string());
+        }
+        out
+    });
+    Cluster {
+        id: d.db_cluster_identifier().unwrap_or_default().to_string(),
+        arn: d.db_cluster_arn().unwrap_or_default().to_string(),
+        resource_id: non_empty_str(d.db_cluster_resource_id()),
+        status: d.status().unwrap_or("unknown").to_string(),
+        engine: d.engine().unwrap_or_default().to_string(),
+        engine_version: d.engine_version().unwrap_or_default().to_string(),
+        engine_mode: non_empty_str(d.engine_mode()),
+        members: d
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| {
+                Some(ClusterMember {
+                    id: m.db_instance_identifier()?.to_string(),
+                    writer: m.is_cluster_writer().unwrap_or(false),
+                })
+            })
+            .collect(),
+        address: non_empty_str(d.endpoint()),
+        port: d.port(),
+        subnet_group: non_empty_str(d.db_subnet_group()),
+        vpc_security_groups: d
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| {
+                Some(Membership::new(
+                    g.vpc_security_group_id()?,
+                    g.status().unwrap_or(""),
+                ))
+            })
+            .collect(),
+        parameter_group: non_empty_str(d.db_cluster_parameter_group()),
+        backup_retention: d.backup_retention_period().unwrap_or(0),
+        backup_window: non_empty_str(d.preferred_backup_window()),
+        maintenance_window: non_empty_str(d.preferred_maintenance_window()),
+        iam_auth: d.iam_database_authentication_enabled().unwrap_or(false),
+        cloudwatch_logs_exports: d.enabled_cloudwatch_logs_exports().to_vec(),
+        deletion_protection: d.deletion_protection().unwrap_or(false),
+        copy_tags_to_snapshot: d.copy_tags_to_snapshot().unwrap_or(false),
+        backtrack_window: d.backtrack_window().filter(|w| *w > 0),
+        serverless_v2: d
+            .serverless_v2_scaling_configuration()
+            .and_then(|s| Some((s.min_capacity()?, s.max_capacity()?))),
+        storage_encrypted: d.storage_encrypted().unwrap_or(false),
+        kms_key_id: non_empty_str(d.kms_key_id()),
+        global_cluster: non_empty_str(d.global_cluster_identifier()),
+        clone_group_id: non_empty_str(d.clone_group_id()),
+        pending_modifications: pending.unwrap_or_default(),
+        endpoints: Vec::new(),
+        tags: d
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+            .collect(),
     }
 }

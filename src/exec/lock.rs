@@ -15,8 +15,8 @@
 
 use super::ExecError;
 use crate::aws::RdsWrite;
-use crate::observed::{Instance, OLD_PREFIX, TEMP_PREFIX};
-use crate::plan::Tag;
+use crate::observed::{OLD_PREFIX, TEMP_PREFIX};
+use crate::plan::{Kind, Tag};
 use std::time::Duration;
 
 pub const LOCK_PREFIX: &str = "stack-mitosis:lock:";
@@ -51,6 +51,50 @@ pub enum Taken {
     AfterWaiting,
 }
 
+/// A resource that can carry the lock: the target's root instance, or its cluster.
+#[derive(Debug, Clone)]
+struct Carrier {
+    id: String,
+    arn: String,
+    /// `DbiResourceId` or `DbClusterResourceId`: survives renames.
+    resource_id: Option<String>,
+    tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Those of `names` that exist, as instances or clusters by the plan's kind (tags unread).
+async fn describe(
+    api: &dyn RdsWrite,
+    kind: Kind,
+    names: &[String],
+) -> Result<Vec<Carrier>, ExecError> {
+    Ok(match kind {
+        Kind::Instance => api
+            .describe_some(names)
+            .await
+            .map_err(ExecError::Aws)?
+            .into_iter()
+            .map(|i| Carrier {
+                id: i.id,
+                arn: i.arn,
+                resource_id: i.resource_id,
+                tags: i.tags,
+            })
+            .collect(),
+        Kind::Cluster => api
+            .describe_some_clusters(names)
+            .await
+            .map_err(ExecError::Aws)?
+            .into_iter()
+            .map(|c| Carrier {
+                id: c.id,
+                arn: c.arn,
+                resource_id: c.resource_id,
+                tags: c.tags,
+            })
+            .collect(),
+    })
+}
+
 fn candidates(target: &str) -> Vec<String> {
     vec![
         target.to_string(),
@@ -60,7 +104,7 @@ fn candidates(target: &str) -> Vec<String> {
 }
 
 /// Lock keys of other holders that have not lapsed, as (holder, expiry), latest expiry last.
-fn foreign_locks(instances: &[Instance], holder: &str, now: i64) -> Vec<(String, i64)> {
+fn foreign_locks(instances: &[Carrier], holder: &str, now: i64) -> Vec<(String, i64)> {
     let mut out: Vec<(String, i64)> = instances
         .iter()
         .flat_map(|i| i.tags.iter())
@@ -72,11 +116,12 @@ fn foreign_locks(instances: &[Instance], holder: &str, now: i64) -> Vec<(String,
     out
 }
 
-async fn with_tags(api: &dyn RdsWrite, target: &str) -> Result<Vec<Instance>, ExecError> {
-    let mut found = api
-        .describe_some(&candidates(target))
-        .await
-        .map_err(ExecError::Aws)?;
+async fn with_tags(
+    api: &dyn RdsWrite,
+    kind: Kind,
+    target: &str,
+) -> Result<Vec<Carrier>, ExecError> {
+    let mut found = describe(api, kind, &candidates(target)).await?;
     for i in found.iter_mut() {
         i.tags = api.list_tags(&i.arn).await.map_err(ExecError::Aws)?;
     }
@@ -90,7 +135,7 @@ fn lock_tag(holder: &str, expiry: i64) -> Tag {
 /// Writes the lock with a new expiry on every root that exists.
 async fn write(
     api: &dyn RdsWrite,
-    found: &[Instance],
+    found: &[Carrier],
     holder: &str,
     settings: &LockSettings,
 ) -> Result<(), ExecError> {
@@ -108,22 +153,23 @@ async fn write(
 /// when a competing run that started at the same moment wins.
 pub async fn acquire(
     api: &dyn RdsWrite,
+    kind: Kind,
     target: &str,
     holder: &str,
     settings: &LockSettings,
 ) -> Result<Taken, ExecError> {
     if let Some(stale) = &settings.force_unlock {
-        force_unlock(api, target, stale).await?;
+        force_unlock(api, kind, target, stale).await?;
     }
-    let waited = wait_for_others(api, target, holder, settings).await?;
-    let found = with_tags(api, target).await?;
+    let waited = wait_for_others(api, kind, target, holder, settings).await?;
+    let found = with_tags(api, kind, target).await?;
     remove_lapsed(api, &found, holder, (settings.clock)()).await?;
     write(api, &found, holder, settings).await?;
     tokio::time::sleep(settings.settle).await;
-    let found = with_tags(api, target).await?;
+    let found = with_tags(api, kind, target).await?;
     let locks = foreign_locks(&found, holder, (settings.clock)());
     if let Some((other, expiry)) = locks.iter().find(|(other, _)| other.as_str() < holder) {
-        release(api, target, holder).await?;
+        release(api, kind, target, holder).await?;
         return Err(locked(target, other, *expiry, settings));
     }
     Ok(if waited {
@@ -142,6 +188,7 @@ struct Seen {
 /// Waits while another holder's lock is held; true when there was one to wait for.
 async fn wait_for_others(
     api: &dyn RdsWrite,
+    kind: Kind,
     target: &str,
     holder: &str,
     settings: &LockSettings,
@@ -150,7 +197,7 @@ async fn wait_for_others(
     let mut waited = false;
     let mut seen: std::collections::BTreeMap<String, Seen> = Default::default();
     loop {
-        let found = with_tags(api, target).await?;
+        let found = with_tags(api, kind, target).await?;
         let now = (settings.clock)();
         for i in &found {
             for (other, expiry) in foreign_locks(std::slice::from_ref(i), holder, now) {
@@ -201,7 +248,7 @@ async fn wait_for_others(
 /// Takes a dead run's lapsed lock off, so that it is not left behind.
 async fn remove_lapsed(
     api: &dyn RdsWrite,
-    found: &[Instance],
+    found: &[Carrier],
     holder: &str,
     now: i64,
 ) -> Result<(), ExecError> {
@@ -234,8 +281,13 @@ fn locked(target: &str, run: &str, expiry: i64, settings: &LockSettings) -> Exec
     ))
 }
 
-async fn force_unlock(api: &dyn RdsWrite, target: &str, stale: &str) -> Result<(), ExecError> {
-    for instance in remove_key(api, target, stale).await? {
+async fn force_unlock(
+    api: &dyn RdsWrite,
+    kind: Kind,
+    target: &str,
+    stale: &str,
+) -> Result<(), ExecError> {
+    for instance in remove_key(api, kind, target, stale).await? {
         tracing::warn!(%instance, "removed the lock of run {stale} (--force-unlock)");
     }
     Ok(())
@@ -245,39 +297,47 @@ async fn force_unlock(api: &dyn RdsWrite, target: &str, stale: &str) -> Result<(
 /// and replaced during a refresh).
 pub async fn renew(
     api: &dyn RdsWrite,
+    kind: Kind,
     target: &str,
     holder: &str,
     settings: &LockSettings,
 ) -> Result<(), ExecError> {
-    put_on(api, &candidates(target), holder, settings).await
+    put_on(api, kind, &candidates(target), holder, settings).await
 }
 
 /// Writes the lock with a new expiry on those of `names` that exist (the new root takes it
 /// before the old one that carried it is deleted). Writing needs no tags: one look.
 pub async fn put_on(
     api: &dyn RdsWrite,
+    kind: Kind,
     names: &[String],
     holder: &str,
     settings: &LockSettings,
 ) -> Result<(), ExecError> {
-    let found = api.describe_some(names).await.map_err(ExecError::Aws)?;
+    let found = describe(api, kind, names).await?;
     write(api, &found, holder, settings).await
 }
 
 /// Removes this run's lock wherever it is now (the holder may have been renamed).
-pub async fn release(api: &dyn RdsWrite, target: &str, holder: &str) -> Result<(), ExecError> {
-    remove_key(api, target, holder).await.map(drop)
+pub async fn release(
+    api: &dyn RdsWrite,
+    kind: Kind,
+    target: &str,
+    holder: &str,
+) -> Result<(), ExecError> {
+    remove_key(api, kind, target, holder).await.map(drop)
 }
 
 /// Removes `holder`'s lock key from every root that carries it; returns those instances.
 async fn remove_key(
     api: &dyn RdsWrite,
+    kind: Kind,
     target: &str,
     holder: &str,
 ) -> Result<Vec<String>, ExecError> {
     let key = format!("{LOCK_PREFIX}{holder}");
     let mut removed = Vec::new();
-    for i in with_tags(api, target).await? {
+    for i in with_tags(api, kind, target).await? {
         if i.tags.contains_key(&key) {
             api.remove_tags(&i.arn, std::slice::from_ref(&key))
                 .await

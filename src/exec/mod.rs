@@ -144,7 +144,8 @@ impl<'a> Executor<'a> {
             tokio::time::sleep(self.config.lock.renew_every()).await;
             let held = self.held_lock.lock().await;
             if let Some(holder) = held.as_deref() {
-                if let Err(e) = lock::renew(self.api, &plan.target, holder, &self.config.lock).await
+                if let Err(e) =
+                    lock::renew(self.api, plan.kind, &plan.target, holder, &self.config.lock).await
                 {
                     tracing::warn!("could not renew the lock on {}: {e}", plan.target);
                 }

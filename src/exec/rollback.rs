@@ -1,6 +1,7 @@
 //! After a failure before the point of no return: wait for the target's trees to be quiet,
 //! plan the rollback from what is observed (`crate::plan::rollback`), and run it.
 
+use super::wait::cluster_settled;
 use super::wait::Watched;
 use super::{settled, Event, ExecError, Executor};
 use crate::observed::{tags, Observed, OLD_PREFIX, TEMP_PREFIX};
@@ -46,22 +47,30 @@ impl Executor<'_> {
     /// on three looks in a row (a rename hides an instance under both names for a while).
     /// Then reads the account with tags, and waits again if one of ours is mid-rename.
     async fn quiet_state(&self, plan: &Plan) -> Result<Observed, ExecError> {
-        let originals: Vec<String> = plan
+        let retires: Vec<&crate::plan::Step> = plan
             .steps
             .iter()
             .filter(|s| s.id.kind == StepKind::Retire)
-            .map(|s| s.resource.clone())
             .collect();
-        let watched: Vec<Watched> = originals
+        let originals: Vec<String> = retires.iter().map(|s| s.resource.clone()).collect();
+        let watched: Vec<Watched> = retires
             .iter()
-            .flat_map(|n| {
-                [
+            .flat_map(|s| {
+                let n = &s.resource;
+                let names = [
                     n.clone(),
                     format!("{OLD_PREFIX}{n}"),
                     format!("{TEMP_PREFIX}{n}"),
-                ]
+                ];
+                let cluster = matches!(s.op, crate::plan::Op::Cluster(_));
+                names.map(|n| {
+                    if cluster {
+                        Watched::Cluster(n)
+                    } else {
+                        Watched::Instance(n)
+                    }
+                })
             })
-            .map(Watched::Instance)
             .collect();
         loop {
             let stable = AtomicUsize::new(0);
@@ -72,18 +81,24 @@ impl Executor<'_> {
                     Duration::ZERO,
                     "the target tree to settle before rolling back",
                     &|looks| {
-                        let ids: Vec<String> = watched
+                        // (name, settled) of every watched resource that exists.
+                        let present: Vec<(String, bool)> = watched
                             .iter()
                             .filter_map(|w| match w {
-                                Watched::Instance(id) => looks.instance(id).map(|i| i.id.clone()),
-                                Watched::Snapshot(_) => None,
+                                Watched::Instance(id) => {
+                                    looks.instance(id).map(|i| (i.id.clone(), settled(i)))
+                                }
+                                Watched::Cluster(id) => looks
+                                    .cluster(id)
+                                    .map(|c| (c.id.clone(), cluster_settled(c))),
+                                Watched::Snapshot(..) => None,
                             })
                             .collect();
-                        let quiet = ids.iter().all(|id| looks.instance(id).is_some_and(settled));
-                        let visible = originals.iter().all(|n| {
-                            looks.instance(n).is_some()
-                                || looks.instance(&format!("{OLD_PREFIX}{n}")).is_some()
-                        });
+                        let quiet = present.iter().all(|(_, s)| *s);
+                        let ids: Vec<String> = present.into_iter().map(|(id, _)| id).collect();
+                        let visible = originals
+                            .iter()
+                            .all(|n| ids.contains(n) || ids.contains(&format!("{OLD_PREFIX}{n}")));
                         let mut last = last.lock().expect("quiet-state lock");
                         let same = *last == ids;
                         *last = ids;
@@ -101,10 +116,26 @@ impl Executor<'_> {
                 .await
                 .map_err(ExecError::Aws)?;
             // One of ours under neither its marked name nor its original one is mid-rename.
+            let mid_rename =
+                |id: &str, run: Option<&str>, marked: Option<String>, original: Option<&str>| {
+                    run == Some(plan.run_id.as_str())
+                        && marked.is_some_and(|name| id != name)
+                        && original != Some(id)
+                };
             let renaming = observed.instances.values().any(|i| {
-                i.tag(tags::RUN) == Some(&plan.run_id)
-                    && i.marked_name().is_some_and(|name| i.id != name)
-                    && i.tag(tags::ORIGINAL) != Some(i.id.as_str())
+                mid_rename(
+                    &i.id,
+                    i.tag(tags::RUN),
+                    i.marked_name(),
+                    i.tag(tags::ORIGINAL),
+                )
+            }) || observed.clusters.values().any(|c| {
+                mid_rename(
+                    &c.id,
+                    c.tag(tags::RUN),
+                    c.marked_name(),
+                    c.tag(tags::ORIGINAL),
+                )
             });
             if !renaming {
                 return Ok(observed);

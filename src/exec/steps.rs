@@ -1,11 +1,12 @@
 //! What each kind of step does: the call, then the wait until it has really taken effect.
 //! `run_step` is one arm per kind; each kind's operations follow.
 
-use super::wait::Watched;
+use super::wait::{cluster_settled, Watched};
 use super::{hooks, settled, ExecError, Executor};
-use crate::observed::{tags, Instance};
+use crate::observed::{tags, Cluster, Instance};
 use crate::plan::{
-    expected, CommandOp, GuardOp, InstanceOp, LockOp, ModifyAttrs, Op, Plan, SnapshotOp, Step,
+    expected, ClusterModify, ClusterOp, CommandOp, GuardOp, InstanceOp, Kind, LockOp, ModifyAttrs,
+    Op, Plan, SnapshotOf, SnapshotOp, Step,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -24,15 +25,26 @@ impl Executor<'_> {
         let id = step.resource.as_str();
         match &step.op {
             Op::Instance(op) => self.run_instance_op(plan, id, op, expect).await,
-            Op::Snapshot(op) => self.run_snapshot_op(plan, id, op).await,
+            Op::Cluster(op) => self.run_cluster_op(plan, id, op, expect).await,
+            Op::Snapshot(op) => {
+                self.run_snapshot_op(plan, id, op, SnapshotOf::Instance)
+                    .await
+            }
+            Op::ClusterSnapshot(op) => {
+                self.run_snapshot_op(plan, id, op, SnapshotOf::Cluster)
+                    .await
+            }
             Op::Command(op) => self.run_command(plan, id, op).await,
-            Op::Lock(op) => self.run_lock_op(id, op).await,
+            Op::Lock(op) => self.run_lock_op(plan, id, op).await,
             Op::Guard(op) => self.check_guardrails(plan, op).await,
         }
     }
 
     /// The checks before the first retire (see `crate::plan::ops::guard`).
     async fn check_guardrails(&self, plan: &Plan, op: &GuardOp) -> Result<(), ExecError> {
+        if plan.kind == Kind::Cluster {
+            return self.check_cluster_guardrails(plan, op).await;
+        }
         let all = self.api.describe_instances().await.map_err(aws)?;
         let now = crate::observed::Observed::new(
             all,
@@ -93,12 +105,93 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn run_lock_op(&self, target: &str, op: &LockOp) -> Result<(), ExecError> {
+    /// A cluster plan's guardrails: the cluster and its members as planned (same identities,
+    /// nothing pending), the clone and its members settled.
+    async fn check_cluster_guardrails(&self, plan: &Plan, op: &GuardOp) -> Result<(), ExecError> {
+        let (cluster_name, cluster_rid) = &op.originals[0];
+        let clusters = self
+            .api
+            .describe_some_clusters(&[cluster_name.clone(), plan.target.clone()])
+            .await
+            .map_err(aws)?;
+        let Some(target) = clusters.iter().find(|c| &c.id == cluster_name) else {
+            return Err(ExecError::Guardrail(format!(
+                "{cluster_name} no longer exists"
+            )));
+        };
+        if cluster_rid.is_some() && &target.resource_id != cluster_rid {
+            return Err(ExecError::Guardrail(format!(
+                "{cluster_name} is not the cluster the plan was made for (it was replaced)"
+            )));
+        }
+        let members: std::collections::BTreeSet<&str> =
+            target.members.iter().map(|m| m.id.as_str()).collect();
+        let planned: std::collections::BTreeSet<&str> =
+            op.originals[1..].iter().map(|(n, _)| n.as_str()).collect();
+        if members != planned {
+            return Err(ExecError::Guardrail(format!(
+                "the members of {cluster_name} changed since the plan: they are now [{}], the plan was made for [{}]",
+                members.into_iter().collect::<Vec<_>>().join(", "),
+                planned.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if !cluster_settled(target) {
+            return Err(ExecError::Guardrail(format!(
+                "{cluster_name} is {} with pending changes [{}]: wait until it is settled",
+                target.status,
+                target.pending_modifications.join(", ")
+            )));
+        }
+        let names: Vec<String> = op.originals[1..]
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(op.clones[1..].iter().cloned())
+            .collect();
+        let instances = self.api.describe_some(&names).await.map_err(aws)?;
+        for (name, planned_id) in &op.originals[1..] {
+            let Some(inst) = instances.iter().find(|i| &i.id == name) else {
+                return Err(ExecError::Guardrail(format!("{name} no longer exists")));
+            };
+            if planned_id.is_some() && &inst.resource_id != planned_id {
+                return Err(ExecError::Guardrail(format!(
+                    "{name} is not the instance the plan was made for (it was replaced)"
+                )));
+            }
+            if !settled(inst) {
+                return Err(ExecError::Guardrail(format!(
+                    "{name} is {}, not settled: wait until it is",
+                    inst.status
+                )));
+            }
+        }
+        let clone_clusters = self
+            .api
+            .describe_some_clusters(&op.clones[..1])
+            .await
+            .map_err(aws)?;
+        if !clone_clusters.iter().any(cluster_settled) {
+            return Err(ExecError::Guardrail(format!(
+                "the clone {} is missing or not settled",
+                op.clones[0]
+            )));
+        }
+        for clone in &op.clones[1..] {
+            if !instances.iter().any(|i| &i.id == clone && settled(i)) {
+                return Err(ExecError::Guardrail(format!(
+                    "the clone {clone} is missing or not settled"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_lock_op(&self, plan: &Plan, target: &str, op: &LockOp) -> Result<(), ExecError> {
         let mut held = self.held_lock.lock().await;
+        let kind = plan.kind;
         match op {
             LockOp::Take { holder } => {
                 let taken =
-                    super::lock::acquire(self.api, target, holder, &self.config.lock).await?;
+                    super::lock::acquire(self.api, kind, target, holder, &self.config.lock).await?;
                 *held = Some(holder.clone());
                 match taken {
                     super::lock::Taken::Free => Ok(()),
@@ -107,12 +200,12 @@ impl Executor<'_> {
             }
             LockOp::Move { holder } => {
                 let names = [target.to_string()];
-                super::lock::put_on(self.api, &names, holder, &self.config.lock).await
+                super::lock::put_on(self.api, kind, &names, holder, &self.config.lock).await
             }
             LockOp::Release { holder } => {
                 *held = None;
                 // A lock that cannot be removed lapses within its TTL: never a failed run.
-                if let Err(e) = super::lock::release(self.api, target, holder).await {
+                if let Err(e) = super::lock::release(self.api, kind, target, holder).await {
                     tracing::warn!("could not release the lock on {target}: {e}");
                 }
                 Ok(())
@@ -141,10 +234,20 @@ impl Executor<'_> {
                 let snapshot_id = snapshot_id.as_deref().ok_or_else(|| {
                     ExecError::Refused(format!("the restore of {id} names no snapshot"))
                 })?;
-                self.wait_snapshot(snapshot_id, Duration::ZERO).await?;
+                self.wait_snapshot(SnapshotOf::Instance, snapshot_id, Duration::ZERO)
+                    .await?;
                 self.note_change(&[id]);
                 self.api
                     .restore_from_snapshot(id, snapshot_id, attrs)
+                    .await
+                    .map_err(aws)?;
+                self.settled_after(id, expect).await.map(drop)
+            }
+            InstanceOp::CreateMember { cluster, attrs } => {
+                self.settle_cluster(cluster).await?;
+                self.note_change(&[id]);
+                self.api
+                    .create_member(id, cluster, attrs)
                     .await
                     .map_err(aws)?;
                 self.settled_after(id, expect).await.map(drop)
@@ -239,46 +342,50 @@ impl Executor<'_> {
     async fn run_snapshot_op(
         &self,
         plan: &Plan,
-        instance_id: &str,
+        source: &str,
         op: &SnapshotOp,
+        of: SnapshotOf,
     ) -> Result<(), ExecError> {
         match op {
             SnapshotOp::Create {
                 snapshot_id,
                 tags: marker_tags,
             } => {
-                self.settle(instance_id).await?;
+                match of {
+                    SnapshotOf::Instance => self.settle(source).await.map(drop)?,
+                    SnapshotOf::Cluster => self.settle_cluster(source).await.map(drop)?,
+                }
                 let exists = self
                     .api
-                    .describe_snapshot(snapshot_id)
+                    .describe_snapshot(of, snapshot_id)
                     .await
                     .map_err(aws)?
                     .is_some();
                 if !exists {
                     self.api
-                        .create_snapshot(instance_id, snapshot_id, marker_tags)
+                        .create_snapshot(of, source, snapshot_id, marker_tags)
                         .await
                         .map_err(aws)?;
                 }
                 let expect = Duration::from_secs_f64(op.expected(&self.config.latency));
-                self.wait_snapshot(snapshot_id, expect).await
+                self.wait_snapshot(of, snapshot_id, expect).await
             }
             SnapshotOp::Delete { snapshot_id } => {
-                let Some(snap) = self.own_snapshot(snapshot_id, &plan.run_id).await? else {
+                let Some(snap) = self.own_snapshot(of, snapshot_id, &plan.run_id).await? else {
                     return Ok(());
                 };
-                self.api.delete_snapshot(&snap.id).await.map_err(aws)?;
-                let watched = [Watched::Snapshot(snapshot_id.clone())];
+                self.api.delete_snapshot(of, &snap.id).await.map_err(aws)?;
+                let watched = [Watched::Snapshot(of, snapshot_id.clone())];
                 let what = format!("snapshot {snapshot_id} to be deleted");
                 self.poller
                     .wait(&watched, Duration::ZERO, &what, &|seen| {
-                        seen.snapshot(snapshot_id).is_none()
+                        seen.snapshot(of, snapshot_id).is_none()
                     })
                     .await
                     .map(drop)
             }
             SnapshotOp::Unmark { snapshot_id, keys } => {
-                match self.own_snapshot(snapshot_id, &plan.run_id).await? {
+                match self.own_snapshot(of, snapshot_id, &plan.run_id).await? {
                     Some(snap) => self.api.remove_tags(&snap.arn, keys).await.map_err(aws),
                     None => Ok(()),
                 }
@@ -290,10 +397,16 @@ impl Executor<'_> {
     /// guard before a snapshot of production is deleted or changed.
     async fn own_snapshot(
         &self,
+        of: SnapshotOf,
         snapshot_id: &str,
         run_id: &str,
     ) -> Result<Option<crate::observed::Snapshot>, ExecError> {
-        let Some(mut snap) = self.api.describe_snapshot(snapshot_id).await.map_err(aws)? else {
+        let Some(mut snap) = self
+            .api
+            .describe_snapshot(of, snapshot_id)
+            .await
+            .map_err(aws)?
+        else {
             return Ok(None);
         };
         snap.tags = self.api.list_tags(&snap.arn).await.map_err(aws)?;
@@ -309,19 +422,29 @@ impl Executor<'_> {
     }
 
     async fn run_command(&self, plan: &Plan, id: &str, op: &CommandOp) -> Result<(), ExecError> {
-        let inst = self.settle(id).await?;
+        // A cluster's hooks are given its writer endpoint.
+        let (name, address, port) = match plan.kind {
+            Kind::Instance => {
+                let i = self.settle(id).await?;
+                (i.id, i.address, i.port)
+            }
+            Kind::Cluster => {
+                let c = self.settle_cluster(id).await?;
+                (c.id, c.address, c.port)
+            }
+        };
         let env = vec![
             ("STACK_MITOSIS_SOURCE".to_string(), plan.source.clone()),
             ("STACK_MITOSIS_TARGET".to_string(), plan.target.clone()),
             ("STACK_MITOSIS_RUN_ID".to_string(), plan.run_id.clone()),
-            ("STACK_MITOSIS_INSTANCE".to_string(), inst.id.clone()),
+            ("STACK_MITOSIS_INSTANCE".to_string(), name),
             (
                 "STACK_MITOSIS_ENDPOINT_ADDRESS".to_string(),
-                inst.address.clone().unwrap_or_default(),
+                address.unwrap_or_default(),
             ),
             (
                 "STACK_MITOSIS_ENDPOINT_PORT".to_string(),
-                inst.port.map(|p| p.to_string()).unwrap_or_default(),
+                port.map(|p| p.to_string()).unwrap_or_default(),
             ),
         ];
         hooks::run_hook(
@@ -385,13 +508,175 @@ impl Executor<'_> {
         Ok(seen.instance(id).map(|i| i.arn.clone()).unwrap_or_default())
     }
 
+    async fn run_cluster_op(
+        &self,
+        plan: &Plan,
+        id: &str,
+        op: &ClusterOp,
+        expect: Duration,
+    ) -> Result<(), ExecError> {
+        match op {
+            ClusterOp::Clone { source, attrs, .. } => {
+                self.settle_cluster(source).await?;
+                self.note_change(&[id]);
+                self.api
+                    .clone_cluster(id, source, attrs)
+                    .await
+                    .map_err(aws)?;
+                self.cluster_settled_after(id, expect).await.map(drop)
+            }
+            ClusterOp::RestoreFromSnapshot {
+                snapshot_id,
+                engine,
+                engine_version,
+                attrs,
+                ..
+            } => {
+                let snapshot_id = snapshot_id.as_deref().ok_or_else(|| {
+                    ExecError::Refused(format!("the restore of {id} names no snapshot"))
+                })?;
+                self.wait_snapshot(SnapshotOf::Cluster, snapshot_id, Duration::ZERO)
+                    .await?;
+                self.note_change(&[id]);
+                self.api
+                    .restore_cluster_from_snapshot(id, snapshot_id, engine, engine_version, attrs)
+                    .await
+                    .map_err(aws)?;
+                self.cluster_settled_after(id, expect).await.map(drop)
+            }
+            ClusterOp::Modify(m) => self.modify_cluster(id, m, expect).await,
+            ClusterOp::AddTags { tags } => {
+                let c = self.cluster_now(id).await?;
+                self.api.add_tags(&c.arn, tags).await.map_err(aws)
+            }
+            ClusterOp::RemoveTags { keys } => {
+                let c = self.cluster_now(id).await?;
+                self.api.remove_tags(&c.arn, keys).await.map_err(aws)
+            }
+            ClusterOp::Delete { final_snapshot_id } => {
+                let mut c = self.settle_cluster(id).await?;
+                c.tags = self.api.list_tags(&c.arn).await.map_err(aws)?;
+                check_cluster_deletable(&c, &plan.run_id)?;
+                self.note_change(&[id]);
+                self.api
+                    .delete_cluster(id, final_snapshot_id.as_deref())
+                    .await
+                    .map_err(aws)?;
+                let what = format!("{id} to be deleted");
+                self.poller
+                    .wait(
+                        &[Watched::Cluster(id.to_string())],
+                        expect,
+                        &what,
+                        &|seen| seen.cluster(id).is_none(),
+                    )
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    async fn modify_cluster(
+        &self,
+        id: &str,
+        m: &ClusterModify,
+        expect: Duration,
+    ) -> Result<(), ExecError> {
+        self.settle_cluster(id).await?;
+        self.note_change(&[id]);
+        if let Some(new_id) = &m.new_id {
+            self.note_change(&[new_id.as_str()]);
+        }
+        self.api.modify_cluster(id, m).await.map_err(aws)?;
+        match &m.new_id {
+            Some(new_id) => {
+                let both = [
+                    Watched::Cluster(id.to_string()),
+                    Watched::Cluster(new_id.clone()),
+                ];
+                let what = format!("{id} to be renamed to {new_id}");
+                self.poller
+                    .wait(&both, expect, &what, &|seen| {
+                        seen.cluster(id).is_none()
+                            && seen.cluster(new_id).is_some_and(cluster_settled)
+                    })
+                    .await
+                    .map(drop)
+            }
+            None => {
+                let what = format!("{id} to apply its modification");
+                self.poller
+                    .wait(
+                        &[Watched::Cluster(id.to_string())],
+                        expect,
+                        &what,
+                        &|seen| {
+                            seen.cluster(id)
+                                .is_some_and(|c| m.already_applied(c) && cluster_settled(c))
+                        },
+                    )
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// Waits until cluster `id` exists and is settled.
+    async fn settle_cluster(&self, id: &str) -> Result<Cluster, ExecError> {
+        let last_change = self.changed.lock().ok().and_then(|c| c.get(id).copied());
+        if let Some((at, c)) = self.poller.last_seen_cluster(id) {
+            if cluster_settled(&c) && last_change.is_none_or(|t| at > t) {
+                return Ok(c);
+            }
+        }
+        self.cluster_settled_after(id, Duration::ZERO).await
+    }
+
+    async fn cluster_settled_after(
+        &self,
+        id: &str,
+        expect: Duration,
+    ) -> Result<Cluster, ExecError> {
+        let what = format!("{id} to be available");
+        let seen = self
+            .poller
+            .wait(
+                &[Watched::Cluster(id.to_string())],
+                expect,
+                &what,
+                &|seen| seen.cluster(id).is_some_and(cluster_settled),
+            )
+            .await?;
+        Ok(seen.cluster(id).cloned().expect("the wait saw it"))
+    }
+
+    /// The cluster as it is now (tags are set by ARN; tagging works in any status).
+    async fn cluster_now(&self, id: &str) -> Result<Cluster, ExecError> {
+        let what = format!("{id} to exist");
+        let seen = self
+            .poller
+            .wait(
+                &[Watched::Cluster(id.to_string())],
+                Duration::ZERO,
+                &what,
+                &|seen| seen.cluster(id).is_some(),
+            )
+            .await?;
+        Ok(seen.cluster(id).cloned().expect("the wait saw it"))
+    }
+
     /// Waits until the snapshot is available (a failed snapshot fails the wait).
-    async fn wait_snapshot(&self, snapshot_id: &str, expect: Duration) -> Result<(), ExecError> {
-        let watched = [Watched::Snapshot(snapshot_id.to_string())];
+    async fn wait_snapshot(
+        &self,
+        of: SnapshotOf,
+        snapshot_id: &str,
+        expect: Duration,
+    ) -> Result<(), ExecError> {
+        let watched = [Watched::Snapshot(of, snapshot_id.to_string())];
         let what = format!("snapshot {snapshot_id} to be available");
         self.poller
             .wait(&watched, expect, &what, &|seen| {
-                seen.snapshot(snapshot_id)
+                seen.snapshot(of, snapshot_id)
                     .is_some_and(|s| s.status == "available")
             })
             .await
@@ -403,14 +688,25 @@ impl Executor<'_> {
 /// (old-X) or, on rollback, created it (temp-X). The plan says so too; this re-checks what AWS
 /// reports right now.
 fn check_deletable(inst: &Instance, run_id: &str) -> Result<(), ExecError> {
-    let ok = inst.tag(tags::RUN) == Some(run_id)
-        && inst.marked_name().is_some_and(|name| inst.id == name);
-    if ok {
+    deletable(&inst.id, inst.tag(tags::RUN), inst.marked_name(), run_id)
+}
+
+/// The same guard for a cluster.
+fn check_cluster_deletable(c: &Cluster, run_id: &str) -> Result<(), ExecError> {
+    deletable(&c.id, c.tag(tags::RUN), c.marked_name(), run_id)
+}
+
+fn deletable(
+    id: &str,
+    run: Option<&str>,
+    marked_name: Option<String>,
+    run_id: &str,
+) -> Result<(), ExecError> {
+    if run == Some(run_id) && marked_name.is_some_and(|name| id == name) {
         Ok(())
     } else {
         Err(ExecError::Refused(format!(
-            "refusing to delete {}: its tags do not show that run {run_id} retired or created it",
-            inst.id
+            "refusing to delete {id}: its tags do not show that run {run_id} retired or created it"
         )))
     }
 }

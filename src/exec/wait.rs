@@ -6,7 +6,8 @@
 
 use super::ExecError;
 use crate::aws::RdsRead;
-use crate::observed::{Instance, Snapshot};
+use crate::observed::{Cluster, Instance, Snapshot};
+use crate::plan::SnapshotOf;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,6 +50,15 @@ pub fn settled(i: &Instance) -> bool {
             .all(|g| g.status == "active" || g.status == "removing")
 }
 
+/// A cluster is settled when `available` with nothing pending.
+pub fn cluster_settled(c: &Cluster) -> bool {
+    c.status == "available"
+        && c.pending_modifications.is_empty()
+        && c.vpc_security_groups
+            .iter()
+            .all(|g| g.status == "active" || g.status == "removing")
+}
+
 /// Snapshot statuses: `available` is done, `failed`/`error` failed, anything else in progress.
 pub fn classify_snapshot(status: &str) -> StatusClass {
     match status {
@@ -62,7 +72,8 @@ pub fn classify_snapshot(status: &str) -> StatusClass {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Watched {
     Instance(String),
-    Snapshot(String),
+    Cluster(String),
+    Snapshot(SnapshotOf, String),
 }
 
 /// A watched resource as one look saw it.
@@ -71,28 +82,40 @@ pub enum Watched {
 #[derive(Debug, Clone)]
 pub enum Seen {
     Instance(Instance),
-    Snapshot(Snapshot),
+    Cluster(Cluster),
+    Snapshot(SnapshotOf, Snapshot),
 }
 
 impl Seen {
     fn name(&self) -> &str {
         match self {
             Seen::Instance(i) => &i.id,
-            Seen::Snapshot(s) => &s.id,
+            Seen::Cluster(c) => &c.id,
+            Seen::Snapshot(_, s) => &s.id,
         }
     }
 
     fn status(&self) -> &str {
         match self {
             Seen::Instance(i) => &i.status,
-            Seen::Snapshot(s) => &s.status,
+            Seen::Cluster(c) => &c.status,
+            Seen::Snapshot(_, s) => &s.status,
         }
     }
 
     fn class(&self) -> StatusClass {
         match self {
             Seen::Instance(i) => classify(&i.status),
-            Seen::Snapshot(s) => classify_snapshot(&s.status),
+            Seen::Cluster(c) => classify(&c.status),
+            Seen::Snapshot(_, s) => classify_snapshot(&s.status),
+        }
+    }
+
+    fn key(&self) -> Watched {
+        match self {
+            Seen::Instance(i) => Watched::Instance(i.id.clone()),
+            Seen::Cluster(c) => Watched::Cluster(c.id.clone()),
+            Seen::Snapshot(of, s) => Watched::Snapshot(*of, s.id.clone()),
         }
     }
 }
@@ -109,9 +132,16 @@ impl Looks {
         }
     }
 
-    pub fn snapshot(&self, id: &str) -> Option<&Snapshot> {
-        match self.0.get(&Watched::Snapshot(id.to_string())) {
-            Some(Seen::Snapshot(s)) => Some(s),
+    pub fn cluster(&self, id: &str) -> Option<&Cluster> {
+        match self.0.get(&Watched::Cluster(id.to_string())) {
+            Some(Seen::Cluster(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn snapshot(&self, of: SnapshotOf, id: &str) -> Option<&Snapshot> {
+        match self.0.get(&Watched::Snapshot(of, id.to_string())) {
+            Some(Seen::Snapshot(_, s)) => Some(s),
             _ => None,
         }
     }
@@ -236,23 +266,33 @@ impl<'a> Poller<'a> {
         }
     }
 
-    /// One look at everything watched: a DescribeDBInstances filtered to the instances, one
-    /// DescribeDBSnapshots per snapshot.
+    /// One look at everything watched: a DescribeDBInstances filtered to the instances, a
+    /// DescribeDBClusters filtered to the clusters, one describe per snapshot.
     async fn describe(&self, watched: &[Watched]) -> Result<Vec<Seen>, String> {
         let mut instances = Vec::new();
+        let mut clusters = Vec::new();
         let mut found = Vec::new();
         for w in watched {
             match w {
                 Watched::Instance(id) => instances.push(id.clone()),
-                Watched::Snapshot(id) => {
+                Watched::Cluster(id) => clusters.push(id.clone()),
+                Watched::Snapshot(of, id) => {
                     let snap = self
                         .api
-                        .describe_snapshot(id)
+                        .describe_snapshot(*of, id)
                         .await
                         .map_err(|e| e.to_string())?;
-                    found.extend(snap.map(Seen::Snapshot));
+                    found.extend(snap.map(|s| Seen::Snapshot(*of, s)));
                 }
             }
+        }
+        if !clusters.is_empty() {
+            let seen = self
+                .api
+                .describe_some_clusters(&clusters)
+                .await
+                .map_err(|e| e.to_string())?;
+            found.extend(seen.into_iter().map(Seen::Cluster));
         }
         if !instances.is_empty() {
             let seen = self
@@ -280,13 +320,7 @@ impl<'a> Poller<'a> {
         let result = self.describe(&watched).await.map(|found| {
             found
                 .into_iter()
-                .map(|seen| {
-                    let key = match &seen {
-                        Seen::Instance(i) => Watched::Instance(i.id.clone()),
-                        Seen::Snapshot(s) => Watched::Snapshot(s.id.clone()),
-                    };
-                    (key, seen)
-                })
+                .map(|seen| (seen.key(), seen))
                 .collect::<BTreeMap<Watched, Seen>>()
         });
         let now = Instant::now();
@@ -332,6 +366,14 @@ impl<'a> Poller<'a> {
     }
 
     /// The instance as last seen and when, however long ago.
+    pub fn last_seen_cluster(&self, id: &str) -> Option<(Instant, Cluster)> {
+        let r = self.registry.lock().expect("poller registry");
+        match r.latest.get(&Watched::Cluster(id.to_string())) {
+            Some((at, Seen::Cluster(c))) => Some((*at, c.clone())),
+            _ => None,
+        }
+    }
+
     pub fn last_seen(&self, id: &str) -> Option<(Instant, Instance)> {
         let r = self.registry.lock().expect("poller registry");
         match r.latest.get(&Watched::Instance(id.to_string())) {
@@ -421,7 +463,10 @@ impl<'a> Poller<'a> {
                     .iter()
                     .map(|w| match (w, looks.0.get(w)) {
                         (_, Some(s)) => format!("{} is {}", s.name(), s.status()),
-                        (Watched::Instance(id) | Watched::Snapshot(id), None) => {
+                        (
+                            Watched::Instance(id) | Watched::Cluster(id) | Watched::Snapshot(_, id),
+                            None,
+                        ) => {
                             format!("{id} does not exist")
                         }
                     })

@@ -263,13 +263,13 @@ impl ModifyAttrs {
     }
 }
 
-fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
+pub(super) fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
 }
 
-fn non_empty(v: &Option<String>) -> Option<String> {
+pub(super) fn non_empty(v: &Option<String>) -> Option<String> {
     v.as_ref().filter(|s| !s.is_empty()).cloned()
 }

@@ -33,6 +33,11 @@ pub struct LatencyModel {
     pub modify_lag: f64,
     /// One API call's round trip.
     pub api_call: f64,
+    /// An Aurora copy-on-write clone (RestoreDBClusterToPointInTime) until the cluster is
+    /// available: independent of the data size.
+    pub clone_cluster: f64,
+    /// CreateDBInstance of an Aurora cluster member until it is available.
+    pub create_cluster_instance: f64,
     /// A hook command (before-swap, restart); unknown, so 0 unless given.
     pub hook: f64,
 }
@@ -51,6 +56,8 @@ impl Default for LatencyModel {
             modify_lag: 15.0,
             api_call: 0.3,
             hook: 0.0,
+            clone_cluster: 420.0,
+            create_cluster_instance: 600.0,
         }
     }
 }

@@ -4,6 +4,8 @@
 //! rendered, and the executor only executes it.
 
 mod attributes;
+mod cluster;
+mod cluster_attributes;
 mod eta;
 pub mod ops;
 mod planner;
@@ -15,8 +17,11 @@ mod tree;
 mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
+pub use cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs, ServerlessV2Scaling};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
-pub use ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
+pub use ops::{
+    ClusterOp, CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag,
+};
 pub use planner::{
     final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, with_lock, PlanRequest,
     SnapshotChoice, FRESH_SNAPSHOT_PREFIX,
@@ -39,6 +44,8 @@ pub enum ClonePath {
     Replica,
     /// Different VPCs, or asked for: a restore of a source snapshot into the target's subnet group.
     Snapshot,
+    /// Aurora clusters: a copy-on-write clone of the source cluster.
+    Clone,
 }
 
 impl ClonePath {
@@ -46,6 +53,33 @@ impl ClonePath {
         match self {
             ClonePath::Replica => "replica",
             ClonePath::Snapshot => "snapshot",
+            ClonePath::Clone => "clone",
+        }
+    }
+}
+
+/// What a plan refreshes: a tree of DB instances, or an Aurora cluster and its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Instance,
+    Cluster,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Instance => "instance",
+            Kind::Cluster => "cluster",
+        }
+    }
+
+    /// The resource type in the target's ARN (`db:NAME`, `cluster:NAME`).
+    pub fn arn_type(self) -> &'static str {
+        match self {
+            Kind::Instance => "db",
+            Kind::Cluster => "cluster",
         }
     }
 }
@@ -54,6 +88,7 @@ impl ClonePath {
 pub struct Plan {
     pub source: String,
     pub target: String,
+    pub kind: Kind,
     pub path: ClonePath,
     /// The run this plan belongs to: fresh, or read back from the tags of an interrupted run.
     pub run_id: String,
@@ -62,6 +97,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Expected duration and downtime, when a latency model was applied (`with_eta`).
     pub eta: Option<Eta>,
+    /// What the user should know before applying (an engine version that will differ).
+    pub notes: Vec<String>,
 }
 
 impl Plan {

@@ -5,12 +5,13 @@
 //! belongs to; tags follow renames, so every step can tell whether it is already done.
 
 use super::attributes::{CreateAttrs, ModifyAttrs};
-use super::ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOp, Tag};
+use super::ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag};
 use super::tree::{target_nodes, Node};
 use super::validate::{
-    check_available, check_engines, check_names, reject_cluster_member, run_of, validate_identifier,
+    check_available, check_engines, check_names, reject_cluster_member, run_of, runs_of,
+    validate_identifier,
 };
-use super::{ClonePath, Phase, Plan, Step, StepId, StepKind};
+use super::{ClonePath, Kind, Phase, Plan, Step, StepId, StepKind};
 use crate::error::MitosisError;
 use crate::observed::{tags, Instance, Observed, Snapshot};
 
@@ -64,6 +65,9 @@ impl PlanRequest {
 }
 
 pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
+    if super::cluster::names_a_cluster(obs, req) {
+        return super::cluster::plan_cluster(obs, req);
+    }
     validate_identifier("--source", &req.source)?;
     validate_identifier("--target", &req.target)?;
     if req.source == req.target {
@@ -96,7 +100,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         reject_cluster_member(node.attributes(), "target-tree")?;
         check_names(obs, node)?;
     }
-    let (run_id, resuming) = run_of(&nodes, &obs.snapshots, &req.target, &req.run_id)?;
+    let (run_id, resuming) = run_of(runs_of(&nodes), &obs.snapshots, &req.target, &req.run_id)?;
     let root = &nodes[0];
     check_engines(source, root.attributes())?;
     if !resuming {
@@ -116,6 +120,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         steps: Vec::new(),
         req,
         run_id: run_id.clone(),
+        snapshots_of: SnapshotOf::Instance,
     };
     let built = b.clone_phase(obs, &nodes, path, source)?;
     let swapped = b.swap_phases(&nodes, built);
@@ -124,11 +129,13 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     let plan = Plan {
         source: req.source.clone(),
         target: req.target.clone(),
+        kind: Kind::Instance,
         path,
         run_id,
         resuming,
         steps: b.steps,
         eta: None,
+        notes: Vec::new(),
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))
@@ -183,10 +190,13 @@ pub fn with_lock(mut plan: Plan, holder: &str) -> Plan {
     plan
 }
 
-struct Builder<'a> {
-    steps: Vec<Step>,
-    req: &'a PlanRequest,
-    run_id: String,
+/// Emits the steps of one plan: the instance tree's here, the cluster's in `cluster.rs`.
+pub(super) struct Builder<'a> {
+    pub(super) steps: Vec<Step>,
+    pub(super) req: &'a PlanRequest,
+    pub(super) run_id: String,
+    /// Whose snapshots the snapshot path takes and restores.
+    pub(super) snapshots_of: SnapshotOf,
 }
 
 /// Why a step on a clone is already done: it has been swapped in, or `done` says so.
@@ -199,7 +209,7 @@ fn clone_skip(node: &Node, done: impl FnOnce(&Instance) -> Option<String>) -> Op
 }
 
 impl Builder<'_> {
-    fn push(
+    pub(super) fn push(
         &mut self,
         id: StepId,
         phase: Phase,
@@ -211,7 +221,7 @@ impl Builder<'_> {
         super::step::push(&mut self.steps, id, phase, resource, op, depends_on, skip)
     }
 
-    fn marker_tags(&self, role: &str, original: &str) -> Vec<Tag> {
+    pub(super) fn marker_tags(&self, role: &str, original: &str) -> Vec<Tag> {
         [
             (tags::ROLE, role),
             (tags::ORIGINAL, original),
@@ -305,7 +315,7 @@ impl Builder<'_> {
     ) -> Result<StepId, MitosisError> {
         let skip = self.create_skip(node);
         let restore_done = skip.is_some();
-        let (snapshot_id, snapshot_step) = self.choose_snapshot(obs, source, restore_done)?;
+        let (snapshot_id, snapshot_step) = self.choose_snapshot(obs, &source.id, restore_done)?;
         // A snapshot taken by this run (`--snapshot fresh`) goes once the clone exists.
         let fresh = snapshot_step.as_ref().and(snapshot_id.clone());
         let op = InstanceOp::RestoreFromSnapshot {
@@ -329,7 +339,7 @@ impl Builder<'_> {
 
     /// Once the clone restored from the fresh snapshot exists, the snapshot goes (or, with
     /// `--keep-snapshot`, loses the markers that would make a later run adopt it).
-    fn release_snapshot_step(
+    pub(super) fn release_snapshot_step(
         &mut self,
         obs: &Observed,
         snapshot_id: &str,
@@ -359,14 +369,23 @@ impl Builder<'_> {
             };
             (StepKind::DeleteSnapshot, op, skip)
         };
+        let op = self.snapshot_op(op);
         self.push(
             StepId::new(kind, snapshot_id),
             Phase::Clone,
             snapshot_id,
-            Op::Snapshot(op),
+            op,
             vec![restored],
             skip,
         );
+    }
+
+    /// A snapshot operation on the source's kind of snapshot.
+    pub(super) fn snapshot_op(&self, op: SnapshotOp) -> Op {
+        match self.snapshots_of {
+            SnapshotOf::Instance => Op::Snapshot(op),
+            SnapshotOf::Cluster => Op::ClusterSnapshot(op),
+        }
     }
 
     /// Detach the root clone from the source: a PostgreSQL replica cannot have replicas of
@@ -421,42 +440,14 @@ impl Builder<'_> {
     /// Retire every X to old-X, then swap every temp-X in as X; children before parents, as
     /// the refresh procedure orders them. Returns the swap steps.
     fn swap_phases(&mut self, nodes: &[Node], built: Vec<StepId>) -> Vec<StepId> {
-        let mut clone_done = built;
-        if let Some(command) = &self.req.before_swap {
-            let started = nodes.iter().any(|n| n.retired() || n.swapped());
-            let prepared = nodes[0]
-                .replacement
-                .as_ref()
-                .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
-            let skip = if started {
-                Some("the swap has already begun".to_string())
-            } else {
-                prepared.then(|| "the before-swap command already succeeded".to_string())
-            };
-            let op = CommandOp {
-                hook: Hook::BeforeSwap,
-                command: command.clone(),
-            };
-            let temp_root = nodes[0].temp();
-            let hook = self.push(
-                StepId::once(StepKind::BeforeSwap),
-                Phase::Prepare,
-                &temp_root,
-                Op::Command(op),
-                clone_done,
-                skip.clone(),
-            );
-            let tags = vec![Tag::new(tags::PREPARED, &self.run_id)];
-            clone_done = vec![self.push(
-                StepId::new(StepKind::Prepared, &temp_root),
-                Phase::Prepare,
-                &temp_root,
-                Op::Instance(InstanceOp::AddTags { tags }),
-                vec![hook],
-                skip,
-            )];
-        }
         let started = nodes.iter().any(|n| n.retired() || n.swapped());
+        let prepared = nodes[0]
+            .replacement
+            .as_ref()
+            .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
+        let mark_prepared = |tags| Op::Instance(InstanceOp::AddTags { tags });
+        let clone_done =
+            self.prepare_steps(&nodes[0].temp(), started, prepared, mark_prepared, built);
         let guard = GuardOp {
             originals: nodes
                 .iter()
@@ -508,8 +499,50 @@ impl Builder<'_> {
         swaps
     }
 
+    /// The before-swap command on the complete clone (whose root is `temp_root`), then the
+    /// root's `prepared` tag (`mark` makes the tagging step for the root's kind). Returns what
+    /// the guardrails wait for.
+    pub(super) fn prepare_steps(
+        &mut self,
+        temp_root: &str,
+        started: bool,
+        prepared: bool,
+        mark: impl FnOnce(Vec<Tag>) -> Op,
+        clone_done: Vec<StepId>,
+    ) -> Vec<StepId> {
+        let Some(command) = &self.req.before_swap else {
+            return clone_done;
+        };
+        let skip = if started {
+            Some("the swap has already begun".to_string())
+        } else {
+            prepared.then(|| "the before-swap command already succeeded".to_string())
+        };
+        let op = CommandOp {
+            hook: Hook::BeforeSwap,
+            command: command.clone(),
+        };
+        let hook = self.push(
+            StepId::once(StepKind::BeforeSwap),
+            Phase::Prepare,
+            temp_root,
+            Op::Command(op),
+            clone_done,
+            skip.clone(),
+        );
+        let tags = vec![Tag::new(tags::PREPARED, &self.run_id)];
+        vec![self.push(
+            StepId::new(StepKind::Prepared, temp_root),
+            Phase::Prepare,
+            temp_root,
+            mark(tags),
+            vec![hook],
+            skip,
+        )]
+    }
+
     /// Mark X as retired by this run, then rename it to old-X.
-    fn retire_steps(&mut self, node: &Node, clone_done: Vec<StepId>) -> StepId {
+    pub(super) fn retire_steps(&mut self, node: &Node, clone_done: Vec<StepId>) -> StepId {
         let marked = node
             .original
             .as_ref()
@@ -540,7 +573,8 @@ impl Builder<'_> {
     /// The restart command, then (only after it succeeded) the deletes of old-* and the
     /// removal of the tool's markers.
     fn cleanup_phase(&mut self, nodes: &[Node], swaps: Vec<StepId>) {
-        let gate = self.restart_step(nodes, swaps);
+        let cleanup_started = nodes.iter().any(|n| n.original.is_none());
+        let gate = self.restart_step(cleanup_started, swaps);
         let mut deleted: Vec<(String, StepId)> = Vec::new();
         for node in nodes.iter().rev() {
             let id = self.delete_steps(node, gate.clone(), &deleted);
@@ -576,11 +610,14 @@ impl Builder<'_> {
     }
 
     /// The restart command, when given: what every delete waits for.
-    fn restart_step(&mut self, nodes: &[Node], swaps: Vec<StepId>) -> Vec<StepId> {
+    pub(super) fn restart_step(
+        &mut self,
+        cleanup_started: bool,
+        swaps: Vec<StepId>,
+    ) -> Vec<StepId> {
         let Some(command) = &self.req.restart else {
             return swaps;
         };
-        let cleanup_started = nodes.iter().any(|n| n.original.is_none());
         let skip = cleanup_started.then(|| "old instances are already being deleted".to_string());
         let op = CommandOp {
             hook: Hook::Restart,
@@ -694,16 +731,16 @@ impl Builder<'_> {
 
     /// The snapshot to restore (None only when the restore is done and its snapshot is no
     /// longer listed), and the step that takes it when it is fresh.
-    fn choose_snapshot(
+    pub(super) fn choose_snapshot(
         &mut self,
         obs: &Observed,
-        source: &Instance,
+        source: &str,
         restore_done: bool,
     ) -> Result<(Option<String>, Option<StepId>), MitosisError> {
-        let available = |s: &&Snapshot| s.status == "available" && s.instance_id == source.id;
+        let available = |s: &&Snapshot| s.status == "available" && s.instance_id == source;
         match &self.req.snapshot {
             SnapshotChoice::Fresh => {
-                let snapshot_id = fresh_snapshot_id(&source.id, &self.run_id);
+                let snapshot_id = fresh_snapshot_id(source, &self.run_id);
                 let exists = obs.snapshots.iter().any(|s| s.id == snapshot_id);
                 // Resuming after the delete: nothing left to take.
                 let skip = if restore_done {
@@ -716,10 +753,10 @@ impl Builder<'_> {
                     tags: self.marker_tags(tags::ROLE_SNAPSHOT, &self.req.target.clone()),
                 };
                 let id = self.push(
-                    StepId::new(StepKind::Snapshot, &source.id),
+                    StepId::new(StepKind::Snapshot, source),
                     Phase::Clone,
-                    &source.id,
-                    Op::Snapshot(op),
+                    source,
+                    self.snapshot_op(op),
                     Vec::new(),
                     skip,
                 );
@@ -731,17 +768,20 @@ impl Builder<'_> {
                 }
                 match obs.snapshots.iter().find(|s| &s.id == wanted) {
                     Some(s) if available(&s) => Ok((Some(wanted.clone()), None)),
-                    Some(s) if s.instance_id != source.id => Err(MitosisError::bad_input(format!(
-                        "snapshot {wanted:?} is of {:?}, not of the source {:?}: pick a snapshot of the source",
-                        s.instance_id, source.id
+                    Some(s) if s.instance_id != source => Err(MitosisError::bad_input(format!(
+                        "snapshot {wanted:?} is of {:?}, not of the source {source:?}: pick a snapshot of the source",
+                        s.instance_id
                     ))),
                     Some(s) => Err(MitosisError::bad_input(format!(
                         "snapshot {wanted:?} is {:?}, not available: wait for it or pick another with --snapshot",
                         s.status
                     ))),
                     None => Err(MitosisError::bad_input(format!(
-                        "snapshot {wanted:?} of {:?} was not found: list them with `aws rds describe-db-snapshots --db-instance-identifier {}`",
-                        source.id, source.id
+                        "snapshot {wanted:?} of {source:?} was not found: list them with `{}`",
+                        match self.snapshots_of {
+                            SnapshotOf::Instance => format!("aws rds describe-db-snapshots --db-instance-identifier {source}"),
+                            SnapshotOf::Cluster => format!("aws rds describe-db-cluster-snapshots --db-cluster-identifier {source}"),
+                        }
                     ))),
                 }
             }
@@ -756,8 +796,7 @@ impl Builder<'_> {
                     // Resuming after the restore: the snapshot no longer matters.
                     None if restore_done => Ok((None, None)),
                     None => Err(MitosisError::bad_input(format!(
-                        "the source {:?} has no available snapshot to restore: use --snapshot fresh to take one first",
-                        source.id
+                        "the source {source:?} has no available snapshot to restore: use --snapshot fresh to take one first"
                     ))),
                 }
             }

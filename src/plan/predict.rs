@@ -12,7 +12,8 @@ pub fn predict(state: &mut Observed, step: &Step) -> Result<(), String> {
     let id = step.resource.as_str();
     let result = match &step.op {
         Op::Instance(op) => op.predict(state, id),
-        Op::Snapshot(op) => op.predict(state, id),
+        Op::Cluster(op) => op.predict(state, id),
+        Op::Snapshot(op) | Op::ClusterSnapshot(op) => op.predict(state, id),
         // Locks are transient: no part of the state a refresh leaves.
         Op::Command(_) | Op::Lock(_) | Op::Guard(_) => Ok(()),
     };

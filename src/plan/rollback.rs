@@ -6,9 +6,9 @@ use super::attributes::ModifyAttrs;
 use super::ops::{InstanceOp, Op, SnapshotOp};
 use super::step::push;
 use super::tree::target_nodes;
-use super::{ClonePath, Phase, Plan, StepId, StepKind};
+use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
 use crate::error::MitosisError;
-use crate::observed::{tags, Instance, Observed};
+use crate::observed::{tags, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
 
 /// What a failed refresh does before the point of no return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -52,6 +52,13 @@ pub fn rollback(
     run_id: &str,
     on_failure: OnFailure,
 ) -> Result<Plan, MitosisError> {
+    if obs.cluster(target).is_some()
+        || [OLD_PREFIX, TEMP_PREFIX]
+            .iter()
+            .any(|p| obs.cluster(&format!("{p}{target}")).is_some())
+    {
+        return super::cluster::rollback_cluster(obs, source, target, run_id, on_failure);
+    }
     let nodes = target_nodes(obs, target)?;
     let mut steps = Vec::new();
     let mut add = |id: StepId, resource: &str, op: InstanceOp, deps: Vec<StepId>| {
@@ -130,33 +137,45 @@ pub fn rollback(
             );
             discarded.push((node.name.clone(), id));
         }
-        // The fresh snapshot this run took goes too (a kept clone keeps it: a rerun resumes
-        // with both).
-        let fresh = obs
-            .snapshots
-            .iter()
-            .filter(|s| s.is_fresh_for(target) && s.tag(tags::RUN) == Some(run_id));
-        for snap in fresh {
-            push(
-                &mut steps,
-                StepId::new(StepKind::DeleteSnapshot, &snap.id),
-                Phase::Rollback,
-                &snap.id,
-                Op::Snapshot(SnapshotOp::Delete {
-                    snapshot_id: snap.id.clone(),
-                }),
-                Vec::new(),
-                None,
-            );
-        }
+        discard_fresh_snapshots(&mut steps, obs, target, run_id, Op::Snapshot);
     }
     Ok(Plan {
         source: source.to_string(),
         target: target.to_string(),
+        kind: Kind::Instance,
         path: ClonePath::Replica,
         run_id: run_id.to_string(),
         resuming: true,
         steps,
         eta: None,
+        notes: Vec::new(),
     })
+}
+
+/// The fresh snapshot this run took goes too (a kept clone keeps it: a rerun resumes with
+/// both). `op` wraps the delete for the snapshot's kind.
+pub(super) fn discard_fresh_snapshots(
+    steps: &mut Vec<super::Step>,
+    obs: &Observed,
+    target: &str,
+    run_id: &str,
+    op: fn(SnapshotOp) -> Op,
+) {
+    let fresh = obs
+        .snapshots
+        .iter()
+        .filter(|s| s.is_fresh_for(target) && s.tag(tags::RUN) == Some(run_id));
+    for snap in fresh {
+        push(
+            steps,
+            StepId::new(StepKind::DeleteSnapshot, &snap.id),
+            Phase::Rollback,
+            &snap.id,
+            op(SnapshotOp::Delete {
+                snapshot_id: snap.id.clone(),
+            }),
+            Vec::new(),
+            None,
+        );
+    }
 }

@@ -76,18 +76,12 @@ pub fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisEr
         }
     }
 
-    let logical = |i: &Instance| -> String {
-        match (i.mitosis_role(), i.tag(tags::ORIGINAL)) {
-            (Some(_), Some(name)) => name.to_string(),
-            _ => i.id.clone(),
-        }
-    };
     let index = |root: Option<&Instance>| -> Vec<(String, Instance)> {
         root.map(|r| obs.tree(&r.id))
             .unwrap_or_default()
             .into_iter()
             .filter_map(|id| obs.get(&id))
-            .map(|i| (logical(i), i.clone()))
+            .map(|i| (i.logical_name(), i.clone()))
             .collect()
     };
     let originals = index(original_root);

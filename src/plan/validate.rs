@@ -75,7 +75,7 @@ pub fn check_names(obs: &Observed, node: &Node) -> Result<(), MitosisError> {
 pub fn reject_cluster_member(i: &Instance, what: &str) -> Result<(), MitosisError> {
     match &i.cluster {
         Some(cluster) => Err(MitosisError::bad_input(format!(
-            "{what} instance {:?} is a member of Aurora cluster {cluster:?}: clusters are not supported yet; refresh standalone RDS instances only",
+            "{what} instance {:?} is a member of Aurora cluster {cluster:?}: name the cluster instead ({cluster}) to refresh it with its members",
             i.id
         ))),
         None => Ok(()),
@@ -103,21 +103,26 @@ pub fn check_engines(source: &Instance, target: &Instance) -> Result<(), Mitosis
     Ok(())
 }
 
-/// The run in progress, read back from the tool's tags, or the new run id. Before any clone
-/// exists, a fresh snapshot this tool took for the target (and still marks) tells the run.
-pub fn run_of(
-    nodes: &[Node],
-    snapshots: &[Snapshot],
-    target: &str,
-    fresh: &str,
-) -> Result<(String, bool), MitosisError> {
-    let runs: BTreeSet<&str> = nodes
+/// The runs whose markers the instances of `nodes` carry.
+pub fn runs_of(nodes: &[Node]) -> BTreeSet<&str> {
+    nodes
         .iter()
         .flat_map(|n| [n.original.as_ref(), n.replacement.as_ref()])
         .flatten()
         .filter(|i| i.mitosis_role().is_some())
         .filter_map(|i| i.tag(tags::RUN))
-        .collect();
+        .collect()
+}
+
+/// The run in progress, read back from the tool's tags (`runs`, from the target's resources),
+/// or the new run id. Before any clone exists, a fresh snapshot this tool took for the target
+/// (and still marks) tells the run.
+pub fn run_of(
+    runs: BTreeSet<&str>,
+    snapshots: &[Snapshot],
+    target: &str,
+    fresh: &str,
+) -> Result<(String, bool), MitosisError> {
     match runs.len() {
         0 => {
             let snapshot_run = snapshots

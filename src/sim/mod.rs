@@ -9,10 +9,10 @@
 
 use crate::aws::{RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::observed::{Instance, Observed, Snapshot};
+use crate::observed::{Cluster, Instance, Observed, Snapshot};
 use crate::plan::{
-    predict, CreateAttrs, InstanceOp, LatencyModel, ModifyAttrs, Op, Phase, SnapshotOp, Step,
-    StepId, StepKind, Tag,
+    predict, ClusterAttrs, ClusterModify, ClusterOp, CreateAttrs, InstanceOp, LatencyModel,
+    MemberAttrs, ModifyAttrs, Op, Phase, SnapshotOf, SnapshotOp, Step, StepId, StepKind, Tag,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -83,6 +83,8 @@ impl World {
     fn set_status(&mut self, id: &str, status: &str) {
         if let Some(i) = self.state.instances.get_mut(id) {
             i.status = status.to_string();
+        } else if let Some(c) = self.state.clusters.get_mut(id) {
+            c.status = status.to_string();
         }
     }
 
@@ -110,6 +112,38 @@ impl World {
         self.state.instances.contains_key(id) || self.limbo.contains_key(id)
     }
 
+    fn cluster_busy_check(&self, id: &str, operation: &str) -> Result<(), MitosisError> {
+        match self.state.clusters.get(id) {
+            None => Err(err(operation, format!("DBClusterNotFoundFault: {id}"))),
+            Some(c) if c.status != "available" => Err(err(
+                operation,
+                format!("InvalidDBClusterStateFault: {id} is {}", c.status),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// A new cluster: `creating` from now, `available` after `done`.
+    fn create_cluster(
+        &mut self,
+        now: Instant,
+        id: &str,
+        op: Op,
+        done: Duration,
+    ) -> Result<(), MitosisError> {
+        if self.state.clusters.contains_key(id) {
+            return Err(err(op.action(), "DBClusterAlreadyExistsFault"));
+        }
+        SimRds::apply_now(self, &step(id, op))?;
+        self.set_status(id, "creating");
+        let id = id.to_string();
+        self.at(
+            now + done,
+            Box::new(move |w| w.set_status(&id, "available")),
+        );
+        Ok(())
+    }
+
     /// A new instance: `creating` from now, `available` after `done`.
     fn create(
         &mut self,
@@ -131,14 +165,16 @@ impl World {
         Ok(())
     }
 
-    /// The identifier of the instance with this ARN (tags are set by ARN).
-    fn id_of(&self, arn: &str, operation: &str) -> Result<String, MitosisError> {
-        self.state
-            .instances
-            .values()
-            .find(|i| i.arn == arn)
-            .map(|i| i.id.clone())
-            .ok_or_else(|| err(operation, format!("not found: {arn}")))
+    /// The identifier of the instance or cluster with this ARN (tags are set by ARN), and
+    /// whether it is a cluster.
+    fn id_of(&self, arn: &str, operation: &str) -> Result<(String, bool), MitosisError> {
+        let instance = self.state.instances.values().find(|i| i.arn == arn);
+        let cluster = self.state.clusters.values().find(|c| c.arn == arn);
+        match (instance, cluster) {
+            (Some(i), _) => Ok((i.id.clone(), false)),
+            (None, Some(c)) => Ok((c.id.clone(), true)),
+            (None, None) => Err(err(operation, format!("not found: {arn}"))),
+        }
     }
 }
 
@@ -235,17 +271,21 @@ impl RdsRead for SimRds {
 
     async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, MitosisError> {
         self.call("ListTagsForResource", |w, _| {
-            w.state
-                .instances
-                .values()
-                .find(|i| i.arn == arn)
+            let instance = w.state.instances.values().find(|i| i.arn == arn);
+            let cluster = w.state.clusters.values().find(|c| c.arn == arn);
+            instance
                 .map(|i| i.tags.clone())
-                .ok_or_else(|| err("ListTagsForResource", format!("DBInstanceNotFound: {arn}")))
+                .or_else(|| cluster.map(|c| c.tags.clone()))
+                .ok_or_else(|| err("ListTagsForResource", format!("not found: {arn}")))
         })
         .await
     }
 
-    async fn describe_snapshots(&self, instance_id: &str) -> Result<Vec<Snapshot>, MitosisError> {
+    async fn describe_snapshots(
+        &self,
+        _of: SnapshotOf,
+        instance_id: &str,
+    ) -> Result<Vec<Snapshot>, MitosisError> {
         self.call("DescribeDBSnapshots", |w, _| {
             Ok(w.state
                 .snapshots
@@ -279,7 +319,28 @@ impl RdsRead for SimRds {
         .await
     }
 
-    async fn describe_snapshot(&self, snapshot_id: &str) -> Result<Option<Snapshot>, MitosisError> {
+    async fn describe_clusters(&self) -> Result<Vec<Cluster>, MitosisError> {
+        self.call("DescribeDBClusters", |w, _| {
+            Ok(w.state.clusters.values().cloned().collect())
+        })
+        .await
+    }
+
+    async fn describe_some_clusters(&self, ids: &[String]) -> Result<Vec<Cluster>, MitosisError> {
+        self.call("DescribeDBClusters", |w, _| {
+            Ok(ids
+                .iter()
+                .filter_map(|id| w.state.clusters.get(id).cloned())
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_snapshot(
+        &self,
+        _of: SnapshotOf,
+        snapshot_id: &str,
+    ) -> Result<Option<Snapshot>, MitosisError> {
         self.call("DescribeDBSnapshots", |w, _| {
             Ok(w.state
                 .snapshots
@@ -334,17 +395,27 @@ impl RdsWrite for SimRds {
 
     async fn create_snapshot(
         &self,
+        of: SnapshotOf,
         instance: &str,
         snapshot_id: &str,
         tags: &[Tag],
     ) -> Result<(), MitosisError> {
         let done = secs(self.latency.create_snapshot);
         self.call("CreateDBSnapshot", |w, now| {
-            w.busy_check(instance, "CreateDBSnapshot")?;
-            let op = Op::Snapshot(SnapshotOp::Create {
+            let create = SnapshotOp::Create {
                 snapshot_id: snapshot_id.to_string(),
                 tags: tags.to_vec(),
-            });
+            };
+            let op = match of {
+                SnapshotOf::Instance => {
+                    w.busy_check(instance, "CreateDBSnapshot")?;
+                    Op::Snapshot(create)
+                }
+                SnapshotOf::Cluster => {
+                    w.cluster_busy_check(instance, "CreateDBClusterSnapshot")?;
+                    Op::ClusterSnapshot(create)
+                }
+            };
             SimRds::apply_now(w, &step(instance, op))?;
             if let Some(s) = w.state.snapshots.last_mut() {
                 s.status = "creating".into();
@@ -363,7 +434,11 @@ impl RdsWrite for SimRds {
         .await
     }
 
-    async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), MitosisError> {
+    async fn delete_snapshot(
+        &self,
+        _of: SnapshotOf,
+        snapshot_id: &str,
+    ) -> Result<(), MitosisError> {
         self.call("DeleteDBSnapshot", |w, _| {
             w.state.snapshots.retain(|s| s.id != snapshot_id);
             Ok(())
@@ -498,26 +573,27 @@ impl RdsWrite for SimRds {
 
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError> {
         self.call("AddTagsToResource", |w, _| {
-            let id = w.id_of(arn, "AddTagsToResource")?;
-            SimRds::apply_now(
-                w,
-                &step(
-                    &id,
-                    Op::Instance(InstanceOp::AddTags {
-                        tags: tags.to_vec(),
-                    }),
-                ),
-            )
+            let (id, cluster) = w.id_of(arn, "AddTagsToResource")?;
+            let tags = tags.to_vec();
+            let op = if cluster {
+                Op::Cluster(ClusterOp::AddTags { tags })
+            } else {
+                Op::Instance(InstanceOp::AddTags { tags })
+            };
+            SimRds::apply_now(w, &step(&id, op))
         })
         .await
     }
 
     async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError> {
         self.call("RemoveTagsFromResource", |w, _| {
-            let id = w.id_of(arn, "RemoveTagsFromResource")?;
-            let op = Op::Instance(InstanceOp::RemoveTags {
-                keys: keys.to_vec(),
-            });
+            let (id, cluster) = w.id_of(arn, "RemoveTagsFromResource")?;
+            let keys = keys.to_vec();
+            let op = if cluster {
+                Op::Cluster(ClusterOp::RemoveTags { keys })
+            } else {
+                Op::Instance(InstanceOp::RemoveTags { keys })
+            };
             SimRds::apply_now(w, &step(&id, op))
         })
         .await
@@ -549,6 +625,131 @@ impl RdsWrite for SimRds {
                 }),
             );
             Ok(())
+        })
+        .await
+    }
+
+    async fn clone_cluster(
+        &self,
+        id: &str,
+        source: &str,
+        attrs: &ClusterAttrs,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.latency.clone_cluster);
+        self.call("RestoreDBClusterToPointInTime", |w, now| {
+            w.cluster_busy_check(source, "RestoreDBClusterToPointInTime")?;
+            let op = Op::Cluster(ClusterOp::Clone {
+                source: source.to_string(),
+                source_key: None,
+                attrs: attrs.clone(),
+            });
+            w.create_cluster(now, id, op, done)
+        })
+        .await
+    }
+
+    async fn restore_cluster_from_snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+        engine: &str,
+        engine_version: &str,
+        attrs: &ClusterAttrs,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.latency.restore_snapshot);
+        self.call("RestoreDBClusterFromSnapshot", |w, now| {
+            let op = Op::Cluster(ClusterOp::RestoreFromSnapshot {
+                snapshot_id: Some(snapshot_id.to_string()),
+                engine: engine.to_string(),
+                engine_version: engine_version.to_string(),
+                source_key: None,
+                attrs: attrs.clone(),
+            });
+            w.create_cluster(now, id, op, done)
+        })
+        .await
+    }
+
+    async fn modify_cluster(&self, id: &str, m: &ClusterModify) -> Result<(), MitosisError> {
+        let lag = secs(self.latency.modify_lag);
+        let done = match m.new_id {
+            Some(_) => secs(self.latency.rename),
+            None => secs(self.latency.modify),
+        };
+        self.call("ModifyDBCluster", |w, now| {
+            w.cluster_busy_check(id, "ModifyDBCluster")?;
+            let (from, m) = (id.to_string(), m.clone());
+            if let Some(new_id) = &m.new_id {
+                if w.state.clusters.contains_key(new_id) {
+                    return Err(err("ModifyDBCluster", "DBClusterAlreadyExistsFault"));
+                }
+                // The endpoint is gone from the moment the rename is asked for.
+                w.outages.insert(from.clone(), (now, None));
+            }
+            let busy = if m.new_id.is_some() {
+                "renaming"
+            } else {
+                "modifying"
+            };
+            let a = from.clone();
+            w.at(
+                now + lag.min(done.mul_f64(0.2)),
+                Box::new(move |w| w.set_status(&a, busy)),
+            );
+            w.at(
+                now + done,
+                Box::new(move |w| {
+                    let name = m.new_id.clone().unwrap_or_else(|| from.clone());
+                    let _ = SimRds::apply_now(w, &step(&from, Op::Cluster(ClusterOp::Modify(m))));
+                    w.available_at(&name, now + done);
+                }),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_cluster(
+        &self,
+        id: &str,
+        final_snapshot_id: Option<&str>,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.latency.delete);
+        self.call("DeleteDBCluster", |w, now| {
+            w.cluster_busy_check(id, "DeleteDBCluster")?;
+            let op = Op::Cluster(ClusterOp::Delete {
+                final_snapshot_id: final_snapshot_id.map(str::to_string),
+            });
+            let check = w.state.clone();
+            let mut probe = check;
+            predict(&mut probe, &step(id, op.clone())).map_err(|e| err("DeleteDBCluster", e))?;
+            w.set_status(id, "deleting");
+            let id = id.to_string();
+            w.at(
+                now + done,
+                Box::new(move |w| {
+                    let _ = SimRds::apply_now(w, &step(&id, op));
+                }),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_member(
+        &self,
+        id: &str,
+        cluster: &str,
+        attrs: &MemberAttrs,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.latency.create_cluster_instance);
+        self.call("CreateDBInstance", |w, now| {
+            w.cluster_busy_check(cluster, "CreateDBInstance")?;
+            let op = Op::Instance(InstanceOp::CreateMember {
+                cluster: cluster.to_string(),
+                attrs: attrs.clone(),
+            });
+            w.create(now, id, op, done)
         })
         .await
     }

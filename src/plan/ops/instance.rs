@@ -4,6 +4,7 @@
 use super::{GrantContext, Tag};
 use crate::iam::Grants;
 use crate::plan::attributes::{CreateAttrs, ModifyAttrs};
+use crate::plan::cluster_attributes::MemberAttrs;
 use crate::plan::LatencyModel;
 use serde_json::{Map, Value};
 
@@ -23,6 +24,12 @@ pub enum InstanceOp {
         snapshot_id: Option<String>,
         attrs: CreateAttrs,
     },
+    /// CreateDBInstance of an Aurora cluster member: the first one to become available is the
+    /// cluster's writer.
+    CreateMember {
+        cluster: String,
+        attrs: MemberAttrs,
+    },
     PromoteReadReplica,
     Modify(ModifyAttrs),
     AddTags {
@@ -41,6 +48,7 @@ impl InstanceOp {
         match self {
             InstanceOp::CreateReadReplica { .. } => "CreateDBInstanceReadReplica",
             InstanceOp::RestoreFromSnapshot { .. } => "RestoreDBInstanceFromDBSnapshot",
+            InstanceOp::CreateMember { .. } => "CreateDBInstance",
             InstanceOp::PromoteReadReplica => "PromoteReadReplica",
             InstanceOp::Modify(_) => "ModifyDBInstance",
             InstanceOp::AddTags { .. } => "AddTagsToResource",
@@ -65,6 +73,10 @@ impl InstanceOp {
                 if let Some(s) = snapshot_id {
                     m.insert("DBSnapshotIdentifier".into(), s.clone().into());
                 }
+                m.extend(attrs.to_params());
+            }
+            InstanceOp::CreateMember { cluster, attrs } => {
+                m.insert("DBClusterIdentifier".into(), cluster.clone().into());
                 m.extend(attrs.to_params());
             }
             InstanceOp::PromoteReadReplica => {}
@@ -97,6 +109,7 @@ impl InstanceOp {
         match self {
             InstanceOp::CreateReadReplica { .. } => l.create_replica,
             InstanceOp::RestoreFromSnapshot { .. } => l.restore_snapshot,
+            InstanceOp::CreateMember { .. } => l.create_cluster_instance,
             InstanceOp::PromoteReadReplica => l.promote,
             InstanceOp::Modify(m) if m.new_id.is_some() => l.rename,
             InstanceOp::Modify(m) => {
@@ -142,6 +155,20 @@ impl InstanceOp {
                     g.allow("AddTagsToResource", [inst]);
                 }
             }
+            InstanceOp::CreateMember { cluster, attrs } => {
+                g.allow(
+                    "CreateDBInstance",
+                    [
+                        inst.clone(),
+                        a.arn(&format!("cluster:{cluster}")),
+                        a.arn("pg:*"),
+                        a.arn("subgrp:*"),
+                    ],
+                );
+                if !attrs.tags.is_empty() {
+                    g.allow("AddTagsToResource", [inst]);
+                }
+            }
             InstanceOp::PromoteReadReplica => g.allow("PromoteReadReplica", [inst]),
             InstanceOp::Modify(m) => {
                 let mut r = vec![inst.clone()];
@@ -181,8 +208,9 @@ impl InstanceOp {
 #[cfg(any(test, feature = "test-support"))]
 mod effect {
     use super::InstanceOp;
-    use crate::observed::{Instance, Membership, Observed, Snapshot};
+    use crate::observed::{ClusterMember, Instance, Membership, Observed, Snapshot};
     use crate::plan::attributes::{CreateAttrs, ModifyAttrs};
+    use crate::plan::cluster_attributes::MemberAttrs;
 
     pub fn predict(op: &InstanceOp, state: &mut Observed, id: &str) -> Result<(), String> {
         match op {
@@ -192,6 +220,7 @@ mod effect {
             InstanceOp::RestoreFromSnapshot { snapshot_id, attrs } => {
                 restore(state, id, snapshot_id.as_deref(), attrs)
             }
+            InstanceOp::CreateMember { cluster, attrs } => create_member(state, id, cluster, attrs),
             InstanceOp::PromoteReadReplica => promote(state, id),
             InstanceOp::Modify(m) => modify(state, id, m),
             InstanceOp::AddTags { tags } => {
@@ -320,6 +349,9 @@ mod effect {
             return Err(format!("{id} is deletion-protected"));
         }
         let inst = state.instances.remove(id).ok_or("gone")?;
+        for c in state.clusters.values_mut() {
+            c.members.retain(|m| m.id != id);
+        }
         if let Some(p) = inst
             .replica_source
             .as_ref()
@@ -345,6 +377,68 @@ mod effect {
                 tags: Default::default(),
             });
         }
+        Ok(())
+    }
+
+    /// A cluster member: the cluster's first member is its writer.
+    fn create_member(
+        state: &mut Observed,
+        id: &str,
+        cluster: &str,
+        attrs: &MemberAttrs,
+    ) -> Result<(), String> {
+        if state.instances.contains_key(id) {
+            return Err(format!("{id} already exists"));
+        }
+        let arn = state.account.arn(&format!("db:{id}"));
+        let c = state
+            .clusters
+            .get_mut(cluster)
+            .ok_or_else(|| format!("cluster {cluster} missing"))?;
+        c.members.push(ClusterMember {
+            id: id.to_string(),
+            writer: c.members.is_empty(),
+        });
+        let inst = Instance {
+            id: id.to_string(),
+            arn,
+            resource_id: Some(format!("db-{id}")),
+            status: "available".into(),
+            engine: attrs.engine.clone(),
+            engine_version: c.engine_version.clone(),
+            class: attrs.class.clone(),
+            port: c.port,
+            publicly_accessible: attrs.publicly_accessible,
+            auto_minor_version_upgrade: attrs.auto_minor_version_upgrade,
+            parameter_groups: attrs
+                .parameter_group
+                .iter()
+                .map(|g| Membership::new(g, "in-sync"))
+                .collect(),
+            performance_insights: attrs
+                .insights
+                .as_ref()
+                .and_then(|i| i.performance_insights)
+                .unwrap_or(false),
+            monitoring_interval: attrs.insights.as_ref().and_then(|i| i.monitoring_interval),
+            monitoring_role_arn: attrs
+                .insights
+                .as_ref()
+                .and_then(|i| i.monitoring_role_arn.clone()),
+            subnet_group: c.subnet_group.clone(),
+            cluster: Some(cluster.to_string()),
+            promotion_tier: attrs.promotion_tier,
+            availability_zone: attrs.availability_zone.clone(),
+            ca_certificate: attrs.ca_certificate.clone(),
+            maintenance_window: attrs.maintenance_window.clone(),
+            tags: attrs
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        state.instances.insert(id.to_string(), inst);
         Ok(())
     }
 
@@ -429,6 +523,11 @@ mod effect {
         inst.id = to.to_string();
         inst.arn = state.account.arn(&format!("db:{to}"));
         inst.address = None;
+        for c in state.clusters.values_mut() {
+            for m in c.members.iter_mut().filter(|m| m.id == from) {
+                m.id = to.to_string();
+            }
+        }
         for other in state.instances.values_mut() {
             if other.replica_source.as_deref() == Some(from) {
                 other.replica_source = Some(to.to_string());

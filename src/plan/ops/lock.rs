@@ -66,7 +66,7 @@ impl LockOp {
             format!("{OLD_PREFIX}{target}"),
             format!("{TEMP_PREFIX}{target}"),
         ]
-        .map(|n| ctx.account.arn(&format!("db:{n}")));
+        .map(|n| ctx.account.arn(&format!("{}:{n}", ctx.kind.arn_type())));
         match self {
             // Taking may withdraw after a race, and --force-unlock removes a dead run's lock.
             LockOp::Take { .. } => {

@@ -4,17 +4,19 @@
 //! effect on an observed state. Adding a kind (a DB cluster, a bucket, a scaling group) is
 //! adding a module here and one arm in each `match` below.
 
+pub mod cluster;
 pub mod command;
 pub mod guard;
 pub mod instance;
 pub mod lock;
 pub mod snapshot;
 
+pub use cluster::ClusterOp;
 pub use command::{CommandOp, Hook};
 pub use guard::GuardOp;
 pub use instance::InstanceOp;
 pub use lock::LockOp;
-pub use snapshot::SnapshotOp;
+pub use snapshot::{SnapshotOf, SnapshotOp};
 
 use super::eta::LatencyModel;
 use crate::iam::Grants;
@@ -44,7 +46,9 @@ impl Tag {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Instance(InstanceOp),
+    Cluster(ClusterOp),
     Snapshot(SnapshotOp),
+    ClusterSnapshot(SnapshotOp),
     Command(CommandOp),
     Lock(LockOp),
     Guard(GuardOp),
@@ -55,6 +59,8 @@ pub enum Op {
 pub struct GrantContext<'a> {
     pub account: &'a crate::observed::AccountInfo,
     pub source: &'a str,
+    /// What the plan refreshes: the lock's ARNs depend on it.
+    pub kind: super::Kind,
 }
 
 impl Op {
@@ -62,7 +68,9 @@ impl Op {
     pub fn action(&self) -> &'static str {
         match self {
             Op::Instance(op) => op.action(),
-            Op::Snapshot(op) => op.action(),
+            Op::Cluster(op) => op.action(),
+            Op::Snapshot(op) => op.action(SnapshotOf::Instance),
+            Op::ClusterSnapshot(op) => op.action(SnapshotOf::Cluster),
             Op::Command(op) => op.action(),
             Op::Lock(op) => op.action(),
             Op::Guard(op) => op.action(),
@@ -73,8 +81,8 @@ impl Op {
     /// instance (the source), which is why it is the one call allowed on the source tree.
     pub fn mutates_resource(&self) -> bool {
         match self {
-            Op::Instance(_) | Op::Lock(_) => true,
-            Op::Snapshot(_) | Op::Command(_) | Op::Guard(_) => false,
+            Op::Instance(_) | Op::Cluster(_) | Op::Lock(_) => true,
+            Op::Snapshot(_) | Op::ClusterSnapshot(_) | Op::Command(_) | Op::Guard(_) => false,
         }
     }
 
@@ -82,7 +90,9 @@ impl Op {
     pub fn params(&self, resource: &str) -> Map<String, Value> {
         match self {
             Op::Instance(op) => op.params(resource),
-            Op::Snapshot(op) => op.params(resource),
+            Op::Cluster(op) => op.params(resource),
+            Op::Snapshot(op) => op.params(resource, SnapshotOf::Instance),
+            Op::ClusterSnapshot(op) => op.params(resource, SnapshotOf::Cluster),
             Op::Command(op) => op.params(),
             Op::Lock(op) => op.params(resource),
             Op::Guard(op) => op.params(),
@@ -93,7 +103,8 @@ impl Op {
     pub fn expected(&self, latency: &LatencyModel) -> f64 {
         match self {
             Op::Instance(op) => op.expected(latency),
-            Op::Snapshot(op) => op.expected(latency),
+            Op::Cluster(op) => op.expected(latency),
+            Op::Snapshot(op) | Op::ClusterSnapshot(op) => op.expected(latency),
             Op::Command(_) => latency.hook,
             Op::Lock(op) => op.expected(latency),
             Op::Guard(op) => op.expected(latency),
@@ -104,7 +115,9 @@ impl Op {
     pub fn grants(&self, resource: &str, ctx: &GrantContext<'_>, grants: &mut Grants) {
         match self {
             Op::Instance(op) => op.grants(resource, ctx, grants),
-            Op::Snapshot(op) => op.grants(resource, ctx, grants),
+            Op::Cluster(op) => op.grants(resource, ctx, grants),
+            Op::Snapshot(op) => op.grants(resource, SnapshotOf::Instance, ctx, grants),
+            Op::ClusterSnapshot(op) => op.grants(resource, SnapshotOf::Cluster, ctx, grants),
             Op::Lock(op) => op.grants(resource, ctx, grants),
             Op::Guard(op) => op.grants(ctx, grants),
             Op::Command(_) => {}
@@ -116,6 +129,7 @@ impl Op {
     pub fn new_name(&self) -> Option<&str> {
         match self {
             Op::Instance(InstanceOp::Modify(m)) => m.new_id.as_deref(),
+            Op::Cluster(op) => op.new_name(),
             _ => None,
         }
     }

@@ -7,6 +7,48 @@ use crate::iam::Grants;
 use crate::plan::LatencyModel;
 use serde_json::{Map, Value};
 
+/// Whose snapshot: a DB instance's (DB snapshot) or an Aurora cluster's (cluster snapshot).
+/// The operations are the same; the API names and ARNs differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SnapshotOf {
+    Instance,
+    Cluster,
+}
+
+impl SnapshotOf {
+    fn create(self) -> &'static str {
+        match self {
+            SnapshotOf::Instance => "CreateDBSnapshot",
+            SnapshotOf::Cluster => "CreateDBClusterSnapshot",
+        }
+    }
+    fn delete(self) -> &'static str {
+        match self {
+            SnapshotOf::Instance => "DeleteDBSnapshot",
+            SnapshotOf::Cluster => "DeleteDBClusterSnapshot",
+        }
+    }
+    fn id_key(self) -> &'static str {
+        match self {
+            SnapshotOf::Instance => "DBSnapshotIdentifier",
+            SnapshotOf::Cluster => "DBClusterSnapshotIdentifier",
+        }
+    }
+    fn source_key(self) -> &'static str {
+        match self {
+            SnapshotOf::Instance => "DBInstanceIdentifier",
+            SnapshotOf::Cluster => "DBClusterIdentifier",
+        }
+    }
+    /// The ARN resource types of the snapshot and of what it is taken of.
+    pub fn arn_kinds(self) -> (&'static str, &'static str) {
+        match self {
+            SnapshotOf::Instance => ("snapshot", "db"),
+            SnapshotOf::Cluster => ("cluster-snapshot", "cluster"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnapshotOp {
     /// CreateDBSnapshot of the step's resource (the source instance, read only).
@@ -23,10 +65,10 @@ pub enum SnapshotOp {
 }
 
 impl SnapshotOp {
-    pub fn action(&self) -> &'static str {
+    pub fn action(&self, of: SnapshotOf) -> &'static str {
         match self {
-            SnapshotOp::Create { .. } => "CreateDBSnapshot",
-            SnapshotOp::Delete { .. } => "DeleteDBSnapshot",
+            SnapshotOp::Create { .. } => of.create(),
+            SnapshotOp::Delete { .. } => of.delete(),
             SnapshotOp::Unmark { .. } => "RemoveTagsFromResource",
         }
     }
@@ -40,12 +82,12 @@ impl SnapshotOp {
         }
     }
 
-    pub fn params(&self, instance: &str) -> Map<String, Value> {
+    pub fn params(&self, instance: &str, of: SnapshotOf) -> Map<String, Value> {
         let mut m = Map::new();
         match self {
             SnapshotOp::Create { snapshot_id, tags } => {
-                m.insert("DBInstanceIdentifier".into(), instance.into());
-                m.insert("DBSnapshotIdentifier".into(), snapshot_id.clone().into());
+                m.insert(of.source_key().into(), instance.into());
+                m.insert(of.id_key().into(), snapshot_id.clone().into());
                 if !tags.is_empty() {
                     m.insert(
                         "Tags".into(),
@@ -54,7 +96,7 @@ impl SnapshotOp {
                 }
             }
             SnapshotOp::Delete { snapshot_id } => {
-                m.insert("DBSnapshotIdentifier".into(), snapshot_id.clone().into());
+                m.insert(of.id_key().into(), snapshot_id.clone().into());
             }
             SnapshotOp::Unmark { snapshot_id, keys } => {
                 m.insert("ResourceName".into(), snapshot_id.clone().into());
@@ -76,23 +118,24 @@ impl SnapshotOp {
 
     /// Fresh snapshots are granted by name pattern (`stack-mitosis-<source>-*`), so one
     /// policy serves every run of a scheduled refresh.
-    pub fn grants(&self, instance: &str, ctx: &GrantContext<'_>, g: &mut Grants) {
+    pub fn grants(&self, instance: &str, of: SnapshotOf, ctx: &GrantContext<'_>, g: &mut Grants) {
         let a = ctx.account;
+        let (snapshot, source) = of.arn_kinds();
         let fresh = a.arn(&format!(
-            "snapshot:{}",
+            "{snapshot}:{}",
             crate::plan::fresh_snapshot_pattern(ctx.source)
         ));
         match self {
             SnapshotOp::Create { tags, .. } => {
                 g.allow(
-                    "CreateDBSnapshot",
-                    [a.arn(&format!("db:{instance}")), fresh.clone()],
+                    of.create(),
+                    [a.arn(&format!("{source}:{instance}")), fresh.clone()],
                 );
                 if !tags.is_empty() {
                     g.allow("AddTagsToResource", [fresh]);
                 }
             }
-            SnapshotOp::Delete { .. } => g.allow("DeleteDBSnapshot", [fresh]),
+            SnapshotOp::Delete { .. } => g.allow(of.delete(), [fresh]),
             SnapshotOp::Unmark { .. } => g.allow("RemoveTagsFromResource", [fresh]),
         }
     }
@@ -106,9 +149,11 @@ impl SnapshotOp {
     ) -> Result<(), String> {
         match self {
             SnapshotOp::Create { snapshot_id, tags } => {
-                let inst = state
-                    .get(instance)
-                    .ok_or_else(|| format!("instance {instance} does not exist"))?;
+                let vpc_id = match state.get(instance) {
+                    Some(inst) => inst.vpc_id.clone(),
+                    None if state.cluster(instance).is_some() => None,
+                    None => return Err(format!("{instance} does not exist")),
+                };
                 let snap = crate::observed::Snapshot {
                     id: snapshot_id.clone(),
                     arn: state.account.arn(&format!("snapshot:{snapshot_id}")),
@@ -116,7 +161,7 @@ impl SnapshotOp {
                     status: "available".into(),
                     kind: "manual".into(),
                     created: Some(i64::MAX),
-                    vpc_id: inst.vpc_id.clone(),
+                    vpc_id,
                     tags: tags
                         .iter()
                         .map(|t| (t.key.clone(), t.value.clone()))

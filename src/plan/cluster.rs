@@ -1,0 +1,844 @@
+//! Refreshing an Aurora cluster: the cluster is cloned (copy-on-write, or restored from a
+//! cluster snapshot), the target's members are created in the clone (writer first), then the
+//! cluster and each member are retired and swapped by name as instances are, and the old
+//! members are deleted before the old cluster.
+//!
+//! Resuming reads the same markers as for instances: on the clusters (`role`, `original`) and
+//! on their members, which follow renames.
+
+use super::cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs};
+use super::ops::{ClusterOp, GuardOp, InstanceOp, LockOp, Op, SnapshotOf, Tag};
+use super::planner::{final_snapshot_id, with_lock, Builder, PlanRequest};
+use super::tree::Node;
+use super::validate::{check_available, run_of, runs_of, validate_identifier};
+use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
+use crate::error::MitosisError;
+use crate::observed::{tags, Cluster, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
+use std::collections::BTreeSet;
+
+/// The target cluster, with what stands for it now, and its members (writer first).
+#[derive(Debug)]
+pub(super) struct ClusterNodes {
+    pub name: String,
+    /// The cluster with the old data: the target itself, or old-target once retired.
+    pub original: Option<Cluster>,
+    /// The clone: temp-target, or the target itself once swapped in.
+    pub replacement: Option<Cluster>,
+    /// The target's members as nodes without replica links.
+    pub members: Vec<Node>,
+}
+
+impl ClusterNodes {
+    fn temp(&self) -> String {
+        format!("{TEMP_PREFIX}{}", self.name)
+    }
+    fn old(&self) -> String {
+        format!("{OLD_PREFIX}{}", self.name)
+    }
+    fn attributes(&self) -> &Cluster {
+        self.original
+            .as_ref()
+            .or(self.replacement.as_ref())
+            .expect("built from a cluster")
+    }
+    fn swapped(&self) -> bool {
+        self.replacement.as_ref().is_some_and(|c| c.id == self.name)
+    }
+    fn retired(&self) -> bool {
+        self.original.as_ref().is_none_or(|o| o.id != self.name)
+    }
+    /// True once any rename of the swap has happened.
+    fn swap_started(&self) -> bool {
+        self.retired() || self.swapped() || self.members.iter().any(|m| m.retired() || m.swapped())
+    }
+}
+
+/// True when the request names clusters (or one of them does: the planner then says what is
+/// wrong with the mix).
+pub(super) fn names_a_cluster(obs: &Observed, req: &PlanRequest) -> bool {
+    let t = &req.target;
+    [
+        req.source.clone(),
+        t.clone(),
+        format!("{OLD_PREFIX}{t}"),
+        format!("{TEMP_PREFIX}{t}"),
+    ]
+    .iter()
+    .any(|id| obs.cluster(id).is_some())
+}
+
+/// The target cluster and its members, whatever point an earlier run reached.
+pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes, MitosisError> {
+    let old = format!("{OLD_PREFIX}{target}");
+    let temp = format!("{TEMP_PREFIX}{target}");
+    let is_clone = |c: &Cluster| c.is_marked(tags::ROLE_TEMP, target);
+    let at_target = obs.cluster(target);
+    let original = match at_target {
+        Some(t) if !is_clone(t) => Some(t),
+        _ => obs
+            .cluster(&old)
+            .filter(|o| o.is_marked(tags::ROLE_OLD, target)),
+    };
+    let replacement = match at_target {
+        Some(t) if is_clone(t) => Some(t),
+        _ => obs.cluster(&temp).filter(|c| is_clone(c)),
+    };
+    if original.or(replacement).is_none() {
+        return Err(match obs.get(target) {
+            Some(i) => instance_named(i, "--target"),
+            None => MitosisError::bad_input(format!(
+                "target cluster {target:?} was not found in {}: check --target and the region",
+                obs.account.region
+            )),
+        });
+    }
+    let members_of = |c: Option<&Cluster>| -> Vec<(String, Instance, bool)> {
+        c.map(|c| {
+            c.members
+                .iter()
+                .filter_map(|m| {
+                    obs.get(&m.id)
+                        .map(|i| (i.logical_name(), i.clone(), m.writer))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let originals = members_of(original);
+    let clones = members_of(replacement);
+    // The original members are all there until the first delete; by then the clone's are.
+    let shape = if clones.len() > originals.len() {
+        &clones
+    } else {
+        &originals
+    };
+    let mut names: Vec<(bool, String)> = shape
+        .iter()
+        .map(|(name, _, writer)| (!writer, name.clone()))
+        .collect();
+    // The writer first, then the readers by name.
+    names.sort();
+    let find = |list: &[(String, Instance, bool)], name: &str| {
+        list.iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, i, _)| i.clone())
+    };
+    let members = names
+        .into_iter()
+        .map(|(_, name)| Node {
+            original: find(&originals, &name),
+            replacement: find(&clones, &name),
+            name,
+            parent: None,
+            children: Vec::new(),
+        })
+        .collect();
+    Ok(ClusterNodes {
+        name: target.to_string(),
+        original: original.cloned(),
+        replacement: replacement.cloned(),
+        members,
+    })
+}
+
+/// The error for an instance given where a cluster is expected.
+fn instance_named(i: &Instance, flag: &str) -> MitosisError {
+    match &i.cluster {
+        Some(cluster) => MitosisError::bad_input(format!(
+            "{flag} {:?} is a member of Aurora cluster {cluster:?}: name the cluster ({flag} {cluster})",
+            i.id
+        )),
+        None => MitosisError::bad_input(format!(
+            "{flag} {:?} is a DB instance but the other side is an Aurora cluster: refresh a cluster from a cluster, or an instance from an instance",
+            i.id
+        )),
+    }
+}
+
+/// What this tool cannot refresh, with the reason.
+fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
+    if c.engine_mode.as_deref() == Some("serverless") {
+        return Err(MitosisError::bad_input(format!(
+            "{what} cluster {:?} is Aurora Serverless v1 (EngineMode=serverless), which is not supported: upgrade it to a provisioned cluster with Serverless v2 instances",
+            c.id
+        )));
+    }
+    if let Some(global) = &c.global_cluster {
+        return Err(MitosisError::bad_input(format!(
+            "{what} cluster {:?} is a member of global database {global:?}, which is not supported: refresh a regional cluster",
+            c.id
+        )));
+    }
+    Ok(())
+}
+
+/// temp-/old- names of the cluster and of each member: at most 63 characters, and the tool's
+/// own when they exist.
+fn check_cluster_names(obs: &Observed, nodes: &ClusterNodes) -> Result<(), MitosisError> {
+    let taken = |name: &str, role: &str, original: &str, ours: Option<&str>| {
+        if name.len() > 63 {
+            return Err(MitosisError::bad_input(format!(
+                "{original:?} would be named {name:?}, longer than the 63 characters AWS allows: rename it to at most {} characters",
+                63 - (name.len() - original.len())
+            )));
+        }
+        if ours == Some(name) {
+            return Ok(());
+        }
+        let existing = obs
+            .cluster(name)
+            .map(|c| (c.is_marked(role, original), c.tag(tags::RUN)))
+            .or_else(|| {
+                obs.get(name)
+                    .map(|i| (i.is_marked(role, original), i.tag(tags::RUN)))
+            });
+        match existing {
+            None => Ok(()),
+            Some((marked, run)) => {
+                let whose = if marked {
+                    format!(
+                        "it was left by an earlier run ({}) that is not part of this refresh",
+                        run.unwrap_or("unknown")
+                    )
+                } else {
+                    "stack-mitosis did not create it".to_string()
+                };
+                Err(MitosisError::bad_input(format!(
+                    "{name:?} already exists and {whose}: rename or delete it (after checking what it is) before refreshing {:?}",
+                    nodes.name
+                )))
+            }
+        }
+    };
+    let id = |c: Option<&Cluster>| c.map(|c| c.id.clone());
+    let (temp, old) = (nodes.temp(), nodes.old());
+    taken(
+        &temp,
+        tags::ROLE_TEMP,
+        &nodes.name,
+        id(nodes.replacement.as_ref()).as_deref(),
+    )?;
+    taken(
+        &old,
+        tags::ROLE_OLD,
+        &nodes.name,
+        id(nodes.original.as_ref()).as_deref(),
+    )?;
+    for m in &nodes.members {
+        let inst_id = |i: Option<&Instance>| i.map(|i| i.id.clone());
+        taken(
+            &m.temp(),
+            tags::ROLE_TEMP,
+            &m.name,
+            inst_id(m.replacement.as_ref()).as_deref(),
+        )?;
+        taken(
+            &m.old(),
+            tags::ROLE_OLD,
+            &m.name,
+            inst_id(m.original.as_ref()).as_deref(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The KMS key the source's data is encrypted with, which the clone inherits.
+fn source_key(source: &Cluster) -> Option<String> {
+    source
+        .storage_encrypted
+        .then(|| source.kms_key_id.clone())
+        .flatten()
+}
+
+fn check_cluster_available(c: &Cluster, what: &str) -> Result<(), MitosisError> {
+    if c.is_available() {
+        Ok(())
+    } else {
+        Err(MitosisError::bad_input(format!(
+            "{what} cluster {:?} is {:?}, not available: wait until it is available and run again",
+            c.id, c.status
+        )))
+    }
+}
+
+pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
+    validate_identifier("--source", &req.source)?;
+    validate_identifier("--target", &req.target)?;
+    let source = match (obs.cluster(&req.source), obs.get(&req.source)) {
+        (Some(c), _) => c,
+        (None, Some(i)) => return Err(instance_named(i, "--source")),
+        (None, None) => {
+            return Err(MitosisError::bad_input(format!(
+                "source cluster {:?} was not found in {}: check --source and the region",
+                req.source, obs.account.region
+            )))
+        }
+    };
+    if req.source == req.target {
+        return Err(MitosisError::bad_input(format!(
+            "--source and --target are both {:?}: the target must be a different cluster",
+            req.source
+        )));
+    }
+    let nodes = cluster_nodes(obs, &req.target)?;
+    let target = nodes.attributes();
+    check_supported(source, "source")?;
+    check_supported(target, "target")?;
+    if source.engine != target.engine {
+        return Err(MitosisError::bad_input(format!(
+            "source {:?} runs {} but target {:?} runs {}: the clone would not fit the target's parameter groups; pick a source of the same engine",
+            source.id, source.engine, target.id, target.engine
+        )));
+    }
+    if nodes.members.is_empty() {
+        return Err(MitosisError::bad_input(format!(
+            "target cluster {:?} has no instances: there is nothing for the application to connect to; add a writer instance first",
+            req.target
+        )));
+    }
+    check_cluster_names(obs, &nodes)?;
+    let mut runs: BTreeSet<&str> = runs_of(&nodes.members);
+    runs.extend(
+        [nodes.original.as_ref(), nodes.replacement.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|c| c.mitosis_role().is_some())
+            .filter_map(|c| c.tag(tags::RUN)),
+    );
+    let (run_id, resuming) = run_of(runs, &obs.snapshots, &req.target, &req.run_id)?;
+    let path = if req.snapshot_path {
+        ClonePath::Snapshot
+    } else {
+        ClonePath::Clone
+    };
+    if path == ClonePath::Clone && source.members.is_empty() && nodes.replacement.is_none() {
+        return Err(MitosisError::bad_input(format!(
+            "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
+            source.id
+        )));
+    }
+    if !resuming {
+        check_cluster_available(source, "source")?;
+        check_cluster_available(target, "target")?;
+        for m in &nodes.members {
+            check_available(m.attributes(), "target member")?;
+        }
+    }
+    let mut notes = Vec::new();
+    if source.engine_version != target.engine_version {
+        notes.push(format!(
+            "the clone runs {} {} (the source's version); {} runs {}: after the refresh {} runs {}",
+            source.engine,
+            source.engine_version,
+            req.target,
+            target.engine_version,
+            req.target,
+            source.engine_version
+        ));
+    }
+
+    let mut b = Builder {
+        steps: Vec::new(),
+        req,
+        run_id: run_id.clone(),
+        snapshots_of: SnapshotOf::Cluster,
+    };
+    let built = b.cluster_clone_phase(obs, &nodes, path, source)?;
+    let swaps = b.cluster_swap_phases(&nodes, built);
+    b.cluster_cleanup_phase(&nodes, swaps);
+    let plan = Plan {
+        source: req.source.clone(),
+        target: req.target.clone(),
+        kind: Kind::Cluster,
+        path,
+        run_id,
+        resuming,
+        steps: b.steps,
+        eta: None,
+        notes,
+    };
+    Ok(with_lock(plan, &req.run_id))
+}
+
+impl Builder<'_> {
+    fn tags_with_markers(
+        &self,
+        user: std::collections::BTreeMap<String, String>,
+        original: &str,
+    ) -> Vec<Tag> {
+        let mut list: Vec<Tag> = user
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect();
+        list.extend(self.marker_tags(tags::ROLE_TEMP, original));
+        list
+    }
+
+    /// temp-T (clone or restore), its post-restore settings, then temp-<member> for each
+    /// member, the writer first. Returns the steps after which the clone is complete.
+    fn cluster_clone_phase(
+        &mut self,
+        obs: &Observed,
+        nodes: &ClusterNodes,
+        path: ClonePath,
+        source: &Cluster,
+    ) -> Result<Vec<StepId>, MitosisError> {
+        let t = nodes.attributes();
+        let temp = nodes.temp();
+        let attrs =
+            ClusterAttrs::from_cluster(t, self.tags_with_markers(t.user_tags(), &nodes.name));
+        let skip = match &nodes.replacement {
+            Some(c) if nodes.swapped() => Some(format!("already swapped in as {}", c.id)),
+            Some(c) => Some(format!("{} exists (created by run {})", c.id, self.run_id)),
+            None => None,
+        };
+        let restore_done = skip.is_some();
+        let created = if path == ClonePath::Snapshot {
+            let (snapshot_id, snapshot_step) =
+                self.choose_snapshot(obs, &source.id, restore_done)?;
+            let fresh = snapshot_step.as_ref().and(snapshot_id.clone());
+            let op = ClusterOp::RestoreFromSnapshot {
+                snapshot_id,
+                engine: source.engine.clone(),
+                engine_version: source.engine_version.clone(),
+                source_key: source_key(source),
+                attrs,
+            };
+            let restored = self.push(
+                StepId::new(StepKind::Create, &temp),
+                Phase::Clone,
+                &temp,
+                Op::Cluster(op),
+                snapshot_step.into_iter().collect(),
+                skip.clone(),
+            );
+            if let Some(id) = fresh {
+                self.release_snapshot_step(obs, &id, restored.clone(), restore_done);
+            }
+            restored
+        } else {
+            let op = ClusterOp::Clone {
+                source: source.id.clone(),
+                source_key: source_key(source),
+                attrs,
+            };
+            self.push(
+                StepId::new(StepKind::Create, &temp),
+                Phase::Clone,
+                &temp,
+                Op::Cluster(op),
+                Vec::new(),
+                skip,
+            )
+        };
+        let modify = ClusterModify::post_create(t);
+        let skip = match &nodes.replacement {
+            Some(c) if nodes.swapped() => Some(format!("already swapped in as {}", c.id)),
+            Some(c) if modify.already_applied(c) => {
+                Some(format!("{} already has these settings", c.id))
+            }
+            _ => None,
+        };
+        let configured = self.push(
+            StepId::new(StepKind::Configure, &temp),
+            Phase::Clone,
+            &temp,
+            Op::Cluster(ClusterOp::Modify(modify)),
+            vec![created],
+            skip,
+        );
+        let mut done = Vec::new();
+        let mut writer: Option<StepId> = None;
+        for m in &nodes.members {
+            let x = m.attributes();
+            let attrs =
+                MemberAttrs::from_instance(x, self.tags_with_markers(x.user_tags(), &m.name));
+            let skip = match &m.replacement {
+                Some(c) if m.swapped() => Some(format!("already swapped in as {}", c.id)),
+                Some(c) => Some(format!("{} exists (created by run {})", c.id, self.run_id)),
+                None => None,
+            };
+            // The first member to become available is the writer: the readers wait for it.
+            let deps = match &writer {
+                Some(w) => vec![w.clone()],
+                None => vec![configured.clone()],
+            };
+            let op = InstanceOp::CreateMember {
+                cluster: temp.clone(),
+                attrs,
+            };
+            let id = self.push(
+                StepId::new(StepKind::Create, &m.temp()),
+                Phase::Clone,
+                &m.temp(),
+                Op::Instance(op),
+                deps,
+                skip,
+            );
+            writer.get_or_insert(id.clone());
+            done.push(id);
+        }
+        Ok(done)
+    }
+
+    /// The before-swap command and the guardrails; then the cluster and every member are
+    /// marked and renamed to old-*, and each clone takes its name as soon as it is free.
+    fn cluster_swap_phases(&mut self, nodes: &ClusterNodes, built: Vec<StepId>) -> Vec<StepId> {
+        let started = nodes.swap_started();
+        let prepared = nodes
+            .replacement
+            .as_ref()
+            .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
+        let mark_prepared = |tags| Op::Cluster(ClusterOp::AddTags { tags });
+        let ready = self.prepare_steps(&nodes.temp(), started, prepared, mark_prepared, built);
+        let mut originals = vec![(
+            nodes.name.clone(),
+            nodes.original.as_ref().and_then(|o| o.resource_id.clone()),
+        )];
+        originals.extend(nodes.members.iter().map(|m| {
+            let rid = m.original.as_ref().and_then(|o| o.resource_id.clone());
+            (m.name.clone(), rid)
+        }));
+        let mut clones = vec![nodes.temp()];
+        clones.extend(nodes.members.iter().map(Node::temp));
+        let guard = GuardOp {
+            originals,
+            clones,
+            replicas: Vec::new(),
+        };
+        let target = self.req.target.clone();
+        let guarded = vec![self.push(
+            StepId::new(StepKind::Guard, &target),
+            Phase::Prepare,
+            &target,
+            Op::Guard(guard),
+            ready,
+            started.then(|| "the swap has already begun".to_string()),
+        )];
+
+        let mut swaps = Vec::new();
+        // The cluster: mark, retire, swap.
+        let marked = nodes
+            .original
+            .as_ref()
+            .is_none_or(|o| o.is_marked(tags::ROLE_OLD, &nodes.name));
+        let tags = self.marker_tags(tags::ROLE_OLD, &nodes.name);
+        let mark = self.push(
+            StepId::new(StepKind::Mark, &nodes.name),
+            Phase::Retire,
+            &nodes.name,
+            Op::Cluster(ClusterOp::AddTags { tags }),
+            guarded.clone(),
+            marked.then(|| format!("{} already marked for retirement", nodes.name)),
+        );
+        let retire = self.push(
+            StepId::new(StepKind::Retire, &nodes.name),
+            Phase::Retire,
+            &nodes.name,
+            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.old()))),
+            vec![mark],
+            nodes
+                .retired()
+                .then(|| format!("{} already retired as {}", nodes.name, nodes.old())),
+        );
+        swaps.push(
+            self.push(
+                StepId::new(StepKind::Swap, &nodes.name),
+                Phase::Swap,
+                &nodes.temp(),
+                Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.name))),
+                vec![retire],
+                nodes
+                    .swapped()
+                    .then(|| format!("{} already swapped in as {}", nodes.temp(), nodes.name)),
+            ),
+        );
+        // Each member, in parallel with the cluster: instance renames are independent of it.
+        for m in &nodes.members {
+            let retire = self.retire_steps(m, guarded.clone());
+            let skip = m
+                .swapped()
+                .then(|| format!("{} already swapped in as {}", m.temp(), m.name));
+            swaps.push(self.push(
+                StepId::new(StepKind::Swap, &m.name),
+                Phase::Swap,
+                &m.temp(),
+                Op::Instance(InstanceOp::Modify(super::ModifyAttrs::rename(&m.name))),
+                vec![retire],
+                skip,
+            ));
+        }
+        swaps
+    }
+
+    /// The restart command; then the old members are deleted, the old cluster after them,
+    /// and the markers come off (the cluster's last).
+    fn cluster_cleanup_phase(&mut self, nodes: &ClusterNodes, swaps: Vec<StepId>) {
+        let cleanup_started =
+            nodes.original.is_none() || nodes.members.iter().any(|m| m.original.is_none());
+        let gate = self.restart_step(cleanup_started, swaps);
+        let mut delete_deps = gate.clone();
+        let old_gone = nodes.original.is_none();
+        if !old_gone {
+            // The old cluster carries the lock: the new one takes it over first.
+            let op = Op::Lock(LockOp::Move {
+                holder: self.req.run_id.clone(),
+            });
+            delete_deps.push(self.push(
+                StepId::new(StepKind::MoveLock, &nodes.name),
+                Phase::Cleanup,
+                &nodes.name,
+                op,
+                gate.clone(),
+                None,
+            ));
+        }
+        let protected = nodes.attributes().deletion_protection
+            || nodes
+                .replacement
+                .as_ref()
+                .is_some_and(|c| c.deletion_protection);
+        if protected {
+            let skip = nodes
+                .replacement
+                .as_ref()
+                .is_some_and(|c| c.deletion_protection)
+                .then(|| format!("{} is already protected", nodes.name));
+            let protect = self.push(
+                StepId::new(StepKind::Protect, &nodes.name),
+                Phase::Cleanup,
+                &nodes.name,
+                Op::Cluster(ClusterOp::Modify(ClusterModify::deletion_protection(true))),
+                gate.clone(),
+                skip,
+            );
+            let skip = match &nodes.original {
+                None => Some(format!("{} already deleted", nodes.old())),
+                Some(o) if !o.deletion_protection => {
+                    Some(format!("{} is already unprotected", nodes.old()))
+                }
+                Some(_) => None,
+            };
+            delete_deps.push(self.push(
+                StepId::new(StepKind::Unprotect, &nodes.old()),
+                Phase::Cleanup,
+                &nodes.old(),
+                Op::Cluster(ClusterOp::Modify(ClusterModify::deletion_protection(false))),
+                vec![protect],
+                skip,
+            ));
+        }
+        for m in &nodes.members {
+            let skip = m
+                .original
+                .is_none()
+                .then(|| format!("{} already deleted", m.old()));
+            delete_deps.push(self.push(
+                StepId::new(StepKind::Delete, &m.old()),
+                Phase::Cleanup,
+                &m.old(),
+                // Aurora members keep no snapshot of their own: the cluster's is the backup.
+                Op::Instance(InstanceOp::Delete {
+                    final_snapshot_id: None,
+                }),
+                gate.clone(),
+                skip,
+            ));
+        }
+        let op = ClusterOp::Delete {
+            final_snapshot_id: self
+                .req
+                .final_snapshot
+                .then(|| final_snapshot_id(&nodes.old(), &self.run_id)),
+        };
+        let deleted = self.push(
+            StepId::new(StepKind::Delete, &nodes.old()),
+            Phase::Cleanup,
+            &nodes.old(),
+            Op::Cluster(op),
+            delete_deps,
+            old_gone.then(|| format!("{} already deleted", nodes.old())),
+        );
+        let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
+        let mut unmarked = Vec::new();
+        for m in &nodes.members {
+            let has_markers = m
+                .replacement
+                .as_ref()
+                .is_none_or(|c| c.tags.keys().any(|k| k.starts_with(tags::PREFIX)));
+            unmarked.push(self.push(
+                StepId::new(StepKind::Unmark, &m.name),
+                Phase::Cleanup,
+                &m.name,
+                Op::Instance(InstanceOp::RemoveTags { keys: keys.clone() }),
+                vec![deleted.clone()],
+                (!has_markers).then(|| format!("{} has no markers left", m.name)),
+            ));
+        }
+        // The cluster's markers go last: while they remain, a rerun knows the clone is new.
+        let has_markers = nodes
+            .replacement
+            .as_ref()
+            .is_none_or(|c| c.tags.keys().any(|k| k.starts_with(tags::PREFIX)));
+        unmarked.push(deleted);
+        self.push(
+            StepId::new(StepKind::Unmark, &nodes.name),
+            Phase::Cleanup,
+            &nodes.name,
+            Op::Cluster(ClusterOp::RemoveTags { keys }),
+            unmarked,
+            (!has_markers).then(|| format!("{} has no markers left", nodes.name)),
+        );
+    }
+}
+
+/// Rollback of a cluster refresh before the point of no return, as for instances: swapped-in
+/// clones (cluster and members) go back to temp-*, retired originals back to their names, the
+/// retirement markers come off; with `OnFailure::Rollback`, this run's clone members and then
+/// its cluster are deleted, and its fresh cluster snapshot.
+pub(super) fn rollback_cluster(
+    obs: &Observed,
+    source: &str,
+    target: &str,
+    run_id: &str,
+    on_failure: super::OnFailure,
+) -> Result<Plan, MitosisError> {
+    use super::step::push;
+    let nodes = cluster_nodes(obs, target)?;
+    let mut steps = Vec::new();
+    let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
+    let ours_cluster = |c: &Cluster| c.tag(tags::RUN) == Some(run_id);
+    let ours = |i: &Instance| i.tag(tags::RUN) == Some(run_id);
+    let add = |steps: &mut Vec<_>, id: StepId, resource: &str, op: Op, deps: Vec<StepId>| {
+        push(steps, id, Phase::Rollback, resource, op, deps, None)
+    };
+
+    // The cluster.
+    let mut unswapped = Vec::new();
+    if nodes.swapped() && nodes.replacement.as_ref().is_some_and(ours_cluster) {
+        unswapped.push(add(
+            &mut steps,
+            StepId::new(StepKind::Unswap, &nodes.name),
+            &nodes.name,
+            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.temp()))),
+            Vec::new(),
+        ));
+    }
+    if let Some(o) = nodes
+        .original
+        .as_ref()
+        .filter(|o| o.is_marked(tags::ROLE_OLD, &nodes.name) && ours_cluster(o))
+    {
+        let mut deps = unswapped.clone();
+        if o.id == nodes.old() {
+            deps = vec![add(
+                &mut steps,
+                StepId::new(StepKind::Unretire, &nodes.name),
+                &nodes.old(),
+                Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.name))),
+                deps,
+            )];
+        }
+        add(
+            &mut steps,
+            StepId::new(StepKind::UnmarkOld, &nodes.name),
+            &nodes.name,
+            Op::Cluster(ClusterOp::RemoveTags { keys: keys.clone() }),
+            deps,
+        );
+    }
+    // Each member.
+    let mut member_unswaps = Vec::new();
+    for m in &nodes.members {
+        let mut deps = Vec::new();
+        if m.swapped() && m.replacement.as_ref().is_some_and(ours) {
+            deps.push(add(
+                &mut steps,
+                StepId::new(StepKind::Unswap, &m.name),
+                &m.name,
+                Op::Instance(InstanceOp::Modify(super::ModifyAttrs::rename(&m.temp()))),
+                Vec::new(),
+            ));
+            member_unswaps.extend(deps.clone());
+        }
+        let Some(o) = m
+            .original
+            .as_ref()
+            .filter(|o| o.is_marked(tags::ROLE_OLD, &m.name) && ours(o))
+        else {
+            continue;
+        };
+        if o.id == m.old() {
+            deps = vec![add(
+                &mut steps,
+                StepId::new(StepKind::Unretire, &m.name),
+                &m.old(),
+                Op::Instance(InstanceOp::Modify(super::ModifyAttrs::rename(&m.name))),
+                deps,
+            )];
+        }
+        add(
+            &mut steps,
+            StepId::new(StepKind::UnmarkOld, &m.name),
+            &m.name,
+            Op::Instance(InstanceOp::RemoveTags { keys: keys.clone() }),
+            deps,
+        );
+    }
+    if on_failure == super::OnFailure::Rollback {
+        let mut discarded: Vec<StepId> = Vec::new();
+        for m in &nodes.members {
+            let is_ours = m
+                .replacement
+                .as_ref()
+                .is_some_and(|c| c.is_marked(tags::ROLE_TEMP, &m.name) && ours(c));
+            if !is_ours {
+                continue;
+            }
+            discarded.push(add(
+                &mut steps,
+                StepId::new(StepKind::Discard, &m.temp()),
+                &m.temp(),
+                Op::Instance(InstanceOp::Delete {
+                    final_snapshot_id: None,
+                }),
+                member_unswaps.clone(),
+            ));
+        }
+        let clone_is_ours = nodes
+            .replacement
+            .as_ref()
+            .is_some_and(|c| c.is_marked(tags::ROLE_TEMP, &nodes.name) && ours_cluster(c));
+        if clone_is_ours {
+            // Aurora deletes a cluster only once its members are gone.
+            discarded.extend(unswapped.iter().cloned());
+            add(
+                &mut steps,
+                StepId::new(StepKind::Discard, &nodes.temp()),
+                &nodes.temp(),
+                Op::Cluster(ClusterOp::Delete {
+                    final_snapshot_id: None,
+                }),
+                discarded,
+            );
+        }
+        super::rollback::discard_fresh_snapshots(
+            &mut steps,
+            obs,
+            target,
+            run_id,
+            Op::ClusterSnapshot,
+        );
+    }
+    Ok(Plan {
+        source: source.to_string(),
+        target: target.to_string(),
+        kind: Kind::Cluster,
+        path: ClonePath::Clone,
+        run_id: run_id.to_string(),
+        resuming: true,
+        steps,
+        eta: None,
+        notes: Vec::new(),
+    })
+}
