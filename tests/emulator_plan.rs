@@ -286,7 +286,7 @@ fn bad_inputs_exit_2_with_a_clear_message_and_no_mutation() {
         ),
         (
             vec!["--source", "mitosis-prod", "--target", "aurora-demo-1"],
-            "clusters are not supported yet",
+            "is a member of Aurora cluster \"aurora-demo\": name the cluster instead",
         ),
         (
             vec!["--source", "mitosis-prod", "--target", long],

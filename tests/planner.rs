@@ -471,7 +471,7 @@ fn bad_inputs_are_refused_with_a_reason() {
     expect_bad_input(
         &cluster,
         &request("prod", "demo"),
-        "clusters are not supported yet",
+        "name the cluster instead (aurora-demo)",
     );
 
     let mut engines = two_pairs();

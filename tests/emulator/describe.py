@@ -1,7 +1,8 @@
 """Prints every DB instance of the emulator as JSON: DescribeDBInstances output plus tags.
 
-Usage: python describe.py --endpoint http://127.0.0.1:PORT [--snapshots]
-With --snapshots: every manual DB snapshot instead, with its status and tags.
+Usage: python describe.py --endpoint http://127.0.0.1:PORT [--snapshots | --clusters]
+With --snapshots: every manual DB and DB cluster snapshot instead, with its status and tags.
+With --clusters: every DB cluster instead (DescribeDBClusters output plus tags).
 LatestRestorableTime is left out: it is "now" on every call, so it is no attribute of state.
 """
 
@@ -15,6 +16,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--snapshots", action="store_true")
+    parser.add_argument("--clusters", action="store_true")
     args = parser.parse_args()
     if not args.endpoint.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise SystemExit("describe only talks to a loopback emulator")
@@ -29,6 +31,24 @@ def main():
                     "Tags": {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
                         ResourceName=s["DBSnapshotArn"])["TagList"]},
                 }
+        for page in rds.get_paginator("describe_db_cluster_snapshots").paginate(
+                SnapshotType="manual"):
+            for s in page["DBClusterSnapshots"]:
+                out[s["DBClusterSnapshotIdentifier"]] = {
+                    "Status": s["Status"],
+                    "Tags": {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
+                        ResourceName=s["DBClusterSnapshotArn"])["TagList"]},
+                }
+        print(json.dumps(out, default=str, sort_keys=True))
+        return
+    if args.clusters:
+        for page in rds.get_paginator("describe_db_clusters").paginate():
+            for d in page["DBClusters"]:
+                for volatile in ("LatestRestorableTime", "EarliestRestorableTime"):
+                    d.pop(volatile, None)
+                d["Tags"] = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
+                    ResourceName=d["DBClusterArn"])["TagList"]}
+                out[d["DBClusterIdentifier"]] = d
         print(json.dumps(out, default=str, sort_keys=True))
         return
     for page in rds.get_paginator("describe_db_instances").paginate():

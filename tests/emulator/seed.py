@@ -6,7 +6,11 @@ Scenario keys: "vpcs" (names; each gets a VPC, two subnets, a DB subnet group "<
 and a security group "<name>-db"), "parameter_groups" ([{name, family}]), "option_groups"
 ([{name, engine, major}]), "instances" ([{id, engine, engine_version, class, vpc, port,
 backup_retention, backup_window, maintenance_window, parameter_group, option_group, tags,
-deletion_protection, multi_az, replica_of, status, snapshots, no_snapshots, cluster}]), "clusters"
+deletion_protection, multi_az, replica_of, status, snapshots, no_snapshots, cluster,
+promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter_group,
+backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
+log_exports, backtrack_window, engine_mode, tags, snapshots, status}],
+"cluster_parameter_groups"
 ([{id, engine}]).
 Every call is followed by a jump of the emulator's clock, so the result is settled.
 """
@@ -53,9 +57,34 @@ def seed(scenario, endpoint):
         rds.create_option_group(OptionGroupName=og["name"], EngineName=og["engine"],
                                 MajorEngineVersion=og["major"], OptionGroupDescription=og["name"])
 
+    for cpg in scenario.get("cluster_parameter_groups", []):
+        rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=cpg["name"],
+                                              DBParameterGroupFamily=cpg["family"],
+                                              Description=cpg["name"])
     for cluster in scenario.get("clusters", []):
+        extra = {}
+        if "vpc" in cluster:
+            extra["DBSubnetGroupName"] = f"{cluster['vpc']}-subnets"
+            extra["VpcSecurityGroupIds"] = [groups[f"{cluster['vpc']}-db"]]
+        for key, name in (("engine_version", "EngineVersion"), ("port", "Port"),
+                          ("parameter_group", "DBClusterParameterGroupName"),
+                          ("backup_retention", "BackupRetentionPeriod"),
+                          ("backup_window", "PreferredBackupWindow"),
+                          ("maintenance_window", "PreferredMaintenanceWindow"),
+                          ("deletion_protection", "DeletionProtection"),
+                          ("iam_auth", "EnableIAMDatabaseAuthentication"),
+                          ("log_exports", "EnableCloudwatchLogsExports"),
+                          ("backtrack_window", "BacktrackWindow"),
+                          ("engine_mode", "EngineMode")):
+            if key in cluster:
+                extra[name] = cluster[key]
+        tags = [{"Key": k, "Value": v} for k, v in cluster.get("tags", {}).items()]
         rds.create_db_cluster(DBClusterIdentifier=cluster["id"], Engine=cluster["engine"],
-                              MasterUsername="admin", MasterUserPassword="not-a-real-password")
+                              MasterUsername="admin", MasterUserPassword="not-a-real-password",
+                              StorageEncrypted=True, Tags=tags, **extra)
+        for snap in cluster.get("snapshots", []):
+            rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster["id"],
+                                           DBClusterSnapshotIdentifier=snap)
     for inst in scenario.get("instances", []):
         ident = inst["id"]
         tags = [{"Key": k, "Value": v} for k, v in inst.get("tags", {}).items()]
@@ -81,6 +110,8 @@ def seed(scenario, endpoint):
                 extra["DBSubnetGroupName"] = f"{inst['vpc']}-subnets"
             if "cluster" in inst:
                 extra["DBClusterIdentifier"] = inst["cluster"]
+            if "promotion_tier" in inst:
+                extra["PromotionTier"] = inst["promotion_tier"]
             rds.create_db_instance(
                 DBInstanceIdentifier=ident, Engine=inst.get("engine", "postgres"),
                 EngineVersion=inst.get("engine_version", "16.3"),
@@ -113,7 +144,7 @@ def seed(scenario, endpoint):
             settle()
     settle()
     # Leave instances in a given status (e.g. "modifying"), as if a change were under way.
-    for inst in scenario.get("instances", []):
+    for inst in scenario.get("instances", []) + scenario.get("clusters", []):
         if inst.get("status"):
             post(endpoint, "/_emulator/status", {"id": inst["id"], "status": inst["status"]})
 

@@ -13,7 +13,14 @@ its RDS backend and serves it on a loopback port:
 * deleting an old replica after renames works; deleting a primary promotes its replicas;
 * restore keeps false/0 overrides and accepts default option groups; ModifyDBInstance honours DBPortNumber; per-instance
   DbiResourceId; replicas do not inherit tags or backups; PerformanceInsightsEnabled returned;
-* mutating calls on an instance that is not `available` answer InvalidDBInstanceState.
+* mutating calls on an instance that is not `available` answer InvalidDBInstanceState;
+* Aurora clusters: creating/renaming/modifying/deleting statuses over time (moto shows
+  `available` at once), members follow a cluster rename (moto orphans them), duplicate cluster
+  identifiers refused on restore and rename (moto replaces the existing cluster), a rename
+  without ApplyImmediately left pending, RestoreType validated and copy-on-write clones given a
+  CloneGroupId (and refused for a source without instances), restore from snapshot keeps
+  false overrides, delete refused while members exist or while busy, cluster snapshots created
+  over time, members of a restored cluster created over time.
 
 Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE to clear),
 `faults` (POST {"action", "count", "code", "status"} to make the next calls fail),
@@ -43,13 +50,15 @@ from urllib.parse import parse_qs
 
 from moto.rds import models as rds_models
 from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    DBClusterToBeDeletedHasActiveMembers,
     DBInstanceAlreadyExists,
     DBInstanceNotFoundError,
     DBParameterGroupNotFoundError,
     InvalidParameterCombination,
     RDSClientError,
 )
-from moto.rds.models import DBInstance, RDSBackend
+from moto.rds.models import DBCluster, DBInstance, RDSBackend
 
 LOCK = threading.RLock()
 SCALE = {"unit": 0.05}  # seconds of wall time per simulated "unit" (about a minute of RDS)
@@ -154,11 +163,19 @@ def create_db_instance(self, db_kwargs):
     ident = db_kwargs["db_instance_identifier"]
     if reserved(self, ident):
         raise DBInstanceAlreadyExists()
+    cluster = None
+    if db_kwargs.get("db_cluster_identifier"):
+        # A member is added to an available cluster only.
+        cluster = find_cluster(self, db_kwargs["db_cluster_identifier"].lower())
+        require_cluster_available(cluster)
     db = orig_create(self, db_kwargs)
     db.dbi_resource_id = resource_id()
     db.performance_insights_enabled = bool(db_kwargs.get("enable_performance_insights"))
     db.pending_modified_values = {}
-    # Instances created directly (seeding) are available at once; clones go through a timeline.
+    # Instances created directly (seeding) are available at once; clones go through a
+    # timeline, and so do the members of a cluster the tool restored.
+    if getattr(cluster, "emulator_restored", False):
+        timeline(db, [("creating", D_CREATE)])
     return db
 
 
@@ -354,6 +371,204 @@ def create_db_snapshot(self, db_instance_identifier, db_snapshot_identifier,
     return snap
 
 
+
+# --- Aurora clusters -------------------------------------------------------------------------
+
+CLUSTER_LIMBO = {}  # new identifier -> cluster, while a cluster rename is in flight
+D_CLONE = 3.0
+
+# moto flips `creating` to `available` on the first read: statuses are ours to set.
+DBCluster.status = property(lambda self: self._status,
+                            lambda self, value: setattr(self, "_status", value))
+
+
+def cluster_reserved(backend, ident):
+    return ident in backend.clusters or ident in CLUSTER_LIMBO
+
+
+def cluster_exists_fault(ident):
+    return RDSClientError("DBClusterAlreadyExistsFault", f"DB cluster {ident} already exists.")
+
+
+def find_cluster(backend, ident):
+    cluster = backend.clusters.get(ident)
+    if cluster is None:
+        raise DBClusterNotFoundError(ident)
+    return cluster
+
+
+def require_cluster_available(cluster):
+    if cluster.status != "available":
+        raise RDSClientError(
+            "InvalidDBClusterStateFault",
+            f"DbCluster {cluster.db_cluster_identifier} is in {cluster.status} state but "
+            "expected it to be one of available.")
+
+
+def restored_cluster(cluster, tags, restore_type):
+    """What every restore sets on the new cluster: its own tags and identity, no pending
+    changes, a creating timeline; members created in it later go through one too."""
+    cluster.tags = copy.deepcopy(tags or [])
+    cluster.pending_modified_values = None
+    cluster.emulator_restore_type = restore_type
+    cluster.emulator_restored = True
+    timeline(cluster, [("creating", D_CLONE)])
+    return cluster
+
+
+orig_create_cluster = RDSBackend.create_db_cluster
+
+
+def create_db_cluster(self, kwargs):
+    """Clusters created directly (seeding) are available at once; restores get a timeline.
+    An existing identifier is refused (moto replaces the cluster)."""
+    if cluster_reserved(self, kwargs["db_cluster_identifier"].lower()):
+        raise cluster_exists_fault(kwargs["db_cluster_identifier"])
+    cluster = orig_create_cluster(self, kwargs)
+    cluster.status = "available"
+    return cluster
+
+
+orig_pitr = RDSBackend.restore_db_cluster_to_point_in_time
+orig_cluster_restore = RDSBackend.restore_db_cluster_from_snapshot
+orig_modify_cluster = RDSBackend.modify_db_cluster
+orig_delete_cluster = RDSBackend.delete_db_cluster
+orig_cluster_snapshot = RDSBackend.create_db_cluster_snapshot
+
+
+def restore_db_cluster_to_point_in_time(self, db_cluster_identifier,
+                                        source_db_cluster_identifier,
+                                        restore_type="full-copy", restore_to_time=None,
+                                        use_latest_restorable_time=False, **overrides):
+    if restore_type not in ("full-copy", "copy-on-write"):
+        raise RDSClientError("InvalidParameterValue",
+                             f"Invalid RestoreType {restore_type!r}: use full-copy or copy-on-write.")
+    if cluster_reserved(self, db_cluster_identifier.lower()):
+        raise cluster_exists_fault(db_cluster_identifier)
+    source = find_cluster(self, source_db_cluster_identifier)
+    require_cluster_available(source)
+    if restore_type == "copy-on-write" and not source.members:
+        raise RDSClientError("InvalidDBClusterStateFault",
+                             f"Cannot clone DB cluster {source.db_cluster_identifier}: it has "
+                             "no DB instances.")
+    tags = overrides.pop("tags", None)
+    cluster = orig_pitr(self, db_cluster_identifier, source_db_cluster_identifier, restore_type,
+                        restore_to_time, use_latest_restorable_time, **overrides)
+    cluster.vpc_security_group_ids = list(overrides.get("vpc_security_group_ids")
+                                          or source.vpc_security_group_ids)
+    if restore_type == "copy-on-write":
+        if not getattr(source, "clone_group_id", None):
+            source.clone_group_id = "".join(random.choices(string.hexdigits.lower(), k=32))
+        cluster.clone_group_id = source.clone_group_id
+    else:
+        cluster.clone_group_id = None
+    return restored_cluster(cluster, tags, restore_type)
+
+
+def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
+    ident = overrides["db_cluster_identifier"].lower()
+    if cluster_reserved(self, ident):
+        raise cluster_exists_fault(ident)
+    snap = self.describe_db_cluster_snapshots(None, from_snapshot_id)[0]
+    if snap.status != "available":
+        raise RDSClientError("InvalidDBClusterSnapshotStateFault",
+                             f"Snapshot {from_snapshot_id} is {snap.status}, not available.")
+    tags = overrides.pop("tags", None)
+    cluster = orig_cluster_restore(self, from_snapshot_id, overrides)
+    # moto drops false/0 overrides and copies the snapshot's cluster wholesale.
+    for key, value in overrides.items():
+        if value is not None and not value and key != "db_cluster_identifier":
+            setattr(cluster, key, value)
+    cluster.clone_group_id = None
+    return restored_cluster(cluster, tags, "snapshot")
+
+
+def modify_db_cluster(self, kwargs):
+    cluster = find_cluster(self, kwargs["db_cluster_identifier"])
+    require_cluster_available(cluster)
+    new_id = kwargs.pop("new_db_cluster_identifier", None)
+    immediately = bool(kwargs.get("apply_immediately"))
+    if new_id:
+        new_id = new_id.lower()
+        if cluster_reserved(self, new_id):
+            raise cluster_exists_fault(new_id)
+        if not immediately:
+            # RDS renames in the next maintenance window.
+            cluster.pending_modified_values = {"DBClusterIdentifier": new_id}
+            new_id = None
+    rest = {k: v for k, v in kwargs.items() if k not in ("apply_immediately",)}
+    changes = {k: v for k, v in rest.items() if k != "db_cluster_identifier" and v is not None}
+
+    def apply_changes():
+        if changes:
+            args = dict(changes)
+            args["db_cluster_identifier"] = cluster.db_cluster_identifier
+            orig_modify_cluster(self, args)
+        cluster.status = "available"
+
+    if new_id:
+        old_id = cluster.db_cluster_identifier
+        CLUSTER_LIMBO[new_id] = cluster
+
+        def vanish():
+            self.clusters.pop(old_id, None)
+
+        def reappear():
+            CLUSTER_LIMBO.pop(new_id, None)
+            cluster.db_cluster_identifier = new_id
+            self.clusters[new_id] = cluster
+            # The members follow their cluster (moto leaves them naming the old id).
+            for db in list(self.databases.values()) + list(LIMBO.values()):
+                if getattr(db, "db_cluster_identifier", None) == old_id:
+                    db.db_cluster_identifier = new_id
+
+        schedule(D_LAG, lambda: setattr(cluster, "status", "renaming"))
+        schedule(D_LAG + 0.01, vanish)
+        schedule(D_LAG + D_GAP, reappear)
+        schedule(D_LAG + D_GAP + D_RENAME, apply_changes)
+    else:
+        schedule(D_LAG, lambda: setattr(cluster, "status", "modifying"))
+        schedule(D_LAG + D_MODIFY, apply_changes)
+    return cluster
+
+
+def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
+    cluster = find_cluster(self, cluster_identifier)
+    if cluster.deletion_protection:
+        raise InvalidParameterCombination(
+            "Cannot delete protected Cluster, please disable deletion protection and try again.")
+    if cluster.members:
+        raise DBClusterToBeDeletedHasActiveMembers()
+    require_cluster_available(cluster)
+    if snapshot_name:
+        orig_cluster_snapshot(self, cluster_identifier, snapshot_name)
+    cluster.status = "deleting"
+
+    def finish():
+        self.clusters.pop(cluster.db_cluster_identifier, None)
+
+    schedule(D_DELETE, finish)
+    return cluster
+
+
+def create_db_cluster_snapshot(self, db_cluster_identifier, db_cluster_snapshot_identifier,
+                               snapshot_type="manual", tags=None):
+    snap = orig_cluster_snapshot(self, db_cluster_identifier, db_cluster_snapshot_identifier,
+                                 snapshot_type, tags)
+    if snapshot_type == "manual":
+        snap.status = "creating"
+        schedule(D_CREATE, lambda: setattr(snap, "status", "available"))
+    return snap
+
+
+RDSBackend.create_db_cluster = create_db_cluster
+RDSBackend.restore_db_cluster_to_point_in_time = restore_db_cluster_to_point_in_time
+RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot
+RDSBackend.modify_db_cluster = modify_db_cluster
+RDSBackend.delete_db_cluster = delete_db_cluster
+RDSBackend.create_db_cluster_snapshot = create_db_cluster_snapshot
+DBCluster.clone_group_id = None
+
 RDSBackend.create_db_instance = create_db_instance
 RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
 RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
@@ -501,7 +716,7 @@ def control(environ, start_response, path):
             return json_response(start_response, "200 OK", {"settled": True})
         if path == "/_emulator/status":
             for backend in all_rds_backends():
-                db = backend.databases.get(body["id"])
+                db = backend.databases.get(body["id"]) or backend.clusters.get(body["id"])
                 if db is not None:
                     db.status = body["status"]
             return json_response(start_response, "200 OK", body)
@@ -514,6 +729,7 @@ def control(environ, start_response, path):
             _internal.moto_api_backend.reset()
             EVENTS.clear()
             LIMBO.clear()
+            CLUSTER_LIMBO.clear()
             RECORD.clear()
             FAULTS.clear()
             BLACKOUT.update({"after": None, "seen": 0})
