@@ -85,6 +85,27 @@ pub struct RunReport {
     pub error: Option<String>,
     /// Instances the refresh left behind, and what to do about them.
     pub left: Vec<String>,
+    /// How an Aurora clone was made, once it was (absent for instances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone: Option<CloneKind>,
+}
+
+/// How Aurora made a clone: sharing the source's pages (minutes whatever the size), or as a
+/// full copy of the data (RDS falls back to one, e.g. past the clone limit of a source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloneKind {
+    CopyOnWrite,
+    FullCopy,
+}
+
+impl CloneKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloneKind::CopyOnWrite => "copy-on-write",
+            CloneKind::FullCopy => "full-copy",
+        }
+    }
 }
 
 /// How an `apply` ended.

@@ -4,14 +4,7 @@
 mod support;
 
 use serde_json::{Map, Value};
-use support::{stderr, stdout, Emulator, FAST};
-
-fn apply(emu: &Emulator, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut full = vec!["apply"];
-    full.extend_from_slice(args);
-    full.extend_from_slice(FAST);
-    emu.cli_with(&full, env)
-}
+use support::{apply, crash_matrix, stderr, stdout, Emulator, FAST};
 
 /// The attributes a refresh must keep, from describe output.
 fn kept(d: &Value) -> Value {
@@ -185,83 +178,6 @@ fn cross_vpc_goes_through_a_snapshot_into_the_target_vpc() {
     assert!(emu
         .actions()
         .contains(&"RestoreDBInstanceFromDBSnapshot".to_string()));
-}
-
-/// The crash matrix: for each mutating call in turn, a run is cut off right after it and the
-/// same command is rerun, which must finish: the same end state (checked by `check`, given
-/// the state before and the crash point), no delete before the restart command ran, no lock
-/// left behind. Lock renewals add calls depending on the machine's speed, so the matrix goes
-/// on until a run is no longer cut off (and checks that this came after all of a clean run's
-/// own calls).
-fn crash_matrix(
-    emu: &Emulator,
-    scenario: &str,
-    args: &[&str],
-    check: impl Fn(&Emulator, &Map<String, Value>, usize),
-) {
-    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
-    emu.reset();
-    emu.seed(scenario);
-    let out = apply(emu, args, &no_retry);
-    assert!(out.status.success(), "{}", stderr(&out));
-    // The refresh's own calls, without the lock's (renewals come and go with the machine's
-    // speed): every crash run makes at least these, plus taking and releasing the lock.
-    let calls = emu
-        .record()
-        .iter()
-        .filter(|r| r.get("fault").is_none())
-        .filter(|r| {
-            let a = r["action"].as_str().unwrap_or("");
-            !a.starts_with("Describe") && !a.starts_with("List") && !a.starts_with("Get")
-        })
-        .filter(|r| r["action"] != "Note" && !r.to_string().contains("stack-mitosis:lock:"))
-        .count();
-    assert!(calls >= 14, "only {calls} mutating calls");
-
-    let mut crash_after = 0;
-    loop {
-        crash_after += 1;
-        emu.reset();
-        emu.seed(scenario);
-        let before = emu.describe();
-        emu.control(
-            "/_emulator/blackout",
-            &format!("{{\"after\": {crash_after}}}"),
-        );
-        let out = apply(emu, args, &no_retry);
-        if out.status.success() {
-            // Not cut off any more: every call of the run was a crash point before.
-            assert!(crash_after > calls, "only {crash_after} crash points");
-            return;
-        }
-        emu.control("/_emulator/blackout", r#"{"after": null}"#);
-        let out = apply(emu, args, &[]);
-        assert!(
-            out.status.success(),
-            "crash after {crash_after}: the rerun failed: {}",
-            stderr(&out)
-        );
-        if crash_after == 1 {
-            // Nothing but the lock was written: the rerun waited for it to lapse.
-            assert!(stderr(&out).contains("waiting up to"), "{}", stderr(&out));
-        }
-        let restart_at = emu.record().iter().rposition(|r| r["note"] == "restart");
-        for (i, r) in emu.record().iter().enumerate() {
-            if r["action"] == "DeleteDBInstance" && r.get("fault").is_none() {
-                assert!(
-                    restart_at.is_some_and(|at| i > at),
-                    "crash after {crash_after}: delete before restart"
-                );
-            }
-        }
-        assert!(
-            !emu.describe()
-                .values()
-                .any(|d| d.to_string().contains("stack-mitosis:lock:")),
-            "crash after {crash_after}: a lock was left behind"
-        );
-        check(emu, &before, crash_after);
-    }
 }
 
 /// A refresh of the demo target with a restart command and a short lock (so that a run cut off

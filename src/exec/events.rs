@@ -3,7 +3,7 @@
 //! executor itself never prints.
 
 use crate::plan::{Plan, Step};
-use crate::schema::{EndpointReport, RunResult, StoppedAt};
+use crate::schema::{CloneKind, EndpointReport, RunResult, StoppedAt};
 
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -40,6 +40,11 @@ pub enum Event<'a> {
     },
     /// Something the run leaves behind, and what to do about it.
     Left(String),
+    /// An Aurora clone exists, made this way (its CloneGroupId says so).
+    Cloned {
+        cluster: &'a str,
+        kind: CloneKind,
+    },
     /// The run is over.
     RunFinished {
         result: RunResult,

@@ -260,16 +260,29 @@ impl<'a> Executor<'a> {
             .filter(|s| s.phase == Phase::Swap)
             .filter_map(|s| s.op.new_name().map(str::to_string))
             .collect();
-        match self.api.describe_some(&names).await {
-            Ok(found) => found
+        // A cluster's own (writer) endpoint comes first: it is what applications use.
+        let mut out: Vec<EndpointReport> = match plan.kind {
+            crate::plan::Kind::Cluster => self
+                .api
+                .describe_some_clusters(std::slice::from_ref(&plan.target))
+                .await
+                .unwrap_or_default()
                 .into_iter()
-                .map(|i| EndpointReport {
-                    instance: i.id,
-                    address: i.address,
-                    port: i.port,
+                .map(|c| EndpointReport {
+                    instance: c.id,
+                    address: c.address,
+                    port: c.port,
                 })
                 .collect(),
-            Err(_) => Vec::new(),
+            crate::plan::Kind::Instance => Vec::new(),
+        };
+        if let Ok(found) = self.api.describe_some(&names).await {
+            out.extend(found.into_iter().map(|i| EndpointReport {
+                instance: i.id,
+                address: i.address,
+                port: i.port,
+            }));
         }
+        out
     }
 }

@@ -72,6 +72,7 @@ impl EventSink for ReportBuilder {
                     endpoints: Vec::new(),
                     error: None,
                     left: Vec::new(),
+                    clone: None,
                 });
                 b.in_rollback = false;
             }
@@ -112,6 +113,11 @@ impl EventSink for ReportBuilder {
             Event::Left(text) => {
                 if let Some(r) = b.report.as_mut() {
                     r.left.push(text.clone());
+                }
+            }
+            Event::Cloned { kind, .. } => {
+                if let Some(r) = b.report.as_mut() {
+                    r.clone = Some(*kind);
                 }
             }
             Event::RunFinished {

@@ -523,7 +523,24 @@ impl Executor<'_> {
                     .clone_cluster(id, source, attrs)
                     .await
                     .map_err(aws)?;
-                self.cluster_settled_after(id, expect).await.map(drop)
+                let clone = self.cluster_settled_after(id, expect).await?;
+                // A clone that shares the source's CloneGroupId shares its pages.
+                let sources = self
+                    .api
+                    .describe_some_clusters(std::slice::from_ref(source))
+                    .await
+                    .map_err(aws)?;
+                let shared = clone.clone_group_id.is_some()
+                    && sources
+                        .iter()
+                        .any(|s| s.clone_group_id == clone.clone_group_id);
+                let kind = if shared {
+                    crate::schema::CloneKind::CopyOnWrite
+                } else {
+                    crate::schema::CloneKind::FullCopy
+                };
+                self.emit(super::Event::Cloned { cluster: id, kind });
+                Ok(())
             }
             ClusterOp::RestoreFromSnapshot {
                 snapshot_id,

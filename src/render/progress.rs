@@ -20,6 +20,9 @@ pub fn progress_line(event: &Event<'_>) -> Option<String> {
             plan.steps.len()
         )),
         Event::Left(text) => Some(format!("   left: {text}")),
+        Event::Cloned { cluster, kind } => {
+            Some(format!("   {cluster} is a {} clone", kind.as_str()))
+        }
         // The run's start and end, and the outage, are shown by the report.
         Event::RunStarted { .. }
         | Event::RunFinished { .. }

@@ -41,6 +41,9 @@ pub fn report_text(r: &RunReport) -> String {
     if let Some(s) = r.outage_seconds {
         let _ = writeln!(out, "Outage: the endpoints were unavailable for {s:.1}s");
     }
+    if let Some(kind) = r.clone {
+        let _ = writeln!(out, "Clone: {}", kind.as_str());
+    }
     for e in &r.endpoints {
         let _ = writeln!(
             out,
