@@ -53,7 +53,7 @@ fn main() {
     }
     let swap_bound = model.rename * 2.0 + 5.0;
     println!(
-        "targets: makespan <= 1.05 x critical path; >= 2x the baseline on primary + 3; window <= {swap_bound:.0}s (retire + swap-in rename + one 5 s tick); <= 12 DescribeDBInstances per minute"
+        "targets: makespan <= 1.05 x critical path; >= 2x the baseline on primary + 3; window <= {swap_bound:.0}s (retire + swap-in rename + one 5 s tick, the cluster's and its members' renames in parallel); <= 12 DescribeDBInstances per minute; an Aurora clone's critical path independent of the data size (one clone step)"
     );
     println!(
         "{}",

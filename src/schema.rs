@@ -10,10 +10,16 @@ pub struct PlanDoc {
     pub version: u32,
     pub source: String,
     pub target: String,
-    /// `replica` or `snapshot`.
+    /// `instance` or `cluster` (absent in documents from before clusters: instance).
+    #[serde(default = "instance_kind")]
+    pub kind: String,
+    /// `replica`, `snapshot` or (clusters) `clone`.
     pub path: String,
     pub run_id: String,
     pub resuming: bool,
+    /// What to know before applying (e.g. the engine version will change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Expected duration of the remaining steps and the longest time an endpoint is without
     /// an instance, in seconds, from the latency model.
     pub eta: Option<Eta>,
@@ -35,15 +41,21 @@ pub struct StepDoc {
     pub skip: Option<String>,
 }
 
+fn instance_kind() -> String {
+    "instance".to_string()
+}
+
 impl PlanDoc {
     pub fn from_plan(plan: &Plan) -> Self {
         PlanDoc {
             version: PLAN_FORMAT_VERSION,
             source: plan.source.clone(),
             target: plan.target.clone(),
+            kind: plan.kind.as_str().to_string(),
             path: plan.path.as_str().to_string(),
             run_id: plan.run_id.clone(),
             resuming: plan.resuming,
+            notes: plan.notes.clone(),
             eta: plan.eta,
             steps: plan
                 .steps

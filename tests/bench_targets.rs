@@ -8,6 +8,7 @@ use stack_mitosis::sim::bench::{measure, shapes};
 fn every_shape_meets_the_targets() {
     let model = LatencyModel::default();
     let tick = 5.0;
+    let mut cluster_paths = Vec::new();
     for shape in shapes() {
         let f = measure(&shape, &model);
         let ratio = f.executor.makespan_seconds / f.critical_path_seconds;
@@ -43,6 +44,9 @@ fn every_shape_meets_the_targets() {
             "{}",
             f.shape
         );
+        if shape.is_cluster() && !shape.parents.is_empty() {
+            cluster_paths.push((f.shape.clone(), f.critical_path_seconds));
+        }
         if f.shape == "primary + 3" {
             let speedup = f.sequential.makespan_seconds / f.executor.makespan_seconds;
             assert!(
@@ -50,5 +54,11 @@ fn every_shape_meets_the_targets() {
                 "only {speedup:.2}x faster than one step at a time"
             );
         }
+    }
+    // An Aurora refresh's critical path is one clone and one wave of members, whatever the
+    // number of readers (and the data size, which the clone does not copy).
+    assert!(cluster_paths.len() >= 2);
+    for (shape, path) in &cluster_paths {
+        assert_eq!(*path, cluster_paths[0].1, "{shape}");
     }
 }

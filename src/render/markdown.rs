@@ -27,6 +27,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
     if let Some(eta) = eta_sentence(plan) {
         let _ = writeln!(out, "{eta}\n");
     }
+    for note in &plan.notes {
+        let _ = writeln!(out, "> **Note:** {note}.\n");
+    }
     let _ = writeln!(out, "| # | Step | Action | Instance | Details |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     for (n, step) in plan.steps.iter().enumerate() {

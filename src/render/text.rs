@@ -25,6 +25,9 @@ pub fn plan_text(plan: &Plan) -> String {
     if let Some(eta) = eta_sentence(plan) {
         let _ = writeln!(out, "{eta}");
     }
+    for note in &plan.notes {
+        let _ = writeln!(out, "Note: {note}.");
+    }
     let _ = writeln!(out);
     let w_id = plan
         .steps

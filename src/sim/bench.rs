@@ -2,18 +2,25 @@
 
 use super::SimRds;
 use crate::exec::{ExecConfig, Executor, PollSettings, Silent};
-use crate::fixtures::{add_replica, primary, state};
+use crate::fixtures::{add_replica, cluster, primary, state};
 use crate::observed::Observed;
 use crate::plan::{estimate, plan, LatencyModel, OnFailure, PlanRequest};
 use serde::Serialize;
 use std::time::Duration;
 
-/// A target tree shape: entry i is the parent index of replica i+1 (0 is the primary).
+/// A target tree shape: entry i is the parent index of replica i+1 (0 is the primary). For an
+/// Aurora engine, the target is a cluster with a writer and one reader per entry.
 #[derive(Debug, Clone)]
 pub struct Shape {
     pub name: &'static str,
     pub engine: &'static str,
     pub parents: Vec<usize>,
+}
+
+impl Shape {
+    pub fn is_cluster(&self) -> bool {
+        self.engine.starts_with("aurora")
+    }
 }
 
 pub fn shapes() -> Vec<Shape> {
@@ -43,10 +50,42 @@ pub fn shapes() -> Vec<Shape> {
             engine: "postgres",
             parents: vec![0; 10],
         },
+        Shape {
+            name: "aurora writer only",
+            engine: "aurora-postgresql",
+            parents: vec![],
+        },
+        Shape {
+            name: "aurora writer + 2",
+            engine: "aurora-postgresql",
+            parents: vec![0, 0],
+        },
+        Shape {
+            name: "aurora-mysql writer + 5",
+            engine: "aurora-mysql",
+            parents: vec![0; 5],
+        },
     ]
 }
 
 pub fn environment(shape: &Shape) -> Observed {
+    if shape.is_cluster() {
+        let readers: Vec<String> = (1..=shape.parents.len())
+            .map(|i| format!("demo-r{i}"))
+            .collect();
+        let mut members = vec![("demo-w", "db.t4g.medium")];
+        members.extend(readers.iter().map(|r| (r.as_str(), "db.t4g.large")));
+        let (prod, mut instances) = cluster(
+            "prod",
+            shape.engine,
+            "shared",
+            &[("prod-1", "db.r6g.4xlarge")],
+        );
+        let (demo, demo_members) = cluster("demo", shape.engine, "shared", &members);
+        instances.extend(demo_members);
+        return Observed::new(instances, Vec::new(), crate::fixtures::account())
+            .with_clusters(vec![prod, demo]);
+    }
     let mut obs = state(vec![
         primary("prod", shape.engine, "shared"),
         primary("demo", shape.engine, "shared"),
