@@ -81,6 +81,12 @@ pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
             "Action": ["rds:DescribeDBClusterSnapshots"],
             "Resource": [account.arn("cluster:*"), account.arn("cluster-snapshot:*")],
         }));
+        statements.push(json!({
+            "Sid": "ReadClusterEndpoints",
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBClusterEndpoints"],
+            "Resource": [account.arn("cluster:*"), account.arn("cluster-endpoint:*")],
+        }));
     }
     for (action, resources) in grants.by_action {
         statements.push(json!({

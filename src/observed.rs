@@ -25,6 +25,9 @@ pub mod tags {
     pub const ROLE_OLD: &str = "old";
     /// On the snapshot `--snapshot fresh` takes of the source (original: the target).
     pub const ROLE_SNAPSHOT: &str = "snapshot";
+    /// `stack-mitosis:endpoint:<name>` on a retired cluster: the definition of its custom
+    /// endpoint `name`, which moves to the new cluster (see `CustomEndpoint::encode`).
+    pub const ENDPOINT_PREFIX: &str = "stack-mitosis:endpoint:";
 }
 
 pub const TEMP_PREFIX: &str = "temp-";
@@ -225,14 +228,53 @@ pub struct ClusterMember {
     pub writer: bool,
 }
 
-/// A custom endpoint of an Aurora cluster (`DescribeDBClusterEndpoints`, type CUSTOM).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A custom endpoint of an Aurora cluster (`DescribeDBClusterEndpoints`, type CUSTOM). Its
+/// name is unique in the account and region, and so is its DNS name, which applications use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CustomEndpoint {
     pub id: String,
-    /// `READER` or `ANY`.
+    /// `READER`, `WRITER` or `ANY`.
     pub kind: String,
     pub static_members: Vec<String>,
     pub excluded_members: Vec<String>,
+    /// The cluster it belongs to, as read.
+    #[serde(default)]
+    pub cluster: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+impl CustomEndpoint {
+    /// The definition as one tag value (`KIND|static,members|excluded,members`): the retired
+    /// cluster keeps it while the endpoint moves, so a rerun can finish the move.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.kind,
+            self.static_members.join(","),
+            self.excluded_members.join(",")
+        )
+    }
+
+    pub fn decode(id: &str, value: &str) -> Option<Self> {
+        let mut parts = value.split('|');
+        let list = |s: Option<&str>| -> Vec<String> {
+            s.unwrap_or("")
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let kind = parts.next().filter(|k| !k.is_empty())?.to_string();
+        Some(CustomEndpoint {
+            id: id.to_string(),
+            kind,
+            static_members: list(parts.next()),
+            excluded_members: list(parts.next()),
+            cluster: String::new(),
+            status: String::new(),
+        })
+    }
 }
 
 /// One Aurora DB cluster as DescribeDBClusters shows it, plus its tags and custom endpoints.

@@ -17,6 +17,7 @@ fn kept_cluster(c: &Value) -> Value {
         "retention": c["BackupRetentionPeriod"], "backup": c["PreferredBackupWindow"],
         "maint": c["PreferredMaintenanceWindow"], "protected": c["DeletionProtection"],
         "iam": c["IAMDatabaseAuthenticationEnabled"], "tags": tags,
+        "custom_endpoints": c["CustomEndpoints"],
     })
 }
 
@@ -317,6 +318,15 @@ fn a_failing_restart_puts_the_cluster_and_its_members_back() {
             after.instances[&m]["DbiResourceId"]
         );
     }
+    // The custom endpoint moved to the clone before the restart failed: it is back.
+    assert_eq!(
+        was["CustomEndpoints"], now["CustomEndpoints"],
+        "the custom endpoint did not come back"
+    );
+    assert!(was["CustomEndpoints"]
+        .as_object()
+        .unwrap()
+        .contains_key("pg-demo-analytics"));
     // The clone and its members are gone, and the originals carry no markers.
     assert_cluster_markers_gone(&after);
     assert!(!after.clusters.contains_key("temp-pg-demo"));
@@ -398,4 +408,17 @@ fn bad_cluster_input_is_refused_before_any_change() {
             "{args:?} changed something"
         );
     }
+}
+
+/// The correction layer itself: what these tests stand on behaves as RDS does.
+#[test]
+fn the_emulator_treats_clusters_as_rds_does() {
+    let emu = Emulator::start();
+    let out = emu.python_check("check_clusters.py");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use stack_mitosis::fixtures::{account, cluster, primary};
-use stack_mitosis::observed::{tags, Observed};
+use stack_mitosis::observed::{tags, CustomEndpoint, Observed};
 use stack_mitosis::plan::{
     plan, predict_all, rollback, ClonePath, ClusterOp, InstanceOp, Kind, OnFailure, Op, Plan,
     PlanRequest, SnapshotChoice, StepKind,
@@ -31,6 +31,20 @@ fn three_members() -> Observed {
         ("demo-r1", "db.t4g.large"),
         ("demo-r2", "db.r6g.large"),
     ])
+}
+
+/// Three members and a custom reader endpoint over the two readers.
+fn with_endpoint() -> Observed {
+    let mut obs = three_members();
+    obs.clusters.get_mut("demo").unwrap().endpoints = vec![CustomEndpoint {
+        id: "demo-analytics".into(),
+        kind: "READER".into(),
+        static_members: vec!["demo-r1".into(), "demo-r2".into()],
+        excluded_members: Vec::new(),
+        cluster: "demo".into(),
+        status: "available".into(),
+    }];
+    obs
 }
 
 fn request() -> PlanRequest {
@@ -77,6 +91,7 @@ fn assert_refreshed(before: &Observed, after: &Observed) {
     assert_eq!(was.backup_window, now.backup_window);
     assert_eq!(was.maintenance_window, now.maintenance_window);
     assert_eq!(was.deletion_protection, now.deletion_protection);
+    assert_eq!(was.endpoints, now.endpoints, "custom endpoints differ");
     assert_eq!(was.user_tags(), now.user_tags());
     assert!(now.tags.keys().all(|k| !k.starts_with(tags::PREFIX)));
     for m in &was.members {
@@ -215,8 +230,41 @@ fn a_different_engine_version_is_noted_in_the_plan() {
 }
 
 #[test]
+fn a_custom_endpoint_moves_after_the_swaps_and_before_the_restart() {
+    let obs = with_endpoint();
+    let p = plan(&obs, &request()).unwrap();
+    let drop = id(&p, StepKind::DropEndpoint, "demo-analytics");
+    let create = id(&p, StepKind::Endpoint, "demo-analytics");
+    let restart = p
+        .steps
+        .iter()
+        .position(|s| s.id.kind == StepKind::Restart)
+        .unwrap();
+    assert_eq!(p.steps[drop].resource, "old-demo");
+    assert_eq!(p.steps[create].resource, "demo");
+    assert!(depends(&p, create, drop) && depends(&p, restart, create));
+    for swap in p.steps.iter().filter(|s| s.id.kind == StepKind::Swap) {
+        assert!(p.steps[drop].depends_on.contains(&swap.id), "{}", swap.id);
+    }
+    // The retired cluster carries the definition while the endpoint moves.
+    let mark = &p.steps[id(&p, StepKind::Mark, "demo")];
+    let params = serde_json::Value::Object(mark.op.params(&mark.resource)).to_string();
+    assert!(
+        params.contains("stack-mitosis:endpoint:demo-analytics"),
+        "{params}"
+    );
+    let mut end = obs.clone();
+    predict_all(&mut end, &p).unwrap();
+    assert_refreshed(&obs, &end);
+    let e = &end.clusters["demo"].endpoints[0];
+    assert_eq!(e.static_members, vec!["demo-r1", "demo-r2"]);
+    let policy = stack_mitosis::iam::policy(&p, &account()).to_string();
+    assert!(policy.contains(&account().arn("cluster-endpoint:demo-analytics")));
+}
+
+#[test]
 fn resuming_after_any_prefix_reaches_the_same_state() {
-    let obs = three_members();
+    let obs = with_endpoint();
     let full = plan(&obs, &request()).unwrap();
     let mut expected = obs.clone();
     predict_all(&mut expected, &full).unwrap();
@@ -235,7 +283,7 @@ fn resuming_after_any_prefix_reaches_the_same_state() {
 
 #[test]
 fn rollback_after_the_swap_puts_the_names_back_and_discards_the_clone() {
-    let obs = three_members();
+    let obs = with_endpoint();
     let full = plan(&obs, &request()).unwrap();
     let restart = full
         .steps
@@ -348,12 +396,15 @@ fn bad_cluster_input_says_what_to_do() {
     );
 }
 
-fn shape() -> impl Strategy<Value = (Vec<usize>, bool, bool, usize, bool)> {
+fn shape() -> impl Strategy<Value = ((Vec<usize>, bool, bool, usize, bool), bool)> {
     (
-        proptest::collection::vec(0..3usize, 1..=4),
-        any::<bool>(),
-        any::<bool>(),
-        0..48usize,
+        (
+            proptest::collection::vec(0..3usize, 1..=4),
+            any::<bool>(),
+            any::<bool>(),
+            0..48usize,
+            any::<bool>(),
+        ),
         any::<bool>(),
     )
 }
@@ -361,11 +412,12 @@ fn shape() -> impl Strategy<Value = (Vec<usize>, bool, bool, usize, bool)> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Any member count and classes, protection on or off, either path, interrupted anywhere:
+    /// Any member count and classes, protection on or off, a custom endpoint or none, either
+    /// path, interrupted anywhere:
     /// the rerun's plan reaches the same end state, and that state is the refreshed cluster.
     #[test]
     fn any_cluster_shape_resumes_to_the_refreshed_cluster(
-        (classes, protected, snapshot, cut, mysql) in shape()
+        ((classes, protected, snapshot, cut, mysql), endpoint) in shape()
     ) {
         let engine = if mysql { "aurora-mysql" } else { PG };
         let names: Vec<String> = (0..classes.len()).map(|i| format!("demo-{i}")).collect();
@@ -378,6 +430,16 @@ proptest! {
         let (prod, mut instances) = cluster("prod", engine, "vpc-1", &[("prod-1", "db.r6g.xlarge")]);
         let (mut demo, demo_members) = cluster("demo", engine, "vpc-1", &members);
         demo.deletion_protection = protected;
+        if endpoint {
+            demo.endpoints = vec![CustomEndpoint {
+                id: "demo-custom".into(),
+                kind: "ANY".into(),
+                static_members: vec![names[0].clone()],
+                excluded_members: Vec::new(),
+                cluster: "demo".into(),
+                status: "available".into(),
+            }];
+        }
         instances.extend(demo_members);
         let obs = Observed::new(instances, Vec::new(), account()).with_clusters(vec![prod, demo]);
         let req = PlanRequest {
@@ -403,11 +465,16 @@ proptest! {
 
 #[test]
 fn flight_plan_and_policy_of_a_cluster_refresh() {
-    let mut obs = three_members();
+    let mut obs = with_endpoint();
     obs.clusters.get_mut("demo").unwrap().engine_version = "15.4".into();
     let p = plan(&obs, &request())
         .unwrap()
         .with_eta(&stack_mitosis::plan::LatencyModel::default());
     insta::assert_snapshot!(stack_mitosis::render::plan_text(&p));
+    insta::assert_snapshot!(stack_mitosis::render::plan_markdown(&p));
+    let doc: stack_mitosis::schema::PlanDoc =
+        serde_json::from_str(&stack_mitosis::render::plan_json(&p)).unwrap();
+    assert_eq!(doc.kind, "cluster");
+    insta::assert_json_snapshot!(doc);
     insta::assert_json_snapshot!(stack_mitosis::iam::policy(&p, &account()));
 }

@@ -11,7 +11,7 @@ pub use observe::observe;
 pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 
 use crate::error::MitosisError;
-use crate::observed::{Cluster, Instance, Snapshot};
+use crate::observed::{Cluster, CustomEndpoint, Instance, Snapshot};
 use crate::plan::{
     ClusterAttrs, ClusterModify, CreateAttrs, MemberAttrs, ModifyAttrs, SnapshotOf, Tag,
 };
@@ -35,6 +35,12 @@ pub trait RdsRead: Send + Sync {
     async fn describe_clusters(&self) -> Result<Vec<Cluster>, MitosisError>;
     /// The clusters among `ids` that exist, in one DescribeDBClusters call.
     async fn describe_some_clusters(&self, ids: &[String]) -> Result<Vec<Cluster>, MitosisError>;
+    /// The custom endpoints of one cluster, or the one custom endpoint of that name.
+    async fn describe_endpoints(
+        &self,
+        cluster: Option<&str>,
+        endpoint: Option<&str>,
+    ) -> Result<Vec<CustomEndpoint>, MitosisError>;
     /// The region the client talks to, when known.
     fn region(&self) -> Option<String>;
 
@@ -97,6 +103,13 @@ pub trait RdsWrite: RdsRead {
         id: &str,
         final_snapshot_id: Option<&str>,
     ) -> Result<(), MitosisError>;
+    /// CreateDBClusterEndpoint on `cluster`, as `endpoint` defines it.
+    async fn create_endpoint(
+        &self,
+        cluster: &str,
+        endpoint: &CustomEndpoint,
+    ) -> Result<(), MitosisError>;
+    async fn delete_endpoint(&self, endpoint: &str) -> Result<(), MitosisError>;
     /// CreateDBInstance of a member of `cluster`.
     async fn create_member(
         &self,

@@ -41,8 +41,10 @@ pub async fn observe(
     }
     for (id, arn) in relevant_clusters {
         let tags = api.list_tags(&arn).await?;
+        let endpoints = api.describe_endpoints(Some(&id), None).await?;
         if let Some(c) = obs.clusters.get_mut(&id) {
             c.tags = tags;
+            c.endpoints = endpoints;
         }
     }
     let names: Vec<String> = relevant.iter().cloned().collect();

@@ -2,7 +2,7 @@
 
 use super::{RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::observed::{Cluster, ClusterMember, Instance, Membership, Snapshot};
+use crate::observed::{Cluster, ClusterMember, CustomEndpoint, Instance, Membership, Snapshot};
 use crate::plan::{
     ClusterAttrs, ClusterModify, CreateAttrs, MemberAttrs, ModifyAttrs, SnapshotOf, Tag,
 };
@@ -229,6 +229,43 @@ impl RdsRead for SdkRds {
             .await
             .map_err(|e| aws_error("DescribeDBClusters", e))?;
         Ok(items.iter().map(cluster_from_sdk).collect())
+    }
+
+    async fn describe_endpoints(
+        &self,
+        cluster: Option<&str>,
+        endpoint: Option<&str>,
+    ) -> Result<Vec<CustomEndpoint>, MitosisError> {
+        let items = self
+            .client
+            .describe_db_cluster_endpoints()
+            .set_db_cluster_identifier(cluster.map(str::to_string))
+            .set_db_cluster_endpoint_identifier(endpoint.map(str::to_string))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await;
+        let items = match items {
+            Ok(items) => items,
+            Err(e) if e.code() == Some("DBClusterEndpointNotFoundFault") => Vec::new(),
+            Err(e) => return Err(aws_error("DescribeDBClusterEndpoints", e)),
+        };
+        Ok(items
+            .iter()
+            .filter(|e| e.endpoint_type() == Some("CUSTOM"))
+            .map(|e| CustomEndpoint {
+                id: e
+                    .db_cluster_endpoint_identifier()
+                    .unwrap_or_default()
+                    .to_string(),
+                kind: e.custom_endpoint_type().unwrap_or("ANY").to_string(),
+                static_members: e.static_members().to_vec(),
+                excluded_members: e.excluded_members().to_vec(),
+                cluster: e.db_cluster_identifier().unwrap_or_default().to_string(),
+                status: e.status().unwrap_or("unknown").to_string(),
+            })
+            .collect())
     }
 
     async fn describe_some_clusters(&self, ids: &[String]) -> Result<Vec<Cluster>, MitosisError> {
@@ -524,6 +561,30 @@ impl RdsWrite for SdkRds {
             .send()
             .await
             .map_err(|e| aws_error("DeleteDBCluster", e))?;
+        Ok(())
+    }
+
+    async fn create_endpoint(&self, cluster: &str, e: &CustomEndpoint) -> Result<(), MitosisError> {
+        self.client
+            .create_db_cluster_endpoint()
+            .db_cluster_identifier(cluster)
+            .db_cluster_endpoint_identifier(&e.id)
+            .endpoint_type(&e.kind)
+            .set_static_members(non_empty_vec(&e.static_members))
+            .set_excluded_members(non_empty_vec(&e.excluded_members))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateDBClusterEndpoint", e))?;
+        Ok(())
+    }
+
+    async fn delete_endpoint(&self, endpoint: &str) -> Result<(), MitosisError> {
+        self.client
+            .delete_db_cluster_endpoint()
+            .db_cluster_endpoint_identifier(endpoint)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteDBClusterEndpoint", e))?;
         Ok(())
     }
 

@@ -91,7 +91,7 @@ impl Executor<'_> {
                                 Watched::Cluster(id) => looks
                                     .cluster(id)
                                     .map(|c| (c.id.clone(), cluster_settled(c))),
-                                Watched::Snapshot(..) => None,
+                                Watched::Snapshot(..) | Watched::Endpoint(_) => None,
                             })
                             .collect();
                         let quiet = present.iter().all(|(_, s)| *s);

@@ -562,6 +562,72 @@ impl Executor<'_> {
                 self.cluster_settled_after(id, expect).await.map(drop)
             }
             ClusterOp::Modify(m) => self.modify_cluster(id, m, expect).await,
+            ClusterOp::CreateEndpoint { endpoint } => {
+                self.settle_cluster(id).await?;
+                let exists = !self
+                    .api
+                    .describe_endpoints(None, Some(&endpoint.id))
+                    .await
+                    .map_err(aws)?
+                    .is_empty();
+                if !exists {
+                    self.api.create_endpoint(id, endpoint).await.map_err(aws)?;
+                }
+                let what = format!("endpoint {} to be available", endpoint.id);
+                let name = endpoint.id.as_str();
+                self.poller
+                    .wait(
+                        &[Watched::Endpoint(name.to_string())],
+                        expect,
+                        &what,
+                        &|seen| {
+                            seen.endpoint(name)
+                                .is_some_and(|e| e.status == "available" && e.cluster == id)
+                        },
+                    )
+                    .await
+                    .map(drop)
+            }
+            ClusterOp::DeleteEndpoint { endpoint } => {
+                let found = self
+                    .api
+                    .describe_endpoints(None, Some(endpoint))
+                    .await
+                    .map_err(aws)?;
+                let Some(e) = found.into_iter().next() else {
+                    return Ok(());
+                };
+                // Only an endpoint of the cluster this run retired (or, on rollback, created)
+                // is deleted.
+                let mut owner = self.cluster_now(&e.cluster).await?;
+                owner.tags = self.api.list_tags(&owner.arn).await.map_err(aws)?;
+                if e.cluster != id {
+                    return Err(ExecError::Refused(format!(
+                        "refusing to delete endpoint {endpoint}: it is on {}, not on {id}",
+                        e.cluster
+                    )));
+                }
+                // Retired (or created) by this run, whatever its name is at the moment.
+                let ours = owner.tag(tags::RUN) == Some(plan.run_id.as_str())
+                    && owner.mitosis_role().is_some();
+                if !ours {
+                    return Err(ExecError::Refused(format!(
+                        "refusing to delete endpoint {endpoint}: the tags of {} do not show that run {} retired or created it",
+                        owner.id, plan.run_id
+                    )));
+                }
+                self.api.delete_endpoint(endpoint).await.map_err(aws)?;
+                let what = format!("endpoint {endpoint} to be deleted");
+                self.poller
+                    .wait(
+                        &[Watched::Endpoint(endpoint.clone())],
+                        expect,
+                        &what,
+                        &|seen| seen.endpoint(endpoint).is_none(),
+                    )
+                    .await
+                    .map(drop)
+            }
             ClusterOp::AddTags { tags } => {
                 let c = self.cluster_now(id).await?;
                 self.api.add_tags(&c.arn, tags).await.map_err(aws)

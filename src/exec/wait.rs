@@ -6,7 +6,7 @@
 
 use super::ExecError;
 use crate::aws::RdsRead;
-use crate::observed::{Cluster, Instance, Snapshot};
+use crate::observed::{Cluster, CustomEndpoint, Instance, Snapshot};
 use crate::plan::SnapshotOf;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -74,6 +74,8 @@ pub enum Watched {
     Instance(String),
     Cluster(String),
     Snapshot(SnapshotOf, String),
+    /// An Aurora custom endpoint, by name.
+    Endpoint(String),
 }
 
 /// A watched resource as one look saw it.
@@ -84,6 +86,7 @@ pub enum Seen {
     Instance(Instance),
     Cluster(Cluster),
     Snapshot(SnapshotOf, Snapshot),
+    Endpoint(CustomEndpoint),
 }
 
 impl Seen {
@@ -92,6 +95,7 @@ impl Seen {
             Seen::Instance(i) => &i.id,
             Seen::Cluster(c) => &c.id,
             Seen::Snapshot(_, s) => &s.id,
+            Seen::Endpoint(e) => &e.id,
         }
     }
 
@@ -100,6 +104,7 @@ impl Seen {
             Seen::Instance(i) => &i.status,
             Seen::Cluster(c) => &c.status,
             Seen::Snapshot(_, s) => &s.status,
+            Seen::Endpoint(e) => &e.status,
         }
     }
 
@@ -108,6 +113,7 @@ impl Seen {
             Seen::Instance(i) => classify(&i.status),
             Seen::Cluster(c) => classify(&c.status),
             Seen::Snapshot(_, s) => classify_snapshot(&s.status),
+            Seen::Endpoint(e) => classify(&e.status),
         }
     }
 
@@ -116,6 +122,7 @@ impl Seen {
             Seen::Instance(i) => Watched::Instance(i.id.clone()),
             Seen::Cluster(c) => Watched::Cluster(c.id.clone()),
             Seen::Snapshot(of, s) => Watched::Snapshot(*of, s.id.clone()),
+            Seen::Endpoint(e) => Watched::Endpoint(e.id.clone()),
         }
     }
 }
@@ -135,6 +142,13 @@ impl Looks {
     pub fn cluster(&self, id: &str) -> Option<&Cluster> {
         match self.0.get(&Watched::Cluster(id.to_string())) {
             Some(Seen::Cluster(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn endpoint(&self, id: &str) -> Option<&CustomEndpoint> {
+        match self.0.get(&Watched::Endpoint(id.to_string())) {
+            Some(Seen::Endpoint(e)) => Some(e),
             _ => None,
         }
     }
@@ -283,6 +297,14 @@ impl<'a> Poller<'a> {
                         .await
                         .map_err(|e| e.to_string())?;
                     found.extend(snap.map(|s| Seen::Snapshot(*of, s)));
+                }
+                Watched::Endpoint(id) => {
+                    let seen = self
+                        .api
+                        .describe_endpoints(None, Some(id))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    found.extend(seen.into_iter().map(Seen::Endpoint));
                 }
             }
         }
@@ -464,7 +486,10 @@ impl<'a> Poller<'a> {
                     .map(|w| match (w, looks.0.get(w)) {
                         (_, Some(s)) => format!("{} is {}", s.name(), s.status()),
                         (
-                            Watched::Instance(id) | Watched::Cluster(id) | Watched::Snapshot(_, id),
+                            Watched::Instance(id)
+                            | Watched::Cluster(id)
+                            | Watched::Snapshot(_, id)
+                            | Watched::Endpoint(id),
                             None,
                         ) => {
                             format!("{id} does not exist")

@@ -13,7 +13,7 @@ use super::tree::Node;
 use super::validate::{check_available, run_of, runs_of, validate_identifier};
 use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
 use crate::error::MitosisError;
-use crate::observed::{tags, Cluster, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::observed::{tags, Cluster, CustomEndpoint, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
 use std::collections::BTreeSet;
 
 /// The target cluster, with what stands for it now, and its members (writer first).
@@ -26,6 +26,9 @@ pub(super) struct ClusterNodes {
     pub replacement: Option<Cluster>,
     /// The target's members as nodes without replica links.
     pub members: Vec<Node>,
+    /// The target's custom endpoints: on the original cluster, recorded in its tags while
+    /// one moves, or already moved to the clone.
+    pub endpoints: Vec<CustomEndpoint>,
 }
 
 impl ClusterNodes {
@@ -133,11 +136,28 @@ pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes
             children: Vec::new(),
         })
         .collect();
+    let mut endpoints: Vec<CustomEndpoint> = Vec::new();
+    let mut add = |e: CustomEndpoint| {
+        if !endpoints.iter().any(|x| x.id == e.id) {
+            endpoints.push(e);
+        }
+    };
+    if let Some(o) = original {
+        o.endpoints.iter().cloned().for_each(&mut add);
+        o.tags
+            .iter()
+            .filter_map(|(k, v)| CustomEndpoint::decode(k.strip_prefix(tags::ENDPOINT_PREFIX)?, v))
+            .for_each(&mut add);
+    }
+    if let Some(r) = replacement {
+        r.endpoints.iter().cloned().for_each(&mut add);
+    }
     Ok(ClusterNodes {
         name: target.to_string(),
         original: original.cloned(),
         replacement: replacement.cloned(),
         members,
+        endpoints,
     })
 }
 
@@ -345,7 +365,8 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     };
     let built = b.cluster_clone_phase(obs, &nodes, path, source)?;
     let swaps = b.cluster_swap_phases(&nodes, built);
-    b.cluster_cleanup_phase(&nodes, swaps);
+    let ready = b.endpoint_steps(&nodes, swaps);
+    b.cluster_cleanup_phase(&nodes, ready);
     let plan = Plan {
         source: req.source.clone(),
         target: req.target.clone(),
@@ -522,7 +543,15 @@ impl Builder<'_> {
             .original
             .as_ref()
             .is_none_or(|o| o.is_marked(tags::ROLE_OLD, &nodes.name));
-        let tags = self.marker_tags(tags::ROLE_OLD, &nodes.name);
+        // The custom endpoints' definitions ride on the retired cluster while they move.
+        let mut tags = self.marker_tags(tags::ROLE_OLD, &nodes.name);
+        tags.extend(
+            nodes
+                .original
+                .iter()
+                .flat_map(|o| o.endpoints.iter())
+                .map(|e| Tag::new(&format!("{}{}", tags::ENDPOINT_PREFIX, e.id), &e.encode())),
+        );
         let mark = self.push(
             StepId::new(StepKind::Mark, &nodes.name),
             Phase::Retire,
@@ -569,6 +598,42 @@ impl Builder<'_> {
             ));
         }
         swaps
+    }
+
+    /// Each custom endpoint moves to the new cluster once every swap is done (its name is
+    /// unique in the region, so it is deleted from the retired cluster first). Returns what
+    /// the restart waits for: the swaps and the endpoints.
+    fn endpoint_steps(&mut self, nodes: &ClusterNodes, swaps: Vec<StepId>) -> Vec<StepId> {
+        let mut ready = swaps.clone();
+        for e in &nodes.endpoints {
+            let on = |c: &Option<Cluster>| {
+                c.as_ref()
+                    .is_some_and(|c| c.endpoints.iter().any(|x| x.id == e.id))
+            };
+            let dropped = self.push(
+                StepId::new(StepKind::DropEndpoint, &e.id),
+                Phase::Swap,
+                &nodes.old(),
+                Op::Cluster(ClusterOp::DeleteEndpoint {
+                    endpoint: e.id.clone(),
+                }),
+                swaps.clone(),
+                (!on(&nodes.original))
+                    .then(|| format!("{} is no longer on the retired cluster", e.id)),
+            );
+            let mut endpoint = e.clone();
+            endpoint.cluster = String::new();
+            endpoint.status = String::new();
+            ready.push(self.push(
+                StepId::new(StepKind::Endpoint, &e.id),
+                Phase::Swap,
+                &nodes.name,
+                Op::Cluster(ClusterOp::CreateEndpoint { endpoint }),
+                vec![dropped],
+                on(&nodes.replacement).then(|| format!("{} is already on {}", e.id, nodes.name)),
+            ));
+        }
+        ready
     }
 
     /// The restart command; then the old members are deleted, the old cluster after them,
@@ -713,6 +778,21 @@ pub(super) fn rollback_cluster(
         push(steps, id, Phase::Rollback, resource, op, deps, None)
     };
 
+    // Endpoints moved to this run's clone leave it first (their names are unique).
+    let mut dropped = Vec::new();
+    if let Some(r) = nodes.replacement.as_ref().filter(|r| ours_cluster(r)) {
+        for e in &r.endpoints {
+            dropped.push(add(
+                &mut steps,
+                StepId::new(StepKind::DropEndpoint, &e.id),
+                &r.id,
+                Op::Cluster(ClusterOp::DeleteEndpoint {
+                    endpoint: e.id.clone(),
+                }),
+                Vec::new(),
+            ));
+        }
+    }
     // The cluster.
     let mut unswapped = Vec::new();
     if nodes.swapped() && nodes.replacement.as_ref().is_some_and(ours_cluster) {
@@ -721,7 +801,7 @@ pub(super) fn rollback_cluster(
             StepId::new(StepKind::Unswap, &nodes.name),
             &nodes.name,
             Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.temp()))),
-            Vec::new(),
+            dropped.clone(),
         ));
     }
     if let Some(o) = nodes
@@ -739,11 +819,37 @@ pub(super) fn rollback_cluster(
                 deps,
             )];
         }
+        // Endpoints that left the original come back to it, from the recorded definitions.
+        let mut back = Vec::new();
+        for e in nodes
+            .endpoints
+            .iter()
+            .filter(|e| !o.endpoints.iter().any(|x| x.id == e.id))
+        {
+            let mut endpoint = e.clone();
+            endpoint.cluster = String::new();
+            endpoint.status = String::new();
+            back.push(add(
+                &mut steps,
+                StepId::new(StepKind::Endpoint, &e.id),
+                &nodes.name,
+                Op::Cluster(ClusterOp::CreateEndpoint { endpoint }),
+                deps.iter().chain(dropped.iter()).cloned().collect(),
+            ));
+        }
+        let mut unmark = keys.clone();
+        unmark.extend(
+            o.tags
+                .keys()
+                .filter(|k| k.starts_with(tags::ENDPOINT_PREFIX))
+                .cloned(),
+        );
+        deps.extend(back);
         add(
             &mut steps,
             StepId::new(StepKind::UnmarkOld, &nodes.name),
             &nodes.name,
-            Op::Cluster(ClusterOp::RemoveTags { keys: keys.clone() }),
+            Op::Cluster(ClusterOp::RemoveTags { keys: unmark }),
             deps,
         );
     }

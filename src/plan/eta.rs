@@ -94,15 +94,21 @@ pub fn schedule(plan: &Plan, latency: &LatencyModel) -> BTreeMap<StepId, (f64, f
 pub fn estimate(plan: &Plan, latency: &LatencyModel) -> Eta {
     let times = schedule(plan, latency);
     let duration = times.values().map(|t| t.1).fold(0.0, f64::max);
+    // An endpoint is down from its retire rename to its swap-in rename; an Aurora custom
+    // endpoint from its delete on the retired cluster to its creation on the new one.
+    let pairs = [
+        (StepKind::Retire, StepKind::Swap),
+        (StepKind::DropEndpoint, StepKind::Endpoint),
+    ];
     let downtime = plan
         .pending()
-        .filter(|s| s.id.kind == StepKind::Retire)
-        .filter_map(|retire| {
-            let swap = StepId {
-                kind: StepKind::Swap,
-                subject: retire.id.subject.clone(),
+        .filter_map(|first| {
+            let (_, last) = pairs.iter().find(|(k, _)| *k == first.id.kind)?;
+            let last = StepId {
+                kind: *last,
+                subject: first.id.subject.clone(),
             };
-            Some(times.get(&swap)?.1 - times[&retire.id].0)
+            Some(times.get(&last)?.1 - times[&first.id].0)
         })
         .fold(0.0, f64::max);
     Eta {

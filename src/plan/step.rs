@@ -54,6 +54,11 @@ pub enum StepKind {
     UnmarkOld,
     /// Rollback: a clone of this run is deleted.
     Discard,
+    /// An Aurora custom endpoint is created on the cluster that now has the target's name.
+    Endpoint,
+    /// An Aurora custom endpoint is deleted from the cluster that had it, so that its name
+    /// (unique in the region) can move.
+    DropEndpoint,
 }
 
 impl StepKind {
@@ -83,6 +88,8 @@ impl StepKind {
             StepKind::Unretire => "unretire",
             StepKind::UnmarkOld => "unmark-old",
             StepKind::Discard => "discard",
+            StepKind::Endpoint => "endpoint",
+            StepKind::DropEndpoint => "drop-endpoint",
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::aws::{RdsRead, RdsWrite};
 use crate::error::MitosisError;
-use crate::observed::{Cluster, Instance, Observed, Snapshot};
+use crate::observed::{Cluster, CustomEndpoint, Instance, Observed, Snapshot};
 use crate::plan::{
     predict, ClusterAttrs, ClusterModify, ClusterOp, CreateAttrs, InstanceOp, LatencyModel,
     MemberAttrs, ModifyAttrs, Op, Phase, SnapshotOf, SnapshotOp, Step, StepId, StepKind, Tag,
@@ -322,6 +322,23 @@ impl RdsRead for SimRds {
     async fn describe_clusters(&self) -> Result<Vec<Cluster>, MitosisError> {
         self.call("DescribeDBClusters", |w, _| {
             Ok(w.state.clusters.values().cloned().collect())
+        })
+        .await
+    }
+
+    async fn describe_endpoints(
+        &self,
+        cluster: Option<&str>,
+        endpoint: Option<&str>,
+    ) -> Result<Vec<CustomEndpoint>, MitosisError> {
+        self.call("DescribeDBClusterEndpoints", |w, _| {
+            Ok(w.state
+                .clusters
+                .values()
+                .filter(|c| cluster.is_none_or(|id| c.id == id))
+                .flat_map(|c| c.endpoints.iter().cloned())
+                .filter(|e| endpoint.is_none_or(|id| e.id == id))
+                .collect())
         })
         .await
     }
@@ -750,6 +767,37 @@ impl RdsWrite for SimRds {
                 attrs: attrs.clone(),
             });
             w.create(now, id, op, done)
+        })
+        .await
+    }
+
+    async fn create_endpoint(
+        &self,
+        cluster: &str,
+        endpoint: &CustomEndpoint,
+    ) -> Result<(), MitosisError> {
+        self.call("CreateDBClusterEndpoint", |w, _| {
+            let op = Op::Cluster(ClusterOp::CreateEndpoint {
+                endpoint: endpoint.clone(),
+            });
+            SimRds::apply_now(w, &step(cluster, op))
+        })
+        .await
+    }
+
+    async fn delete_endpoint(&self, endpoint: &str) -> Result<(), MitosisError> {
+        self.call("DeleteDBClusterEndpoint", |w, _| {
+            let owner = w
+                .state
+                .clusters
+                .values()
+                .find(|c| c.endpoints.iter().any(|e| e.id == endpoint))
+                .map(|c| c.id.clone())
+                .ok_or_else(|| err("DeleteDBClusterEndpoint", "DBClusterEndpointNotFoundFault"))?;
+            let op = Op::Cluster(ClusterOp::DeleteEndpoint {
+                endpoint: endpoint.to_string(),
+            });
+            SimRds::apply_now(w, &step(&owner, op))
         })
         .await
     }

@@ -2,7 +2,8 @@
 
 Usage: python describe.py --endpoint http://127.0.0.1:PORT [--snapshots | --clusters]
 With --snapshots: every manual DB and DB cluster snapshot instead, with its status and tags.
-With --clusters: every DB cluster instead (DescribeDBClusters output plus tags).
+With --clusters: every DB cluster instead (DescribeDBClusters output plus tags and custom
+endpoints).
 LatestRestorableTime is left out: it is "now" on every call, so it is no attribute of state.
 """
 
@@ -48,6 +49,15 @@ def main():
                     d.pop(volatile, None)
                 d["Tags"] = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
                     ResourceName=d["DBClusterArn"])["TagList"]}
+                d["CustomEndpoints"] = {
+                    e["DBClusterEndpointIdentifier"]: {
+                        "Type": e["CustomEndpointType"], "Status": e["Status"],
+                        "StaticMembers": sorted(e.get("StaticMembers", [])),
+                        "ExcludedMembers": sorted(e.get("ExcludedMembers", [])),
+                    }
+                    for e in rds.describe_db_cluster_endpoints(
+                        DBClusterIdentifier=d["DBClusterIdentifier"])["DBClusterEndpoints"]
+                    if e["EndpointType"] == "CUSTOM"}
                 out[d["DBClusterIdentifier"]] = d
         print(json.dumps(out, default=str, sort_keys=True))
         return

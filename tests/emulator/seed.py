@@ -9,7 +9,8 @@ backup_retention, backup_window, maintenance_window, parameter_group, option_gro
 deletion_protection, multi_az, replica_of, status, snapshots, no_snapshots, cluster,
 promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter_group,
 backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
-log_exports, backtrack_window, engine_mode, tags, snapshots, status}],
+log_exports, backtrack_window, engine_mode, tags, snapshots, status,
+endpoints [{id, type, static, excluded}]}],
 "cluster_parameter_groups"
 ([{id, engine}]).
 Every call is followed by a jump of the emulator's clock, so the result is settled.
@@ -61,6 +62,7 @@ def seed(scenario, endpoint):
         rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=cpg["name"],
                                               DBParameterGroupFamily=cpg["family"],
                                               Description=cpg["name"])
+    pending_endpoints = []
     for cluster in scenario.get("clusters", []):
         extra = {}
         if "vpc" in cluster:
@@ -82,6 +84,8 @@ def seed(scenario, endpoint):
         rds.create_db_cluster(DBClusterIdentifier=cluster["id"], Engine=cluster["engine"],
                               MasterUsername="admin", MasterUserPassword="not-a-real-password",
                               StorageEncrypted=True, Tags=tags, **extra)
+        for custom in cluster.get("endpoints", []):
+            pending_endpoints.append((cluster["id"], custom))
         for snap in cluster.get("snapshots", []):
             rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster["id"],
                                            DBClusterSnapshotIdentifier=snap)
@@ -142,6 +146,14 @@ def seed(scenario, endpoint):
         for snap in inst.get("snapshots", []):
             rds.create_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=snap)
             settle()
+    settle()
+    # Custom endpoints once the members exist.
+    for cluster_id, e in pending_endpoints:
+        rds.create_db_cluster_endpoint(DBClusterIdentifier=cluster_id,
+                                       DBClusterEndpointIdentifier=e["id"],
+                                       EndpointType=e["type"],
+                                       StaticMembers=e.get("static", []),
+                                       ExcludedMembers=e.get("excluded", []))
     settle()
     # Leave instances in a given status (e.g. "modifying"), as if a change were under way.
     for inst in scenario.get("instances", []) + scenario.get("clusters", []):

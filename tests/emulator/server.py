@@ -20,7 +20,10 @@ its RDS backend and serves it on a loopback port:
   without ApplyImmediately left pending, RestoreType validated and copy-on-write clones given a
   CloneGroupId (and refused for a source without instances), restore from snapshot keeps
   false overrides, delete refused while members exist or while busy, cluster snapshots created
-  over time, members of a restored cluster created over time.
+  over time, members of a restored cluster created over time;
+* Aurora custom endpoints (Create/Describe/DeleteDBClusterEndpoint, which moto lacks): names
+  unique in the region, creating/deleting over time, following cluster and member renames,
+  gone with their cluster.
 
 Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE to clear),
 `faults` (POST {"action", "count", "code", "status"} to make the next calls fail),
@@ -298,6 +301,7 @@ def modify_db_instance(self, db_instance_identifier, db_kwargs):
             db.db_instance_identifier = new_id
             self.databases[new_id] = db
             fix_links_after_rename(self, old_id, new_id)
+            endpoints_follow_member(old_id, new_id)
             db.status = "rebooting"
 
         schedule(D_LAG, start)
@@ -351,6 +355,7 @@ def delete_db_instance(self, db_instance_identifier, final_db_snapshot_identifie
                 detach(self, other)
         detach(self, db)
         self.databases.pop(db.db_instance_identifier, None)
+        endpoints_follow_member(db.db_instance_identifier, None)
         for snap in list(self.database_snapshots.values()):
             if snap.snapshot_type == "automated" and snap.database is db:
                 self.database_snapshots.pop(snap.db_snapshot_identifier, None)
@@ -517,16 +522,18 @@ def modify_db_cluster(self, kwargs):
             CLUSTER_LIMBO.pop(new_id, None)
             cluster.db_cluster_identifier = new_id
             self.clusters[new_id] = cluster
-            # The members follow their cluster (moto leaves them naming the old id).
+            # The members follow their cluster (moto leaves them naming the old id), and so
+            # do its custom endpoints.
             for db in list(self.databases.values()) + list(LIMBO.values()):
                 if getattr(db, "db_cluster_identifier", None) == old_id:
                     db.db_cluster_identifier = new_id
+            endpoints_follow_cluster(old_id, new_id)
 
         schedule(D_LAG, lambda: setattr(cluster, "status", "renaming"))
         schedule(D_LAG + 0.01, vanish)
         schedule(D_LAG + D_GAP, reappear)
         schedule(D_LAG + D_GAP + D_RENAME, apply_changes)
-    else:
+    elif changes:
         schedule(D_LAG, lambda: setattr(cluster, "status", "modifying"))
         schedule(D_LAG + D_MODIFY, apply_changes)
     return cluster
@@ -545,6 +552,10 @@ def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
     cluster.status = "deleting"
 
     def finish():
+        # A cluster's custom endpoints go with it.
+        for name in [n for n, e in ENDPOINTS.items()
+                     if e["DBClusterIdentifier"] == cluster.db_cluster_identifier]:
+            ENDPOINTS.pop(name, None)
         self.clusters.pop(cluster.db_cluster_identifier, None)
 
     schedule(D_DELETE, finish)
@@ -561,6 +572,18 @@ def create_db_cluster_snapshot(self, db_cluster_identifier, db_cluster_snapshot_
     return snap
 
 
+def designate_writer(self):
+    """moto names a new writer whenever it does not see one among the members it lists, which
+    leaves out a member mid-rename: a rename would then change the writer, and the cluster
+    end with two. RDS keeps the writer; only a cluster with no writer at all gets one."""
+    members = [db for db in list(self.backend.databases.values()) + list(LIMBO.values())
+               if getattr(db, "db_cluster_identifier", None) == self.db_cluster_identifier
+               and hasattr(db, "is_cluster_writer")]
+    if members and not any(db.is_cluster_writer for db in members):
+        min(members, key=lambda db: db.promotion_tier).is_cluster_writer = True
+
+
+DBCluster.designate_writer = designate_writer
 RDSBackend.create_db_cluster = create_db_cluster
 RDSBackend.restore_db_cluster_to_point_in_time = restore_db_cluster_to_point_in_time
 RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot
@@ -568,6 +591,111 @@ RDSBackend.modify_db_cluster = modify_db_cluster
 RDSBackend.delete_db_cluster = delete_db_cluster
 RDSBackend.create_db_cluster_snapshot = create_db_cluster_snapshot
 DBCluster.clone_group_id = None
+
+# --- Aurora custom endpoints (moto 5.2.5 has none) ----------------------------------------------
+
+ENDPOINTS = {}  # name -> dict, as DescribeDBClusterEndpoints shows a custom endpoint
+
+
+def endpoint_view(e):
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in e.items()}
+
+
+def create_db_cluster_endpoint(self):
+    from moto.core.responses import ActionResult
+    with LOCK:
+        backend = self.backend
+        cluster_id = self.params.get("DBClusterIdentifier", "").lower()
+        name = self.params.get("DBClusterEndpointIdentifier", "").lower()
+        kind = self.params.get("EndpointType", "")
+        static = [m.lower() for m in self.params.get("StaticMembers", []) or []]
+        excluded = [m.lower() for m in self.params.get("ExcludedMembers", []) or []]
+        cluster = find_cluster(backend, cluster_id)
+        require_cluster_available(cluster)
+        if name in ENDPOINTS:
+            raise RDSClientError("DBClusterEndpointAlreadyExistsFault",
+                                 f"Custom endpoint {name} already exists in this region.")
+        if kind not in ("READER", "WRITER", "ANY"):
+            raise RDSClientError("InvalidParameterValue", f"Invalid EndpointType {kind!r}.")
+        members = {m.db_instance_identifier for m in cluster.members}
+        for m in static + excluded:
+            if m not in members:
+                raise RDSClientError("InvalidParameterValue",
+                                     f"{m} is not a member of DB cluster {cluster_id}.")
+        e = {
+            "DBClusterEndpointIdentifier": name,
+            "DBClusterIdentifier": cluster_id,
+            "DBClusterEndpointResourceIdentifier": "cluster-endpoint-" + resource_id()[3:],
+            "Endpoint": f"{name}.cluster-custom-abcdefghijkl.us-east-1.rds.amazonaws.com",
+            "Status": "creating",
+            "EndpointType": "CUSTOM",
+            "CustomEndpointType": kind,
+            "StaticMembers": static,
+            "ExcludedMembers": excluded,
+            "DBClusterEndpointArn":
+                f"arn:aws:rds:us-east-1:{backend.account_id}:cluster-endpoint:{name}",
+        }
+        ENDPOINTS[name] = e
+        schedule(D_MODIFY, lambda: e.update(Status="available"))
+        return ActionResult(endpoint_view(e))
+
+
+def describe_db_cluster_endpoints(self):
+    from moto.core.responses import ActionResult
+    with LOCK:
+        cluster_id = (self.params.get("DBClusterIdentifier") or "").lower()
+        name = (self.params.get("DBClusterEndpointIdentifier") or "").lower()
+        found = []
+        if cluster_id and not name:
+            # The cluster's own endpoints are listed too, as RDS does.
+            cluster = find_cluster(self.backend, cluster_id)
+            for kind, address in (("WRITER", cluster.endpoint),
+                                  ("READER", cluster.reader_endpoint)):
+                found.append({"DBClusterIdentifier": cluster_id, "Endpoint": address,
+                              "Status": "available", "EndpointType": kind})
+        for e in ENDPOINTS.values():
+            if cluster_id and e["DBClusterIdentifier"] != cluster_id:
+                continue
+            if name and e["DBClusterEndpointIdentifier"] != name:
+                continue
+            found.append(endpoint_view(e))
+        return ActionResult({"DBClusterEndpoints": found})
+
+
+def delete_db_cluster_endpoint(self):
+    from moto.core.responses import ActionResult
+    with LOCK:
+        name = (self.params.get("DBClusterEndpointIdentifier") or "").lower()
+        e = ENDPOINTS.get(name)
+        if e is None:
+            raise RDSClientError("DBClusterEndpointNotFoundFault",
+                                 f"Custom endpoint {name} not found.")
+        if e["Status"] != "available":
+            raise RDSClientError("InvalidDBClusterEndpointStateFault",
+                                 f"Custom endpoint {name} is {e['Status']}.")
+        e["Status"] = "deleting"
+        schedule(D_MODIFY, lambda: ENDPOINTS.pop(name, None))
+        return ActionResult(endpoint_view(e))
+
+
+def endpoints_follow_cluster(old_id, new_id):
+    for e in ENDPOINTS.values():
+        if e["DBClusterIdentifier"] == old_id:
+            e["DBClusterIdentifier"] = new_id
+
+
+def endpoints_follow_member(old_id, new_id):
+    for e in ENDPOINTS.values():
+        for key in ("StaticMembers", "ExcludedMembers"):
+            e[key] = [new_id if m == old_id else m for m in e[key] if new_id or m != old_id]
+
+
+from moto.rds.responses import RDSResponse  # noqa: E402
+
+RDSResponse.create_db_cluster_endpoint = create_db_cluster_endpoint
+RDSResponse.describe_db_cluster_endpoints = describe_db_cluster_endpoints
+RDSResponse.delete_db_cluster_endpoint = delete_db_cluster_endpoint
+
 
 RDSBackend.create_db_instance = create_db_instance
 RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
@@ -730,6 +858,7 @@ def control(environ, start_response, path):
             EVENTS.clear()
             LIMBO.clear()
             CLUSTER_LIMBO.clear()
+            ENDPOINTS.clear()
             RECORD.clear()
             FAULTS.clear()
             BLACKOUT.update({"after": None, "seen": 0})

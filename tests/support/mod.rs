@@ -138,6 +138,15 @@ impl Emulator {
         }
     }
 
+    /// Runs one of the emulator's own Python checks against it (`tests/emulator/NAME`).
+    pub fn python_check(&self, name: &str) -> Output {
+        Command::new(python())
+            .arg(repo().join("tests/emulator").join(name))
+            .args(["--endpoint", &self.endpoint])
+            .output()
+            .expect("run the check")
+    }
+
     /// The raw request record (actions with parameters, faults, notes).
     pub fn record(&self) -> Vec<Value> {
         serde_json::from_str::<Value>(&self.http("GET", "/_emulator/requests", ""))

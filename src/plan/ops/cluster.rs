@@ -4,6 +4,7 @@
 
 use super::{GrantContext, Tag};
 use crate::iam::Grants;
+use crate::observed::CustomEndpoint;
 use crate::plan::cluster_attributes::{ClusterAttrs, ClusterModify};
 use crate::plan::LatencyModel;
 use serde_json::{Map, Value};
@@ -39,6 +40,14 @@ pub enum ClusterOp {
     Delete {
         final_snapshot_id: Option<String>,
     },
+    /// CreateDBClusterEndpoint: a custom endpoint on the step's cluster.
+    CreateEndpoint {
+        endpoint: CustomEndpoint,
+    },
+    /// DeleteDBClusterEndpoint of the step's cluster's custom endpoint `endpoint`.
+    DeleteEndpoint {
+        endpoint: String,
+    },
 }
 
 /// Group wildcards a clone or restore is authorized against.
@@ -53,16 +62,22 @@ impl ClusterOp {
             ClusterOp::AddTags { .. } => "AddTagsToResource",
             ClusterOp::RemoveTags { .. } => "RemoveTagsFromResource",
             ClusterOp::Delete { .. } => "DeleteDBCluster",
+            ClusterOp::CreateEndpoint { .. } => "CreateDBClusterEndpoint",
+            ClusterOp::DeleteEndpoint { .. } => "DeleteDBClusterEndpoint",
         }
     }
 
     pub fn params(&self, id: &str) -> Map<String, Value> {
         let mut m = Map::new();
         let name_key = match self {
-            ClusterOp::AddTags { .. } | ClusterOp::RemoveTags { .. } => "ResourceName",
-            _ => "DBClusterIdentifier",
+            ClusterOp::AddTags { .. } | ClusterOp::RemoveTags { .. } => Some("ResourceName"),
+            // The endpoint's name is all the call takes.
+            ClusterOp::DeleteEndpoint { .. } => None,
+            _ => Some("DBClusterIdentifier"),
         };
-        m.insert(name_key.into(), id.into());
+        if let Some(key) = name_key {
+            m.insert(key.into(), id.into());
+        }
         match self {
             ClusterOp::Clone { source, attrs, .. } => {
                 m.insert("SourceDBClusterIdentifier".into(), source.clone().into());
@@ -105,6 +120,31 @@ impl ClusterOp {
                     m.insert("SkipFinalSnapshot".into(), true.into());
                 }
             },
+            ClusterOp::CreateEndpoint { endpoint } => {
+                m.insert(
+                    "DBClusterEndpointIdentifier".into(),
+                    endpoint.id.clone().into(),
+                );
+                m.insert("EndpointType".into(), endpoint.kind.clone().into());
+                if !endpoint.static_members.is_empty() {
+                    m.insert(
+                        "StaticMembers".into(),
+                        endpoint.static_members.clone().into(),
+                    );
+                }
+                if !endpoint.excluded_members.is_empty() {
+                    m.insert(
+                        "ExcludedMembers".into(),
+                        endpoint.excluded_members.clone().into(),
+                    );
+                }
+            }
+            ClusterOp::DeleteEndpoint { endpoint } => {
+                m.insert(
+                    "DBClusterEndpointIdentifier".into(),
+                    endpoint.clone().into(),
+                );
+            }
         }
         m
     }
@@ -117,6 +157,7 @@ impl ClusterOp {
             ClusterOp::Modify(_) => l.modify,
             ClusterOp::AddTags { .. } | ClusterOp::RemoveTags { .. } => l.api_call,
             ClusterOp::Delete { .. } => l.delete,
+            ClusterOp::CreateEndpoint { .. } | ClusterOp::DeleteEndpoint { .. } => l.modify,
         }
     }
 
@@ -182,6 +223,16 @@ impl ClusterOp {
                         [a.arn(&format!("cluster-snapshot:{s}"))],
                     );
                 }
+            }
+            ClusterOp::CreateEndpoint { endpoint } => {
+                let e = a.arn(&format!("cluster-endpoint:{}", endpoint.id));
+                g.allow("CreateDBClusterEndpoint", [this, e]);
+            }
+            ClusterOp::DeleteEndpoint { endpoint } => {
+                g.allow(
+                    "DeleteDBClusterEndpoint",
+                    [a.arn(&format!("cluster-endpoint:{endpoint}"))],
+                );
             }
         }
     }
@@ -262,6 +313,9 @@ mod effect {
                         return Err(format!("{new_id} already exists"));
                     }
                     c.id = new_id.clone();
+                    for e in c.endpoints.iter_mut() {
+                        e.cluster = new_id.clone();
+                    }
                     // Members follow the cluster.
                     for inst in state.instances.values_mut() {
                         if inst.cluster.as_deref() == Some(id) {
@@ -282,6 +336,28 @@ mod effect {
             ClusterOp::RemoveTags { keys } => {
                 let c = existing(state, id)?;
                 c.tags.retain(|k, _| !keys.contains(k));
+                Ok(())
+            }
+            ClusterOp::CreateEndpoint { endpoint } => {
+                let taken = state
+                    .clusters
+                    .values()
+                    .any(|c| c.endpoints.iter().any(|e| e.id == endpoint.id));
+                if taken {
+                    return Err(format!("endpoint {} already exists", endpoint.id));
+                }
+                let mut e = endpoint.clone();
+                e.cluster = id.to_string();
+                e.status = "available".into();
+                existing(state, id)?.endpoints.push(e);
+                Ok(())
+            }
+            ClusterOp::DeleteEndpoint { endpoint } => {
+                let c = existing(state, id)?;
+                if !c.endpoints.iter().any(|e| &e.id == endpoint) {
+                    return Err(format!("{id} has no endpoint {endpoint}"));
+                }
+                c.endpoints.retain(|e| &e.id != endpoint);
                 Ok(())
             }
             ClusterOp::Delete { .. } => {
