@@ -8,7 +8,7 @@ use stack_mitosis::aws::credentials::{CLI_SESSION_NAME, DEFAULT_ROLE_DURATION_SE
 use stack_mitosis::aws::{AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 use stack_mitosis::error::MitosisError;
 use stack_mitosis::notify::{with_notifier, NotifySettings};
-use stack_mitosis::plan::{LatencyModel, OnFailure};
+use stack_mitosis::plan::{LatencyModel, OnFailure, SourceTime};
 use stack_mitosis::refresh::{
     defaults, execute, load_latency, new_run_id, observe_and_plan, ApplyOptions, RefreshOptions,
 };
@@ -211,6 +211,10 @@ pub struct RefreshArgs {
     /// restored from it exists: manual snapshots never expire).
     #[arg(long)]
     pub keep_snapshot: bool,
+    /// Restore the source as of a moment (its automated backups): `latest` (minutes ago) or an
+    /// RFC 3339 date and time such as 2026-11-30T09:00:00Z.
+    #[arg(long, value_name = "latest|RFC3339", value_parser = SourceTime::parse)]
+    pub source_time: Option<SourceTime>,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +240,7 @@ impl RefreshArgs {
             final_snapshot: self.final_snapshot,
             snapshot: self.snapshot.clone(),
             keep_snapshot: self.keep_snapshot,
+            source_time: self.source_time,
         }
     }
 }
@@ -321,7 +326,7 @@ pub async fn run(cli: Cli) -> Result<u8, MitosisError> {
 
 async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError> {
     let latency = load_latency(args.latency_model.as_deref())?;
-    let request = args.refresh.options().request(&new_run_id());
+    let request = args.refresh.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
     let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
     let format = match args.format {
@@ -334,7 +339,7 @@ async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError
 }
 
 async fn iam_policy(settings: &AwsSettings, args: RefreshArgs) -> Result<(), MitosisError> {
-    let request = args.options().request(&new_run_id());
+    let request = args.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
     let (observed, plan) = observe_and_plan(&api, &request, &LatencyModel::default()).await?;
     let policy = stack_mitosis::iam::policy(&plan, &observed.account);
@@ -400,7 +405,7 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     let options = args.options();
     options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;
-    let request = args.refresh.options().request(&new_run_id());
+    let request = args.refresh.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
     let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
@@ -462,7 +467,7 @@ async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), Mitosis
     let options = args.options();
     options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;
-    let request = args.refresh.options().request(&new_run_id());
+    let request = args.refresh.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
     let Some(plan) = stack_mitosis::refresh::plan_rollback(&api, &request, &latency).await? else {
         eprintln!(

@@ -2,6 +2,9 @@
 
 use crate::observed::{AccountInfo, Cluster, ClusterMember, Instance, Membership, Observed};
 
+/// The latest restorable time of every fixture source (epoch seconds).
+pub const LATEST_RESTORABLE: i64 = 1_795_000_000;
+
 pub fn account() -> AccountInfo {
     AccountInfo {
         partition: "aws".into(),
@@ -54,6 +57,9 @@ pub fn primary(id: &str, engine: &str, vpc: &str) -> Instance {
         replica_source: None,
         replicas: Vec::new(),
         cluster: None,
+        // 2026-11-17 about midday: any moment of the week before is restorable.
+        latest_restorable: Some(LATEST_RESTORABLE),
+        created: Some(LATEST_RESTORABLE - 400 * 86_400),
         promotion_tier: None,
         availability_zone: None,
         ca_certificate: None,
@@ -145,6 +151,8 @@ pub fn cluster(
         kms_key_id: Some(format!("arn:aws:kms:us-east-1:123456789012:key/key-{id}")),
         global_cluster: None,
         clone_group_id: None,
+        earliest_restorable: Some(LATEST_RESTORABLE - 7 * 86_400),
+        latest_restorable: Some(LATEST_RESTORABLE),
         pending_modifications: Vec::new(),
         endpoints: Vec::new(),
         tags: [("team".to_string(), format!("team-{id}"))].into(),

@@ -95,6 +95,12 @@ pub struct Instance {
     pub replicas: Vec<String>,
     /// Set for Aurora cluster members: the cluster's identifier.
     pub cluster: Option<String>,
+    /// `LatestRestorableTime` (epoch seconds): the newest moment a point-in-time restore reaches.
+    #[serde(default)]
+    pub latest_restorable: Option<i64>,
+    /// `InstanceCreateTime` (epoch seconds).
+    #[serde(default)]
+    pub created: Option<i64>,
     /// `PromotionTier`, for Aurora cluster members.
     #[serde(default)]
     pub promotion_tier: Option<i32>,
@@ -313,6 +319,9 @@ pub struct Cluster {
     pub global_cluster: Option<String>,
     /// `CloneGroupId`: shared by a copy-on-write clone and its source.
     pub clone_group_id: Option<String>,
+    /// `EarliestRestorableTime` and `LatestRestorableTime` (epoch seconds).
+    pub earliest_restorable: Option<i64>,
+    pub latest_restorable: Option<i64>,
     pub pending_modifications: Vec<String>,
     pub endpoints: Vec<CustomEndpoint>,
     pub tags: BTreeMap<String, String>,

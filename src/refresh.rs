@@ -7,7 +7,7 @@ use crate::aws::{observe, RdsRead, RdsWrite};
 use crate::error::MitosisError;
 use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
 use crate::observed::Observed;
-use crate::plan::{plan, LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice};
+use crate::plan::{plan, LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice, SourceTime};
 use crate::schema::{RunReport, RunResult, StepStatus};
 use std::time::Duration;
 
@@ -44,11 +44,19 @@ pub struct RefreshOptions {
     pub snapshot: Option<String>,
     /// Keep the snapshot `fresh` takes instead of deleting it once the clone exists.
     pub keep_snapshot: bool,
+    /// `--source-time`: a point-in-time restore of the source as of this moment.
+    pub source_time: Option<SourceTime>,
 }
 
 impl RefreshOptions {
-    /// The planner's request, for a new run `run_id` (a resumed run keeps its own).
-    pub fn request(&self, run_id: &str) -> PlanRequest {
+    /// The planner's request, for a new run `run_id` (a resumed run keeps its own). A point in
+    /// time and a snapshot are two sources: asking for both is bad input.
+    pub fn request(&self, run_id: &str) -> Result<PlanRequest, MitosisError> {
+        if self.source_time.is_some() && (self.snapshot.is_some() || self.restore_snapshot) {
+            return Err(MitosisError::bad_input(
+                "--source-time and --snapshot/--restore-snapshot each choose where the data comes from: give one of them",
+            ));
+        }
         let snapshot = match self.snapshot.as_deref() {
             None | Some("latest") => SnapshotChoice::Latest,
             Some("fresh") => SnapshotChoice::Fresh,
@@ -65,7 +73,8 @@ impl RefreshOptions {
         request.snapshot_path = self.restore_snapshot || self.snapshot.is_some();
         request.snapshot = snapshot;
         request.keep_snapshot = self.keep_snapshot;
-        request
+        request.source_time = self.source_time;
+        Ok(request)
     }
 }
 

@@ -13,7 +13,7 @@ pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 use crate::error::MitosisError;
 use crate::observed::{Cluster, CustomEndpoint, Instance, Snapshot};
 use crate::plan::{
-    ClusterAttrs, ClusterModify, CreateAttrs, MemberAttrs, ModifyAttrs, SnapshotOf, Tag,
+    ClusterAttrs, ClusterModify, CreateAttrs, MemberAttrs, ModifyAttrs, SnapshotOf, SourceTime, Tag,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -82,11 +82,21 @@ pub trait RdsWrite: RdsRead {
         tags: &[Tag],
     ) -> Result<(), MitosisError>;
     async fn delete_snapshot(&self, of: SnapshotOf, snapshot_id: &str) -> Result<(), MitosisError>;
-    /// RestoreDBClusterToPointInTime, copy-on-write, at the latest restorable time.
+    /// RestoreDBInstanceToPointInTime of `source` into `id`.
+    async fn restore_to_point_in_time(
+        &self,
+        id: &str,
+        source: &str,
+        time: SourceTime,
+        attrs: &CreateAttrs,
+    ) -> Result<(), MitosisError>;
+    /// RestoreDBClusterToPointInTime: copy-on-write at the latest restorable time, or with
+    /// `time` a full copy as of that moment.
     async fn clone_cluster(
         &self,
         id: &str,
         source: &str,
+        time: Option<SourceTime>,
         attrs: &ClusterAttrs,
     ) -> Result<(), MitosisError>;
     async fn restore_cluster_from_snapshot(

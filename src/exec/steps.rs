@@ -243,6 +243,18 @@ impl Executor<'_> {
                     .map_err(aws)?;
                 self.settled_after(id, expect).await.map(drop)
             }
+            InstanceOp::RestoreToPointInTime {
+                source,
+                time,
+                attrs,
+            } => {
+                self.note_change(&[id]);
+                self.api
+                    .restore_to_point_in_time(id, source, *time, attrs)
+                    .await
+                    .map_err(aws)?;
+                self.settled_after(id, expect).await.map(drop)
+            }
             InstanceOp::CreateMember { cluster, attrs } => {
                 self.settle_cluster(cluster).await?;
                 self.note_change(&[id]);
@@ -516,11 +528,16 @@ impl Executor<'_> {
         expect: Duration,
     ) -> Result<(), ExecError> {
         match op {
-            ClusterOp::Clone { source, attrs, .. } => {
+            ClusterOp::Clone {
+                source,
+                time,
+                attrs,
+                ..
+            } => {
                 self.settle_cluster(source).await?;
                 self.note_change(&[id]);
                 self.api
-                    .clone_cluster(id, source, attrs)
+                    .clone_cluster(id, source, *time, attrs)
                     .await
                     .map_err(aws)?;
                 let clone = self.cluster_settled_after(id, expect).await?;

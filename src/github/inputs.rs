@@ -3,6 +3,7 @@
 
 use crate::aws::credentials::DEFAULT_ROLE_DURATION_SECONDS;
 use crate::plan::OnFailure;
+use crate::plan::SourceTime;
 use crate::refresh::{ApplyOptions, RefreshOptions};
 use std::collections::BTreeMap;
 
@@ -178,6 +179,10 @@ fn refresh_options(raw: &Raw<'_>) -> Result<RefreshOptions, InputError> {
         final_snapshot: raw.boolean("final-snapshot")?,
         snapshot: raw.get("snapshot"),
         keep_snapshot: raw.boolean("keep-snapshot")?,
+        source_time: raw
+            .get("source-time")
+            .map(|t| SourceTime::parse(&t).map_err(|e| Raw::bad("source-time", e)))
+            .transpose()?,
     })
 }
 
@@ -255,8 +260,13 @@ mod tests {
             ),
             ("INPUT_RESTORE-SNAPSHOT", "TRUE"),
             ("INPUT_MODE", "apply"),
+            ("INPUT_SOURCE-TIME", "2026-11-30T09:00:00Z"),
         ]);
         let i = read_inputs(&e).unwrap();
+        assert_eq!(
+            i.refresh.source_time,
+            Some(crate::plan::SourceTime::At(1_796_029_200))
+        );
         assert_eq!(i.refresh.source, "prod");
         assert_eq!(i.mode, Mode::Apply);
         assert!(i.refresh.restore_snapshot);
@@ -279,6 +289,7 @@ mod tests {
             ("INPUT_ROLE-SESSION-NAME", "has space", "role-session-name"),
             ("INPUT_ON-FAILURE", "panic", "on-failure"),
             ("INPUT_UNTIL", "restart", "until"),
+            ("INPUT_SOURCE-TIME", "last tuesday", "source-time"),
         ];
         for (k, v, input) in cases {
             let mut e = env(&base);

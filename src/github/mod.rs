@@ -103,7 +103,7 @@ async fn run_mode(
     comment_on: Option<u64>,
 ) -> Result<(), MitosisError> {
     let started = std::time::Instant::now();
-    let request = inputs.refresh.request(&new_run_id());
+    let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(settings).await;
     let (observed, plan) = observe_and_plan(&api, &request, &latency).await?;
@@ -182,7 +182,7 @@ async fn rollback_mode(
     settings: &AwsSettings,
 ) -> Result<(), MitosisError> {
     let started = std::time::Instant::now();
-    let request = inputs.refresh.request(&new_run_id());
+    let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(settings).await;
     let mut outputs: Vec<(&str, String)> = Vec::new();

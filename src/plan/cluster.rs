@@ -10,7 +10,7 @@ use super::cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs};
 use super::ops::{ClusterOp, GuardOp, InstanceOp, LockOp, Op, SnapshotOf, Tag};
 use super::planner::{final_snapshot_id, with_lock, Builder, PlanRequest};
 use super::tree::Node;
-use super::validate::{check_available, run_of, runs_of, validate_identifier};
+use super::validate::{check_available, check_window, run_of, runs_of, validate_identifier};
 use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
 use crate::error::MitosisError;
 use crate::observed::{tags, Cluster, CustomEndpoint, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
@@ -328,6 +328,16 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     let (run_id, resuming) = run_of(runs, &obs.snapshots, &req.target, &req.run_id)?;
     let path = if req.snapshot_path {
         ClonePath::Snapshot
+    } else if let Some(time) = req.source_time {
+        if !resuming {
+            check_window(
+                &source.id,
+                time,
+                source.earliest_restorable,
+                source.latest_restorable,
+            )?;
+        }
+        ClonePath::PointInTime
     } else {
         ClonePath::Clone
     };
@@ -441,6 +451,7 @@ impl Builder<'_> {
             let op = ClusterOp::Clone {
                 source: source.id.clone(),
                 source_key: source_key(source),
+                time: self.req.source_time,
                 attrs,
             };
             self.push(

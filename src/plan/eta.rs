@@ -38,6 +38,9 @@ pub struct LatencyModel {
     pub clone_cluster: f64,
     /// CreateDBInstance of an Aurora cluster member until it is available.
     pub create_cluster_instance: f64,
+    /// A point-in-time restore (instance or full-copy cluster) until available: a restore of
+    /// the last backup plus the log since.
+    pub restore_point_in_time: f64,
     /// A hook command (before-swap, restart); unknown, so 0 unless given.
     pub hook: f64,
 }
@@ -58,6 +61,7 @@ impl Default for LatencyModel {
             hook: 0.0,
             clone_cluster: 420.0,
             create_cluster_instance: 600.0,
+            restore_point_in_time: 1500.0,
         }
     }
 }

@@ -24,7 +24,7 @@ pub use ops::{
 };
 pub use planner::{
     final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, with_lock, PlanRequest,
-    SnapshotChoice, FRESH_SNAPSHOT_PREFIX,
+    SnapshotChoice, SourceTime, FRESH_SNAPSHOT_PREFIX,
 };
 #[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ClonePath {
     /// Same VPC: a read replica of the source, promoted.
     Replica,
@@ -46,6 +46,9 @@ pub enum ClonePath {
     Snapshot,
     /// Aurora clusters: a copy-on-write clone of the source cluster.
     Clone,
+    /// `--source-time`: the root clone (or the cluster) restored from the source's backups as
+    /// of a moment.
+    PointInTime,
 }
 
 impl ClonePath {
@@ -54,6 +57,7 @@ impl ClonePath {
             ClonePath::Replica => "replica",
             ClonePath::Snapshot => "snapshot",
             ClonePath::Clone => "clone",
+            ClonePath::PointInTime => "point-in-time",
         }
     }
 }

@@ -8,8 +8,8 @@ use super::attributes::{CreateAttrs, ModifyAttrs};
 use super::ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag};
 use super::tree::{target_nodes, Node};
 use super::validate::{
-    check_available, check_engines, check_names, reject_cluster_member, run_of, runs_of,
-    validate_identifier,
+    check_available, check_engines, check_names, check_restorable, reject_cluster_member, run_of,
+    runs_of, validate_identifier,
 };
 use super::{ClonePath, Kind, Phase, Plan, Step, StepId, StepKind};
 use crate::error::MitosisError;
@@ -24,6 +24,48 @@ pub enum SnapshotChoice {
     Fresh,
     /// This snapshot of the source.
     Id(String),
+}
+
+/// `--source-time`: the moment the clone's data is taken from, by a point-in-time restore of
+/// the source's automated backups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceTime {
+    /// The source's latest restorable time (minutes ago).
+    Latest,
+    /// This moment, in epoch seconds.
+    At(i64),
+}
+
+impl SourceTime {
+    /// `latest`, or an RFC 3339 date and time (`2026-11-30T09:00:00Z`, offsets allowed).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        use aws_sdk_rds::primitives::{DateTime, DateTimeFormat};
+        if s.trim() == "latest" {
+            return Ok(SourceTime::Latest);
+        }
+        DateTime::from_str(s.trim(), DateTimeFormat::DateTimeWithOffset)
+            .map(|t| SourceTime::At(t.secs()))
+            .map_err(|_| {
+                format!("--source-time {s:?} is neither `latest` nor an RFC 3339 date and time such as 2026-11-30T09:00:00Z")
+            })
+    }
+
+    /// The moment as RFC 3339 (UTC), for requests and messages.
+    pub fn rfc3339(secs: i64) -> String {
+        use aws_sdk_rds::primitives::{DateTime, DateTimeFormat};
+        DateTime::from_secs(secs)
+            .fmt(DateTimeFormat::DateTime)
+            .unwrap_or_else(|_| secs.to_string())
+    }
+}
+
+impl std::fmt::Display for SourceTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceTime::Latest => f.write_str("latest"),
+            SourceTime::At(t) => f.write_str(&SourceTime::rfc3339(*t)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +86,8 @@ pub struct PlanRequest {
     pub run_id: String,
     /// Keep the snapshot `--snapshot fresh` takes (it is deleted once the clone exists).
     pub keep_snapshot: bool,
+    /// Restore the source as of this moment instead of cloning or restoring a snapshot.
+    pub source_time: Option<SourceTime>,
 }
 
 impl PlanRequest {
@@ -60,6 +104,7 @@ impl PlanRequest {
             snapshot: SnapshotChoice::Latest,
             run_id: run_id.to_string(),
             keep_snapshot: false,
+            source_time: None,
         }
     }
 }
@@ -110,7 +155,12 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         }
     }
 
-    let path = if req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
+    let path = if let Some(time) = req.source_time {
+        if !resuming {
+            check_restorable(source, time)?;
+        }
+        ClonePath::PointInTime
+    } else if req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
         ClonePath::Snapshot
     } else {
         ClonePath::Replica
@@ -245,17 +295,19 @@ impl Builder<'_> {
         let mut configured: Vec<StepId> = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
             let is_root = i == 0;
-            let restore = is_root && path == ClonePath::Snapshot;
+            // A restore (from a snapshot or to a point in time) takes the attributes a replica
+            // cannot be given, and those only a modify can set afterwards.
+            let restore = is_root && matches!(path, ClonePath::Snapshot | ClonePath::PointInTime);
             // The root's data comes from the source; every other clone's from its parent's.
             let parent_clone = node
                 .parent
                 .as_ref()
                 .and_then(|p| nodes.iter().position(|n| &n.name == p))
                 .map(|p| (nodes[p].temp(), configured[p].clone()));
-            let created = if restore {
-                self.restore_step(obs, node, source)?
-            } else {
-                self.replica_step(node, parent_clone)
+            let created = match (restore, self.req.source_time) {
+                (true, Some(time)) => self.point_in_time_step(node, source, time),
+                (true, None) => self.restore_step(obs, node, source)?,
+                (false, _) => self.replica_step(node, parent_clone),
             };
             let ready = if is_root && path == ClonePath::Replica {
                 self.promote_step(node, created)
@@ -302,6 +354,25 @@ impl Builder<'_> {
             &temp,
             Op::Instance(op),
             deps,
+            skip,
+        )
+    }
+
+    /// The root clone restored from the source's automated backups as of `time`.
+    fn point_in_time_step(&mut self, node: &Node, source: &Instance, time: SourceTime) -> StepId {
+        let op = InstanceOp::RestoreToPointInTime {
+            source: source.id.clone(),
+            time,
+            attrs: self.clone_attrs(node, true),
+        };
+        let skip = self.create_skip(node);
+        let temp = node.temp();
+        self.push(
+            StepId::new(StepKind::Create, &temp),
+            Phase::Clone,
+            &temp,
+            Op::Instance(op),
+            Vec::new(),
             skip,
         )
     }

@@ -2,6 +2,7 @@
 //! engines, statuses, and which run a target tree belongs to. Each failure is bad input with
 //! what to do about it.
 
+use super::planner::SourceTime;
 use super::tree::Node;
 use crate::error::MitosisError;
 use crate::observed::{tags, Instance, Observed, Snapshot};
@@ -80,6 +81,52 @@ pub fn reject_cluster_member(i: &Instance, what: &str) -> Result<(), MitosisErro
         ))),
         None => Ok(()),
     }
+}
+
+/// `--source-time` needs automated backups, and a moment inside the source's restorable window:
+/// from its earliest restorable time (the start of its backup retention, or its creation) to
+/// its latest restorable time (minutes ago).
+pub fn check_restorable(source: &Instance, time: SourceTime) -> Result<(), MitosisError> {
+    if source.backup_retention == 0 {
+        return Err(MitosisError::bad_input(format!(
+            "source {:?} has no automated backups (BackupRetentionPeriod 0), which a point-in-time restore needs: enable them, or use --snapshot instead of --source-time",
+            source.id
+        )));
+    }
+    let latest = source.latest_restorable;
+    let earliest = latest.map(|l| {
+        let retention = l - i64::from(source.backup_retention) * 86_400;
+        source.created.map_or(retention, |c| c.max(retention))
+    });
+    check_window(&source.id, time, earliest, latest)
+}
+
+/// `time` against the window [earliest, latest] where they are known.
+pub fn check_window(
+    source: &str,
+    time: SourceTime,
+    earliest: Option<i64>,
+    latest: Option<i64>,
+) -> Result<(), MitosisError> {
+    let SourceTime::At(t) = time else {
+        return Ok(());
+    };
+    let show = |t: Option<i64>| t.map_or("?".to_string(), SourceTime::rfc3339);
+    let window = format!("{} to {}", show(earliest), show(latest));
+    if latest.is_some_and(|l| t > l) {
+        return Err(MitosisError::bad_input(format!(
+            "--source-time {} is after the latest restorable time of {source:?}: pick a moment from {window}, or `latest`",
+            SourceTime::rfc3339(t)
+        )));
+    }
+    if earliest.is_some_and(|e| t < e) {
+        return Err(MitosisError::bad_input(format!(
+            "--source-time {} is before the earliest restorable time of {source:?} (its backups go back to {}): pick a moment from {window}",
+            SourceTime::rfc3339(t),
+            show(earliest)
+        )));
+    }
+    Ok(())
 }
 
 pub fn check_available(i: &Instance, what: &str) -> Result<(), MitosisError> {

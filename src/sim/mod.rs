@@ -12,7 +12,8 @@ use crate::error::MitosisError;
 use crate::observed::{Cluster, CustomEndpoint, Instance, Observed, Snapshot};
 use crate::plan::{
     predict, ClusterAttrs, ClusterModify, ClusterOp, CreateAttrs, InstanceOp, LatencyModel,
-    MemberAttrs, ModifyAttrs, Op, Phase, SnapshotOf, SnapshotOp, Step, StepId, StepKind, Tag,
+    MemberAttrs, ModifyAttrs, Op, Phase, SnapshotOf, SnapshotOp, SourceTime, Step, StepId,
+    StepKind, Tag,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -646,18 +647,42 @@ impl RdsWrite for SimRds {
         .await
     }
 
+    async fn restore_to_point_in_time(
+        &self,
+        id: &str,
+        source: &str,
+        time: SourceTime,
+        attrs: &CreateAttrs,
+    ) -> Result<(), MitosisError> {
+        let done = secs(self.latency.restore_point_in_time);
+        self.call("RestoreDBInstanceToPointInTime", |w, now| {
+            let op = Op::Instance(InstanceOp::RestoreToPointInTime {
+                source: source.to_string(),
+                time,
+                attrs: attrs.clone(),
+            });
+            w.create(now, id, op, done)
+        })
+        .await
+    }
+
     async fn clone_cluster(
         &self,
         id: &str,
         source: &str,
+        time: Option<SourceTime>,
         attrs: &ClusterAttrs,
     ) -> Result<(), MitosisError> {
-        let done = secs(self.latency.clone_cluster);
+        let done = match time {
+            None => secs(self.latency.clone_cluster),
+            Some(_) => secs(self.latency.restore_point_in_time),
+        };
         self.call("RestoreDBClusterToPointInTime", |w, now| {
             w.cluster_busy_check(source, "RestoreDBClusterToPointInTime")?;
             let op = Op::Cluster(ClusterOp::Clone {
                 source: source.to_string(),
                 source_key: None,
+                time,
                 attrs: attrs.clone(),
             });
             w.create_cluster(now, id, op, done)

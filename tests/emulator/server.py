@@ -11,7 +11,9 @@ its RDS backend and serves it on a loopback port:
 * replication links that follow promote, rename and delete;
 * duplicate identifiers rejected (replica create, restore, rename);
 * deleting an old replica after renames works; deleting a primary promotes its replicas;
-* restore keeps false/0 overrides and accepts default option groups; ModifyDBInstance honours DBPortNumber; per-instance
+* restore keeps false/0 overrides and accepts default option groups; a point-in-time restore is
+  a standalone instance with the requested groups (moto makes it a replica of its source with
+  the source's security groups), needs the source's backups and a time inside its window; ModifyDBInstance honours DBPortNumber; per-instance
   DbiResourceId; replicas do not inherit tags or backups; PerformanceInsightsEnabled returned;
 * mutating calls on an instance that is not `available` answer InvalidDBInstanceState;
 * Aurora clusters: creating/renaming/modifying/deleting statuses over time (moto shows
@@ -242,6 +244,55 @@ def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
     return db
 
 
+orig_pitr_instance = RDSBackend.restore_db_instance_to_point_in_time
+
+
+def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_identifier,
+                                         overrides):
+    """moto makes the restored instance a replica of its source, validates neither the time
+    nor the source's backups, and drops false overrides; RDS does none of that."""
+    import datetime
+    target = target_db_identifier.lower()
+    if reserved(self, target):
+        raise DBInstanceAlreadyExists()
+    source = find(self, source_db_identifier)
+    restore_time = overrides.get("restore_time")
+    if restore_time is not None and overrides.get("use_latest_restorable_time"):
+        raise InvalidParameterCombination(
+            "Cannot specify both RestoreTime and UseLatestRestorableTime.")
+    if not source.backup_retention_period:
+        raise RDSClientError("InvalidDBInstanceState",
+                             f"DB instance {source.db_instance_identifier} has no automated "
+                             "backups: point-in-time restore is not available.")
+    if restore_time is not None:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        created = source.created if isinstance(source.created, datetime.datetime) else None
+        when = restore_time if restore_time.tzinfo else restore_time.replace(
+            tzinfo=datetime.timezone.utc)
+        if when > now or (created is not None and when < created.replace(
+                tzinfo=created.tzinfo or datetime.timezone.utc)):
+            raise RDSClientError("InvalidRestoreFault",
+                                 "The restore time is outside the restorable window.")
+    tags = overrides.pop("tags", None) or []
+    option_group = overrides.get("option_group_name") or ""
+    if option_group.startswith("default:"):
+        overrides.pop("option_group_name")
+    db = orig_pitr_instance(self, source_db_identifier, target, overrides)
+    for key, value in overrides.items():
+        if value is not None and not value and key not in ("db_instance_identifier",):
+            setattr(db, key, value)
+    db.vpc_security_group_ids = list(overrides.get("vpc_security_group_ids") or [])
+    db.tags = copy.deepcopy(tags)
+    db.replicas = []
+    db.is_replica = False
+    db.source_db_instance_identifier = None
+    db.dbi_resource_id = resource_id()
+    db.performance_insights_enabled = False
+    db.pending_modified_values = {}
+    timeline(db, [("creating", D_CREATE), ("backing-up", D_BACKUP)])
+    return db
+
+
 PENDING_FIELDS = {
     "db_instance_class": "DBInstanceClass",
     "port": "Port",
@@ -452,6 +503,15 @@ def restore_db_cluster_to_point_in_time(self, db_cluster_identifier,
         raise cluster_exists_fault(db_cluster_identifier)
     source = find_cluster(self, source_db_cluster_identifier)
     require_cluster_available(source)
+    if restore_to_time is not None:
+        import datetime
+        when = restore_to_time if restore_to_time.tzinfo else restore_to_time.replace(
+            tzinfo=datetime.timezone.utc)
+        earliest = source.earliest_restorable_time
+        earliest = earliest if earliest.tzinfo else earliest.replace(tzinfo=datetime.timezone.utc)
+        if when > datetime.datetime.now(datetime.timezone.utc) or when < earliest:
+            raise RDSClientError("InvalidRestoreFault",
+                                 "The restore time is outside the restorable window.")
     if restore_type == "copy-on-write" and not source.members:
         raise RDSClientError("InvalidDBClusterStateFault",
                              f"Cannot clone DB cluster {source.db_cluster_identifier}: it has "
@@ -700,6 +760,7 @@ RDSResponse.delete_db_cluster_endpoint = delete_db_cluster_endpoint
 RDSBackend.create_db_instance = create_db_instance
 RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
 RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+RDSBackend.restore_db_instance_to_point_in_time = restore_db_instance_to_point_in_time
 RDSBackend.modify_db_instance = modify_db_instance
 RDSBackend.promote_read_replica = promote_read_replica
 RDSBackend.delete_db_instance = delete_db_instance

@@ -6,7 +6,7 @@ use super::{GrantContext, Tag};
 use crate::iam::Grants;
 use crate::observed::CustomEndpoint;
 use crate::plan::cluster_attributes::{ClusterAttrs, ClusterModify};
-use crate::plan::LatencyModel;
+use crate::plan::{LatencyModel, SourceTime};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,9 +15,11 @@ pub enum ClusterOp {
     /// `UseLatestRestorableTime=true`: a clone sharing the source's pages. `source_key` is the
     /// source's KMS key, which the clone is encrypted with (not a request parameter: it is
     /// what the policy must grant).
+    /// With `time` (`--source-time`), a full copy as of that moment instead.
     Clone {
         source: String,
         source_key: Option<String>,
+        time: Option<SourceTime>,
         attrs: ClusterAttrs,
     },
     /// RestoreDBClusterFromSnapshot. `snapshot_id` is None only on a resumed plan whose
@@ -79,10 +81,19 @@ impl ClusterOp {
             m.insert(key.into(), id.into());
         }
         match self {
-            ClusterOp::Clone { source, attrs, .. } => {
+            ClusterOp::Clone {
+                source,
+                time,
+                attrs,
+                ..
+            } => {
                 m.insert("SourceDBClusterIdentifier".into(), source.clone().into());
-                m.insert("RestoreType".into(), "copy-on-write".into());
-                m.insert("UseLatestRestorableTime".into(), true.into());
+                let (restore_type, time) = match time {
+                    None => ("copy-on-write", SourceTime::Latest),
+                    Some(t) => ("full-copy", *t),
+                };
+                m.insert("RestoreType".into(), restore_type.into());
+                m.extend(super::instance::time_params(time, "RestoreToTime"));
                 m.extend(attrs.to_params());
             }
             ClusterOp::RestoreFromSnapshot {
@@ -151,7 +162,8 @@ impl ClusterOp {
 
     pub fn expected(&self, l: &LatencyModel) -> f64 {
         match self {
-            ClusterOp::Clone { .. } => l.clone_cluster,
+            ClusterOp::Clone { time: None, .. } => l.clone_cluster,
+            ClusterOp::Clone { time: Some(_), .. } => l.restore_point_in_time,
             ClusterOp::RestoreFromSnapshot { .. } => l.restore_snapshot,
             ClusterOp::Modify(m) if m.new_id.is_some() => l.rename,
             ClusterOp::Modify(_) => l.modify,
@@ -182,6 +194,7 @@ impl ClusterOp {
                 source,
                 source_key,
                 attrs,
+                ..
             } => {
                 // The source cluster appears only as the clone's source.
                 g.allow(

@@ -5,7 +5,7 @@ use super::{GrantContext, Tag};
 use crate::iam::Grants;
 use crate::plan::attributes::{CreateAttrs, ModifyAttrs};
 use crate::plan::cluster_attributes::MemberAttrs;
-use crate::plan::LatencyModel;
+use crate::plan::{LatencyModel, SourceTime};
 use serde_json::{Map, Value};
 
 /// Group wildcards that creating or modifying an instance is authorized against.
@@ -22,6 +22,14 @@ pub enum InstanceOp {
     /// restore is already done and whose snapshot is no longer listed: the step is skipped.
     RestoreFromSnapshot {
         snapshot_id: Option<String>,
+        attrs: CreateAttrs,
+    },
+    /// RestoreDBInstanceToPointInTime of `source`: a new standalone instance with the source's
+    /// data as of `time`, given every carried attribute (it would otherwise get the default
+    /// security group, subnet group and parameter group).
+    RestoreToPointInTime {
+        source: String,
+        time: SourceTime,
         attrs: CreateAttrs,
     },
     /// CreateDBInstance of an Aurora cluster member: the first one to become available is the
@@ -49,6 +57,7 @@ impl InstanceOp {
             InstanceOp::CreateReadReplica { .. } => "CreateDBInstanceReadReplica",
             InstanceOp::RestoreFromSnapshot { .. } => "RestoreDBInstanceFromDBSnapshot",
             InstanceOp::CreateMember { .. } => "CreateDBInstance",
+            InstanceOp::RestoreToPointInTime { .. } => "RestoreDBInstanceToPointInTime",
             InstanceOp::PromoteReadReplica => "PromoteReadReplica",
             InstanceOp::Modify(_) => "ModifyDBInstance",
             InstanceOp::AddTags { .. } => "AddTagsToResource",
@@ -61,6 +70,7 @@ impl InstanceOp {
         let mut m = Map::new();
         let name_key = match self {
             InstanceOp::AddTags { .. } | InstanceOp::RemoveTags { .. } => "ResourceName",
+            InstanceOp::RestoreToPointInTime { .. } => "TargetDBInstanceIdentifier",
             _ => "DBInstanceIdentifier",
         };
         m.insert(name_key.into(), id.into());
@@ -77,6 +87,15 @@ impl InstanceOp {
             }
             InstanceOp::CreateMember { cluster, attrs } => {
                 m.insert("DBClusterIdentifier".into(), cluster.clone().into());
+                m.extend(attrs.to_params());
+            }
+            InstanceOp::RestoreToPointInTime {
+                source,
+                time,
+                attrs,
+            } => {
+                m.insert("SourceDBInstanceIdentifier".into(), source.clone().into());
+                m.extend(time_params(*time, "RestoreTime"));
                 m.extend(attrs.to_params());
             }
             InstanceOp::PromoteReadReplica => {}
@@ -110,6 +129,7 @@ impl InstanceOp {
             InstanceOp::CreateReadReplica { .. } => l.create_replica,
             InstanceOp::RestoreFromSnapshot { .. } => l.restore_snapshot,
             InstanceOp::CreateMember { .. } => l.create_cluster_instance,
+            InstanceOp::RestoreToPointInTime { .. } => l.restore_point_in_time,
             InstanceOp::PromoteReadReplica => l.promote,
             InstanceOp::Modify(m) if m.new_id.is_some() => l.rename,
             InstanceOp::Modify(m) => {
@@ -155,6 +175,15 @@ impl InstanceOp {
                     g.allow("AddTagsToResource", [inst]);
                 }
             }
+            InstanceOp::RestoreToPointInTime { source, attrs, .. } => {
+                g.allow(
+                    "RestoreDBInstanceToPointInTime",
+                    [inst.clone(), db(source)].into_iter().chain(groups()),
+                );
+                if !attrs.tags.is_empty() {
+                    g.allow("AddTagsToResource", [inst]);
+                }
+            }
             InstanceOp::CreateMember { cluster, attrs } => {
                 g.allow(
                     "CreateDBInstance",
@@ -195,6 +224,20 @@ impl InstanceOp {
     }
 }
 
+/// A point in time as request parameters: the latest restorable time, or `key` = the moment.
+pub(crate) fn time_params(time: SourceTime, key: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    match time {
+        SourceTime::Latest => {
+            m.insert("UseLatestRestorableTime".into(), true.into());
+        }
+        SourceTime::At(t) => {
+            m.insert(key.into(), SourceTime::rfc3339(t).into());
+        }
+    }
+    m
+}
+
 impl InstanceOp {
     /// The state after the step, for the planner's tests and the simulator.
     #[cfg(any(test, feature = "test-support"))]
@@ -221,6 +264,19 @@ mod effect {
                 restore(state, id, snapshot_id.as_deref(), attrs)
             }
             InstanceOp::CreateMember { cluster, attrs } => create_member(state, id, cluster, attrs),
+            InstanceOp::RestoreToPointInTime { source, attrs, .. } => {
+                if state.instances.contains_key(id) {
+                    return Err(format!("{id} already exists"));
+                }
+                let mut inst = state
+                    .get(source)
+                    .ok_or_else(|| format!("restore source {source} missing"))?
+                    .clone();
+                inst.replica_source = None;
+                fresh_clone(&mut inst, id, attrs, state);
+                state.instances.insert(id.to_string(), inst);
+                Ok(())
+            }
             InstanceOp::PromoteReadReplica => promote(state, id),
             InstanceOp::Modify(m) => modify(state, id, m),
             InstanceOp::AddTags { tags } => {

@@ -1,0 +1,238 @@
+//! `--source-time` end to end against the emulator: point-in-time refreshes of an instance
+//! tree in the source's VPC and in another, of an Aurora cluster, and bad times refused before
+//! any change.
+
+mod support;
+
+use serde_json::{Map, Value};
+use support::{apply, stderr, Emulator};
+
+/// After a refresh of `target` (an instance tree) from `source`: same names and replica links,
+/// new identities, no temp-/old- left, the source unchanged.
+fn assert_tree_refreshed(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    source: &[&str],
+    target: &[&str],
+) {
+    for id in source {
+        assert_eq!(before[*id], after[*id], "source {id} changed");
+    }
+    for id in target {
+        let (b, a) = (&before[*id], &after[*id]);
+        assert_ne!(b["DbiResourceId"], a["DbiResourceId"], "{id} not replaced");
+        for key in [
+            "DBInstanceClass",
+            "ReadReplicaSourceDBInstanceIdentifier",
+            "VpcSecurityGroups",
+            "DBSubnetGroup",
+            "PreferredMaintenanceWindow",
+        ] {
+            assert_eq!(b[key], a[key], "{id}: {key}");
+        }
+        assert_eq!(a["DBInstanceStatus"], "available");
+    }
+    assert!(!after
+        .keys()
+        .any(|k| k.starts_with("temp-") || k.starts_with("old-")));
+}
+
+fn restore_call(emu: &Emulator) -> Value {
+    emu.record()
+        .into_iter()
+        .find(|r| r["action"] == "RestoreDBInstanceToPointInTime")
+        .expect("a point-in-time restore")
+}
+
+#[test]
+fn the_latest_moment_in_the_sources_vpc() {
+    let emu = Emulator::start();
+    emu.seed("pg-two-replicas");
+    let before = emu.describe();
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "app-prod",
+            "--target",
+            "app-staging",
+            "--source-time",
+            "latest",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_tree_refreshed(
+        &before,
+        &after,
+        &["app-prod", "app-prod-ro"],
+        &["app-staging", "app-staging-ro1", "app-staging-ro2"],
+    );
+    let call = restore_call(&emu);
+    assert_eq!(call["params"]["SourceDBInstanceIdentifier"], "app-prod");
+    assert_eq!(call["params"]["UseLatestRestorableTime"], "true");
+    // Not a replica of the source (moto's restore would say so), with the target's groups.
+    assert!(after["app-staging"]["ReadReplicaSourceDBInstanceIdentifier"].is_null());
+    assert_eq!(
+        after["app-staging"]["DBParameterGroups"][0]["DBParameterGroupName"],
+        "staging-pg16"
+    );
+    assert_eq!(after["app-staging"]["BackupRetentionPeriod"], 3);
+    // No snapshot was taken or restored, and nothing promoted.
+    let actions = emu.mutating_actions();
+    assert!(!actions
+        .iter()
+        .any(|a| a.contains("Snapshot") || a == "PromoteReadReplica"));
+}
+
+#[test]
+fn a_given_moment_into_another_vpc() {
+    let emu = Emulator::start();
+    emu.seed("cross-vpc");
+    // A moment after the source was created (a whole second after the seed) and before now.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let moment = {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let before = emu.describe();
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "mitosis-prod",
+            "--target",
+            "mitosis-demo",
+            "--source-time",
+            &moment,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_tree_refreshed(
+        &before,
+        &after,
+        &["mitosis-prod"],
+        &["mitosis-demo", "mitosis-demo-replica"],
+    );
+    let call = restore_call(&emu);
+    assert_eq!(call["params"]["RestoreTime"], moment);
+    assert_eq!(call["params"]["DBSubnetGroupName"], "demo-subnets");
+    assert!(call["params"].get("UseLatestRestorableTime").is_none());
+}
+
+#[test]
+fn a_cluster_restored_as_a_full_copy() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let report = std::env::temp_dir().join(format!("mitosis-pitr-{}.json", std::process::id()));
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "my-prod",
+            "--target",
+            "my-demo",
+            "--source-time",
+            "latest",
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let call = emu
+        .record()
+        .into_iter()
+        .find(|r| r["action"] == "RestoreDBClusterToPointInTime")
+        .unwrap();
+    assert_eq!(call["params"]["RestoreType"], "full-copy");
+    let clusters = emu.clusters();
+    assert!(clusters["my-demo"]["CloneGroupId"].is_null());
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["clone"], "full-copy");
+}
+
+#[test]
+fn bad_times_are_refused_before_any_change() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--source",
+                "pg-prod",
+                "--target",
+                "pg-demo",
+                "--source-time",
+                "2999-01-01T00:00:00Z",
+            ],
+            "is after the latest restorable time of \"pg-prod\"",
+        ),
+        (
+            &[
+                "--source",
+                "pg-prod",
+                "--target",
+                "pg-demo",
+                "--source-time",
+                "2001-01-01T00:00:00Z",
+            ],
+            "is before the earliest restorable time",
+        ),
+        (
+            &[
+                "--source",
+                "pg-prod",
+                "--target",
+                "pg-demo",
+                "--source-time",
+                "yesterday",
+            ],
+            "neither `latest` nor an RFC 3339 date and time",
+        ),
+        (
+            &[
+                "--source",
+                "my-prod",
+                "--target",
+                "my-demo",
+                "--source-time",
+                "latest",
+                "--snapshot",
+                "latest",
+            ],
+            "give one of them",
+        ),
+        (
+            &[
+                "--source",
+                "nobackup-prod",
+                "--target",
+                "standalone-demo",
+                "--source-time",
+                "latest",
+            ],
+            "has no automated backups",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = apply(&emu, args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(
+            emu.mutating_actions().is_empty(),
+            "{args:?} changed something"
+        );
+    }
+}
