@@ -84,6 +84,9 @@ pub fn report_markdown(r: &RunReport) -> String {
             s.detail.as_deref().unwrap_or("").replace('|', "\\|")
         );
     }
+    if let Some(kind) = r.clone {
+        let _ = writeln!(out, "\nThe Aurora clone is a **{}** clone.", kind.as_str());
+    }
     if let Some(e) = &r.error {
         let _ = writeln!(out, "\n**Error:** {e}");
     }
