@@ -555,3 +555,46 @@ fn apply_until_swap_then_roll_back_in_action_mode() {
         .keys()
         .all(|k| !k.starts_with("old-") && !k.starts_with("temp-")));
 }
+
+/// The Action refreshes an Aurora cluster like an instance tree: its outputs give the
+/// cluster's writer endpoint, its summary says how the clone was made.
+#[test]
+fn dispatch_apply_refreshes_an_aurora_cluster() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let ws = Workspace::new("apply-cluster");
+    let env = vec![
+        ("INPUT_MODE", "apply".to_string()),
+        ("INPUT_SOURCE", "pg-prod".into()),
+        ("INPUT_TARGET", "pg-demo".into()),
+        (
+            "INPUT_RESTART",
+            "echo restarted $STACK_MITOSIS_TARGET".into(),
+        ),
+        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["result"], "succeeded");
+    assert!(
+        o["endpoint"].starts_with("pg-demo.cluster-") && o["endpoint"].ends_with(":5433"),
+        "{}",
+        o["endpoint"]
+    );
+    assert!(ws
+        .read("summary")
+        .contains("The Aurora clone is a **copy-on-write** clone."));
+    let clusters = emu.clusters();
+    assert!(clusters
+        .keys()
+        .all(|k| !k.starts_with("old-") && !k.starts_with("temp-") || k == "temp-taken-demo"));
+}

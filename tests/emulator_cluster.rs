@@ -422,3 +422,138 @@ fn the_emulator_treats_clusters_as_rds_does() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--snapshot fresh` takes a cluster snapshot and deletes it once the clone exists;
+/// `--final-snapshot` keeps one of the old cluster.
+#[test]
+fn fresh_and_final_cluster_snapshots() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let before = state(&emu);
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "my-prod",
+            "--target",
+            "my-demo",
+            "--snapshot",
+            "fresh",
+            "--final-snapshot",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_cluster_refreshed(&before, &state(&emu), "my-prod", "my-demo");
+    let record = emu.record();
+    let taken = record
+        .iter()
+        .find(|r| r["action"] == "CreateDBClusterSnapshot")
+        .expect("a fresh cluster snapshot");
+    let fresh = taken["params"]["DBClusterSnapshotIdentifier"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fresh.starts_with("stack-mitosis-my-prod-"), "{fresh}");
+    let snapshots = emu.snapshots();
+    assert!(
+        !snapshots.contains_key(&fresh),
+        "the fresh snapshot was kept"
+    );
+    let finals: Vec<&String> = snapshots
+        .keys()
+        .filter(|k| k.starts_with("stack-mitosis-final-old-my-demo-"))
+        .collect();
+    assert_eq!(finals.len(), 1, "{snapshots:?}");
+    let delete = record
+        .iter()
+        .find(|r| r["action"] == "DeleteDBCluster")
+        .unwrap();
+    assert_eq!(delete["params"]["DBClusterIdentifier"], "old-my-demo");
+}
+
+/// `--until clone` builds the clone and its members and stops; the same command without it
+/// finishes the refresh.
+#[test]
+fn a_cluster_refresh_until_the_clone_then_to_the_end() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let before = state(&emu);
+    let args = ["--source", "pg-prod", "--target", "pg-demo"];
+    let mut first = args.to_vec();
+    first.extend(["--until", "clone"]);
+    let out = apply(&emu, &first, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mid = state(&emu);
+    assert!(mid.clusters.contains_key("temp-pg-demo"));
+    assert_eq!(
+        mid.clusters["pg-demo"]["DbClusterResourceId"],
+        before.clusters["pg-demo"]["DbClusterResourceId"]
+    );
+    assert!(mid.instances.contains_key("temp-pg-demo-writer"));
+    let out = apply(&emu, &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_cluster_refreshed(&before, &state(&emu), "pg-prod", "pg-demo");
+}
+
+/// The lock sits on the cluster: of two applies started together, one refreshes and the other
+/// is refused once its --lock-wait is over.
+#[test]
+fn two_concurrent_cluster_applies_one_refuses() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let args = [
+        "--source",
+        "my-prod",
+        "--target",
+        "my-demo",
+        "--lock-wait",
+        "1",
+        "--restart",
+        "sleep 2",
+    ];
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| apply(&emu, &args, &[]));
+        let b = s.spawn(|| apply(&emu, &args, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [Some(0), Some(6)],
+        "a: {}\nb: {}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let refused = if a.status.code() == Some(6) { &a } else { &b };
+    assert!(stderr(refused).contains("is being refreshed by run"));
+    // The lock was written on the cluster.
+    assert!(emu
+        .record()
+        .iter()
+        .any(|r| r["action"] == "AddTagsToResource"
+            && r["params"]["ResourceName"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(":cluster:my-demo"))
+            && r.to_string().contains("stack-mitosis:lock:")));
+}
+
+/// A member of a global database is refused.
+#[test]
+fn a_global_database_member_is_refused() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    emu.control(
+        "/_emulator/global",
+        r#"{"cluster": "my-demo", "global": "world"}"#,
+    );
+    let out = apply(&emu, &["--source", "my-prod", "--target", "my-demo"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("global database \"world\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(emu.mutating_actions().is_empty());
+}

@@ -33,7 +33,8 @@ Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE t
 request fails until the switch is cleared with {"after": null}: the client is cut off, as
 when a runner dies mid-run, while the emulated account keeps its state),
 `scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
-`settle` (POST: run every scheduled transition now), `note` (POST {"note"}: add a marker to
+`settle` (POST: run every scheduled transition now), `global` (POST {"cluster", "global"}: make
+a cluster a member of a global database), `note` (POST {"note"}: add a marker to
 the record, e.g. from a hook), `replica-lag` (POST {"id", "seconds"}: the ReplicaLag CloudWatch
 reports for a replica, served in the CBOR protocol the Rust SDK speaks to CloudWatch), `reset`
 (POST: empty everything).
@@ -908,6 +909,13 @@ def control(environ, start_response, path):
                 db = backend.databases.get(body["id"]) or backend.clusters.get(body["id"])
                 if db is not None:
                     db.status = body["status"]
+            return json_response(start_response, "200 OK", body)
+        if path == "/_emulator/global":
+            # Make a cluster a member of a global database (seeding one takes a second region).
+            for backend in all_rds_backends():
+                cluster = backend.clusters.get(body["cluster"])
+                if cluster is not None:
+                    cluster.global_cluster_identifier = body["global"]
             return json_response(start_response, "200 OK", body)
         if path == "/_emulator/note":
             RECORD.append({"action": "Note", "params": {}, "note": body.get("note")})
