@@ -18,6 +18,8 @@ fn kept_cluster(c: &Value) -> Value {
         "maint": c["PreferredMaintenanceWindow"], "protected": c["DeletionProtection"],
         "iam": c["IAMDatabaseAuthenticationEnabled"], "tags": tags,
         "custom_endpoints": c["CustomEndpoints"],
+        "logs": c["EnabledCloudwatchLogsExports"], "backtrack": c["BacktrackWindow"],
+        "serverless_v2": c["ServerlessV2ScalingConfiguration"],
     })
 }
 

@@ -9,7 +9,7 @@ backup_retention, backup_window, maintenance_window, parameter_group, option_gro
 deletion_protection, multi_az, replica_of, status, snapshots, no_snapshots, cluster,
 promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter_group,
 backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
-log_exports, backtrack_window, engine_mode, tags, snapshots, status,
+log_exports, backtrack_window, serverless_v2, engine_mode, tags, snapshots, status,
 endpoints [{id, type, static, excluded}]}],
 "cluster_parameter_groups"
 ([{id, engine}]).
@@ -77,6 +77,7 @@ def seed(scenario, endpoint):
                           ("iam_auth", "EnableIAMDatabaseAuthentication"),
                           ("log_exports", "EnableCloudwatchLogsExports"),
                           ("backtrack_window", "BacktrackWindow"),
+                          ("serverless_v2", "ServerlessV2ScalingConfiguration"),
                           ("engine_mode", "EngineMode")):
             if key in cluster:
                 extra[name] = cluster[key]
