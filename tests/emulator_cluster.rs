@@ -248,8 +248,8 @@ fn aurora_mysql_cluster_refreshed_from_a_cluster_snapshot() {
     assert!(after.clusters["my-demo"]["CloneGroupId"].is_null());
 }
 
-/// A run cut off after any mutating call of a cluster refresh is finished by the rerun, with
-/// the same end state.
+/// A run cut off after any mutating call of a cluster refresh (custom endpoint move included)
+/// is finished by the rerun, with the same end state.
 #[test]
 fn crash_matrix_of_a_cluster_refresh() {
     let emu = Emulator::start();

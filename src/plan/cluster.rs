@@ -126,7 +126,7 @@ pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes
             .find(|(n, _, _)| n == name)
             .map(|(_, i, _)| i.clone())
     };
-    let members = names
+    let members: Vec<Node> = names
         .into_iter()
         .map(|(_, name)| Node {
             original: find(&originals, &name),
@@ -136,18 +136,32 @@ pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes
             children: Vec::new(),
         })
         .collect();
+    // Endpoint members are instance names, which follow renames: a live endpoint seen mid-run
+    // names old-X or temp-X. Each is put back to the target's name X.
+    let logical = |id: &str| -> String {
+        members
+            .iter()
+            .find(|m: &&Node| {
+                m.original.as_ref().is_some_and(|o| o.id == id)
+                    || m.replacement.as_ref().is_some_and(|r| r.id == id)
+            })
+            .map_or_else(|| id.to_string(), |m| m.name.clone())
+    };
     let mut endpoints: Vec<CustomEndpoint> = Vec::new();
-    let mut add = |e: CustomEndpoint| {
+    let mut add = |mut e: CustomEndpoint| {
+        e.static_members = e.static_members.iter().map(|m| logical(m)).collect();
+        e.excluded_members = e.excluded_members.iter().map(|m| logical(m)).collect();
         if !endpoints.iter().any(|x| x.id == e.id) {
             endpoints.push(e);
         }
     };
+    // The definition recorded at retirement first: it was read before any rename.
     if let Some(o) = original {
-        o.endpoints.iter().cloned().for_each(&mut add);
         o.tags
             .iter()
             .filter_map(|(k, v)| CustomEndpoint::decode(k.strip_prefix(tags::ENDPOINT_PREFIX)?, v))
             .for_each(&mut add);
+        o.endpoints.iter().cloned().for_each(&mut add);
     }
     if let Some(r) = replacement {
         r.endpoints.iter().cloned().for_each(&mut add);
@@ -558,9 +572,8 @@ impl Builder<'_> {
         let mut tags = self.marker_tags(tags::ROLE_OLD, &nodes.name);
         tags.extend(
             nodes
-                .original
+                .endpoints
                 .iter()
-                .flat_map(|o| o.endpoints.iter())
                 .map(|e| Tag::new(&format!("{}{}", tags::ENDPOINT_PREFIX, e.id), &e.encode())),
         );
         let mark = self.push(

@@ -583,6 +583,17 @@ mod effect {
             for m in c.members.iter_mut().filter(|m| m.id == from) {
                 m.id = to.to_string();
             }
+            // Custom endpoints name their members, and follow their renames.
+            for e in c.endpoints.iter_mut() {
+                for m in e
+                    .static_members
+                    .iter_mut()
+                    .chain(e.excluded_members.iter_mut())
+                    .filter(|m| *m == from)
+                {
+                    *m = to.to_string();
+                }
+            }
         }
         for other in state.instances.values_mut() {
             if other.replica_source.as_deref() == Some(from) {
