@@ -905,3 +905,40 @@ fn two_concurrent_applies_on_one_target_one_refuses() {
         );
     });
 }
+
+/// A point-in-time refresh (`--source-time`) cut off after any of its mutating calls is finished by the rerun.
+#[test]
+fn crash_matrix_of_a_point_in_time_refresh() {
+    let emu = Emulator::start();
+    let restart = emu.note_command("restart");
+    let args = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--source-time",
+        "latest",
+        "--restart",
+        &restart,
+        "--lock-ttl",
+        "2",
+    ];
+    crash_matrix(&emu, "same-vpc", &args, |emu, before, crash_after| {
+        assert_refreshed(
+            before,
+            &emu.describe(),
+            &["mitosis-prod", "mitosis-prod-replica"],
+            &["mitosis-demo", "mitosis-demo-replica"],
+            false,
+        );
+        let restores = emu
+            .record()
+            .iter()
+            .filter(|r| r["action"] == "RestoreDBInstanceToPointInTime" && r.get("fault").is_none())
+            .count();
+        assert!(
+            restores <= 1,
+            "crash after {crash_after}: {restores} restores"
+        );
+    });
+}

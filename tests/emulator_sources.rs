@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Map, Value};
-use support::{apply, crash_matrix, stderr, Emulator};
+use support::{apply, stderr, Emulator};
 
 /// After a refresh of `target` (an instance tree) from `source`: same names and replica links,
 /// new identities, no temp-/old- left, the source unchanged.
@@ -235,41 +235,4 @@ fn bad_times_are_refused_before_any_change() {
             "{args:?} changed something"
         );
     }
-}
-
-/// A point-in-time refresh cut off after any of its mutating calls is finished by the rerun.
-#[test]
-fn crash_matrix_of_a_point_in_time_refresh() {
-    let emu = Emulator::start();
-    let restart = emu.note_command("restart");
-    let args = [
-        "--source",
-        "mitosis-prod",
-        "--target",
-        "mitosis-demo",
-        "--source-time",
-        "latest",
-        "--restart",
-        &restart,
-        "--lock-ttl",
-        "2",
-    ];
-    crash_matrix(&emu, "same-vpc", &args, |emu, before, crash_after| {
-        let after = emu.describe();
-        assert_tree_refreshed(
-            before,
-            &after,
-            &["mitosis-prod", "mitosis-prod-replica"],
-            &["mitosis-demo", "mitosis-demo-replica"],
-        );
-        let restores = emu
-            .record()
-            .iter()
-            .filter(|r| r["action"] == "RestoreDBInstanceToPointInTime" && r.get("fault").is_none())
-            .count();
-        assert!(
-            restores <= 1,
-            "crash after {crash_after}: {restores} restores"
-        );
-    });
 }
