@@ -4,64 +4,10 @@
 mod support;
 
 use serde_json::{Map, Value};
-use support::{apply, crash_matrix, stderr, stdout, Emulator, FAST};
-
-/// The attributes a refresh must keep, from describe output.
-fn kept(d: &Value) -> Value {
-    let mut tags = d["Tags"].as_object().cloned().unwrap_or_default();
-    tags.retain(|k, _| !k.starts_with("stack-mitosis:"));
-    serde_json::json!({
-        "class": d["DBInstanceClass"], "port": d["Endpoint"]["Port"],
-        "pg": d["DBParameterGroups"][0]["DBParameterGroupName"],
-        "og": d["OptionGroupMemberships"][0]["OptionGroupName"],
-        "sg": d["VpcSecurityGroups"], "maint": d["PreferredMaintenanceWindow"],
-        "backup": d["PreferredBackupWindow"], "multi_az": d["MultiAZ"],
-        "protected": d["DeletionProtection"], "tags": tags,
-        "replica_of": d["ReadReplicaSourceDBInstanceIdentifier"],
-        "subnets": d["DBSubnetGroup"]["DBSubnetGroupName"],
-    })
-}
-
-/// After a refresh: the target tree has its names, shape and attributes, no temp-*/old-* are
-/// left, the new instances carry no markers, and the source tree is exactly as before.
-fn assert_refreshed(
-    before: &Map<String, Value>,
-    after: &Map<String, Value>,
-    source: &[&str],
-    target: &[&str],
-    subnets_kept: bool,
-) {
-    for id in source {
-        assert_eq!(before[*id], after[*id], "source instance {id} changed");
-    }
-    for id in target {
-        let (mut was, mut now) = (kept(&before[*id]), kept(&after[*id]));
-        if !subnets_kept {
-            was["subnets"] = Value::Null;
-            now["subnets"] = Value::Null;
-        }
-        assert_eq!(was, now, "target instance {id} lost attributes");
-        assert_ne!(
-            before[*id]["DbiResourceId"], after[*id]["DbiResourceId"],
-            "{id} was not replaced"
-        );
-        assert!(
-            after[*id]["Tags"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .all(|k| !k.starts_with("stack-mitosis:")),
-            "{id} kept markers"
-        );
-        assert_eq!(after[*id]["DBInstanceStatus"], "available");
-    }
-    let leftovers: Vec<&String> = after
-        .keys()
-        .filter(|k| k.starts_with("temp-") || k.starts_with("old-"))
-        .collect();
-    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
-    assert_eq!(before.len(), after.len());
-}
+use support::{
+    apply, assert_refreshed, crash_matrix, kept, one_of_two_concurrent_applies, stderr, stdout,
+    Emulator, FAST,
+};
 
 #[test]
 fn same_vpc_postgres_primary_and_two_replicas() {
@@ -852,61 +798,22 @@ fn retired_anything(emu: &Emulator) -> bool {
 fn two_concurrent_applies_on_one_target_one_refuses() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
-    std::thread::scope(|s| {
-        let a = s.spawn(|| {
-            apply(
-                &emu,
-                &[
-                    "--source",
-                    "mitosis-prod",
-                    "--target",
-                    "mitosis-demo",
-                    "--lock-wait",
-                    "1",
-                    // Long enough that the other run's wait ends first.
-                    "--restart",
-                    "sleep 2",
-                ],
-                &[],
-            )
-        });
-        let b = s.spawn(|| {
-            apply(
-                &emu,
-                &[
-                    "--source",
-                    "mitosis-prod",
-                    "--target",
-                    "mitosis-demo",
-                    "--lock-wait",
-                    "1",
-                    // Long enough that the other run's wait ends first.
-                    "--restart",
-                    "sleep 2",
-                ],
-                &[],
-            )
-        });
-        let (a, b) = (a.join().unwrap(), b.join().unwrap());
-        let mut codes = [a.status.code(), b.status.code()];
-        codes.sort();
-        assert_eq!(
-            codes,
-            [Some(0), Some(6)],
-            "a: {}\nb: {}",
-            stderr(&a),
-            stderr(&b)
-        );
-        let refused = if a.status.code() == Some(6) { &a } else { &b };
-        assert!(
-            stderr(refused).contains("is being refreshed by run"),
-            "{}",
-            stderr(refused)
-        );
-    });
+    let args = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--lock-wait",
+        "1",
+        // Long enough that the other run's wait ends first.
+        "--restart",
+        "sleep 2",
+    ];
+    one_of_two_concurrent_applies(&emu, &args);
 }
 
-/// A point-in-time refresh (`--source-time`) cut off after any of its mutating calls is finished by the rerun.
+/// A point-in-time refresh (`--source-time`) cut off after any of its mutating calls is
+/// finished by the rerun.
 #[test]
 fn crash_matrix_of_a_point_in_time_refresh() {
     let emu = Emulator::start();

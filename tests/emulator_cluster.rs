@@ -5,7 +5,9 @@
 mod support;
 
 use serde_json::{Map, Value};
-use support::{apply, crash_matrix, stderr, Emulator};
+use support::{
+    apply, assert_refused, crash_matrix, one_of_two_concurrent_applies, stderr, Emulator,
+};
 
 /// What a refresh must keep of the target cluster.
 fn kept_cluster(c: &Value) -> Value {
@@ -401,15 +403,7 @@ fn bad_cluster_input_is_refused_before_any_change() {
             "snapshot \"nope\" of \"my-prod\" was not found",
         ),
     ];
-    for (args, says) in cases {
-        let out = apply(&emu, args, &[]);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
-        assert!(
-            emu.mutating_actions().is_empty(),
-            "{args:?} changed something"
-        );
-    }
+    assert_refused(&emu, cases);
 }
 
 /// The correction layer itself: what these tests stand on behaves as RDS does.
@@ -514,22 +508,7 @@ fn two_concurrent_cluster_applies_one_refuses() {
         "--restart",
         "sleep 2",
     ];
-    let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| apply(&emu, &args, &[]));
-        let b = s.spawn(|| apply(&emu, &args, &[]));
-        (a.join().unwrap(), b.join().unwrap())
-    });
-    let mut codes = [a.status.code(), b.status.code()];
-    codes.sort();
-    assert_eq!(
-        codes,
-        [Some(0), Some(6)],
-        "a: {}\nb: {}",
-        stderr(&a),
-        stderr(&b)
-    );
-    let refused = if a.status.code() == Some(6) { &a } else { &b };
-    assert!(stderr(refused).contains("is being refreshed by run"));
+    one_of_two_concurrent_applies(&emu, &args);
     // The lock was written on the cluster.
     assert!(emu
         .record()

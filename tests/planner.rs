@@ -1,11 +1,14 @@
 //! Planner unit tests over hand-built states: step sequences for each tree shape and path,
 //! carried attributes, skip detection when resuming, and every bad input.
 
+mod support;
+
 use stack_mitosis::fixtures::{add_replica, primary, state, two_pairs};
 use stack_mitosis::observed::{tags, Observed, Snapshot};
 use stack_mitosis::plan::{
     plan, predict_all, ClonePath, InstanceOp, Op, Plan, PlanRequest, SnapshotChoice,
 };
+use support::expect_bad_input;
 
 fn request(source: &str, target: &str) -> PlanRequest {
     PlanRequest {
@@ -355,16 +358,6 @@ fn an_interrupted_run_plans_only_what_remains() {
         let mut end = mid.clone();
         predict_all(&mut end, &resumed).unwrap();
         assert_eq!(end, expected, "after {done} steps");
-    }
-}
-
-fn expect_bad_input(obs: &Observed, req: &PlanRequest, says: &str) {
-    match plan(obs, req) {
-        Err(e @ stack_mitosis::error::MitosisError::BadInput(_)) => {
-            assert_eq!(e.exit_code(), 2);
-            assert!(e.to_string().contains(says), "expected {says:?} in {e}");
-        }
-        other => panic!("expected bad input ({says}), got {other:?}"),
     }
 }
 

@@ -2,6 +2,8 @@
 //! readers after it, old members deleted before the old cluster), what is carried, the IAM
 //! policy, resume after any prefix (unit and property tests), rollback, and bad input.
 
+mod support;
+
 use proptest::prelude::*;
 use stack_mitosis::fixtures::{account, cluster, primary};
 use stack_mitosis::observed::{tags, CustomEndpoint, Observed};
@@ -9,6 +11,7 @@ use stack_mitosis::plan::{
     plan, predict_all, rollback, ClonePath, ClusterOp, InstanceOp, Kind, OnFailure, Op, Plan,
     PlanRequest, SnapshotChoice, StepKind,
 };
+use support::expect_bad_input;
 
 const PG: &str = "aurora-postgresql";
 
@@ -312,16 +315,6 @@ fn rollback_after_the_swap_puts_the_names_back_and_discards_the_clone() {
         .tags
         .keys()
         .all(|k| !k.starts_with(tags::PREFIX)));
-}
-
-fn expect_bad_input(obs: &Observed, req: &PlanRequest, says: &str) {
-    match plan(obs, req) {
-        Err(e @ stack_mitosis::error::MitosisError::BadInput(_)) => {
-            assert_eq!(e.exit_code(), 2);
-            assert!(e.to_string().contains(says), "expected {says:?} in {e}");
-        }
-        other => panic!("expected bad input ({says}), got {other:?}"),
-    }
 }
 
 #[test]

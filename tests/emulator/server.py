@@ -230,7 +230,13 @@ def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
     db = orig_restore(self, from_snapshot_id, overrides)
     if option_group:
         db.option_group_name = option_group
-    # moto drops false/0 overrides and copies the snapshot's instance wholesale.
+    return restored_instance(db, overrides, tags)
+
+
+def restored_instance(db, overrides, tags):
+    """What every restore (snapshot, point in time) sets on the new instance: moto drops
+    false/0 overrides and copies its origin wholesale; RDS makes a standalone instance with its
+    own identity and tags, creating and then taking its first backup."""
     for key, value in overrides.items():
         if value is not None and not value and key not in ("db_instance_identifier",):
             setattr(db, key, value)
@@ -279,19 +285,9 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
     if option_group.startswith("default:"):
         overrides.pop("option_group_name")
     db = orig_pitr_instance(self, source_db_identifier, target, overrides)
-    for key, value in overrides.items():
-        if value is not None and not value and key not in ("db_instance_identifier",):
-            setattr(db, key, value)
+    # The groups asked for, not the source's (RDS's default group when none is asked for).
     db.vpc_security_group_ids = list(overrides.get("vpc_security_group_ids") or [])
-    db.tags = copy.deepcopy(tags)
-    db.replicas = []
-    db.is_replica = False
-    db.source_db_instance_identifier = None
-    db.dbi_resource_id = resource_id()
-    db.performance_insights_enabled = False
-    db.pending_modified_values = {}
-    timeline(db, [("creating", D_CREATE), ("backing-up", D_BACKUP)])
-    return db
+    return restored_instance(db, overrides, tags)
 
 
 PENDING_FIELDS = {

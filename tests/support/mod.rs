@@ -352,3 +352,111 @@ pub fn crash_matrix(
         check(emu, &before, crash_after);
     }
 }
+
+/// The attributes a refresh must keep, from describe output.
+pub fn kept(d: &Value) -> Value {
+    let mut tags = d["Tags"].as_object().cloned().unwrap_or_default();
+    tags.retain(|k, _| !k.starts_with("stack-mitosis:"));
+    serde_json::json!({
+        "class": d["DBInstanceClass"], "port": d["Endpoint"]["Port"],
+        "pg": d["DBParameterGroups"][0]["DBParameterGroupName"],
+        "og": d["OptionGroupMemberships"][0]["OptionGroupName"],
+        "sg": d["VpcSecurityGroups"], "maint": d["PreferredMaintenanceWindow"],
+        "backup": d["PreferredBackupWindow"], "multi_az": d["MultiAZ"],
+        "protected": d["DeletionProtection"], "tags": tags,
+        "replica_of": d["ReadReplicaSourceDBInstanceIdentifier"],
+        "subnets": d["DBSubnetGroup"]["DBSubnetGroupName"],
+    })
+}
+
+/// After a refresh: the target tree has its names, shape and attributes, no temp-*/old-* are
+/// left, the new instances carry no markers, and the source tree is exactly as before.
+pub fn assert_refreshed(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    source: &[&str],
+    target: &[&str],
+    subnets_kept: bool,
+) {
+    for id in source {
+        assert_eq!(before[*id], after[*id], "source instance {id} changed");
+    }
+    for id in target {
+        let (mut was, mut now) = (kept(&before[*id]), kept(&after[*id]));
+        if !subnets_kept {
+            was["subnets"] = Value::Null;
+            now["subnets"] = Value::Null;
+        }
+        assert_eq!(was, now, "target instance {id} lost attributes");
+        assert_ne!(
+            before[*id]["DbiResourceId"], after[*id]["DbiResourceId"],
+            "{id} was not replaced"
+        );
+        assert!(
+            after[*id]["Tags"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("stack-mitosis:")),
+            "{id} kept markers"
+        );
+        assert_eq!(after[*id]["DBInstanceStatus"], "available");
+    }
+    let leftovers: Vec<&String> = after
+        .keys()
+        .filter(|k| k.starts_with("temp-") || k.starts_with("old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    assert_eq!(before.len(), after.len());
+}
+
+/// Each case (arguments, what the message says) is refused as bad input: exit 2, the message,
+/// and no mutating call.
+pub fn assert_refused(emu: &Emulator, cases: &[(&[&str], &str)]) {
+    for (args, says) in cases {
+        let out = apply(emu, args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(
+            emu.mutating_actions().is_empty(),
+            "{args:?} changed something"
+        );
+    }
+}
+
+/// Two applies of `args` started together: one refreshes, the other is refused because the
+/// first holds the lock (exit 6). Returns the refused one.
+pub fn one_of_two_concurrent_applies(emu: &Emulator, args: &[&str]) -> Output {
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| apply(emu, args, &[]));
+        let b = s.spawn(|| apply(emu, args, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [Some(0), Some(6)],
+        "a: {}\nb: {}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let refused = if a.status.code() == Some(6) { a } else { b };
+    assert!(stderr(&refused).contains("is being refreshed by run"));
+    refused
+}
+
+/// The planner's answer is bad input (exit 2) saying `says`.
+pub fn expect_bad_input(
+    obs: &stack_mitosis::observed::Observed,
+    req: &stack_mitosis::plan::PlanRequest,
+    says: &str,
+) {
+    match stack_mitosis::plan::plan(obs, req) {
+        Err(e @ stack_mitosis::error::MitosisError::BadInput(_)) => {
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(says), "expected {says:?} in {e}");
+        }
+        other => panic!("expected bad input ({says}), got {other:?}"),
+    }
+}

@@ -123,14 +123,9 @@ impl ClusterOp {
                     serde_json::to_value(keys).unwrap_or_default(),
                 );
             }
-            ClusterOp::Delete { final_snapshot_id } => match final_snapshot_id {
-                Some(s) => {
-                    m.insert("FinalDBSnapshotIdentifier".into(), s.clone().into());
-                }
-                None => {
-                    m.insert("SkipFinalSnapshot".into(), true.into());
-                }
-            },
+            ClusterOp::Delete { final_snapshot_id } => m.extend(
+                super::instance::final_snapshot_params(final_snapshot_id.as_deref()),
+            ),
             ClusterOp::CreateEndpoint { endpoint } => {
                 m.insert(
                     "DBClusterEndpointIdentifier".into(),

@@ -112,14 +112,9 @@ impl InstanceOp {
                     serde_json::to_value(keys).unwrap_or_default(),
                 );
             }
-            InstanceOp::Delete { final_snapshot_id } => match final_snapshot_id {
-                Some(s) => {
-                    m.insert("FinalDBSnapshotIdentifier".into(), s.clone().into());
-                }
-                None => {
-                    m.insert("SkipFinalSnapshot".into(), true.into());
-                }
-            },
+            InstanceOp::Delete { final_snapshot_id } => {
+                m.extend(final_snapshot_params(final_snapshot_id.as_deref()))
+            }
         }
         m
     }
@@ -222,6 +217,16 @@ impl InstanceOp {
             }
         }
     }
+}
+
+/// A delete's final snapshot as request parameters (instances and clusters alike).
+pub(crate) fn final_snapshot_params(final_snapshot_id: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    match final_snapshot_id {
+        Some(s) => m.insert("FinalDBSnapshotIdentifier".into(), s.into()),
+        None => m.insert("SkipFinalSnapshot".into(), true.into()),
+    };
+    m
 }
 
 /// A point in time as request parameters: the latest restorable time, or `key` = the moment.
