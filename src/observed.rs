@@ -25,6 +25,8 @@ pub mod tags {
     pub const ROLE_OLD: &str = "old";
     /// On the snapshot `--snapshot fresh` takes of the source (original: the target).
     pub const ROLE_SNAPSHOT: &str = "snapshot";
+    /// `true` on a database that may never be refreshed (production): refused as a target.
+    pub const PROTECTED: &str = "stack-mitosis:protected";
     /// `stack-mitosis:endpoint:<name>` on a retired cluster: the definition of its custom
     /// endpoint `name`, which moves to the new cluster (see `CustomEndpoint::encode`).
     pub const ENDPOINT_PREFIX: &str = "stack-mitosis:endpoint:";

@@ -356,6 +356,10 @@ fn bad_cluster_input_is_refused_before_any_change() {
     emu.seed("aurora");
     let cases: &[(&[&str], &str)] = &[
         (
+            &["--source", "standalone-demo", "--target", "guarded-demo"],
+            "\"guarded-demo\" is tagged stack-mitosis:protected=true and may never be refreshed",
+        ),
+        (
             &["--source", "no-such-prod", "--target", "pg-demo"],
             "source cluster \"no-such-prod\" was not found",
         ),

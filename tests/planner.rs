@@ -459,6 +459,19 @@ fn bad_inputs_are_refused_with_a_reason() {
         "source instance \"prod\" is \"storage-full\"",
     );
 
+    let mut guarded = two_pairs();
+    guarded
+        .instances
+        .get_mut("demo-replica")
+        .unwrap()
+        .tags
+        .insert(tags::PROTECTED.into(), "true".into());
+    expect_bad_input(
+        &guarded,
+        &request("prod", "demo"),
+        "\"demo-replica\" is tagged stack-mitosis:protected=true",
+    );
+
     let mut cluster = two_pairs();
     cluster.instances.get_mut("demo").unwrap().cluster = Some("aurora-demo".into());
     expect_bad_input(

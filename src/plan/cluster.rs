@@ -10,7 +10,9 @@ use super::cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs};
 use super::ops::{ClusterOp, GuardOp, InstanceOp, LockOp, Op, SnapshotOf, Tag};
 use super::planner::{final_snapshot_id, with_lock, Builder, PlanRequest};
 use super::tree::Node;
-use super::validate::{check_available, check_window, run_of, runs_of, validate_identifier};
+use super::validate::{
+    check_available, check_not_protected, check_window, run_of, runs_of, validate_identifier,
+};
 use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
 use crate::error::MitosisError;
 use crate::observed::{tags, Cluster, CustomEndpoint, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
@@ -315,6 +317,9 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         )));
     }
     let nodes = cluster_nodes(obs, &req.target)?;
+    if let Some(o) = &nodes.original {
+        check_not_protected(&o.id, &o.tags)?;
+    }
     let target = nodes.attributes();
     check_supported(source, "source")?;
     check_supported(target, "target")?;

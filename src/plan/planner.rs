@@ -8,8 +8,8 @@ use super::attributes::{CreateAttrs, ModifyAttrs};
 use super::ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag};
 use super::tree::{target_nodes, Node};
 use super::validate::{
-    check_available, check_engines, check_names, check_restorable, reject_cluster_member, run_of,
-    runs_of, validate_identifier,
+    check_available, check_engines, check_names, check_not_protected, check_restorable,
+    reject_cluster_member, run_of, runs_of, validate_identifier,
 };
 use super::{ClonePath, Kind, Phase, Plan, Step, StepId, StepKind};
 use crate::error::MitosisError;
@@ -144,6 +144,9 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     for node in &nodes {
         reject_cluster_member(node.attributes(), "target-tree")?;
         check_names(obs, node)?;
+        if let Some(o) = &node.original {
+            check_not_protected(&o.id, &o.tags)?;
+        }
     }
     let (run_id, resuming) = run_of(runs_of(&nodes), &obs.snapshots, &req.target, &req.run_id)?;
     let root = &nodes[0];

@@ -129,6 +129,24 @@ pub fn check_window(
     Ok(())
 }
 
+/// A database tagged `stack-mitosis:protected=true` is never a target: it is what the tag
+/// protects from an accidental refresh (production named as the target).
+pub fn check_not_protected(
+    id: &str,
+    resource_tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), MitosisError> {
+    match resource_tags
+        .get(tags::PROTECTED)
+        .map(|v| v.to_ascii_lowercase())
+    {
+        Some(v) if v == "true" => Err(MitosisError::bad_input(format!(
+            "{id:?} is tagged {}=true and may never be refreshed: check --target (did you mean the source?), or remove the tag if it no longer holds",
+            tags::PROTECTED
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn check_available(i: &Instance, what: &str) -> Result<(), MitosisError> {
     if i.is_available() {
         Ok(())
