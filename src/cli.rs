@@ -215,6 +215,11 @@ pub struct RefreshArgs {
     /// RFC 3339 date and time such as 2026-11-30T09:00:00Z.
     #[arg(long, value_name = "latest|RFC3339", value_parser = SourceTime::parse)]
     pub source_time: Option<SourceTime>,
+    /// Secrets Manager secret (ARN or name) with the target's master password (its `password`
+    /// key, or the plain string): the clone gets it before the swap, so the application logs
+    /// in as before.
+    #[arg(long, value_name = "ARN")]
+    pub master_password_secret: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +246,7 @@ impl RefreshArgs {
             snapshot: self.snapshot.clone(),
             keep_snapshot: self.keep_snapshot,
             source_time: self.source_time,
+            master_password_secret: self.master_password_secret.clone(),
         }
     }
 }

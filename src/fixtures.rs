@@ -60,6 +60,7 @@ pub fn primary(id: &str, engine: &str, vpc: &str) -> Instance {
         // 2026-11-17 about midday: any moment of the week before is restorable.
         latest_restorable: Some(LATEST_RESTORABLE),
         created: Some(LATEST_RESTORABLE - 400 * 86_400),
+        managed_secret: None,
         promotion_tier: None,
         availability_zone: None,
         ca_certificate: None,
@@ -151,6 +152,7 @@ pub fn cluster(
         kms_key_id: Some(format!("arn:aws:kms:us-east-1:123456789012:key/key-{id}")),
         global_cluster: None,
         clone_group_id: None,
+        managed_secret: None,
         earliest_restorable: Some(LATEST_RESTORABLE - 7 * 86_400),
         latest_restorable: Some(LATEST_RESTORABLE),
         pending_modifications: Vec::new(),

@@ -19,8 +19,11 @@ pub mod tags {
     /// On the clone root once the before-swap command succeeded for that run, so that a
     /// continued or resumed run does not run it again.
     pub const PREPARED: &str = "stack-mitosis:prepared";
+    /// On the clone root once its master password was set from the target's secret for that
+    /// run (`--master-password-secret`).
+    pub const PASSWORD: &str = "stack-mitosis:password";
     /// The markers a run puts on its clones and retirees (and takes off the new instances).
-    pub const MARKERS: [&str; 5] = [ROLE, ORIGINAL, RUN, SOURCE, PREPARED];
+    pub const MARKERS: [&str; 6] = [ROLE, ORIGINAL, RUN, SOURCE, PREPARED, PASSWORD];
     pub const ROLE_TEMP: &str = "temp";
     pub const ROLE_OLD: &str = "old";
     /// On the snapshot `--snapshot fresh` takes of the source (original: the target).
@@ -103,6 +106,9 @@ pub struct Instance {
     /// `InstanceCreateTime` (epoch seconds).
     #[serde(default)]
     pub created: Option<i64>,
+    /// `MasterUserSecret`: the Secrets Manager secret RDS manages for the master password.
+    #[serde(default)]
+    pub managed_secret: Option<String>,
     /// `PromotionTier`, for Aurora cluster members.
     #[serde(default)]
     pub promotion_tier: Option<i32>,
@@ -321,6 +327,8 @@ pub struct Cluster {
     pub global_cluster: Option<String>,
     /// `CloneGroupId`: shared by a copy-on-write clone and its source.
     pub clone_group_id: Option<String>,
+    /// `MasterUserSecret`: the Secrets Manager secret RDS manages for the master password.
+    pub managed_secret: Option<String>,
     /// `EarliestRestorableTime` and `LatestRestorableTime` (epoch seconds).
     pub earliest_restorable: Option<i64>,
     pub latest_restorable: Option<i64>,
@@ -381,6 +389,19 @@ impl AccountInfo {
             partition: "aws".into(),
             region: region.unwrap_or("*").into(),
             account: "*".into(),
+        }
+    }
+
+    /// A Secrets Manager secret's ARN: as given, or for a name every version of it (Secrets
+    /// Manager adds six random characters to a secret's ARN).
+    pub fn secret_arn(&self, secret: &str) -> String {
+        if secret.starts_with("arn:") {
+            secret.to_string()
+        } else {
+            format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{secret}-*",
+                self.partition, self.region, self.account
+            )
         }
     }
 

@@ -46,6 +46,26 @@ pub struct RefreshOptions {
     pub keep_snapshot: bool,
     /// `--source-time`: a point-in-time restore of the source as of this moment.
     pub source_time: Option<SourceTime>,
+    /// `--master-password-secret`: the secret with the target's master password.
+    pub master_password_secret: Option<String>,
+}
+
+/// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
+/// templates write it), or the whole string. The error never quotes the value.
+pub fn password_of(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.starts_with('{') {
+        let json: serde_json::Value = serde_json::from_str(trimmed)
+            .map_err(|_| "the secret looks like JSON but does not parse".to_string())?;
+        return match json.get("password").and_then(|p| p.as_str()) {
+            Some(p) if !p.is_empty() => Ok(p.to_string()),
+            _ => Err("the secret's JSON has no non-empty \"password\" key".to_string()),
+        };
+    }
+    if value.is_empty() {
+        return Err("the secret is empty".to_string());
+    }
+    Ok(value.to_string())
 }
 
 impl RefreshOptions {
@@ -74,6 +94,10 @@ impl RefreshOptions {
         request.snapshot = snapshot;
         request.keep_snapshot = self.keep_snapshot;
         request.source_time = self.source_time;
+        request.master_password_secret = self
+            .master_password_secret
+            .clone()
+            .filter(|s| !s.trim().is_empty());
         Ok(request)
     }
 }
@@ -217,6 +241,19 @@ pub async fn observe_and_plan(
     latency: &LatencyModel,
 ) -> Result<(Observed, Plan), MitosisError> {
     let observed = observe(api, &request.source, &request.target).await?;
+    if let Some(arn) = &request.master_password_secret {
+        // Read now, so that a secret the run could not use stops it before any change.
+        let value = api.secret_value(arn).await.map_err(|e| {
+            MitosisError::bad_input(format!(
+                "the secret {arn} cannot be read ({e}): check --master-password-secret, the region, and that this role may secretsmanager:GetSecretValue it"
+            ))
+        })?;
+        password_of(&value).map_err(|e| {
+            MitosisError::bad_input(format!(
+                "{arn}: {e}: store the master password as the secret's plain string or under \"password\""
+            ))
+        })?;
+    }
     let plan = plan(&observed, request)?.with_eta(latency);
     Ok((observed, plan))
 }

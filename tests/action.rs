@@ -557,7 +557,8 @@ fn apply_until_swap_then_roll_back_in_action_mode() {
 }
 
 /// The Action refreshes an Aurora cluster like an instance tree: its outputs give the
-/// cluster's writer endpoint, its summary says how the clone was made.
+/// cluster's writer endpoint, its summary says how the clone was made; the target's password
+/// from `master-password-secret` is masked.
 #[test]
 fn dispatch_apply_refreshes_an_aurora_cluster() {
     let emu = Emulator::start();
@@ -567,6 +568,7 @@ fn dispatch_apply_refreshes_an_aurora_cluster() {
         ("INPUT_MODE", "apply".to_string()),
         ("INPUT_SOURCE", "pg-prod".into()),
         ("INPUT_TARGET", "pg-demo".into()),
+        ("INPUT_MASTER-PASSWORD-SECRET", "demo-db-master".into()),
         (
             "INPUT_RESTART",
             "echo restarted $STACK_MITOSIS_TARGET".into(),
@@ -593,6 +595,15 @@ fn dispatch_apply_refreshes_an_aurora_cluster() {
     assert!(ws
         .read("summary")
         .contains("The Aurora clone is a **copy-on-write** clone."));
+    // The target's password is masked before anything could show it, and shown nowhere.
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("demo-s3cret-Pw"))
+        .collect();
+    assert_eq!(lines, vec!["::add-mask::demo-s3cret-Pw"], "{log}");
+    for file in ["output", "summary"] {
+        assert!(!ws.read(file).contains("demo-s3cret-Pw"), "{file}");
+    }
     let clusters = emu.clusters();
     assert!(clusters
         .keys()

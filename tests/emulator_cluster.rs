@@ -250,8 +250,8 @@ fn aurora_mysql_cluster_refreshed_from_a_cluster_snapshot() {
     assert!(after.clusters["my-demo"]["CloneGroupId"].is_null());
 }
 
-/// A run cut off after any mutating call of a cluster refresh (custom endpoint move included)
-/// is finished by the rerun, with the same end state.
+/// A run cut off after any mutating call of a cluster refresh (the custom endpoint's move and
+/// the target's password included) is finished by the rerun, with the same end state.
 #[test]
 fn crash_matrix_of_a_cluster_refresh() {
     let emu = Emulator::start();
@@ -263,10 +263,17 @@ fn crash_matrix_of_a_cluster_refresh() {
         "my-demo",
         "--restart",
         &restart,
+        "--master-password-secret",
+        "demo-db-master",
         "--lock-ttl",
         "2",
     ];
     crash_matrix(&emu, "aurora", &args, |emu, _before, crash_after| {
+        assert_eq!(
+            emu.password("my-demo"),
+            "demo-s3cret-Pw",
+            "crash after {crash_after}: the target's password"
+        );
         let after = state(emu);
         let demo = &after.clusters["my-demo"];
         assert_eq!(

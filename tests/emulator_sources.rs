@@ -1,6 +1,7 @@
-//! `--source-time` end to end against the emulator: point-in-time refreshes of an instance
-//! tree in the source's VPC and in another, of an Aurora cluster, and bad times refused before
-//! any change.
+//! Where the data and the credentials come from, end to end against the emulator:
+//! `--source-time` (point-in-time refreshes of an instance tree in the source's VPC and in
+//! another, of an Aurora cluster, bad times refused before any change) and
+//! `--master-password-secret` (the target keeps its own master password).
 
 mod support;
 
@@ -199,4 +200,98 @@ fn bad_times_are_refused_before_any_change() {
         ),
     ];
     assert_refused(&emu, cases);
+}
+
+/// `--master-password-secret`: the refreshed target (instance root or cluster) has the
+/// password of the secret, not the source's, before the swap; the password is in no output.
+#[test]
+fn the_target_keeps_its_own_master_password() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    for (source, target, resource) in [
+        ("nobackup-prod", "standalone-demo", "standalone-demo"),
+        ("pg-prod", "pg-demo", "pg-demo"),
+    ] {
+        let scrub = emu.note_command("before-swap");
+        let out = apply(
+            &emu,
+            &[
+                "--source",
+                source,
+                "--target",
+                target,
+                "--master-password-secret",
+                "demo-db-master",
+                "--before-swap",
+                &scrub,
+                "--report-json",
+                "/dev/stdout",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{target}: {}", stderr(&out));
+        assert_eq!(emu.password(resource), "demo-s3cret-Pw", "{target}");
+        let all = format!("{}{}", support::stdout(&out), stderr(&out));
+        assert!(
+            !all.contains("demo-s3cret-Pw"),
+            "{target}: the password was shown"
+        );
+        // Set on the clone before the before-swap command and before any retire.
+        let record = emu.record();
+        let set = record
+            .iter()
+            .position(|r| {
+                r["params"]["MasterUserPassword"] == "demo-s3cret-Pw"
+                    && r["params"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .any(|v| v.as_str().is_some_and(|s| s.starts_with("temp-")))
+            })
+            .unwrap_or_else(|| panic!("{target}: no password set on the clone"));
+        let hook = record
+            .iter()
+            .rposition(|r| r["note"] == "before-swap")
+            .unwrap();
+        let retire = record
+            .iter()
+            .position(|r| {
+                r.to_string().contains(&format!("\"old-{target}\""))
+                    && r["action"].as_str().unwrap().starts_with("Modify")
+            })
+            .unwrap();
+        assert!(
+            set < hook && hook < retire,
+            "{target}: {set} {hook} {retire}"
+        );
+    }
+    // A secret that cannot be read, or holds no password: refused before any change.
+    emu.forget_requests();
+    assert_refused(
+        &emu,
+        &[
+            (
+                &[
+                    "--source",
+                    "pg-prod",
+                    "--target",
+                    "pg-demo",
+                    "--master-password-secret",
+                    "no-such-secret",
+                ],
+                "the secret no-such-secret cannot be read",
+            ),
+            (
+                &[
+                    "--source",
+                    "pg-prod",
+                    "--target",
+                    "pg-demo",
+                    "--master-password-secret",
+                    "not-a-password",
+                ],
+                "has no non-empty \"password\" key",
+            ),
+        ],
+    );
 }

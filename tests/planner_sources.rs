@@ -204,3 +204,76 @@ fn the_flight_plan_says_the_moment() {
     assert!(text.contains("RestoreTime=2026-11-18T10:06:40Z"), "{text}");
     assert!(p.steps.iter().any(|s| s.id.kind == StepKind::Configure));
 }
+
+/// `--master-password-secret`: the clone root gets the target's password from the secret
+/// before the before-swap command and the guardrails, on instance trees and clusters; the plan
+/// names the secret, never a value; the policy may read that secret only.
+#[test]
+fn the_clone_gets_the_targets_password_before_anyone_uses_it() {
+    let (_, fan) = shapes().remove(1);
+    let (prod, mut instances) = cluster(
+        "prod",
+        "aurora-postgresql",
+        "v",
+        &[("prod-1", "db.r6g.large")],
+    );
+    let (demo, members) = cluster(
+        "demo",
+        "aurora-postgresql",
+        "v",
+        &[("demo-1", "db.t4g.medium")],
+    );
+    instances.extend(members);
+    let clusters = Observed::new(instances, Vec::new(), account()).with_clusters(vec![prod, demo]);
+    for obs in [fan, clusters] {
+        let req = PlanRequest {
+            master_password_secret: Some("demo-db-master".into()),
+            before_swap: Some("scrub".into()),
+            ..PlanRequest::new("prod", "demo", "run1")
+        };
+        let p = plan(&obs, &req).unwrap();
+        let set = p
+            .steps
+            .iter()
+            .position(|s| s.id == "password-temp-demo")
+            .unwrap();
+        let tagged = p
+            .steps
+            .iter()
+            .position(|s| s.id == "password-set-temp-demo")
+            .unwrap();
+        let hook = p.steps.iter().position(|s| s.id == "before-swap").unwrap();
+        assert!(p.steps[tagged].depends_on.contains(&p.steps[set].id));
+        assert!(p.steps[hook].depends_on.contains(&p.steps[tagged].id));
+        let params = serde_json::Value::Object(p.steps[set].op.params(&p.steps[set].resource));
+        assert_eq!(
+            params["MasterUserPassword"],
+            "(the value of demo-db-master)"
+        );
+        let policy = stack_mitosis::iam::policy(&p, &account()).to_string();
+        assert!(policy
+            .contains("arn:aws:secretsmanager:us-east-1:123456789012:secret:demo-db-master-*"));
+        // Done once: a rerun after it skips it.
+        let mut mid = obs.clone();
+        for s in &p.steps[..=tagged] {
+            predict(&mut mid, s).unwrap();
+        }
+        let again = plan(&mid, &req).unwrap();
+        assert!(again.step("password-temp-demo").unwrap().skip.is_some());
+    }
+}
+
+#[test]
+fn a_managed_master_password_is_explained_in_the_plan() {
+    let (_, mut obs) = shapes().remove(0);
+    obs.instances.get_mut("demo").unwrap().managed_secret =
+        Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1".into());
+    let p = plan(&obs, &PlanRequest::new("prod", "demo", "run1")).unwrap();
+    assert_eq!(p.notes.len(), 1);
+    assert!(p.notes[0].contains("manages its master password in Secrets Manager"));
+    assert!(
+        p.notes[0].contains("--master-password-secret"),
+        "{}",
+        p.notes[0]
+    );
+}

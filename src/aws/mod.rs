@@ -53,6 +53,8 @@ pub trait RdsRead: Send + Sync {
         of: SnapshotOf,
         snapshot_id: &str,
     ) -> Result<Option<Snapshot>, MitosisError>;
+    /// The value of a Secrets Manager secret (`SecretString`). Never logged or shown.
+    async fn secret_value(&self, arn: &str) -> Result<String, MitosisError>;
     /// The highest `ReplicaLag` (seconds) a replica reported over the last five minutes, from
     /// CloudWatch (RDS publishes it nowhere else); None without datapoints.
     async fn replica_lag(&self, id: &str) -> Result<Option<f64>, MitosisError>;
@@ -129,6 +131,14 @@ pub trait RdsWrite: RdsRead {
     ) -> Result<(), MitosisError>;
     async fn promote(&self, id: &str) -> Result<(), MitosisError>;
     async fn modify(&self, id: &str, attrs: &ModifyAttrs) -> Result<(), MitosisError>;
+    /// ModifyDBInstance (or, for a cluster, ModifyDBCluster) `MasterUserPassword`, applied
+    /// immediately.
+    async fn set_master_password(
+        &self,
+        cluster: bool,
+        id: &str,
+        password: &str,
+    ) -> Result<(), MitosisError>;
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError>;
     async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), MitosisError>;
     async fn delete(&self, id: &str, final_snapshot_id: Option<&str>) -> Result<(), MitosisError>;

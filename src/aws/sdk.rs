@@ -118,6 +118,8 @@ macro_rules! with_cluster_attributes {
 
 pub struct SdkRds {
     client: aws_sdk_rds::Client,
+    /// For `--master-password-secret`: the target's password, read when it is set.
+    secrets: aws_sdk_secretsmanager::Client,
     /// For the replicas' lag, which RDS publishes only as a CloudWatch metric.
     cloudwatch: aws_sdk_cloudwatch::Client,
 }
@@ -127,6 +129,7 @@ impl SdkRds {
         let config = load_config(settings, true).await;
         SdkRds {
             client: aws_sdk_rds::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         }
     }
@@ -346,6 +349,35 @@ impl RdsRead for SdkRds {
                 Err(e) => Err(aws_error("DescribeDBClusterSnapshots", e)),
             },
         }
+    }
+
+    async fn secret_value(&self, arn: &str) -> Result<String, MitosisError> {
+        let out = self
+            .secrets
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                let message = match aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e) {
+                    Some(code) => format!(
+                        "{code}: {}",
+                        aws_sdk_secretsmanager::error::ProvideErrorMetadata::message(&e)
+                            .unwrap_or("")
+                    ),
+                    None => aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                };
+                MitosisError::Aws {
+                    operation: "GetSecretValue".into(),
+                    message,
+                }
+            })?;
+        out.secret_string()
+            .map(str::to_string)
+            .ok_or_else(|| MitosisError::Aws {
+                operation: "GetSecretValue".into(),
+                message: format!("{arn} holds binary data, not a password string"),
+            })
     }
 
     async fn replica_lag(&self, id: &str) -> Result<Option<f64>, MitosisError> {
@@ -685,6 +717,34 @@ impl RdsWrite for SdkRds {
         Ok(())
     }
 
+    async fn set_master_password(
+        &self,
+        cluster: bool,
+        id: &str,
+        password: &str,
+    ) -> Result<(), MitosisError> {
+        if cluster {
+            self.client
+                .modify_db_cluster()
+                .db_cluster_identifier(id)
+                .master_user_password(password)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("ModifyDBCluster", e))?;
+        } else {
+            self.client
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .master_user_password(password)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("ModifyDBInstance", e))?;
+        }
+        Ok(())
+    }
+
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), MitosisError> {
         self.client
             .add_tags_to_resource()
@@ -837,6 +897,9 @@ pub(crate) fn instance_from_sdk(d: &DbInstance) -> Instance {
         promotion_tier: d.promotion_tier(),
         latest_restorable: d.latest_restorable_time().map(|t| t.secs()),
         created: d.instance_create_time().map(|t| t.secs()),
+        managed_secret: d
+            .master_user_secret()
+            .and_then(|s| non_empty_str(s.secret_arn())),
         availability_zone: non_empty_str(d.availability_zone()),
         ca_certificate: non_empty_str(d.ca_certificate_identifier()),
         pending_modifications: pending_fields(d),
@@ -978,6 +1041,9 @@ pub(crate) fn cluster_from_sdk(d: &DbCluster) -> Cluster {
         kms_key_id: non_empty_str(d.kms_key_id()),
         global_cluster: non_empty_str(d.global_cluster_identifier()),
         clone_group_id: non_empty_str(d.clone_group_id()),
+        managed_secret: d
+            .master_user_secret()
+            .and_then(|s| non_empty_str(s.secret_arn())),
         earliest_restorable: d.earliest_restorable_time().map(|t| t.secs()),
         latest_restorable: d.latest_restorable_time().map(|t| t.secs()),
         pending_modifications: pending.unwrap_or_default(),

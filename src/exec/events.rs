@@ -40,6 +40,9 @@ pub enum Event<'a> {
     },
     /// Something the run leaves behind, and what to do about it.
     Left(String),
+    /// A secret value the run now holds (a password read for `--master-password-secret`):
+    /// never shown; a reporter that writes where logs are kept masks it (GitHub Actions).
+    Secret(&'a str),
     /// An Aurora clone exists, made this way (its CloneGroupId says so).
     Cloned {
         cluster: &'a str,

@@ -115,6 +115,7 @@ impl EventSink for ReportBuilder {
                     r.left.push(text.clone());
                 }
             }
+            Event::Secret(_) => {}
             Event::Cloned { kind, .. } => {
                 if let Some(r) = b.report.as_mut() {
                     r.clone = Some(*kind);

@@ -255,6 +255,9 @@ impl Executor<'_> {
                     .map_err(aws)?;
                 self.settled_after(id, expect).await.map(drop)
             }
+            InstanceOp::SetPassword { secret } => {
+                self.set_password(false, id, secret, expect).await
+            }
             InstanceOp::CreateMember { cluster, attrs } => {
                 self.settle_cluster(cluster).await?;
                 self.note_change(&[id]);
@@ -579,6 +582,7 @@ impl Executor<'_> {
                 self.cluster_settled_after(id, expect).await.map(drop)
             }
             ClusterOp::Modify(m) => self.modify_cluster(id, m, expect).await,
+            ClusterOp::SetPassword { secret } => self.set_password(true, id, secret, expect).await,
             ClusterOp::CreateEndpoint { endpoint } => {
                 self.settle_cluster(id).await?;
                 let exists = !self
@@ -718,6 +722,41 @@ impl Executor<'_> {
                     .await
                     .map(drop)
             }
+        }
+    }
+
+    /// The clone's master password from the secret: read now (it may have been rotated since
+    /// the plan), announced for masking, set, and waited for until nothing is pending.
+    async fn set_password(
+        &self,
+        cluster: bool,
+        id: &str,
+        secret: &str,
+        expect: Duration,
+    ) -> Result<(), ExecError> {
+        let value = self.api.secret_value(secret).await.map_err(aws)?;
+        let password = crate::refresh::password_of(&value).map_err(ExecError::Refused)?;
+        self.emit(super::Event::Secret(&password));
+        if cluster {
+            self.settle_cluster(id).await?;
+        } else {
+            self.settle(id).await?;
+        }
+        self.note_change(&[id]);
+        self.api
+            .set_master_password(cluster, id, &password)
+            .await
+            .map_err(aws)?;
+        let what = format!("{id} to take its new master password");
+        if cluster {
+            self.cluster_settled_after(id, expect).await.map(drop)
+        } else {
+            self.poller
+                .wait(&instance(id), expect, &what, &|seen| {
+                    seen.instance(id).is_some_and(settled)
+                })
+                .await
+                .map(drop)
         }
     }
 

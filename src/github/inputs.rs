@@ -183,6 +183,7 @@ fn refresh_options(raw: &Raw<'_>) -> Result<RefreshOptions, InputError> {
             .get("source-time")
             .map(|t| SourceTime::parse(&t).map_err(|e| Raw::bad("source-time", e)))
             .transpose()?,
+        master_password_secret: raw.get("master-password-secret"),
     })
 }
 

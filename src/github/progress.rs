@@ -52,6 +52,8 @@ impl EventSink for ActionProgress {
             _ => {}
         }
         match event {
+            // Hidden in every later line of the log, before anything could show it.
+            Event::Secret(value) => println!("{}", commands::add_mask(value)),
             Event::StepFailed { step, error, .. } => println!(
                 "{}",
                 commands::error(&format!("Step {} failed", step.id), error)

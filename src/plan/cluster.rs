@@ -373,7 +373,8 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
             check_available(m.attributes(), "target member")?;
         }
     }
-    let mut notes = Vec::new();
+    let mut notes =
+        super::planner::managed_password_note(&req.target, target.managed_secret.as_deref(), req);
     if source.engine_version != target.engine_version {
         notes.push(format!(
             "the clone runs {} {} (the source's version); {} runs {}: after the refresh {} runs {}",
@@ -540,6 +541,17 @@ impl Builder<'_> {
             .replacement
             .as_ref()
             .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
+        let password_set = nodes
+            .replacement
+            .as_ref()
+            .is_some_and(|c| c.tag(tags::PASSWORD) == Some(self.run_id.as_str()));
+        let built = self.password_steps(
+            &nodes.temp(),
+            started || password_set,
+            |secret| Op::Cluster(ClusterOp::SetPassword { secret }),
+            |tags| Op::Cluster(ClusterOp::AddTags { tags }),
+            built,
+        );
         let mark_prepared = |tags| Op::Cluster(ClusterOp::AddTags { tags });
         let ready = self.prepare_steps(&nodes.temp(), started, prepared, mark_prepared, built);
         let mut originals = vec![(

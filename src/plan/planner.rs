@@ -88,6 +88,9 @@ pub struct PlanRequest {
     pub keep_snapshot: bool,
     /// Restore the source as of this moment instead of cloning or restoring a snapshot.
     pub source_time: Option<SourceTime>,
+    /// The Secrets Manager secret holding the target's master password: the clone gets it
+    /// before anyone uses it, so the application logs in as before.
+    pub master_password_secret: Option<String>,
 }
 
 impl PlanRequest {
@@ -105,6 +108,7 @@ impl PlanRequest {
             run_id: run_id.to_string(),
             keep_snapshot: false,
             source_time: None,
+            master_password_secret: None,
         }
     }
 }
@@ -188,7 +192,11 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         resuming,
         steps: b.steps,
         eta: None,
-        notes: Vec::new(),
+        notes: managed_password_note(
+            &req.target,
+            root.attributes().managed_secret.as_deref(),
+            req,
+        ),
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))
@@ -519,6 +527,18 @@ impl Builder<'_> {
             .replacement
             .as_ref()
             .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
+        let root = &nodes[0];
+        let password_set = root
+            .replacement
+            .as_ref()
+            .is_some_and(|c| c.tag(tags::PASSWORD) == Some(self.run_id.as_str()));
+        let built = self.password_steps(
+            &root.temp(),
+            started || password_set,
+            |secret| Op::Instance(InstanceOp::SetPassword { secret }),
+            |tags| Op::Instance(InstanceOp::AddTags { tags }),
+            built,
+        );
         let mark_prepared = |tags| Op::Instance(InstanceOp::AddTags { tags });
         let clone_done =
             self.prepare_steps(&nodes[0].temp(), started, prepared, mark_prepared, built);
@@ -571,6 +591,41 @@ impl Builder<'_> {
         // Parents first, like the nodes.
         swaps.reverse();
         swaps
+    }
+
+    /// `--master-password-secret`: the clone root (`temp_root`) gets the target's master
+    /// password from the secret, then a tag that says so; `done` when an earlier attempt of
+    /// this run did it or the swap has begun. Before the before-swap command, which may log in
+    /// with it. Returns what comes next waits for.
+    pub(super) fn password_steps(
+        &mut self,
+        temp_root: &str,
+        done: bool,
+        set: impl FnOnce(String) -> Op,
+        mark: impl FnOnce(Vec<Tag>) -> Op,
+        after: Vec<StepId>,
+    ) -> Vec<StepId> {
+        let Some(secret) = self.req.master_password_secret.clone() else {
+            return after;
+        };
+        let skip = done.then(|| format!("{temp_root} already has the target's password"));
+        let set = self.push(
+            StepId::new(StepKind::Password, temp_root),
+            Phase::Prepare,
+            temp_root,
+            set(secret),
+            after,
+            skip.clone(),
+        );
+        let tags = vec![Tag::new(tags::PASSWORD, &self.run_id)];
+        vec![self.push(
+            StepId::new(StepKind::PasswordSet, temp_root),
+            Phase::Prepare,
+            temp_root,
+            mark(tags),
+            vec![set],
+            skip,
+        )]
     }
 
     /// The before-swap command on the complete clone (whose root is `temp_root`), then the
@@ -876,6 +931,25 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// What happens to a target's RDS-managed master password (`ManageMasterUserPassword`): the
+/// clone has the source's password, and the managed secret belongs to the retired original.
+pub(super) fn managed_password_note(
+    target: &str,
+    managed_secret: Option<&str>,
+    req: &PlanRequest,
+) -> Vec<String> {
+    let Some(secret) = managed_secret else {
+        return Vec::new();
+    };
+    let then = match &req.master_password_secret {
+        Some(own) => format!("the clone's master password is set from {own} instead"),
+        None => "the clone keeps the source's master password: give --master-password-secret with a secret of your own, or turn managed passwords on again after the refresh".to_string(),
+    };
+    vec![format!(
+        "{target} manages its master password in Secrets Manager ({secret}); that secret belongs to the retired {target} and is deleted with it: {then}"
+    )]
 }
 
 /// How the tool's own snapshots begin.

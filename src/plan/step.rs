@@ -54,6 +54,10 @@ pub enum StepKind {
     UnmarkOld,
     /// Rollback: a clone of this run is deleted.
     Discard,
+    /// The clone root's master password is set from the target's secret.
+    Password,
+    /// The clone root is tagged: its password is set.
+    PasswordSet,
     /// An Aurora custom endpoint is created on the cluster that now has the target's name.
     Endpoint,
     /// An Aurora custom endpoint is deleted from the cluster that had it, so that its name
@@ -88,6 +92,8 @@ impl StepKind {
             StepKind::Unretire => "unretire",
             StepKind::UnmarkOld => "unmark-old",
             StepKind::Discard => "discard",
+            StepKind::Password => "password",
+            StepKind::PasswordSet => "password-set",
             StepKind::Endpoint => "endpoint",
             StepKind::DropEndpoint => "drop-endpoint",
         }

@@ -23,8 +23,9 @@ pub fn progress_line(event: &Event<'_>) -> Option<String> {
         Event::Cloned { cluster, kind } => {
             Some(format!("   {cluster} is a {} clone", kind.as_str()))
         }
-        // The run's start and end, and the outage, are shown by the report.
-        Event::RunStarted { .. }
+        // The run's start and end, and the outage, are shown by the report; a secret never.
+        Event::Secret(_)
+        | Event::RunStarted { .. }
         | Event::RunFinished { .. }
         | Event::OutageStarted
         | Event::OutageEnded { .. } => None,

@@ -37,6 +37,9 @@ struct World {
     log: Vec<(Instant, &'static str)>,
     /// Per endpoint name: when it lost its instance, and when one was available again.
     outages: BTreeMap<String, (Instant, Option<Instant>)>,
+    /// Secrets Manager secrets by ARN, and the master passwords set (by resource).
+    secrets: BTreeMap<String, String>,
+    passwords: BTreeMap<String, String>,
 }
 
 pub struct SimRds {
@@ -192,6 +195,8 @@ impl SimRds {
                 describe_times: Vec::new(),
                 log: Vec::new(),
                 outages: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                passwords: BTreeMap::new(),
             }),
             started: Instant::now(),
         }
@@ -247,6 +252,26 @@ impl SimRds {
             .iter()
             .filter_map(|(k, (start, end))| Some((k.clone(), end.as_ref()?.duration_since(*start))))
             .collect()
+    }
+
+    /// The same simulator with a Secrets Manager secret.
+    pub fn with_secret(self, arn: &str, value: &str) -> Self {
+        self.world
+            .lock()
+            .expect("world lock")
+            .secrets
+            .insert(arn.to_string(), value.to_string());
+        self
+    }
+
+    /// The master password last set on `id`, if one was.
+    pub fn password(&self, id: &str) -> Option<String> {
+        self.world
+            .lock()
+            .expect("world lock")
+            .passwords
+            .get(id)
+            .cloned()
     }
 
     /// The state as it is now (for assertions).
@@ -365,6 +390,18 @@ impl RdsRead for SimRds {
                 .iter()
                 .find(|s| s.id == snapshot_id)
                 .cloned())
+        })
+        .await
+    }
+
+    async fn secret_value(&self, arn: &str) -> Result<String, MitosisError> {
+        self.call("GetSecretValue", |w, _| {
+            w.secrets.get(arn).cloned().ok_or_else(|| {
+                err(
+                    "GetSecretValue",
+                    format!("ResourceNotFoundException: {arn}"),
+                )
+            })
         })
         .await
     }
@@ -584,6 +621,29 @@ impl RdsWrite for SimRds {
                     }),
                 );
             }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_master_password(
+        &self,
+        cluster: bool,
+        id: &str,
+        password: &str,
+    ) -> Result<(), MitosisError> {
+        let operation = if cluster {
+            "ModifyDBCluster"
+        } else {
+            "ModifyDBInstance"
+        };
+        self.call(operation, |w, _| {
+            if cluster {
+                w.cluster_busy_check(id, operation)?;
+            } else {
+                w.busy_check(id, operation)?;
+            }
+            w.passwords.insert(id.to_string(), password.to_string());
             Ok(())
         })
         .await

@@ -11,7 +11,7 @@ promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter
 backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
 log_exports, backtrack_window, serverless_v2, engine_mode, tags, snapshots, status,
 endpoints [{id, type, static, excluded}]}],
-"cluster_parameter_groups"
+"cluster_parameter_groups", "secrets" [{name, value}]
 ([{id, engine}]).
 Every call is followed by a jump of the emulator's clock, so the result is settled.
 """
@@ -58,6 +58,9 @@ def seed(scenario, endpoint):
         rds.create_option_group(OptionGroupName=og["name"], EngineName=og["engine"],
                                 MajorEngineVersion=og["major"], OptionGroupDescription=og["name"])
 
+    secrets = boto3.client("secretsmanager", **kw)
+    for secret in scenario.get("secrets", []):
+        secrets.create_secret(Name=secret["name"], SecretString=secret["value"])
     for cpg in scenario.get("cluster_parameter_groups", []):
         rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=cpg["name"],
                                               DBParameterGroupFamily=cpg["family"],

@@ -34,7 +34,8 @@ request fails until the switch is cleared with {"after": null}: the client is cu
 when a runner dies mid-run, while the emulated account keeps its state),
 `scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
 `settle` (POST: run every scheduled transition now), `global` (POST {"cluster", "global"}: make
-a cluster a member of a global database), `note` (POST {"note"}: add a marker to
+a cluster a member of a global database), `password` (POST {"id"}: the master password an
+instance or cluster has now), `note` (POST {"note"}: add a marker to
 the record, e.g. from a hook), `replica-lag` (POST {"id", "seconds"}: the ReplicaLag CloudWatch
 reports for a replica, served in the CBOR protocol the Rust SDK speaks to CloudWatch), `reset`
 (POST: empty everything).
@@ -913,6 +914,14 @@ def control(environ, start_response, path):
                 if cluster is not None:
                     cluster.global_cluster_identifier = body["global"]
             return json_response(start_response, "200 OK", body)
+        if path == "/_emulator/password":
+            # The master password an instance or cluster now has (what a login would check).
+            for backend in all_rds_backends():
+                db = backend.databases.get(body["id"]) or backend.clusters.get(body["id"])
+                if db is not None:
+                    return json_response(start_response, "200 OK",
+                                         {"password": getattr(db, "_master_user_password", None)})
+            return json_response(start_response, "404 Not Found", body)
         if path == "/_emulator/note":
             RECORD.append({"action": "Note", "params": {}, "note": body.get("note")})
             return json_response(start_response, "200 OK", body)

@@ -180,6 +180,20 @@ impl Emulator {
         self.http("POST", "/_emulator/reset", "");
     }
 
+    /// The master password an instance or cluster has now (what a login would check).
+    pub fn password(&self, id: &str) -> String {
+        let v: Value = serde_json::from_str(
+            &self.control("/_emulator/password", &format!(r#"{{"id": "{id}"}}"#)),
+        )
+        .unwrap_or_default();
+        v["password"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Empties the request record (as a seed does), so that what follows is checked alone.
+    pub fn forget_requests(&self) {
+        self.http("DELETE", "/_emulator/requests", "");
+    }
+
     pub fn control(&self, path: &str, body: &str) -> String {
         self.http("POST", path, body)
     }

@@ -42,6 +42,10 @@ pub enum ClusterOp {
     Delete {
         final_snapshot_id: Option<String>,
     },
+    /// ModifyDBCluster `MasterUserPassword` from this secret (read when the step runs).
+    SetPassword {
+        secret: String,
+    },
     /// CreateDBClusterEndpoint: a custom endpoint on the step's cluster.
     CreateEndpoint {
         endpoint: CustomEndpoint,
@@ -60,7 +64,7 @@ impl ClusterOp {
         match self {
             ClusterOp::Clone { .. } => "RestoreDBClusterToPointInTime",
             ClusterOp::RestoreFromSnapshot { .. } => "RestoreDBClusterFromSnapshot",
-            ClusterOp::Modify(_) => "ModifyDBCluster",
+            ClusterOp::Modify(_) | ClusterOp::SetPassword { .. } => "ModifyDBCluster",
             ClusterOp::AddTags { .. } => "AddTagsToResource",
             ClusterOp::RemoveTags { .. } => "RemoveTagsFromResource",
             ClusterOp::Delete { .. } => "DeleteDBCluster",
@@ -111,6 +115,7 @@ impl ClusterOp {
                 m.extend(attrs.to_params());
             }
             ClusterOp::Modify(attrs) => m.extend(attrs.to_params()),
+            ClusterOp::SetPassword { secret } => m.extend(super::instance::password_params(secret)),
             ClusterOp::AddTags { tags } => {
                 m.insert(
                     "Tags".into(),
@@ -161,7 +166,7 @@ impl ClusterOp {
             ClusterOp::Clone { time: Some(_), .. } => l.restore_point_in_time,
             ClusterOp::RestoreFromSnapshot { .. } => l.restore_snapshot,
             ClusterOp::Modify(m) if m.new_id.is_some() => l.rename,
-            ClusterOp::Modify(_) => l.modify,
+            ClusterOp::Modify(_) | ClusterOp::SetPassword { .. } => l.modify,
             ClusterOp::AddTags { .. } | ClusterOp::RemoveTags { .. } => l.api_call,
             ClusterOp::Delete { .. } => l.delete,
             ClusterOp::CreateEndpoint { .. } | ClusterOp::DeleteEndpoint { .. } => l.modify,
@@ -220,6 +225,10 @@ impl ClusterOp {
                     r.push(cluster(new_id));
                 }
                 g.allow("ModifyDBCluster", r);
+            }
+            ClusterOp::SetPassword { secret } => {
+                g.allow("ModifyDBCluster", [this]);
+                g.allow("secretsmanager:GetSecretValue", [a.secret_arn(secret)]);
             }
             ClusterOp::AddTags { .. } => g.allow("AddTagsToResource", [this]),
             ClusterOp::RemoveTags { .. } => g.allow("RemoveTagsFromResource", [this]),
@@ -334,6 +343,7 @@ mod effect {
                 state.clusters.insert(c.id.clone(), c);
                 Ok(())
             }
+            ClusterOp::SetPassword { .. } => existing(state, id).map(drop),
             ClusterOp::AddTags { tags } => {
                 let c = existing(state, id)?;
                 for t in tags {

@@ -40,6 +40,11 @@ pub enum InstanceOp {
     },
     PromoteReadReplica,
     Modify(ModifyAttrs),
+    /// ModifyDBInstance `MasterUserPassword`, the value read from this Secrets Manager secret
+    /// when the step runs (never part of the plan).
+    SetPassword {
+        secret: String,
+    },
     AddTags {
         tags: Vec<Tag>,
     },
@@ -59,7 +64,7 @@ impl InstanceOp {
             InstanceOp::CreateMember { .. } => "CreateDBInstance",
             InstanceOp::RestoreToPointInTime { .. } => "RestoreDBInstanceToPointInTime",
             InstanceOp::PromoteReadReplica => "PromoteReadReplica",
-            InstanceOp::Modify(_) => "ModifyDBInstance",
+            InstanceOp::Modify(_) | InstanceOp::SetPassword { .. } => "ModifyDBInstance",
             InstanceOp::AddTags { .. } => "AddTagsToResource",
             InstanceOp::RemoveTags { .. } => "RemoveTagsFromResource",
             InstanceOp::Delete { .. } => "DeleteDBInstance",
@@ -100,6 +105,7 @@ impl InstanceOp {
             }
             InstanceOp::PromoteReadReplica => {}
             InstanceOp::Modify(attrs) => m.extend(attrs.to_params()),
+            InstanceOp::SetPassword { secret } => m.extend(password_params(secret)),
             InstanceOp::AddTags { tags } => {
                 m.insert(
                     "Tags".into(),
@@ -139,6 +145,7 @@ impl InstanceOp {
                     }
             }
             InstanceOp::AddTags { .. } | InstanceOp::RemoveTags { .. } => l.api_call,
+            InstanceOp::SetPassword { .. } => l.modify,
             InstanceOp::Delete { .. } => l.delete,
         }
     }
@@ -207,6 +214,10 @@ impl InstanceOp {
                 }
                 g.allow("ModifyDBInstance", r);
             }
+            InstanceOp::SetPassword { secret } => {
+                g.allow("ModifyDBInstance", [inst]);
+                g.allow("secretsmanager:GetSecretValue", [a.secret_arn(secret)]);
+            }
             InstanceOp::AddTags { .. } => g.allow("AddTagsToResource", [inst]),
             InstanceOp::RemoveTags { .. } => g.allow("RemoveTagsFromResource", [inst]),
             InstanceOp::Delete { final_snapshot_id } => {
@@ -217,6 +228,17 @@ impl InstanceOp {
             }
         }
     }
+}
+
+/// A password set from a secret as request parameters: the secret is named, its value never.
+pub(crate) fn password_params(secret: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "MasterUserPassword".into(),
+        format!("(the value of {secret})").into(),
+    );
+    m.insert("ApplyImmediately".into(), true.into());
+    m
 }
 
 /// A delete's final snapshot as request parameters (instances and clusters alike).
@@ -284,6 +306,8 @@ mod effect {
             }
             InstanceOp::PromoteReadReplica => promote(state, id),
             InstanceOp::Modify(m) => modify(state, id, m),
+            // Passwords are not part of the observed state.
+            InstanceOp::SetPassword { .. } => existing(state, id).map(drop),
             InstanceOp::AddTags { tags } => {
                 let inst = existing(state, id)?;
                 for t in tags {
