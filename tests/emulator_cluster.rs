@@ -35,6 +35,11 @@ fn kept_member(d: &Value) -> Value {
     })
 }
 
+/// A tag the tool writes during a run (not `stack-mitosis:protected`, which users set).
+fn is_marker(key: &str) -> bool {
+    key.starts_with("stack-mitosis:") && key != "stack-mitosis:protected"
+}
+
 fn members(c: &Value) -> Vec<(String, bool)> {
     let mut m: Vec<(String, bool)> = c["DBClusterMembers"]
         .as_array()
@@ -108,11 +113,7 @@ fn assert_cluster_refreshed(before: &State, after: &State, source: &str, target:
             .collect();
         assert!(left.is_empty(), "left behind: {left:?}");
         for (id, v) in d.iter() {
-            let markers = v["Tags"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .any(|k| k.starts_with("stack-mitosis:"));
+            let markers = v["Tags"].as_object().unwrap().keys().any(|k| is_marker(k));
             assert!(!markers, "{id} kept markers");
         }
     }
@@ -347,11 +348,7 @@ fn a_failing_restart_puts_the_cluster_and_its_members_back() {
 fn assert_cluster_markers_gone(s: &State) {
     for (id, v) in s.clusters.iter().chain(s.instances.iter()) {
         assert!(
-            !v["Tags"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .any(|k| k.starts_with("stack-mitosis:")),
+            !v["Tags"].as_object().unwrap().keys().any(|k| is_marker(k)),
             "{id} kept markers"
         );
     }
@@ -548,4 +545,31 @@ fn a_global_database_member_is_refused() {
         stderr(&out)
     );
     assert!(emu.mutating_actions().is_empty());
+}
+
+/// RDS refuses a change while an operation is in progress on the resource or its cluster
+/// (a member renamed while its cluster is): such refusals are waited out and the call made
+/// again, and the refresh goes through.
+#[test]
+fn busy_refusals_are_waited_out() {
+    let emu = Emulator::start();
+    emu.seed("aurora");
+    let before = state(&emu);
+    emu.control(
+        "/_emulator/faults",
+        r#"{"action": "ModifyDBInstance", "count": 2, "code": "InvalidDBClusterStateFault", "status": 400}"#,
+    );
+    emu.control(
+        "/_emulator/faults",
+        r#"{"action": "DeleteDBCluster", "count": 1, "code": "InvalidDBClusterStateFault", "status": 400}"#,
+    );
+    let out = apply(&emu, &["--source", "my-prod", "--target", "my-demo"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_cluster_refreshed(&before, &state(&emu), "my-prod", "my-demo");
+    let refused = emu
+        .record()
+        .iter()
+        .filter(|r| r["fault"] == "InvalidDBClusterStateFault")
+        .count();
+    assert_eq!(refused, 3);
 }

@@ -15,6 +15,23 @@ fn aws(e: crate::error::MitosisError) -> ExecError {
     ExecError::Aws(e)
 }
 
+/// How many times a change RDS refuses as busy is tried again before the step fails.
+const BUSY_RETRIES: u32 = 5;
+
+/// RDS's refusal of a change because an operation is in progress on the resource or on its
+/// cluster (a member renamed while its cluster is, a reboot under way), even when the resource
+/// itself read `available` a moment before.
+fn is_busy(e: &crate::error::MitosisError) -> bool {
+    match e {
+        crate::error::MitosisError::Aws { message, .. } => {
+            message.starts_with("InvalidDBInstanceState")
+                || message.starts_with("InvalidDBClusterStateFault")
+                || message.contains("in-progress management operation")
+        }
+        _ => false,
+    }
+}
+
 fn instance(id: &str) -> Vec<Watched> {
     vec![Watched::Instance(id.to_string())]
 }
@@ -261,10 +278,8 @@ impl Executor<'_> {
             InstanceOp::CreateMember { cluster, attrs } => {
                 self.settle_cluster(cluster).await?;
                 self.note_change(&[id]);
-                self.api
-                    .create_member(id, cluster, attrs)
-                    .await
-                    .map_err(aws)?;
+                self.while_busy(id, || self.api.create_member(id, cluster, attrs))
+                    .await?;
                 self.settled_after(id, expect).await.map(drop)
             }
             InstanceOp::PromoteReadReplica => {
@@ -302,7 +317,7 @@ impl Executor<'_> {
         if let Some(new_id) = &m.new_id {
             self.note_change(&[new_id.as_str()]);
         }
-        self.api.modify(id, m).await.map_err(aws)?;
+        self.while_busy(id, || self.api.modify(id, m)).await?;
         match &m.new_id {
             // A rename is done when the old name is gone and the new one is settled.
             Some(new_id) => {
@@ -344,7 +359,8 @@ impl Executor<'_> {
         inst.tags = self.api.list_tags(&inst.arn).await.map_err(aws)?;
         check_deletable(&inst, &plan.run_id)?;
         self.note_change(&[id]);
-        self.api.delete(id, final_snapshot_id).await.map_err(aws)?;
+        self.while_busy(id, || self.api.delete(id, final_snapshot_id))
+            .await?;
         let what = format!("{id} to be deleted");
         self.poller
             .wait(&instance(id), expect, &what, &|seen| {
@@ -662,10 +678,10 @@ impl Executor<'_> {
                 c.tags = self.api.list_tags(&c.arn).await.map_err(aws)?;
                 check_cluster_deletable(&c, &plan.run_id)?;
                 self.note_change(&[id]);
-                self.api
-                    .delete_cluster(id, final_snapshot_id.as_deref())
-                    .await
-                    .map_err(aws)?;
+                self.while_busy(id, || {
+                    self.api.delete_cluster(id, final_snapshot_id.as_deref())
+                })
+                .await?;
                 let what = format!("{id} to be deleted");
                 self.poller
                     .wait(
@@ -691,7 +707,8 @@ impl Executor<'_> {
         if let Some(new_id) = &m.new_id {
             self.note_change(&[new_id.as_str()]);
         }
-        self.api.modify_cluster(id, m).await.map_err(aws)?;
+        self.while_busy(id, || self.api.modify_cluster(id, m))
+            .await?;
         match &m.new_id {
             Some(new_id) => {
                 let both = [
@@ -743,10 +760,8 @@ impl Executor<'_> {
             self.settle(id).await?;
         }
         self.note_change(&[id]);
-        self.api
-            .set_master_password(cluster, id, &password)
-            .await
-            .map_err(aws)?;
+        self.while_busy(id, || self.api.set_master_password(cluster, id, &password))
+            .await?;
         let what = format!("{id} to take its new master password");
         if cluster {
             self.cluster_settled_after(id, expect).await.map(drop)
@@ -757,6 +772,28 @@ impl Executor<'_> {
                 })
                 .await
                 .map(drop)
+        }
+    }
+
+    /// Makes a change, waiting out and retrying RDS's "busy" refusals a few times (each wait
+    /// longer, up to the poll's longest) before giving up: the step fails with the last one.
+    async fn while_busy<F, Fut>(&self, what: &str, call: F) -> Result<(), ExecError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::error::MitosisError>>,
+    {
+        let mut delay = self.config.poll.min_tick;
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Err(e) if attempt < BUSY_RETRIES && is_busy(&e) => {
+                    tracing::info!("{what}: RDS is busy ({e}); trying again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.config.poll.max_tick.max(delay));
+                    attempt += 1;
+                }
+                result => return result.map_err(aws),
+            }
         }
     }
 
