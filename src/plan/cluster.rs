@@ -412,19 +412,6 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
 }
 
 impl Builder<'_> {
-    fn tags_with_markers(
-        &self,
-        user: std::collections::BTreeMap<String, String>,
-        original: &str,
-    ) -> Vec<Tag> {
-        let mut list: Vec<Tag> = user
-            .into_iter()
-            .map(|(key, value)| Tag { key, value })
-            .collect();
-        list.extend(self.marker_tags(tags::ROLE_TEMP, original));
-        list
-    }
-
     /// temp-T (clone or restore), its post-restore settings, then temp-<member> for each
     /// member, the writer first. Returns the steps after which the clone is complete.
     fn cluster_clone_phase(
@@ -436,8 +423,7 @@ impl Builder<'_> {
     ) -> Result<Vec<StepId>, MitosisError> {
         let t = nodes.attributes();
         let temp = nodes.temp();
-        let attrs =
-            ClusterAttrs::from_cluster(t, self.tags_with_markers(t.user_tags(), &nodes.name));
+        let attrs = ClusterAttrs::from_cluster(t, self.clone_tags(t.user_tags(), &nodes.name));
         let skip = match &nodes.replacement {
             Some(c) if nodes.swapped() => Some(format!("already swapped in as {}", c.id)),
             Some(c) => Some(format!("{} exists (created by run {})", c.id, self.run_id)),
@@ -503,8 +489,7 @@ impl Builder<'_> {
         let mut writer: Option<StepId> = None;
         for m in &nodes.members {
             let x = m.attributes();
-            let attrs =
-                MemberAttrs::from_instance(x, self.tags_with_markers(x.user_tags(), &m.name));
+            let attrs = MemberAttrs::from_instance(x, self.clone_tags(x.user_tags(), &m.name));
             let skip = match &m.replacement {
                 Some(c) if m.swapped() => Some(format!("already swapped in as {}", c.id)),
                 Some(c) => Some(format!("{} exists (created by run {})", c.id, self.run_id)),

@@ -332,13 +332,22 @@ impl Builder<'_> {
 
     fn clone_attrs(&self, node: &Node, restore: bool) -> CreateAttrs {
         let x = node.attributes();
-        let mut tag_list: Vec<Tag> = x
-            .user_tags()
+        CreateAttrs::from_instance(x, self.clone_tags(x.user_tags(), &node.name), restore)
+    }
+
+    /// A clone's tags: the user's own tags of what it stands for (`original`), and the run's
+    /// markers.
+    pub(super) fn clone_tags(
+        &self,
+        user: std::collections::BTreeMap<String, String>,
+        original: &str,
+    ) -> Vec<Tag> {
+        let mut list: Vec<Tag> = user
             .into_iter()
             .map(|(key, value)| Tag { key, value })
             .collect();
-        tag_list.extend(self.marker_tags(tags::ROLE_TEMP, &node.name));
-        CreateAttrs::from_instance(x, tag_list, restore)
+        list.extend(self.marker_tags(tags::ROLE_TEMP, original));
+        list
     }
 
     fn create_skip(&self, node: &Node) -> Option<String> {
