@@ -92,6 +92,18 @@ macro_rules! with_creation_attributes {
     };
 }
 
+/// What both instance restores (RestoreDBInstanceFromDBSnapshot, RestoreDBInstanceToPointInTime)
+/// take: the creation attributes, the target's subnet group, no deletion protection, the tags.
+/// Neither takes Performance Insights or monitoring settings: the configure step sets them.
+macro_rules! with_restore_attributes {
+    ($builder:expr, $a:expr) => {
+        with_creation_attributes!($builder, $a)
+            .set_db_subnet_group_name($a.subnet_group.clone())
+            .deletion_protection($a.deletion_protection)
+            .set_tags(sdk_tags(&$a.tags))
+    };
+}
+
 /// The cluster settings both RestoreDBClusterToPointInTime and RestoreDBClusterFromSnapshot
 /// take.
 macro_rules! with_cluster_attributes {
@@ -460,10 +472,7 @@ impl RdsWrite for SdkRds {
             .restore_db_instance_from_db_snapshot()
             .db_instance_identifier(id)
             .db_snapshot_identifier(snapshot_id);
-        with_creation_attributes!(request, a)
-            .set_db_subnet_group_name(a.subnet_group.clone())
-            .deletion_protection(a.deletion_protection)
-            .set_tags(sdk_tags(&a.tags))
+        with_restore_attributes!(request, a)
             .send()
             .await
             .map_err(|e| aws_error("RestoreDBInstanceFromDBSnapshot", e))?;
@@ -536,12 +545,7 @@ impl RdsWrite for SdkRds {
             .source_db_instance_identifier(source)
             .set_use_latest_restorable_time(matches!(time, SourceTime::Latest).then_some(true))
             .set_restore_time(at(time));
-        // Like a snapshot restore, it takes no Performance Insights or monitoring settings:
-        // the configure step sets them (`CreateAttrs` leaves them out for restores).
-        with_creation_attributes!(request, a)
-            .set_db_subnet_group_name(a.subnet_group.clone())
-            .deletion_protection(a.deletion_protection)
-            .set_tags(sdk_tags(&a.tags))
+        with_restore_attributes!(request, a)
             .send()
             .await
             .map_err(|e| aws_error("RestoreDBInstanceToPointInTime", e))?;
@@ -555,10 +559,7 @@ impl RdsWrite for SdkRds {
         time: Option<SourceTime>,
         a: &ClusterAttrs,
     ) -> Result<(), MitosisError> {
-        let (restore_type, time) = match time {
-            None => ("copy-on-write", SourceTime::Latest),
-            Some(t) => ("full-copy", t),
-        };
+        let (restore_type, time) = crate::plan::ops::cluster::restore_type(time);
         let request = self
             .client
             .restore_db_cluster_to_point_in_time()

@@ -56,6 +56,15 @@ pub enum ClusterOp {
     },
 }
 
+/// The `RestoreType` of a clone and the moment it restores: copy-on-write at the latest
+/// restorable time, or with `--source-time` a full copy as of that moment.
+pub fn restore_type(time: Option<SourceTime>) -> (&'static str, SourceTime) {
+    match time {
+        None => ("copy-on-write", SourceTime::Latest),
+        Some(t) => ("full-copy", t),
+    }
+}
+
 /// Group wildcards a clone or restore is authorized against.
 const GROUPS: &[&str] = &["cluster-pg:*", "subgrp:*", "secgrp:*", "og:*"];
 
@@ -92,10 +101,7 @@ impl ClusterOp {
                 ..
             } => {
                 m.insert("SourceDBClusterIdentifier".into(), source.clone().into());
-                let (restore_type, time) = match time {
-                    None => ("copy-on-write", SourceTime::Latest),
-                    Some(t) => ("full-copy", *t),
-                };
+                let (restore_type, time) = restore_type(*time);
                 m.insert("RestoreType".into(), restore_type.into());
                 m.extend(super::instance::time_params(time, "RestoreToTime"));
                 m.extend(attrs.to_params());
