@@ -9,7 +9,7 @@
 use super::cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs};
 use super::ops::{ClusterOp, GuardOp, InstanceOp, LockOp, Op, SnapshotOf, Tag};
 use super::planner::{final_snapshot_id, with_lock, Builder, PlanRequest};
-use super::tree::Node;
+use super::tree::{stand_ins, Node};
 use super::validate::{
     check_available, check_not_protected, check_window, run_of, runs_of, validate_identifier,
 };
@@ -21,11 +21,7 @@ use std::collections::BTreeSet;
 /// The target cluster, with what stands for it now, and its members (writer first).
 #[derive(Debug)]
 pub(super) struct ClusterNodes {
-    pub name: String,
-    /// The cluster with the old data: the target itself, or old-target once retired.
-    pub original: Option<Cluster>,
-    /// The clone: temp-target, or the target itself once swapped in.
-    pub replacement: Option<Cluster>,
+    pub cluster: Node<Cluster>,
     /// The target's members as nodes without replica links.
     pub members: Vec<Node>,
     /// The target's custom endpoints: on the original cluster, recorded in its tags while
@@ -34,60 +30,30 @@ pub(super) struct ClusterNodes {
 }
 
 impl ClusterNodes {
-    fn temp(&self) -> String {
-        format!("{TEMP_PREFIX}{}", self.name)
-    }
-    fn old(&self) -> String {
-        format!("{OLD_PREFIX}{}", self.name)
-    }
-    fn attributes(&self) -> &Cluster {
-        self.original
-            .as_ref()
-            .or(self.replacement.as_ref())
-            .expect("built from a cluster")
-    }
-    fn swapped(&self) -> bool {
-        self.replacement.as_ref().is_some_and(|c| c.id == self.name)
-    }
-    fn retired(&self) -> bool {
-        self.original.as_ref().is_none_or(|o| o.id != self.name)
-    }
     /// True once any rename of the swap has happened.
     fn swap_started(&self) -> bool {
-        self.retired() || self.swapped() || self.members.iter().any(|m| m.retired() || m.swapped())
+        std::iter::once(self.cluster.retired() || self.cluster.swapped())
+            .chain(self.members.iter().map(|m| m.retired() || m.swapped()))
+            .any(|started| started)
     }
 }
 
 /// True when the request names clusters (or one of them does: the planner then says what is
 /// wrong with the mix).
 pub(super) fn names_a_cluster(obs: &Observed, req: &PlanRequest) -> bool {
-    let t = &req.target;
-    [
-        req.source.clone(),
-        t.clone(),
-        format!("{OLD_PREFIX}{t}"),
-        format!("{TEMP_PREFIX}{t}"),
-    ]
-    .iter()
-    .any(|id| obs.cluster(id).is_some())
+    obs.cluster(&req.source).is_some() || is_cluster_target(obs, &req.target)
+}
+
+/// True when a cluster goes by the target's name, or by its old-/temp- names.
+pub(super) fn is_cluster_target(obs: &Observed, target: &str) -> bool {
+    ["", OLD_PREFIX, TEMP_PREFIX]
+        .iter()
+        .any(|p| obs.cluster(&format!("{p}{target}")).is_some())
 }
 
 /// The target cluster and its members, whatever point an earlier run reached.
 pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes, MitosisError> {
-    let old = format!("{OLD_PREFIX}{target}");
-    let temp = format!("{TEMP_PREFIX}{target}");
-    let is_clone = |c: &Cluster| c.is_marked(tags::ROLE_TEMP, target);
-    let at_target = obs.cluster(target);
-    let original = match at_target {
-        Some(t) if !is_clone(t) => Some(t),
-        _ => obs
-            .cluster(&old)
-            .filter(|o| o.is_marked(tags::ROLE_OLD, target)),
-    };
-    let replacement = match at_target {
-        Some(t) if is_clone(t) => Some(t),
-        _ => obs.cluster(&temp).filter(|c| is_clone(c)),
-    };
+    let (original, replacement) = stand_ins(target, |id| obs.cluster(id));
     if original.or(replacement).is_none() {
         return Err(match obs.get(target) {
             Some(i) => instance_named(i, "--target"),
@@ -169,9 +135,13 @@ pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes
         r.endpoints.iter().cloned().for_each(&mut add);
     }
     Ok(ClusterNodes {
-        name: target.to_string(),
-        original: original.cloned(),
-        replacement: replacement.cloned(),
+        cluster: Node {
+            name: target.to_string(),
+            parent: None,
+            children: Vec::new(),
+            original: original.cloned(),
+            replacement: replacement.cloned(),
+        },
         members,
         endpoints,
     })
@@ -241,24 +211,24 @@ fn check_cluster_names(obs: &Observed, nodes: &ClusterNodes) -> Result<(), Mitos
                 };
                 Err(MitosisError::bad_input(format!(
                     "{name:?} already exists and {whose}: rename or delete it (after checking what it is) before refreshing {:?}",
-                    nodes.name
+                    nodes.cluster.name
                 )))
             }
         }
     };
     let id = |c: Option<&Cluster>| c.map(|c| c.id.clone());
-    let (temp, old) = (nodes.temp(), nodes.old());
+    let (temp, old) = (nodes.cluster.temp(), nodes.cluster.old());
     taken(
         &temp,
         tags::ROLE_TEMP,
-        &nodes.name,
-        id(nodes.replacement.as_ref()).as_deref(),
+        &nodes.cluster.name,
+        id(nodes.cluster.replacement.as_ref()).as_deref(),
     )?;
     taken(
         &old,
         tags::ROLE_OLD,
-        &nodes.name,
-        id(nodes.original.as_ref()).as_deref(),
+        &nodes.cluster.name,
+        id(nodes.cluster.original.as_ref()).as_deref(),
     )?;
     for m in &nodes.members {
         let inst_id = |i: Option<&Instance>| i.map(|i| i.id.clone());
@@ -317,10 +287,10 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         )));
     }
     let nodes = cluster_nodes(obs, &req.target)?;
-    if let Some(o) = &nodes.original {
+    if let Some(o) = &nodes.cluster.original {
         check_not_protected(&o.id, &o.tags)?;
     }
-    let target = nodes.attributes();
+    let target = nodes.cluster.attributes();
     check_supported(source, "source")?;
     check_supported(target, "target")?;
     if source.engine != target.engine {
@@ -338,11 +308,14 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     check_cluster_names(obs, &nodes)?;
     let mut runs: BTreeSet<&str> = runs_of(&nodes.members);
     runs.extend(
-        [nodes.original.as_ref(), nodes.replacement.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|c| c.mitosis_role().is_some())
-            .filter_map(|c| c.tag(tags::RUN)),
+        [
+            nodes.cluster.original.as_ref(),
+            nodes.cluster.replacement.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.mitosis_role().is_some())
+        .filter_map(|c| c.tag(tags::RUN)),
     );
     let (run_id, resuming) = run_of(runs, &obs.snapshots, &req.target, &req.run_id)?;
     let path = if req.snapshot_path {
@@ -360,7 +333,8 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     } else {
         ClonePath::Clone
     };
-    if path == ClonePath::Clone && source.members.is_empty() && nodes.replacement.is_none() {
+    if path == ClonePath::Clone && source.members.is_empty() && nodes.cluster.replacement.is_none()
+    {
         return Err(MitosisError::bad_input(format!(
             "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
             source.id
@@ -421,11 +395,12 @@ impl Builder<'_> {
         path: ClonePath,
         source: &Cluster,
     ) -> Result<Vec<StepId>, MitosisError> {
-        let t = nodes.attributes();
-        let temp = nodes.temp();
-        let attrs = ClusterAttrs::from_cluster(t, self.clone_tags(t.user_tags(), &nodes.name));
-        let skip = match &nodes.replacement {
-            Some(c) if nodes.swapped() => Some(format!("already swapped in as {}", c.id)),
+        let t = nodes.cluster.attributes();
+        let temp = nodes.cluster.temp();
+        let attrs =
+            ClusterAttrs::from_cluster(t, self.clone_tags(t.user_tags(), &nodes.cluster.name));
+        let skip = match &nodes.cluster.replacement {
+            Some(c) if nodes.cluster.swapped() => Some(format!("already swapped in as {}", c.id)),
             Some(c) => Some(format!("{} exists (created by run {})", c.id, self.run_id)),
             None => None,
         };
@@ -470,8 +445,8 @@ impl Builder<'_> {
             )
         };
         let modify = ClusterModify::post_create(t);
-        let skip = match &nodes.replacement {
-            Some(c) if nodes.swapped() => Some(format!("already swapped in as {}", c.id)),
+        let skip = match &nodes.cluster.replacement {
+            Some(c) if nodes.cluster.swapped() => Some(format!("already swapped in as {}", c.id)),
             Some(c) if modify.already_applied(c) => {
                 Some(format!("{} already has these settings", c.id))
             }
@@ -523,31 +498,43 @@ impl Builder<'_> {
     fn cluster_swap_phases(&mut self, nodes: &ClusterNodes, built: Vec<StepId>) -> Vec<StepId> {
         let started = nodes.swap_started();
         let prepared = nodes
+            .cluster
             .replacement
             .as_ref()
             .is_some_and(|c| c.tag(tags::PREPARED) == Some(self.run_id.as_str()));
         let password_set = nodes
+            .cluster
             .replacement
             .as_ref()
             .is_some_and(|c| c.tag(tags::PASSWORD) == Some(self.run_id.as_str()));
         let built = self.password_steps(
-            &nodes.temp(),
+            &nodes.cluster.temp(),
             started || password_set,
             |secret| Op::Cluster(ClusterOp::SetPassword { secret }),
             |tags| Op::Cluster(ClusterOp::AddTags { tags }),
             built,
         );
         let mark_prepared = |tags| Op::Cluster(ClusterOp::AddTags { tags });
-        let ready = self.prepare_steps(&nodes.temp(), started, prepared, mark_prepared, built);
+        let ready = self.prepare_steps(
+            &nodes.cluster.temp(),
+            started,
+            prepared,
+            mark_prepared,
+            built,
+        );
         let mut originals = vec![(
-            nodes.name.clone(),
-            nodes.original.as_ref().and_then(|o| o.resource_id.clone()),
+            nodes.cluster.name.clone(),
+            nodes
+                .cluster
+                .original
+                .as_ref()
+                .and_then(|o| o.resource_id.clone()),
         )];
         originals.extend(nodes.members.iter().map(|m| {
             let rid = m.original.as_ref().and_then(|o| o.resource_id.clone());
             (m.name.clone(), rid)
         }));
-        let mut clones = vec![nodes.temp()];
+        let mut clones = vec![nodes.cluster.temp()];
         clones.extend(nodes.members.iter().map(Node::temp));
         let guard = GuardOp {
             originals,
@@ -567,11 +554,12 @@ impl Builder<'_> {
         let mut swaps = Vec::new();
         // The cluster: mark, retire, swap.
         let marked = nodes
+            .cluster
             .original
             .as_ref()
-            .is_none_or(|o| o.is_marked(tags::ROLE_OLD, &nodes.name));
+            .is_none_or(|o| o.is_marked(tags::ROLE_OLD, &nodes.cluster.name));
         // The custom endpoints' definitions ride on the retired cluster while they move.
-        let mut tags = self.marker_tags(tags::ROLE_OLD, &nodes.name);
+        let mut tags = self.marker_tags(tags::ROLE_OLD, &nodes.cluster.name);
         tags.extend(
             nodes
                 .endpoints
@@ -579,35 +567,45 @@ impl Builder<'_> {
                 .map(|e| Tag::new(&format!("{}{}", tags::ENDPOINT_PREFIX, e.id), &e.encode())),
         );
         let mark = self.push(
-            StepId::new(StepKind::Mark, &nodes.name),
+            StepId::new(StepKind::Mark, &nodes.cluster.name),
             Phase::Retire,
-            &nodes.name,
+            &nodes.cluster.name,
             Op::Cluster(ClusterOp::AddTags { tags }),
             guarded.clone(),
-            marked.then(|| format!("{} already marked for retirement", nodes.name)),
+            marked.then(|| format!("{} already marked for retirement", nodes.cluster.name)),
         );
         let retire = self.push(
-            StepId::new(StepKind::Retire, &nodes.name),
+            StepId::new(StepKind::Retire, &nodes.cluster.name),
             Phase::Retire,
-            &nodes.name,
-            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.old()))),
+            &nodes.cluster.name,
+            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(
+                &nodes.cluster.old(),
+            ))),
             vec![mark],
-            nodes
-                .retired()
-                .then(|| format!("{} already retired as {}", nodes.name, nodes.old())),
+            nodes.cluster.retired().then(|| {
+                format!(
+                    "{} already retired as {}",
+                    nodes.cluster.name,
+                    nodes.cluster.old()
+                )
+            }),
         );
-        swaps.push(
-            self.push(
-                StepId::new(StepKind::Swap, &nodes.name),
-                Phase::Swap,
-                &nodes.temp(),
-                Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.name))),
-                vec![retire],
-                nodes
-                    .swapped()
-                    .then(|| format!("{} already swapped in as {}", nodes.temp(), nodes.name)),
-            ),
-        );
+        swaps.push(self.push(
+            StepId::new(StepKind::Swap, &nodes.cluster.name),
+            Phase::Swap,
+            &nodes.cluster.temp(),
+            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(
+                &nodes.cluster.name,
+            ))),
+            vec![retire],
+            nodes.cluster.swapped().then(|| {
+                format!(
+                    "{} already swapped in as {}",
+                    nodes.cluster.temp(),
+                    nodes.cluster.name
+                )
+            }),
+        ));
         // Each member, in parallel with the cluster: instance renames are independent of it.
         for m in &nodes.members {
             let retire = self.retire_steps(m, guarded.clone());
@@ -639,25 +637,28 @@ impl Builder<'_> {
             let dropped = self.push(
                 StepId::new(StepKind::DropEndpoint, &e.id),
                 Phase::Swap,
-                &nodes.old(),
+                &nodes.cluster.old(),
                 Op::Cluster(ClusterOp::DeleteEndpoint {
                     endpoint: e.id.clone(),
                 }),
                 swaps.clone(),
-                (!on(&nodes.original))
+                (!on(&nodes.cluster.original))
                     .then(|| format!("{} is no longer on the retired cluster", e.id)),
             );
             let mut endpoint = e.clone();
             endpoint.cluster = String::new();
             endpoint.status = String::new();
-            ready.push(self.push(
-                StepId::new(StepKind::Endpoint, &e.id),
-                Phase::Swap,
-                &nodes.name,
-                Op::Cluster(ClusterOp::CreateEndpoint { endpoint }),
-                vec![dropped],
-                on(&nodes.replacement).then(|| format!("{} is already on {}", e.id, nodes.name)),
-            ));
+            ready.push(
+                self.push(
+                    StepId::new(StepKind::Endpoint, &e.id),
+                    Phase::Swap,
+                    &nodes.cluster.name,
+                    Op::Cluster(ClusterOp::CreateEndpoint { endpoint }),
+                    vec![dropped],
+                    on(&nodes.cluster.replacement)
+                        .then(|| format!("{} is already on {}", e.id, nodes.cluster.name)),
+                ),
+            );
         }
         ready
     }
@@ -666,54 +667,56 @@ impl Builder<'_> {
     /// and the markers come off (the cluster's last).
     fn cluster_cleanup_phase(&mut self, nodes: &ClusterNodes, swaps: Vec<StepId>) {
         let cleanup_started =
-            nodes.original.is_none() || nodes.members.iter().any(|m| m.original.is_none());
+            nodes.cluster.original.is_none() || nodes.members.iter().any(|m| m.original.is_none());
         let gate = self.restart_step(cleanup_started, swaps);
         let mut delete_deps = gate.clone();
-        let old_gone = nodes.original.is_none();
+        let old_gone = nodes.cluster.original.is_none();
         if !old_gone {
             // The old cluster carries the lock: the new one takes it over first.
             let op = Op::Lock(LockOp::Move {
                 holder: self.req.run_id.clone(),
             });
             delete_deps.push(self.push(
-                StepId::new(StepKind::MoveLock, &nodes.name),
+                StepId::new(StepKind::MoveLock, &nodes.cluster.name),
                 Phase::Cleanup,
-                &nodes.name,
+                &nodes.cluster.name,
                 op,
                 gate.clone(),
                 None,
             ));
         }
-        let protected = nodes.attributes().deletion_protection
+        let protected = nodes.cluster.attributes().deletion_protection
             || nodes
+                .cluster
                 .replacement
                 .as_ref()
                 .is_some_and(|c| c.deletion_protection);
         if protected {
             let skip = nodes
+                .cluster
                 .replacement
                 .as_ref()
                 .is_some_and(|c| c.deletion_protection)
-                .then(|| format!("{} is already protected", nodes.name));
+                .then(|| format!("{} is already protected", nodes.cluster.name));
             let protect = self.push(
-                StepId::new(StepKind::Protect, &nodes.name),
+                StepId::new(StepKind::Protect, &nodes.cluster.name),
                 Phase::Cleanup,
-                &nodes.name,
+                &nodes.cluster.name,
                 Op::Cluster(ClusterOp::Modify(ClusterModify::deletion_protection(true))),
                 gate.clone(),
                 skip,
             );
-            let skip = match &nodes.original {
-                None => Some(format!("{} already deleted", nodes.old())),
+            let skip = match &nodes.cluster.original {
+                None => Some(format!("{} already deleted", nodes.cluster.old())),
                 Some(o) if !o.deletion_protection => {
-                    Some(format!("{} is already unprotected", nodes.old()))
+                    Some(format!("{} is already unprotected", nodes.cluster.old()))
                 }
                 Some(_) => None,
             };
             delete_deps.push(self.push(
-                StepId::new(StepKind::Unprotect, &nodes.old()),
+                StepId::new(StepKind::Unprotect, &nodes.cluster.old()),
                 Phase::Cleanup,
-                &nodes.old(),
+                &nodes.cluster.old(),
                 Op::Cluster(ClusterOp::Modify(ClusterModify::deletion_protection(false))),
                 vec![protect],
                 skip,
@@ -740,15 +743,15 @@ impl Builder<'_> {
             final_snapshot_id: self
                 .req
                 .final_snapshot
-                .then(|| final_snapshot_id(&nodes.old(), &self.run_id)),
+                .then(|| final_snapshot_id(&nodes.cluster.old(), &self.run_id)),
         };
         let deleted = self.push(
-            StepId::new(StepKind::Delete, &nodes.old()),
+            StepId::new(StepKind::Delete, &nodes.cluster.old()),
             Phase::Cleanup,
-            &nodes.old(),
+            &nodes.cluster.old(),
             Op::Cluster(op),
             delete_deps,
-            old_gone.then(|| format!("{} already deleted", nodes.old())),
+            old_gone.then(|| format!("{} already deleted", nodes.cluster.old())),
         );
         let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
         let mut unmarked = Vec::new();
@@ -768,17 +771,18 @@ impl Builder<'_> {
         }
         // The cluster's markers go last: while they remain, a rerun knows the clone is new.
         let has_markers = nodes
+            .cluster
             .replacement
             .as_ref()
             .is_none_or(|c| c.tags.keys().any(|k| k.starts_with(tags::PREFIX)));
         unmarked.push(deleted);
         self.push(
-            StepId::new(StepKind::Unmark, &nodes.name),
+            StepId::new(StepKind::Unmark, &nodes.cluster.name),
             Phase::Cleanup,
-            &nodes.name,
+            &nodes.cluster.name,
             Op::Cluster(ClusterOp::RemoveTags { keys }),
             unmarked,
-            (!has_markers).then(|| format!("{} has no markers left", nodes.name)),
+            (!has_markers).then(|| format!("{} has no markers left", nodes.cluster.name)),
         );
     }
 }
@@ -806,7 +810,12 @@ pub(super) fn rollback_cluster(
 
     // Endpoints moved to this run's clone leave it first (their names are unique).
     let mut dropped = Vec::new();
-    if let Some(r) = nodes.replacement.as_ref().filter(|r| ours_cluster(r)) {
+    if let Some(r) = nodes
+        .cluster
+        .replacement
+        .as_ref()
+        .filter(|r| ours_cluster(r))
+    {
         for e in &r.endpoints {
             dropped.push(add(
                 &mut steps,
@@ -821,27 +830,32 @@ pub(super) fn rollback_cluster(
     }
     // The cluster.
     let mut unswapped = Vec::new();
-    if nodes.swapped() && nodes.replacement.as_ref().is_some_and(ours_cluster) {
+    if nodes.cluster.swapped() && nodes.cluster.replacement.as_ref().is_some_and(ours_cluster) {
         unswapped.push(add(
             &mut steps,
-            StepId::new(StepKind::Unswap, &nodes.name),
-            &nodes.name,
-            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.temp()))),
+            StepId::new(StepKind::Unswap, &nodes.cluster.name),
+            &nodes.cluster.name,
+            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(
+                &nodes.cluster.temp(),
+            ))),
             dropped.clone(),
         ));
     }
     if let Some(o) = nodes
+        .cluster
         .original
         .as_ref()
-        .filter(|o| o.is_marked(tags::ROLE_OLD, &nodes.name) && ours_cluster(o))
+        .filter(|o| o.is_marked(tags::ROLE_OLD, &nodes.cluster.name) && ours_cluster(o))
     {
         let mut deps = unswapped.clone();
-        if o.id == nodes.old() {
+        if o.id == nodes.cluster.old() {
             deps = vec![add(
                 &mut steps,
-                StepId::new(StepKind::Unretire, &nodes.name),
-                &nodes.old(),
-                Op::Cluster(ClusterOp::Modify(ClusterModify::rename(&nodes.name))),
+                StepId::new(StepKind::Unretire, &nodes.cluster.name),
+                &nodes.cluster.old(),
+                Op::Cluster(ClusterOp::Modify(ClusterModify::rename(
+                    &nodes.cluster.name,
+                ))),
                 deps,
             )];
         }
@@ -858,7 +872,7 @@ pub(super) fn rollback_cluster(
             back.push(add(
                 &mut steps,
                 StepId::new(StepKind::Endpoint, &e.id),
-                &nodes.name,
+                &nodes.cluster.name,
                 Op::Cluster(ClusterOp::CreateEndpoint { endpoint }),
                 deps.iter().chain(dropped.iter()).cloned().collect(),
             ));
@@ -873,8 +887,8 @@ pub(super) fn rollback_cluster(
         deps.extend(back);
         add(
             &mut steps,
-            StepId::new(StepKind::UnmarkOld, &nodes.name),
-            &nodes.name,
+            StepId::new(StepKind::UnmarkOld, &nodes.cluster.name),
+            &nodes.cluster.name,
             Op::Cluster(ClusterOp::RemoveTags { keys: unmark }),
             deps,
         );
@@ -937,17 +951,17 @@ pub(super) fn rollback_cluster(
                 member_unswaps.clone(),
             ));
         }
-        let clone_is_ours = nodes
-            .replacement
-            .as_ref()
-            .is_some_and(|c| c.is_marked(tags::ROLE_TEMP, &nodes.name) && ours_cluster(c));
+        let clone_is_ours =
+            nodes.cluster.replacement.as_ref().is_some_and(|c| {
+                c.is_marked(tags::ROLE_TEMP, &nodes.cluster.name) && ours_cluster(c)
+            });
         if clone_is_ours {
             // Aurora deletes a cluster only once its members are gone.
             discarded.extend(unswapped.iter().cloned());
             add(
                 &mut steps,
-                StepId::new(StepKind::Discard, &nodes.temp()),
-                &nodes.temp(),
+                StepId::new(StepKind::Discard, &nodes.cluster.temp()),
+                &nodes.cluster.temp(),
                 Op::Cluster(ClusterOp::Delete {
                     final_snapshot_id: None,
                 }),

@@ -8,7 +8,7 @@ use super::step::push;
 use super::tree::target_nodes;
 use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
 use crate::error::MitosisError;
-use crate::observed::{tags, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::observed::{tags, Instance, Observed};
 
 /// What a failed refresh does before the point of no return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -52,11 +52,7 @@ pub fn rollback(
     run_id: &str,
     on_failure: OnFailure,
 ) -> Result<Plan, MitosisError> {
-    if obs.cluster(target).is_some()
-        || [OLD_PREFIX, TEMP_PREFIX]
-            .iter()
-            .any(|p| obs.cluster(&format!("{p}{target}")).is_some())
-    {
+    if super::cluster::is_cluster_target(obs, target) {
         return super::cluster::rollback_cluster(obs, source, target, run_id, on_failure);
     }
     let nodes = target_nodes(obs, target)?;

@@ -2,21 +2,67 @@
 //! each instance of the target tree right now, whatever point an earlier run reached.
 
 use crate::error::MitosisError;
-use crate::observed::{tags, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::observed::{tags, Cluster, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
 
-/// One instance of the target tree, by its original name, with what stands for it now.
+/// What a node stands on: an instance or an Aurora cluster, known by its identifier and the
+/// tool's markers.
+pub trait Resource {
+    fn id(&self) -> &str;
+    fn is_marked(&self, role: &str, original: &str) -> bool;
+}
+
+impl Resource for Instance {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn is_marked(&self, role: &str, original: &str) -> bool {
+        Instance::is_marked(self, role, original)
+    }
+}
+
+impl Resource for Cluster {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn is_marked(&self, role: &str, original: &str) -> bool {
+        Cluster::is_marked(self, role, original)
+    }
+}
+
+/// One resource of the target (an instance of its tree, or its cluster), by its original
+/// name, with what stands for it now.
 #[derive(Debug)]
-pub struct Node {
+pub struct Node<R = Instance> {
     pub name: String,
     pub parent: Option<String>,
     pub children: Vec<String>,
-    /// The instance with the old data: `name` itself, or `old-name` once retired.
-    pub original: Option<Instance>,
+    /// The resource with the old data: `name` itself, or `old-name` once retired.
+    pub original: Option<R>,
     /// The clone: `temp-name`, or `name` itself once swapped in.
-    pub replacement: Option<Instance>,
+    pub replacement: Option<R>,
 }
 
-impl Node {
+/// Which resources stand for `target` now, found by `get` under the target's three names: the
+/// original (the target, or old-target marked as its retiree) and the clone (temp-target, or
+/// the target once swapped in, marked as its clone).
+pub fn stand_ins<'a, R: Resource>(
+    target: &str,
+    get: impl Fn(&str) -> Option<&'a R>,
+) -> (Option<&'a R>, Option<&'a R>) {
+    let is_clone = |r: &R| r.is_marked(tags::ROLE_TEMP, target);
+    let at_target = get(target);
+    let original = match at_target {
+        Some(t) if !is_clone(t) => Some(t),
+        _ => get(&format!("{OLD_PREFIX}{target}")).filter(|o| o.is_marked(tags::ROLE_OLD, target)),
+    };
+    let clone = match at_target {
+        Some(t) if is_clone(t) => Some(t),
+        _ => get(&format!("{TEMP_PREFIX}{target}")).filter(|c| is_clone(c)),
+    };
+    (original, clone)
+}
+
+impl<R: Resource> Node<R> {
     pub fn temp(&self) -> String {
         format!("{TEMP_PREFIX}{}", self.name)
     }
@@ -25,17 +71,19 @@ impl Node {
     }
     /// Where the target's own attributes are read from: the original while it exists,
     /// otherwise the clone that was built with them.
-    pub fn attributes(&self) -> &Instance {
+    pub fn attributes(&self) -> &R {
         self.original
             .as_ref()
             .or(self.replacement.as_ref())
-            .expect("a node is built from an instance")
+            .expect("a node is built from a resource")
     }
     pub fn swapped(&self) -> bool {
-        self.replacement.as_ref().is_some_and(|c| c.id == self.name)
+        self.replacement
+            .as_ref()
+            .is_some_and(|c| c.id() == self.name)
     }
     pub fn retired(&self) -> bool {
-        self.original.as_ref().is_none_or(|o| o.id != self.name)
+        self.original.as_ref().is_none_or(|o| o.id() != self.name)
     }
 }
 
@@ -46,21 +94,8 @@ impl Node {
 /// original is whole until cleanup starts, and the clone is whole by then, so the larger of
 /// the two has the shape.
 pub fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisError> {
-    let old_target = format!("{OLD_PREFIX}{target}");
-    let temp_target = format!("{TEMP_PREFIX}{target}");
     let target_inst = obs.get(target);
-    let is_clone = |i: &Instance| i.is_marked(tags::ROLE_TEMP, target);
-
-    let original_root = match target_inst {
-        Some(t) if !is_clone(t) => Some(t),
-        _ => obs
-            .get(&old_target)
-            .filter(|o| o.is_marked(tags::ROLE_OLD, target)),
-    };
-    let clone_root = match target_inst {
-        Some(t) if is_clone(t) => Some(t),
-        _ => obs.get(&temp_target).filter(|t| is_clone(t)),
-    };
+    let (original_root, clone_root) = stand_ins(target, |id| obs.get(id));
     if original_root.or(clone_root).is_none() {
         return Err(MitosisError::bad_input(format!(
             "target instance {target:?} was not found in {}: check --target and the region",
