@@ -5,12 +5,13 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stack_mitosis::aws::credentials::{CLI_SESSION_NAME, DEFAULT_ROLE_DURATION_SECONDS};
-use stack_mitosis::aws::{AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
+use stack_mitosis::aws::{AwsSettings, RdsWrite, SdkRds, DEFAULT_MAX_ATTEMPTS};
 use stack_mitosis::error::MitosisError;
 use stack_mitosis::notify::{with_notifier, NotifySettings};
 use stack_mitosis::plan::{LatencyModel, OnFailure, SourceTime};
 use stack_mitosis::refresh::{
-    defaults, execute, load_latency, new_run_id, observe_and_plan, ApplyOptions, RefreshOptions,
+    defaults, execute, load_latency, new_run_id, observe_and_plan, Apis, ApplyOptions,
+    RefreshOptions,
 };
 use stack_mitosis::render::{plan_text, render_plan, report_text, Format, TextProgress};
 use std::io::IsTerminal;
@@ -220,6 +221,23 @@ pub struct RefreshArgs {
     /// in as before.
     #[arg(long, value_name = "ARN")]
     pub master_password_secret: Option<String>,
+    /// The source is in another AWS account: it is read, and its snapshot prepared and shared,
+    /// with this role (assumed with the credentials the target uses); everything else with
+    /// the target account's credentials.
+    #[arg(long, value_name = "ARN")]
+    pub source_role_arn: Option<String>,
+    /// The source account's credentials from this AWS profile (with --source-role-arn: the
+    /// profile that assumes the role).
+    #[arg(long, value_name = "NAME")]
+    pub source_profile: Option<String>,
+    /// Cross-account, encrypted source: the customer-managed KMS key (in the source account,
+    /// its key policy allowing the target account) the shared copy is encrypted with.
+    #[arg(long, value_name = "KEY")]
+    pub source_kms_key_id: Option<String>,
+    /// Cross-account, encrypted source: the target account's KMS key for its own copy
+    /// (default: the target's key).
+    #[arg(long, value_name = "KEY")]
+    pub kms_key_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -247,7 +265,40 @@ impl RefreshArgs {
             keep_snapshot: self.keep_snapshot,
             source_time: self.source_time,
             master_password_secret: self.master_password_secret.clone(),
+            source_kms_key_id: self.source_kms_key_id.clone(),
+            kms_key_id: self.kms_key_id.clone(),
         }
+    }
+
+    /// The source account's API, when the source is in another account: its profile, or its
+    /// role assumed with the target's credentials (or the profile's).
+    async fn source_api(&self, settings: &AwsSettings) -> Result<Option<SdkRds>, MitosisError> {
+        use stack_mitosis::aws::credentials::{assume_role, RoleRequest};
+        if self.source_role_arn.is_none() && self.source_profile.is_none() {
+            return Ok(None);
+        }
+        let mut source = settings.clone();
+        if self.source_profile.is_some() {
+            source.profile = self.source_profile.clone();
+            source.credentials = None;
+        }
+        if let Some(arn) = &self.source_role_arn {
+            let role = RoleRequest {
+                role_arn: arn.clone(),
+                mfa_serial: None,
+                session_name: format!("{CLI_SESSION_NAME}-source"),
+                duration_seconds: DEFAULT_ROLE_DURATION_SECONDS,
+                source_profile: None,
+            };
+            let credentials = assume_role(&source, &role, None).await.map_err(|e| {
+                MitosisError::bad_input(format!(
+                    "cannot assume --source-role-arn {arn}: {e}; check that role's trust policy allows the identity this run uses (the target account's, or --source-profile's) to sts:AssumeRole"
+                ))
+            })?;
+            source.profile = None;
+            source.credentials = Some(credentials);
+        }
+        Ok(Some(SdkRds::connect(&source).await))
     }
 }
 
@@ -334,7 +385,9 @@ async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
-    let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
+    let source = args.refresh.source_api(settings).await?;
+    let (_, plan) =
+        observe_and_plan(apis(&api, source.as_ref()).read(), &request, &latency).await?;
     let format = match args.format {
         Some(f) => f.into(),
         None if std::io::stdout().is_terminal() => Format::Text,
@@ -347,8 +400,14 @@ async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError
 async fn iam_policy(settings: &AwsSettings, args: RefreshArgs) -> Result<(), MitosisError> {
     let request = args.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
-    let (observed, plan) = observe_and_plan(&api, &request, &LatencyModel::default()).await?;
-    let policy = stack_mitosis::iam::policy(&plan, &observed.account);
+    let source = args.source_api(settings).await?;
+    let (observed, plan) = observe_and_plan(
+        apis(&api, source.as_ref()).read(),
+        &request,
+        &LatencyModel::default(),
+    )
+    .await?;
+    let policy = stack_mitosis::iam::policies(&plan, &observed);
     println!(
         "{}",
         serde_json::to_string_pretty(&policy).unwrap_or_default()
@@ -413,7 +472,9 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
-    let (_, plan) = observe_and_plan(&api, &request, &latency).await?;
+    let source = args.refresh.source_api(settings).await?;
+    let (_, plan) =
+        observe_and_plan(apis(&api, source.as_ref()).read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
     if !plan.has_work() {
         eprintln!("nothing to do");
@@ -424,11 +485,27 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
         ))?;
     }
     let (report, result) = with_notifier(args.notify_settings(), &TextProgress, async |sink| {
-        execute(&api, &request, &plan, &options, latency, sink).await
+        execute(
+            apis(&api, source.as_ref()),
+            &request,
+            &plan,
+            &options,
+            latency,
+            sink,
+        )
+        .await
     })
     .await;
     show_report(&args, report.as_ref());
     result
+}
+
+/// The target's API, and the source account's when it is another.
+fn apis<'a>(api: &'a SdkRds, source: Option<&'a SdkRds>) -> Apis<'a, dyn RdsWrite> {
+    Apis {
+        target: api,
+        source: source.map(|s| s as &dyn RdsWrite),
+    }
 }
 
 /// The run report on stdout, and in `--report-json FILE` when given.
@@ -475,7 +552,11 @@ async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), Mitosis
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
     let api = SdkRds::connect(settings).await;
-    let Some(plan) = stack_mitosis::refresh::plan_rollback(&api, &request, &latency).await? else {
+    let source = args.refresh.source_api(settings).await?;
+    let accounts = apis(&api, source.as_ref());
+    let Some(plan) =
+        stack_mitosis::refresh::plan_rollback(accounts.read(), &request, &latency).await?
+    else {
         eprintln!(
             "nothing to roll back: {} carries no unfinished refresh",
             request.target
@@ -490,7 +571,7 @@ async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), Mitosis
         ))?;
     }
     let (report, result) = with_notifier(args.notify_settings(), &TextProgress, async |sink| {
-        stack_mitosis::refresh::execute_rollback(&api, &plan, &options, latency, sink).await
+        stack_mitosis::refresh::execute_rollback(accounts, &plan, &options, latency, sink).await
     })
     .await;
     show_report(&args, report.as_ref());

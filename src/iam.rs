@@ -5,9 +5,9 @@
 //! says (`Op::grants`). The source tree appears in a mutating statement only as the
 //! replication or snapshot source.
 
-use crate::observed::AccountInfo;
-use crate::plan::ops::GrantContext;
-use crate::plan::Plan;
+use crate::observed::{AccountInfo, Observed};
+use crate::plan::ops::{kms_arn, GrantContext, KMS_COPY_ACTIONS};
+use crate::plan::{Account, CopyFor, Op, Plan, SnapshotOp};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,14 +42,71 @@ fn sid(action: &str) -> String {
         .collect()
 }
 
+/// What `iam-policy` prints: the policy of the one account, or for a cross-account plan
+/// `{"target": policy, "source": policy, "source_key_policy_statement": statement}` (the last
+/// one null when the source is not encrypted).
+pub fn policies(plan: &Plan, observed: &Observed) -> Value {
+    let Some(src) = observed.source_account.as_deref() else {
+        return policy(plan, &observed.account);
+    };
+    let source_key = source_key(plan).map(|k| kms_arn(&k, &src.account));
+    json!({
+        "target": account_policy(plan, &observed.account, Account::Target, source_key.as_deref()),
+        "source": account_policy(plan, &src.account, Account::Source, None),
+        "source_key_policy_statement": source_key.map(|_| key_policy_statement(&observed.account)),
+    })
+}
+
+/// The key the source account's transfer copy is encrypted with, as the plan says.
+fn source_key(plan: &Plan) -> Option<String> {
+    plan.steps.iter().find_map(|s| match &s.op {
+        Op::Snapshot(SnapshotOp::Copy {
+            kms_key_id: Some(key),
+            purpose: CopyFor::Transfer,
+            ..
+        })
+        | Op::ClusterSnapshot(SnapshotOp::Copy {
+            kms_key_id: Some(key),
+            purpose: CopyFor::Transfer,
+            ..
+        }) => Some(key.clone()),
+        _ => None,
+    })
+}
+
+/// The statement the source account's customer-managed key needs in its key policy so that
+/// the target account can copy a snapshot encrypted with it (`Resource: *` in a key policy
+/// means this key).
+fn key_policy_statement(target: &AccountInfo) -> Value {
+    json!({
+        "Sid": "AllowStackMitosisTargetAccount",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:{}:iam::{}:root", target.partition, target.account) },
+        "Action": KMS_COPY_ACTIONS,
+        "Resource": "*",
+    })
+}
+
+/// The least-privilege policy for one account of the plan.
 pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
+    account_policy(plan, account, Account::Target, None)
+}
+
+fn account_policy(
+    plan: &Plan,
+    account: &AccountInfo,
+    side: Account,
+    shared_key: Option<&str>,
+) -> Value {
     let ctx = GrantContext {
         account,
         source: &plan.source,
+        target: &plan.target,
         kind: plan.kind,
+        shared_key,
     };
     let mut grants = Grants::default();
-    for step in &plan.steps {
+    for step in plan.steps.iter().filter(|s| s.account == side) {
         step.op.grants(&step.resource, &ctx, &mut grants);
     }
     let db = account.arn("db:*");

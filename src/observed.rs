@@ -424,6 +424,11 @@ pub struct Observed {
     /// instance, cluster snapshots of a source cluster (`instance_id` is then the cluster).
     pub snapshots: Vec<Snapshot>,
     pub account: AccountInfo,
+    /// A cross-account refresh: the source's account as its own credentials see it (the
+    /// source, and its snapshots including the tool's transfer copies). `snapshots` above then
+    /// holds the target account's copies of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<Box<Observed>>,
 }
 
 impl Observed {
@@ -433,7 +438,25 @@ impl Observed {
             clusters: BTreeMap::new(),
             snapshots,
             account,
+            source_account: None,
         }
+    }
+
+    /// The same state with the source in another account, observed there.
+    pub fn with_source_account(mut self, source: Observed) -> Self {
+        self.source_account = Some(Box::new(source));
+        self
+    }
+
+    /// The snapshots of both accounts (the target's own copies, and the source's).
+    pub fn own_snapshots(&self) -> impl Iterator<Item = &Snapshot> {
+        let source = self.source_account.as_ref().map(|s| &s.snapshots);
+        self.snapshots.iter().chain(source.into_iter().flatten())
+    }
+
+    /// Where the source lives: its own account's state in a cross-account refresh, else this.
+    pub fn source_view(&self) -> &Observed {
+        self.source_account.as_deref().unwrap_or(self)
     }
 
     /// The same state with these clusters.

@@ -48,6 +48,10 @@ pub struct RefreshOptions {
     pub source_time: Option<SourceTime>,
     /// `--master-password-secret`: the secret with the target's master password.
     pub master_password_secret: Option<String>,
+    /// `--source-kms-key-id`: cross-account, the key of the source account's transfer copy.
+    pub source_kms_key_id: Option<String>,
+    /// `--kms-key-id`: cross-account, the key of the target account's copy.
+    pub kms_key_id: Option<String>,
 }
 
 /// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
@@ -98,6 +102,13 @@ impl RefreshOptions {
             .master_password_secret
             .clone()
             .filter(|s| !s.trim().is_empty());
+        let key = |k: &Option<String>| {
+            k.clone()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+        };
+        request.source_kms_key_id = key(&self.source_kms_key_id);
+        request.kms_key_id = key(&self.kms_key_id);
         Ok(request)
     }
 }
@@ -233,14 +244,57 @@ pub fn load_latency(path: Option<&std::path::Path>) -> Result<LatencyModel, Mito
     })
 }
 
-/// Reads the account and plans, with the expected duration under `latency`: the one path
+/// The AWS access of a refresh: the target's account, and the source's when the source lives
+/// in another one (`--source-role-arn`). `Apis<dyn RdsRead>` for planning (read-only by type),
+/// `Apis<dyn RdsWrite>` for applying.
+pub struct Apis<'a, T: ?Sized> {
+    pub target: &'a T,
+    pub source: Option<&'a T>,
+}
+
+impl<T: ?Sized> Clone for Apis<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ?Sized> Copy for Apis<'_, T> {}
+
+impl<'a, T: ?Sized> Apis<'a, T> {
+    /// One account for everything.
+    pub fn one(api: &'a T) -> Self {
+        Apis {
+            target: api,
+            source: None,
+        }
+    }
+}
+
+impl<'a> Apis<'a, dyn RdsWrite> {
+    /// The same accounts, for reading.
+    pub fn read(self) -> Apis<'a, dyn RdsRead> {
+        Apis {
+            target: self.target,
+            source: self.source.map(|s| s as &dyn RdsRead),
+        }
+    }
+}
+
+/// Reads the account(s) and plans, with the expected duration under `latency`: the one path
 /// `plan`, `apply`, `iam-policy` and the Action share. Read-only by type.
 pub async fn observe_and_plan(
-    api: &dyn RdsRead,
+    apis: Apis<'_, dyn RdsRead>,
     request: &PlanRequest,
     latency: &LatencyModel,
 ) -> Result<(Observed, Plan), MitosisError> {
-    let observed = observe(api, &request.source, &request.target).await?;
+    let api = apis.target;
+    if apis.source.is_none()
+        && (request.source_kms_key_id.is_some() || request.kms_key_id.is_some())
+    {
+        return Err(MitosisError::bad_input(
+            "--source-kms-key-id and --kms-key-id encrypt the snapshot copies of a cross-account refresh: give --source-role-arn or --source-profile for the source's account, or leave them out",
+        ));
+    }
+    let observed = observe(api, apis.source, &request.source, &request.target).await?;
     if let Some(arn) = &request.master_password_secret {
         // Read now, so that a secret the run could not use stops it before any change.
         let value = api.secret_value(arn).await.map_err(|e| {
@@ -254,7 +308,13 @@ pub async fn observe_and_plan(
             ))
         })?;
     }
-    let plan = plan(&observed, request)?.with_eta(latency);
+    let mut plan = plan(&observed, request)?.with_eta(latency);
+    if apis.source.is_some() && observed.source_account.is_none() {
+        plan.notes.push(format!(
+            "the source role's account is the target's ({}): --source-role-arn is not needed, and the refresh runs within the one account",
+            observed.account.account
+        ));
+    }
     Ok((observed, plan))
 }
 
@@ -263,7 +323,7 @@ pub async fn observe_and_plan(
 /// may be stale: plan again (a few times at most) before anything runs. The report is there
 /// whenever the run started; the error says how it ended otherwise.
 pub async fn execute(
-    api: &dyn RdsWrite,
+    apis: Apis<'_, dyn RdsWrite>,
     request: &PlanRequest,
     plan: &Plan,
     options: &ApplyOptions,
@@ -275,7 +335,7 @@ pub async fn execute(
     }
     let mut plan = plan.clone();
     for _ in 0..defaults::REPLANS {
-        let outcome = Executor::new(api, options.exec_config(latency.clone()), sink)
+        let outcome = executor(apis, options.exec_config(latency.clone()), sink)
             .apply(&plan)
             .await;
         if !matches!(outcome.error, Some(ExecError::Replan)) {
@@ -283,7 +343,7 @@ pub async fn execute(
         }
         // The executor gave the lock back: plan from what the other run left, then take it.
         tracing::warn!("another run held the lock until now: planning again");
-        plan = match observe_and_plan(api, request, &latency).await {
+        plan = match observe_and_plan(apis.read(), request, &latency).await {
             Ok((_, p)) => p,
             Err(e) => return (None, Err(e)),
         };
@@ -305,11 +365,11 @@ pub async fn execute(
 /// refresh is on the target. Refused once the old instances are being deleted (the new
 /// environment is in place: finish it with `apply`) or while an instance is mid-change.
 pub async fn plan_rollback(
-    api: &dyn RdsRead,
+    apis: Apis<'_, dyn RdsRead>,
     request: &PlanRequest,
     latency: &LatencyModel,
 ) -> Result<Option<Plan>, MitosisError> {
-    let (observed, forward) = observe_and_plan(api, request, latency).await?;
+    let (observed, forward) = observe_and_plan(apis, request, latency).await?;
     if !forward.resuming {
         return Ok(None);
     }
@@ -353,13 +413,13 @@ pub async fn plan_rollback(
 
 /// Carries out a rollback plan (`plan_rollback`) under the lock.
 pub async fn execute_rollback(
-    api: &dyn RdsWrite,
+    apis: Apis<'_, dyn RdsWrite>,
     rollback: &Plan,
     options: &ApplyOptions,
     latency: LatencyModel,
     sink: &dyn EventSink,
 ) -> (Option<RunReport>, Result<(), MitosisError>) {
-    let outcome = Executor::new(api, options.exec_config(latency), sink)
+    let outcome = executor(apis, options.exec_config(latency), sink)
         .apply(rollback)
         .await;
     match (&outcome.error, outcome.report.result) {
@@ -371,6 +431,19 @@ pub async fn execute_rollback(
             )),
         ),
         _ => finish(outcome),
+    }
+}
+
+/// The executor over the refresh's account(s).
+fn executor<'a>(
+    apis: Apis<'a, dyn RdsWrite>,
+    config: ExecConfig,
+    sink: &'a dyn EventSink,
+) -> Executor<'a> {
+    let executor = Executor::new(apis.target, config, sink);
+    match apis.source {
+        Some(source) => executor.with_source_account(source),
+        None => executor,
     }
 }
 

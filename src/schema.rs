@@ -20,6 +20,9 @@ pub struct PlanDoc {
     /// What to know before applying (e.g. the engine version will change).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// A cross-account plan: the source's and the target's account ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<crate::plan::Accounts>,
     /// Expected duration of the remaining steps and the longest time an endpoint is without
     /// an instance, in seconds, from the latency model.
     pub eta: Option<Eta>,
@@ -39,6 +42,9 @@ pub struct StepDoc {
     pub depends_on: Vec<String>,
     /// Why the step is already done; null when it will run.
     pub skip: Option<String>,
+    /// A cross-account plan: `source` or `target`, the account the step is made in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 fn instance_kind() -> String {
@@ -56,6 +62,7 @@ impl PlanDoc {
             run_id: plan.run_id.clone(),
             resuming: plan.resuming,
             notes: plan.notes.clone(),
+            accounts: plan.accounts.clone(),
             eta: plan.eta,
             steps: plan
                 .steps
@@ -68,6 +75,10 @@ impl PlanDoc {
                     params: s.op.params(&s.resource),
                     depends_on: s.depends_on.iter().map(ToString::to_string).collect(),
                     skip: s.skip.clone(),
+                    account: plan
+                        .accounts
+                        .as_ref()
+                        .map(|_| s.account.as_str().to_string()),
                 })
                 .collect(),
         }

@@ -84,6 +84,24 @@ pub trait RdsWrite: RdsRead {
         tags: &[Tag],
     ) -> Result<(), MitosisError>;
     async fn delete_snapshot(&self, of: SnapshotOf, snapshot_id: &str) -> Result<(), MitosisError>;
+    /// CopyDBSnapshot (or CopyDBClusterSnapshot) of `from`, an identifier or a shared
+    /// snapshot's ARN, to `snapshot_id`, encrypted with `kms_key_id` when given.
+    async fn copy_snapshot(
+        &self,
+        of: SnapshotOf,
+        from: &str,
+        snapshot_id: &str,
+        kms_key_id: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<(), MitosisError>;
+    /// ModifyDBSnapshotAttribute `restore`: shares the snapshot with `account`, or stops.
+    async fn share_snapshot(
+        &self,
+        of: SnapshotOf,
+        snapshot_id: &str,
+        account: &str,
+        share: bool,
+    ) -> Result<(), MitosisError>;
     /// RestoreDBInstanceToPointInTime of `source` into `id`.
     async fn restore_to_point_in_time(
         &self,

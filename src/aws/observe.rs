@@ -10,10 +10,46 @@ use std::collections::BTreeSet;
 /// Every instance and cluster, the tags of those that matter (the source's tree, the target's
 /// tree and every temp-/old- instance that may belong to it; for clusters, the four clusters
 /// and their members), and the source's snapshots.
+///
+/// With `source_api` (a cross-account refresh), the source is read in its own account, and
+/// the target account's snapshots of the source (the tool's copies) in this one. When both
+/// turn out to be one account, the state is that of one account.
 pub async fn observe(
+    api: &dyn RdsRead,
+    source_api: Option<&dyn RdsRead>,
+    source: &str,
+    target: &str,
+) -> Result<Observed, MitosisError> {
+    let Some(source_api) = source_api else {
+        return observe_account(api, source, target, None).await;
+    };
+    let src = observe_account(source_api, source, target, None).await?;
+    let of = snapshots_of(&src, source).unwrap_or(SnapshotOf::Instance);
+    let obs = observe_account(api, source, target, Some(of)).await?;
+    if src.account.account == obs.account.account {
+        return Ok(obs);
+    }
+    Ok(obs.with_source_account(src))
+}
+
+/// Whose snapshots the source has, when it exists in this state.
+fn snapshots_of(obs: &Observed, source: &str) -> Option<SnapshotOf> {
+    if obs.clusters.contains_key(source) {
+        Some(SnapshotOf::Cluster)
+    } else {
+        obs.instances
+            .contains_key(source)
+            .then_some(SnapshotOf::Instance)
+    }
+}
+
+/// One account's state; `of` says whose snapshots of `source` to read when the source is
+/// not in this account.
+async fn observe_account(
     api: &dyn RdsRead,
     source: &str,
     target: &str,
+    of: Option<SnapshotOf>,
 ) -> Result<Observed, MitosisError> {
     let instances = api.describe_instances().await?;
     let account = instances
@@ -68,14 +104,7 @@ pub async fn observe(
             inst.tags = tags;
         }
     }
-    let of = if obs.clusters.contains_key(source) {
-        Some(SnapshotOf::Cluster)
-    } else {
-        obs.instances
-            .contains_key(source)
-            .then_some(SnapshotOf::Instance)
-    };
-    if let Some(of) = of {
+    if let Some(of) = of.or_else(|| snapshots_of(&obs, source)) {
         obs.snapshots = api.describe_snapshots(of, source).await?;
         // The tool's own fresh snapshots say which run took them.
         for snap in obs.snapshots.iter_mut() {

@@ -531,6 +531,80 @@ impl RdsWrite for SdkRds {
         }
     }
 
+    async fn copy_snapshot(
+        &self,
+        of: SnapshotOf,
+        from: &str,
+        snapshot_id: &str,
+        kms_key_id: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<(), MitosisError> {
+        let key = kms_key_id.map(str::to_string);
+        match of {
+            SnapshotOf::Instance => self
+                .client
+                .copy_db_snapshot()
+                .source_db_snapshot_identifier(from)
+                .target_db_snapshot_identifier(snapshot_id)
+                .set_kms_key_id(key)
+                .set_tags(sdk_tags(tags))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("CopyDBSnapshot", e)),
+            SnapshotOf::Cluster => self
+                .client
+                .copy_db_cluster_snapshot()
+                .source_db_cluster_snapshot_identifier(from)
+                .target_db_cluster_snapshot_identifier(snapshot_id)
+                .set_kms_key_id(key)
+                .set_tags(sdk_tags(tags))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("CopyDBClusterSnapshot", e)),
+        }
+    }
+
+    async fn share_snapshot(
+        &self,
+        of: SnapshotOf,
+        snapshot_id: &str,
+        account: &str,
+        share: bool,
+    ) -> Result<(), MitosisError> {
+        let values = Some(vec![account.to_string()]);
+        let (add, remove) = if share {
+            (values, None)
+        } else {
+            (None, values)
+        };
+        match of {
+            SnapshotOf::Instance => self
+                .client
+                .modify_db_snapshot_attribute()
+                .db_snapshot_identifier(snapshot_id)
+                .attribute_name("restore")
+                .set_values_to_add(add)
+                .set_values_to_remove(remove)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("ModifyDBSnapshotAttribute", e)),
+            SnapshotOf::Cluster => self
+                .client
+                .modify_db_cluster_snapshot_attribute()
+                .db_cluster_snapshot_identifier(snapshot_id)
+                .attribute_name("restore")
+                .set_values_to_add(add)
+                .set_values_to_remove(remove)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error("ModifyDBClusterSnapshotAttribute", e)),
+        }
+    }
+
     async fn restore_to_point_in_time(
         &self,
         id: &str,

@@ -87,6 +87,9 @@ pub struct ExecConfig {
 
 pub struct Executor<'a> {
     api: &'a dyn RdsWrite,
+    /// A cross-account refresh: the source account, for the steps made there (its snapshot's
+    /// preparation, sharing and removal), with a poller of its own.
+    source: Option<(&'a dyn RdsWrite, Poller<'a>)>,
     config: ExecConfig,
     sink: &'a dyn EventSink,
     report: ReportBuilder,
@@ -111,12 +114,35 @@ impl<'a> Executor<'a> {
         let poller = Poller::new(api, config.poll);
         Executor {
             api,
+            source: None,
             config,
             sink,
             report: ReportBuilder::default(),
             poller,
             changed: Default::default(),
             held_lock: Default::default(),
+        }
+    }
+
+    /// The executor of a cross-account refresh: steps in the source account go through `api`.
+    pub fn with_source_account(mut self, api: &'a dyn RdsWrite) -> Self {
+        self.source = Some((api, Poller::new(api, self.config.poll)));
+        self
+    }
+
+    /// The API and poller of the account a step is made in.
+    fn account(&self, account: crate::plan::Account) -> (&'a dyn RdsWrite, &Poller<'a>) {
+        match (account, &self.source) {
+            (crate::plan::Account::Source, Some((api, poller))) => (*api, poller),
+            _ => (self.api, &self.poller),
+        }
+    }
+
+    /// The source account's poll loop, when there is one.
+    async fn run_source_poller(&self) {
+        match &self.source {
+            Some((_, poller)) => poller.run().await,
+            None => std::future::pending().await,
         }
     }
 
@@ -134,6 +160,7 @@ impl<'a> Executor<'a> {
         tokio::select! {
             outcome = self.apply_steps(plan) => outcome,
             _ = self.poller.run() => unreachable!("the poll loop never ends"),
+            _ = self.run_source_poller() => unreachable!("the poll loop never ends"),
             _ = self.heartbeat(plan) => unreachable!("the heartbeat never ends"),
         }
     }

@@ -14,6 +14,9 @@ impl Executor<'_> {
     pub(super) async fn roll_back(&self, plan: &Plan) -> Result<(), ExecError> {
         self.poller
             .set_timeout(self.config.rollback_timeout, "--rollback-timeout");
+        if let Some((_, poller)) = &self.source {
+            poller.set_timeout(self.config.rollback_timeout, "--rollback-timeout");
+        }
         // Renames and creates may still be in flight: plan from a quiet state.
         let observed = self.quiet_state(plan).await?;
         let rollback = crate::plan::rollback(
@@ -112,7 +115,11 @@ impl Executor<'_> {
                     },
                 )
                 .await?;
-            let observed = crate::aws::observe(self.api, &plan.source, &plan.target)
+            let source_api = self
+                .source
+                .as_ref()
+                .map(|(api, _)| *api as &dyn crate::aws::RdsRead);
+            let observed = crate::aws::observe(self.api, source_api, &plan.source, &plan.target)
                 .await
                 .map_err(ExecError::Aws)?;
             // One of ours under neither its marked name nor its original one is mid-rename.

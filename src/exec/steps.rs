@@ -44,11 +44,11 @@ impl Executor<'_> {
             Op::Instance(op) => self.run_instance_op(plan, id, op, expect).await,
             Op::Cluster(op) => self.run_cluster_op(plan, id, op, expect).await,
             Op::Snapshot(op) => {
-                self.run_snapshot_op(plan, id, op, SnapshotOf::Instance)
+                self.run_snapshot_op(plan, step, op, SnapshotOf::Instance)
                     .await
             }
             Op::ClusterSnapshot(op) => {
-                self.run_snapshot_op(plan, id, op, SnapshotOf::Cluster)
+                self.run_snapshot_op(plan, step, op, SnapshotOf::Cluster)
                     .await
             }
             Op::Command(op) => self.run_command(plan, id, op).await,
@@ -251,8 +251,13 @@ impl Executor<'_> {
                 let snapshot_id = snapshot_id.as_deref().ok_or_else(|| {
                     ExecError::Refused(format!("the restore of {id} names no snapshot"))
                 })?;
-                self.wait_snapshot(SnapshotOf::Instance, snapshot_id, Duration::ZERO)
-                    .await?;
+                wait_snapshot(
+                    &self.poller,
+                    SnapshotOf::Instance,
+                    snapshot_id,
+                    Duration::ZERO,
+                )
+                .await?;
                 self.note_change(&[id]);
                 self.api
                     .restore_from_snapshot(id, snapshot_id, attrs)
@@ -373,42 +378,92 @@ impl Executor<'_> {
     async fn run_snapshot_op(
         &self,
         plan: &Plan,
-        source: &str,
+        step: &Step,
         op: &SnapshotOp,
         of: SnapshotOf,
     ) -> Result<(), ExecError> {
+        let resource = step.resource.as_str();
+        let (api, poller) = self.account(step.account);
+        let expect = Duration::from_secs_f64(op.expected(&self.config.latency));
         match op {
             SnapshotOp::Create {
                 snapshot_id,
                 tags: marker_tags,
             } => {
-                match of {
-                    SnapshotOf::Instance => self.settle(source).await.map(drop)?,
-                    SnapshotOf::Cluster => self.settle_cluster(source).await.map(drop)?,
-                }
-                let exists = self
-                    .api
+                // Nothing is asked of a busy source (in its own account's view).
+                let watched = match of {
+                    SnapshotOf::Instance => Watched::Instance(resource.to_string()),
+                    SnapshotOf::Cluster => Watched::Cluster(resource.to_string()),
+                };
+                poller
+                    .wait(
+                        &[watched],
+                        Duration::ZERO,
+                        &format!("{resource} to be available"),
+                        &|seen| match of {
+                            SnapshotOf::Instance => seen.instance(resource).is_some_and(settled),
+                            SnapshotOf::Cluster => {
+                                seen.cluster(resource).is_some_and(cluster_settled)
+                            }
+                        },
+                    )
+                    .await?;
+                let exists = api
                     .describe_snapshot(of, snapshot_id)
                     .await
                     .map_err(aws)?
                     .is_some();
                 if !exists {
-                    self.api
-                        .create_snapshot(of, source, snapshot_id, marker_tags)
+                    api.create_snapshot(of, resource, snapshot_id, marker_tags)
                         .await
                         .map_err(aws)?;
                 }
-                let expect = Duration::from_secs_f64(op.expected(&self.config.latency));
-                self.wait_snapshot(of, snapshot_id, expect).await
+                wait_snapshot(poller, of, snapshot_id, expect).await
+            }
+            SnapshotOp::Copy {
+                from,
+                snapshot_id,
+                kms_key_id,
+                tags: marker_tags,
+                ..
+            } => {
+                let exists = api
+                    .describe_snapshot(of, snapshot_id)
+                    .await
+                    .map_err(aws)?
+                    .is_some();
+                if !exists {
+                    api.copy_snapshot(of, from, snapshot_id, kms_key_id.as_deref(), marker_tags)
+                        .await
+                        .map_err(aws)?;
+                }
+                wait_snapshot(poller, of, snapshot_id, expect).await
+            }
+            SnapshotOp::Share {
+                snapshot_id,
+                account,
+                share,
+            } => {
+                // Only the tool's own transfer snapshot is ever shared (or unshared).
+                match own_snapshot(api, of, snapshot_id, &plan.run_id).await? {
+                    Some(snap) => api
+                        .share_snapshot(of, &snap.id, account, *share)
+                        .await
+                        .map_err(aws),
+                    None if *share => Err(ExecError::Refused(format!(
+                        "snapshot {snapshot_id} to share does not exist"
+                    ))),
+                    None => Ok(()),
+                }
             }
             SnapshotOp::Delete { snapshot_id } => {
-                let Some(snap) = self.own_snapshot(of, snapshot_id, &plan.run_id).await? else {
+                let Some(snap) = own_snapshot(api, of, snapshot_id, &plan.run_id).await? else {
                     return Ok(());
                 };
-                self.api.delete_snapshot(of, &snap.id).await.map_err(aws)?;
+                api.delete_snapshot(of, &snap.id).await.map_err(aws)?;
                 let watched = [Watched::Snapshot(of, snapshot_id.clone())];
                 let what = format!("snapshot {snapshot_id} to be deleted");
-                self.poller
+                poller
                     .wait(&watched, Duration::ZERO, &what, &|seen| {
                         seen.snapshot(of, snapshot_id).is_none()
                     })
@@ -416,39 +471,11 @@ impl Executor<'_> {
                     .map(drop)
             }
             SnapshotOp::Unmark { snapshot_id, keys } => {
-                match self.own_snapshot(of, snapshot_id, &plan.run_id).await? {
-                    Some(snap) => self.api.remove_tags(&snap.arn, keys).await.map_err(aws),
+                match own_snapshot(api, of, snapshot_id, &plan.run_id).await? {
+                    Some(snap) => api.remove_tags(&snap.arn, keys).await.map_err(aws),
                     None => Ok(()),
                 }
             }
-        }
-    }
-
-    /// The snapshot, if it still exists, once its tags show that this run took it: the last
-    /// guard before a snapshot of production is deleted or changed.
-    async fn own_snapshot(
-        &self,
-        of: SnapshotOf,
-        snapshot_id: &str,
-        run_id: &str,
-    ) -> Result<Option<crate::observed::Snapshot>, ExecError> {
-        let Some(mut snap) = self
-            .api
-            .describe_snapshot(of, snapshot_id)
-            .await
-            .map_err(aws)?
-        else {
-            return Ok(None);
-        };
-        snap.tags = self.api.list_tags(&snap.arn).await.map_err(aws)?;
-        let ours = snap.tag(tags::ROLE) == Some(tags::ROLE_SNAPSHOT)
-            && snap.tag(tags::RUN) == Some(run_id);
-        if ours {
-            Ok(Some(snap))
-        } else {
-            Err(ExecError::Refused(format!(
-                "refusing to touch snapshot {snapshot_id}: its tags do not show that this run took it"
-            )))
         }
     }
 
@@ -588,8 +615,13 @@ impl Executor<'_> {
                 let snapshot_id = snapshot_id.as_deref().ok_or_else(|| {
                     ExecError::Refused(format!("the restore of {id} names no snapshot"))
                 })?;
-                self.wait_snapshot(SnapshotOf::Cluster, snapshot_id, Duration::ZERO)
-                    .await?;
+                wait_snapshot(
+                    &self.poller,
+                    SnapshotOf::Cluster,
+                    snapshot_id,
+                    Duration::ZERO,
+                )
+                .await?;
                 self.note_change(&[id]);
                 self.api
                     .restore_cluster_from_snapshot(id, snapshot_id, engine, engine_version, attrs)
@@ -840,23 +872,46 @@ impl Executor<'_> {
             .await?;
         Ok(seen.cluster(id).cloned().expect("the wait saw it"))
     }
+}
 
-    /// Waits until the snapshot is available (a failed snapshot fails the wait).
-    async fn wait_snapshot(
-        &self,
-        of: SnapshotOf,
-        snapshot_id: &str,
-        expect: Duration,
-    ) -> Result<(), ExecError> {
-        let watched = [Watched::Snapshot(of, snapshot_id.to_string())];
-        let what = format!("snapshot {snapshot_id} to be available");
-        self.poller
-            .wait(&watched, expect, &what, &|seen| {
-                seen.snapshot(of, snapshot_id)
-                    .is_some_and(|s| s.status == "available")
-            })
-            .await
-            .map(drop)
+/// Waits until the snapshot is available (a failed snapshot fails the wait).
+async fn wait_snapshot(
+    poller: &super::Poller<'_>,
+    of: SnapshotOf,
+    snapshot_id: &str,
+    expect: Duration,
+) -> Result<(), ExecError> {
+    let watched = [Watched::Snapshot(of, snapshot_id.to_string())];
+    let what = format!("snapshot {snapshot_id} to be available");
+    poller
+        .wait(&watched, expect, &what, &|seen| {
+            seen.snapshot(of, snapshot_id)
+                .is_some_and(|s| s.status == "available")
+        })
+        .await
+        .map(drop)
+}
+
+/// The snapshot, if it still exists, once its tags show that this run took it: the last
+/// guard before a snapshot of production is deleted, shared or changed.
+async fn own_snapshot(
+    api: &dyn crate::aws::RdsWrite,
+    of: SnapshotOf,
+    snapshot_id: &str,
+    run_id: &str,
+) -> Result<Option<crate::observed::Snapshot>, ExecError> {
+    let Some(mut snap) = api.describe_snapshot(of, snapshot_id).await.map_err(aws)? else {
+        return Ok(None);
+    };
+    snap.tags = api.list_tags(&snap.arn).await.map_err(aws)?;
+    let ours =
+        snap.tag(tags::ROLE) == Some(tags::ROLE_SNAPSHOT) && snap.tag(tags::RUN) == Some(run_id);
+    if ours {
+        Ok(Some(snap))
+    } else {
+        Err(ExecError::Refused(format!(
+            "refusing to touch snapshot {snapshot_id}: its tags do not show that this run took it"
+        )))
     }
 }
 

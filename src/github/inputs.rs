@@ -31,6 +31,8 @@ pub struct ActionInputs {
     /// How to apply, with the command line's defaults for what the Action does not expose.
     pub apply: ApplyOptions,
     pub role_to_assume: Option<String>,
+    /// The source account's role (cross-account), assumed with the same OIDC token.
+    pub source_role_to_assume: Option<String>,
     pub role_session_name: String,
     pub role_duration_seconds: i32,
     pub aws_region: Option<String>,
@@ -154,7 +156,8 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
         mode,
         refresh: refresh_options(&raw)?,
         apply: apply_options(&raw)?,
-        role_to_assume: role_arn(&raw)?,
+        role_to_assume: role_arn(&raw, "role-to-assume")?,
+        source_role_to_assume: role_arn(&raw, "source-role-to-assume")?,
         role_session_name: session_name(&raw)?,
         role_duration_seconds: raw.number(
             "role-duration-seconds",
@@ -184,6 +187,8 @@ fn refresh_options(raw: &Raw<'_>) -> Result<RefreshOptions, InputError> {
             .map(|t| SourceTime::parse(&t).map_err(|e| Raw::bad("source-time", e)))
             .transpose()?,
         master_password_secret: raw.get("master-password-secret"),
+        source_kms_key_id: raw.get("source-kms-key-id"),
+        kms_key_id: raw.get("kms-key-id"),
     })
 }
 
@@ -229,10 +234,10 @@ fn session_name(raw: &Raw<'_>) -> Result<String, InputError> {
     }
 }
 
-fn role_arn(raw: &Raw<'_>) -> Result<Option<String>, InputError> {
-    match raw.get("role-to-assume") {
+fn role_arn(raw: &Raw<'_>, input: &str) -> Result<Option<String>, InputError> {
+    match raw.get(input) {
         Some(role) if !role.starts_with("arn:") || !role.contains(":role/") => Err(Raw::bad(
-            "role-to-assume",
+            input,
             format!("{role:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
         )),
         other => Ok(other),
@@ -287,6 +292,11 @@ mod tests {
             ("INPUT_COMMENT", "sometimes", "comment"),
             ("INPUT_ROLE-DURATION-SECONDS", "60", "role-duration-seconds"),
             ("INPUT_ROLE-TO-ASSUME", "refresh-role", "role-to-assume"),
+            (
+                "INPUT_SOURCE-ROLE-TO-ASSUME",
+                "prod-role",
+                "source-role-to-assume",
+            ),
             ("INPUT_ROLE-SESSION-NAME", "has space", "role-session-name"),
             ("INPUT_ON-FAILURE", "panic", "on-failure"),
             ("INPUT_UNTIL", "restart", "until"),

@@ -12,12 +12,12 @@ mod progress;
 
 pub use env::ActionEnv;
 
-use crate::aws::{AwsSettings, SdkRds};
+use crate::aws::{AwsSettings, RdsWrite, SdkRds};
 use crate::error::{exit, MitosisError};
 use crate::notify::{with_notifier, NotifySettings};
 use crate::observed::Observed;
 use crate::plan::Plan;
-use crate::refresh::{execute, load_latency, new_run_id, observe_and_plan};
+use crate::refresh::{execute, load_latency, new_run_id, observe_and_plan, Apis};
 use crate::render::{plan_json, plan_markdown, report_markdown};
 use crate::schema::RunResult;
 use inputs::{read_inputs, ActionInputs, CommentMode, Mode};
@@ -84,13 +84,59 @@ pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
             Err(message) => return fail("Cannot assume the AWS role", &message, exit::BAD_INPUT),
         }
     }
+    // The source account's role (cross-account): the same token, the same renewal.
+    let source_settings = match &inputs.source_role_to_assume {
+        None => None,
+        Some(role) => {
+            let mut source = settings.clone();
+            let (session, duration) = (&inputs.role_session_name, inputs.role_duration_seconds);
+            match oidc::role(&env, role, session, duration, &source, mask).await {
+                Ok(p) => {
+                    source.credentials =
+                        Some(aws_credential_types::provider::SharedCredentialsProvider::new(p));
+                    Some(source)
+                }
+                Err(message) => {
+                    return fail(
+                        "Cannot assume the source AWS role",
+                        &message,
+                        exit::BAD_INPUT,
+                    )
+                }
+            }
+        }
+    };
+    let source_api = match &source_settings {
+        Some(s) => Some(SdkRds::connect(s).await),
+        None => None,
+    };
+    let accounts = Accounts {
+        settings: &settings,
+        source: source_api.as_ref(),
+    };
     let result = match inputs.mode {
-        Mode::Rollback => rollback_mode(&env, &inputs, &settings).await,
-        _ => run_mode(&env, &inputs, &settings, comment_on).await,
+        Mode::Rollback => rollback_mode(&env, &inputs, accounts).await,
+        _ => run_mode(&env, &inputs, accounts, comment_on).await,
     };
     match result {
         Ok(()) => 0,
         Err(e) => fail("stack-mitosis", &e.to_string(), e.exit_code()),
+    }
+}
+
+/// The target account's settings, and the source account's API in a cross-account refresh.
+#[derive(Clone, Copy)]
+struct Accounts<'a> {
+    settings: &'a AwsSettings,
+    source: Option<&'a SdkRds>,
+}
+
+impl<'a> Accounts<'a> {
+    fn apis(self, api: &'a SdkRds) -> Apis<'a, dyn RdsWrite> {
+        Apis {
+            target: api,
+            source: self.source.map(|s| s as &dyn RdsWrite),
+        }
     }
 }
 
@@ -99,14 +145,15 @@ pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
 async fn run_mode(
     env: &ActionEnv,
     inputs: &ActionInputs,
-    settings: &AwsSettings,
+    accounts: Accounts<'_>,
     comment_on: Option<u64>,
 ) -> Result<(), MitosisError> {
     let started = std::time::Instant::now();
     let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
-    let api = SdkRds::connect(settings).await;
-    let (observed, plan) = observe_and_plan(&api, &request, &latency).await?;
+    let api = SdkRds::connect(accounts.settings).await;
+    let apis = accounts.apis(&api);
+    let (observed, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     let mut outputs: Vec<(&str, String)> = vec![("plan", plan_json(&plan).trim_end().to_string())];
     show_plan(env, inputs, &plan, comment_on).await?;
 
@@ -116,7 +163,7 @@ async fn run_mode(
             Ok(())
         }
         Mode::IamPolicy => iam_policy(env, &plan, &observed, &mut outputs),
-        Mode::Apply => apply(env, inputs, &api, &request, &plan, latency, &mut outputs).await,
+        Mode::Apply => apply(env, inputs, apis, &request, &plan, latency, &mut outputs).await,
         Mode::Rollback => unreachable!("rollback_mode"),
     };
     write_outputs(env, started, outputs)?;
@@ -147,7 +194,7 @@ fn iam_policy(
     observed: &Observed,
     outputs: &mut Vec<(&str, String)>,
 ) -> Result<(), MitosisError> {
-    let policy = crate::iam::policy(plan, &observed.account);
+    let policy = crate::iam::policies(plan, observed);
     let text = serde_json::to_string_pretty(&policy).unwrap_or_default();
     summary(env, &format!("\n#### IAM policy\n\n```json\n{text}\n```\n"))?;
     outputs.push(("policy", text));
@@ -158,7 +205,7 @@ fn iam_policy(
 async fn apply(
     env: &ActionEnv,
     inputs: &ActionInputs,
-    api: &SdkRds,
+    apis: Apis<'_, dyn RdsWrite>,
     request: &crate::plan::PlanRequest,
     plan: &Plan,
     latency: crate::plan::LatencyModel,
@@ -167,7 +214,7 @@ async fn apply(
     let options = apply_options(env, inputs);
     let progress = ActionProgress::default();
     let (report, result) = with_notifier(notify(env, inputs), &progress, async |sink| {
-        execute(api, request, plan, &options, latency, sink).await
+        execute(apis, request, plan, &options, latency, sink).await
     })
     .await;
     progress.close();
@@ -179,14 +226,15 @@ async fn apply(
 async fn rollback_mode(
     env: &ActionEnv,
     inputs: &ActionInputs,
-    settings: &AwsSettings,
+    accounts: Accounts<'_>,
 ) -> Result<(), MitosisError> {
     let started = std::time::Instant::now();
     let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
-    let api = SdkRds::connect(settings).await;
+    let api = SdkRds::connect(accounts.settings).await;
+    let apis = accounts.apis(&api);
     let mut outputs: Vec<(&str, String)> = Vec::new();
-    let result = match crate::refresh::plan_rollback(&api, &request, &latency).await? {
+    let result = match crate::refresh::plan_rollback(apis.read(), &request, &latency).await? {
         None => {
             println!(
                 "nothing to roll back: {} carries no unfinished refresh",
@@ -204,7 +252,7 @@ async fn rollback_mode(
             let progress = ActionProgress::default();
             let options = apply_options(env, inputs);
             let (report, result) = with_notifier(notify(env, inputs), &progress, async |sink| {
-                crate::refresh::execute_rollback(&api, &plan, &options, latency, sink).await
+                crate::refresh::execute_rollback(apis, &plan, &options, latency, sink).await
             })
             .await;
             progress.close();

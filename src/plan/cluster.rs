@@ -270,17 +270,20 @@ fn check_cluster_available(c: &Cluster, what: &str) -> Result<(), MitosisError> 
 pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     validate_identifier("--source", &req.source)?;
     validate_identifier("--target", &req.target)?;
-    let source = match (obs.cluster(&req.source), obs.get(&req.source)) {
+    let src = obs.source_view();
+    let source = match (src.cluster(&req.source), src.get(&req.source)) {
         (Some(c), _) => c,
         (None, Some(i)) => return Err(instance_named(i, "--source")),
         (None, None) => {
             return Err(MitosisError::bad_input(format!(
-                "source cluster {:?} was not found in {}: check --source and the region",
-                req.source, obs.account.region
+                "source cluster {:?} was not found in {}{}: check --source and the region",
+                req.source,
+                src.account.region,
+                super::planner::in_account(obs)
             )))
         }
     };
-    if req.source == req.target {
+    if req.source == req.target && obs.source_account.is_none() {
         return Err(MitosisError::bad_input(format!(
             "--source and --target are both {:?}: the target must be a different cluster",
             req.source
@@ -317,8 +320,14 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         .filter(|c| c.mitosis_role().is_some())
         .filter_map(|c| c.tag(tags::RUN)),
     );
-    let (run_id, resuming) = run_of(runs, &obs.snapshots, &req.target, &req.run_id)?;
-    let path = if req.snapshot_path {
+    let (run_id, resuming) = run_of(runs, obs.own_snapshots(), &req.target, &req.run_id)?;
+    let hand_over = super::planner::hand_over(
+        obs,
+        req,
+        source.storage_encrypted,
+        target.kms_key_id.as_deref(),
+    )?;
+    let path = if req.snapshot_path || hand_over.is_some() {
         ClonePath::Snapshot
     } else if let Some(time) = req.source_time {
         if !resuming {
@@ -349,6 +358,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     }
     let mut notes =
         super::planner::managed_password_note(&req.target, target.managed_secret.as_deref(), req);
+    notes.extend(super::planner::accounts_note(obs));
     if source.engine_version != target.engine_version {
         notes.push(format!(
             "the clone runs {} {} (the source's version); {} runs {}: after the refresh {} runs {}",
@@ -366,6 +376,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         req,
         run_id: run_id.clone(),
         snapshots_of: SnapshotOf::Cluster,
+        hand_over,
     };
     let built = b.cluster_clone_phase(obs, &nodes, path, source)?;
     let swaps = b.cluster_swap_phases(&nodes, built);
@@ -381,6 +392,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         steps: b.steps,
         eta: None,
         notes,
+        accounts: super::planner::accounts(obs),
     };
     Ok(with_lock(plan, &req.run_id))
 }
@@ -406,14 +418,20 @@ impl Builder<'_> {
         };
         let restore_done = skip.is_some();
         let created = if path == ClonePath::Snapshot {
-            let (snapshot_id, snapshot_step) =
-                self.choose_snapshot(obs, &source.id, restore_done)?;
-            let fresh = snapshot_step.as_ref().and(snapshot_id.clone());
+            let restorable = self.snapshot_to_restore(obs, &source.id, restore_done)?;
+            // A handed-over snapshot is encrypted with the target account's key.
+            let key = match &self.hand_over {
+                Some(h) => h
+                    .target_key
+                    .as_deref()
+                    .map(|k| crate::plan::ops::kms_arn(k, &obs.account)),
+                None => source_key(source),
+            };
             let op = ClusterOp::RestoreFromSnapshot {
-                snapshot_id,
+                snapshot_id: restorable.snapshot_id.clone(),
                 engine: source.engine.clone(),
                 engine_version: source.engine_version.clone(),
-                source_key: source_key(source),
+                source_key: key,
                 attrs,
             };
             let restored = self.push(
@@ -421,12 +439,10 @@ impl Builder<'_> {
                 Phase::Clone,
                 &temp,
                 Op::Cluster(op),
-                snapshot_step.into_iter().collect(),
+                restorable.after.clone().into_iter().collect(),
                 skip.clone(),
             );
-            if let Some(id) = fresh {
-                self.release_snapshot_step(obs, &id, restored.clone(), restore_done);
-            }
+            self.release_restored(obs, restorable, restored.clone(), restore_done);
             restored
         } else {
             let op = ClusterOp::Clone {
@@ -986,5 +1002,6 @@ pub(super) fn rollback_cluster(
         steps,
         eta: None,
         notes: Vec::new(),
+        accounts: super::planner::accounts(obs),
     })
 }

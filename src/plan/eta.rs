@@ -19,6 +19,9 @@ pub struct LatencyModel {
     pub restore_snapshot: f64,
     /// CreateDBSnapshot until the snapshot is available.
     pub create_snapshot: f64,
+    /// CopyDBSnapshot until the copy is available: a full copy of the data (cross-account
+    /// refreshes copy twice, once in each account).
+    pub copy_snapshot: f64,
     /// PromoteReadReplica until the instance is a standalone primary again.
     pub promote: f64,
     /// ModifyDBInstance of parameter group / windows until applied.
@@ -51,6 +54,7 @@ impl Default for LatencyModel {
             create_replica: 900.0,
             restore_snapshot: 1200.0,
             create_snapshot: 600.0,
+            copy_snapshot: 900.0,
             promote: 300.0,
             modify: 120.0,
             backup_after_enabling: 300.0,

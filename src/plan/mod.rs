@@ -20,16 +20,18 @@ pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs, ServerlessV2Scaling};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{
-    ClusterOp, CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag,
+    ClusterOp, CommandOp, CopyFor, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp,
+    Tag,
 };
 pub use planner::{
-    final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, plan, with_lock, PlanRequest,
-    SnapshotChoice, SourceTime, FRESH_SNAPSHOT_PREFIX,
+    final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, import_snapshot_id,
+    import_snapshot_pattern, plan, transfer_snapshot_id, transfer_snapshot_pattern, with_lock,
+    PlanRequest, SnapshotChoice, SourceTime, FRESH_SNAPSHOT_PREFIX,
 };
 #[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
 pub use rollback::{rollback, OnFailure};
-pub use step::{Phase, Step, StepId, StepKind, Until};
+pub use step::{Account, Phase, Step, StepId, StepKind, Until};
 pub use validate::validate_identifier;
 
 use serde::{Deserialize, Serialize};
@@ -103,6 +105,25 @@ pub struct Plan {
     pub eta: Option<Eta>,
     /// What the user should know before applying (an engine version that will differ).
     pub notes: Vec<String>,
+    /// A cross-account refresh: the source's and the target's accounts.
+    pub accounts: Option<Accounts>,
+}
+
+/// The two AWS accounts of a cross-account refresh (their ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accounts {
+    pub source: String,
+    pub target: String,
+}
+
+impl Accounts {
+    /// The id of the account a step is made in.
+    pub fn of(&self, account: Account) -> &str {
+        match account {
+            Account::Source => &self.source,
+            Account::Target => &self.target,
+        }
+    }
 }
 
 impl Plan {

@@ -5,7 +5,9 @@
 //! belongs to; tags follow renames, so every step can tell whether it is already done.
 
 use super::attributes::{CreateAttrs, ModifyAttrs};
-use super::ops::{CommandOp, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag};
+use super::ops::{
+    CommandOp, CopyFor, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp, Tag,
+};
 use super::tree::{target_nodes, Node};
 use super::validate::{
     check_available, check_engines, check_names, check_not_protected, check_restorable,
@@ -91,6 +93,12 @@ pub struct PlanRequest {
     /// The Secrets Manager secret holding the target's master password: the clone gets it
     /// before anyone uses it, so the application logs in as before.
     pub master_password_secret: Option<String>,
+    /// Cross-account: the customer-managed key (shared with the target account) the source
+    /// account's transfer copy is encrypted with.
+    pub source_kms_key_id: Option<String>,
+    /// Cross-account: the key the target account's copy is encrypted with (default: the
+    /// target's own key).
+    pub kms_key_id: Option<String>,
 }
 
 impl PlanRequest {
@@ -109,6 +117,8 @@ impl PlanRequest {
             keep_snapshot: false,
             source_time: None,
             master_password_secret: None,
+            source_kms_key_id: None,
+            kms_key_id: None,
         }
     }
 }
@@ -119,26 +129,30 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     }
     validate_identifier("--source", &req.source)?;
     validate_identifier("--target", &req.target)?;
-    if req.source == req.target {
+    let cross = obs.source_account.is_some();
+    if req.source == req.target && !cross {
         return Err(MitosisError::bad_input(format!(
             "--source and --target are both {:?}: the target must be a different instance",
             req.source
         )));
     }
-    let source = obs.get(&req.source).ok_or_else(|| {
+    let src = obs.source_view();
+    let source = src.get(&req.source).ok_or_else(|| {
         MitosisError::bad_input(format!(
-            "source instance {:?} was not found in {}: check --source and the region",
-            req.source, obs.account.region
+            "source instance {:?} was not found in {}{}: check --source and the region",
+            req.source,
+            src.account.region,
+            in_account(obs)
         ))
     })?;
     reject_cluster_member(source, "source")?;
 
-    let source_root = obs.root_of(&req.source);
-    let source_tree = obs.tree(&source_root);
+    let source_root = src.root_of(&req.source);
+    let source_tree = src.tree(&source_root);
     let target_is_clone = obs
         .get(&req.target)
         .is_some_and(|t| t.is_marked(tags::ROLE_TEMP, &req.target));
-    if source_tree.contains(&req.target) && !target_is_clone {
+    if !cross && source_tree.contains(&req.target) && !target_is_clone {
         return Err(MitosisError::bad_input(format!(
             "source {:?} and target {:?} are in one replica tree (root {source_root:?}): the target tree is replaced and the source tree must stay untouched, so pick a target outside the source's tree",
             req.source, req.target
@@ -152,9 +166,20 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
             check_not_protected(&o.id, &o.tags)?;
         }
     }
-    let (run_id, resuming) = run_of(runs_of(&nodes), &obs.snapshots, &req.target, &req.run_id)?;
+    let (run_id, resuming) = run_of(
+        runs_of(&nodes),
+        obs.own_snapshots(),
+        &req.target,
+        &req.run_id,
+    )?;
     let root = &nodes[0];
     check_engines(source, root.attributes())?;
+    let hand_over = hand_over(
+        obs,
+        req,
+        source.storage_encrypted,
+        root.attributes().kms_key_id.as_deref(),
+    )?;
     if !resuming {
         check_available(source, "source")?;
         for node in &nodes {
@@ -167,7 +192,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
             check_restorable(source, time)?;
         }
         ClonePath::PointInTime
-    } else if req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
+    } else if cross || req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
         ClonePath::Snapshot
     } else {
         ClonePath::Replica
@@ -178,11 +203,18 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         req,
         run_id: run_id.clone(),
         snapshots_of: SnapshotOf::Instance,
+        hand_over,
     };
     let built = b.clone_phase(obs, &nodes, path, source)?;
     let swapped = b.swap_phases(&nodes, built);
     b.cleanup_phase(&nodes, swapped);
 
+    let mut notes = managed_password_note(
+        &req.target,
+        root.attributes().managed_secret.as_deref(),
+        req,
+    );
+    notes.extend(accounts_note(obs));
     let plan = Plan {
         source: req.source.clone(),
         target: req.target.clone(),
@@ -192,11 +224,8 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         resuming,
         steps: b.steps,
         eta: None,
-        notes: managed_password_note(
-            &req.target,
-            root.attributes().managed_secret.as_deref(),
-            req,
-        ),
+        notes,
+        accounts: accounts(obs),
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))
@@ -258,6 +287,100 @@ pub(super) struct Builder<'a> {
     pub(super) run_id: String,
     /// Whose snapshots the snapshot path takes and restores.
     pub(super) snapshots_of: SnapshotOf,
+    /// A cross-account refresh: how the snapshot travels.
+    pub(super) hand_over: Option<HandOver>,
+}
+
+/// How a cross-account refresh hands the source's snapshot over to the target account.
+#[derive(Debug, Clone)]
+pub(super) struct HandOver {
+    /// The target account, which the transfer snapshot is shared with.
+    pub(super) target_account: String,
+    /// The source account's transfer copy is encrypted with this key (encrypted sources).
+    pub(super) source_key: Option<String>,
+    /// The target account's copy is encrypted with this key (encrypted sources).
+    pub(super) target_key: Option<String>,
+}
+
+/// What the snapshot path restores: the snapshot, the step after which it is available, and
+/// the tool's own snapshot to let go of once the restore exists.
+pub(super) struct Restorable {
+    pub(super) snapshot_id: Option<String>,
+    pub(super) after: Option<StepId>,
+    release: Release,
+}
+
+enum Release {
+    Nothing,
+    /// The fresh snapshot (`--keep-snapshot` keeps it, unmarked).
+    Fresh(String),
+    /// The target account's copy of a shared snapshot: always deleted.
+    Import(String),
+}
+
+/// The hand-over's keys, checked before anything runs (None in a single account).
+pub(super) fn hand_over(
+    obs: &Observed,
+    req: &PlanRequest,
+    source_encrypted: bool,
+    target_key: Option<&str>,
+) -> Result<Option<HandOver>, MitosisError> {
+    let Some(src) = obs.source_account.as_deref() else {
+        return Ok(None);
+    };
+    if req.source_time.is_some() {
+        return Err(MitosisError::bad_input(format!(
+            "--source-time cannot reach a source in another account ({}): a point-in-time restore happens in the source's own account; use --snapshot fresh for current data",
+            src.account.account
+        )));
+    }
+    let (source_key, target_key) = if source_encrypted {
+        let Some(source_key) = req.source_kms_key_id.clone() else {
+            return Err(MitosisError::bad_input(format!(
+                "source {:?} is encrypted: give --source-kms-key-id, a customer-managed KMS key in account {} whose key policy allows account {} (a snapshot encrypted with the default aws/rds key can never be shared); `iam-policy` prints the key-policy statement",
+                req.source, src.account.account, obs.account.account
+            )));
+        };
+        let Some(target_key) = req.kms_key_id.clone().or(target_key.map(str::to_string)) else {
+            return Err(MitosisError::bad_input(format!(
+                "source {:?} is encrypted but target {:?} is not: give --kms-key-id, a KMS key of account {} for the target's copy of the shared snapshot",
+                req.source, req.target, obs.account.account
+            )));
+        };
+        (Some(source_key), Some(target_key))
+    } else {
+        (None, None)
+    };
+    Ok(Some(HandOver {
+        target_account: obs.account.account.clone(),
+        source_key,
+        target_key,
+    }))
+}
+
+/// " (account N)" when the source lives in another account.
+pub(super) fn in_account(obs: &Observed) -> String {
+    match &obs.source_account {
+        Some(src) => format!(" (account {})", src.account.account),
+        None => String::new(),
+    }
+}
+
+/// The two accounts of a cross-account plan.
+pub(super) fn accounts(obs: &Observed) -> Option<super::Accounts> {
+    obs.source_account.as_ref().map(|src| super::Accounts {
+        source: src.account.account.clone(),
+        target: obs.account.account.clone(),
+    })
+}
+
+/// What a cross-account plan should say up front.
+pub(super) fn accounts_note(obs: &Observed) -> Option<String> {
+    let src = obs.source_account.as_ref()?;
+    Some(format!(
+        "the source is in account {} and the target in account {}: the snapshot is copied in each account (full copies of the data, which take longer than a restore in one account), shared in between, and both copies are deleted once the clone exists",
+        src.account.account, obs.account.account
+    ))
 }
 
 /// Why a step on a clone is already done: it has been swapped in, or `done` says so.
@@ -406,11 +529,9 @@ impl Builder<'_> {
     ) -> Result<StepId, MitosisError> {
         let skip = self.create_skip(node);
         let restore_done = skip.is_some();
-        let (snapshot_id, snapshot_step) = self.choose_snapshot(obs, &source.id, restore_done)?;
-        // A snapshot taken by this run (`--snapshot fresh`) goes once the clone exists.
-        let fresh = snapshot_step.as_ref().and(snapshot_id.clone());
+        let restorable = self.snapshot_to_restore(obs, &source.id, restore_done)?;
         let op = InstanceOp::RestoreFromSnapshot {
-            snapshot_id,
+            snapshot_id: restorable.snapshot_id.clone(),
             attrs: self.clone_attrs(node, true),
         };
         let temp = node.temp();
@@ -419,13 +540,185 @@ impl Builder<'_> {
             Phase::Clone,
             &temp,
             Op::Instance(op),
-            snapshot_step.into_iter().collect(),
+            restorable.after.clone().into_iter().collect(),
             skip,
         );
-        if let Some(id) = fresh {
-            self.release_snapshot_step(obs, &id, restored.clone(), restore_done);
-        }
+        self.release_restored(obs, restorable, restored.clone(), restore_done);
         Ok(restored)
+    }
+
+    /// The snapshot the restore starts from: the source's (taken first when fresh), or in a
+    /// cross-account refresh the target account's copy of it.
+    pub(super) fn snapshot_to_restore(
+        &mut self,
+        obs: &Observed,
+        source: &str,
+        restore_done: bool,
+    ) -> Result<Restorable, MitosisError> {
+        if let Some(h) = self.hand_over.clone() {
+            return self.hand_over_steps(obs, source, restore_done, h);
+        }
+        let (snapshot_id, after) = self.choose_snapshot(obs, source, restore_done)?;
+        // A snapshot taken by this run (`--snapshot fresh`) goes once the clone exists.
+        let release = match (&after, &snapshot_id) {
+            (Some(_), Some(id)) => Release::Fresh(id.clone()),
+            _ => Release::Nothing,
+        };
+        Ok(Restorable {
+            snapshot_id,
+            after,
+            release,
+        })
+    }
+
+    /// Once the restore exists, the tool's own snapshot it started from goes.
+    pub(super) fn release_restored(
+        &mut self,
+        obs: &Observed,
+        restorable: Restorable,
+        restored: StepId,
+        restore_done: bool,
+    ) {
+        match restorable.release {
+            Release::Nothing => {}
+            Release::Fresh(id) => self.release_snapshot_step(obs, &id, restored, restore_done),
+            Release::Import(id) => {
+                let gone = !obs.snapshots.iter().any(|s| s.id == id) && restore_done;
+                let op = self.snapshot_op(SnapshotOp::Delete {
+                    snapshot_id: id.clone(),
+                });
+                self.push(
+                    StepId::new(StepKind::DeleteSnapshot, &id),
+                    Phase::Clone,
+                    &id,
+                    op,
+                    vec![restored],
+                    gone.then(|| format!("{id} already deleted")),
+                );
+            }
+        }
+    }
+
+    /// Cross-account: the chosen snapshot of the source is copied in the source account (a
+    /// manual copy, shareable, with a key the target account may use), shared with the target
+    /// account, and copied there; the source account's copy is then unshared and deleted.
+    fn hand_over_steps(
+        &mut self,
+        obs: &Observed,
+        source: &str,
+        restore_done: bool,
+        h: HandOver,
+    ) -> Result<Restorable, MitosisError> {
+        let src = obs.source_view();
+        let target = self.req.target.clone();
+        let transfer_id = transfer_snapshot_id(&target, &self.run_id);
+        let import_id = import_snapshot_id(&target, &self.run_id);
+        let transfer = src.snapshots.iter().find(|s| s.id == transfer_id);
+        let import = obs.snapshots.iter().find(|s| s.id == import_id);
+        // The import exists, or has served its restore and been deleted.
+        let imported = import.is_some() || restore_done;
+        let transferred = transfer.is_some() || imported;
+        let in_source = self.steps.len();
+        let (chosen, chosen_step) = self.choose_snapshot(src, source, transferred)?;
+        let fresh = chosen_step.as_ref().and(chosen.clone());
+        let tags = self.marker_tags(tags::ROLE_SNAPSHOT, &target);
+        let copy = SnapshotOp::Copy {
+            from: chosen.clone().unwrap_or_default(),
+            snapshot_id: transfer_id.clone(),
+            kms_key_id: h.source_key.clone(),
+            tags: tags.clone(),
+            purpose: CopyFor::Transfer,
+        };
+        let transfer_skip = if imported {
+            Some(format!("{import_id} is already in the target account"))
+        } else {
+            transfer.map(|_| format!("{transfer_id} already exists"))
+        };
+        let op = self.snapshot_op(copy);
+        let transferred_step = self.push(
+            StepId::new(StepKind::Transfer, &transfer_id),
+            Phase::Clone,
+            &transfer_id,
+            op,
+            chosen_step.into_iter().collect(),
+            transfer_skip,
+        );
+        if let Some(id) = fresh {
+            self.release_snapshot_step(src, &id, transferred_step.clone(), transferred);
+        }
+        let share = |share: bool| SnapshotOp::Share {
+            snapshot_id: transfer_id.clone(),
+            account: h.target_account.clone(),
+            share,
+        };
+        let op = self.snapshot_op(share(true));
+        let shared = self.push(
+            StepId::new(StepKind::Share, &transfer_id),
+            Phase::Clone,
+            &transfer_id,
+            op,
+            vec![transferred_step],
+            imported.then(|| format!("{import_id} is already in the target account")),
+        );
+        let in_target = self.steps.len();
+        let snapshot = self.snapshots_of.arn_kinds().0;
+        let transfer_arn = transfer
+            .map(|t| t.arn.clone())
+            .unwrap_or_else(|| src.account.arn(&format!("{snapshot}:{transfer_id}")));
+        let copy = SnapshotOp::Copy {
+            from: transfer_arn,
+            snapshot_id: import_id.clone(),
+            kms_key_id: h.target_key.clone(),
+            tags,
+            purpose: CopyFor::Import,
+        };
+        let import_skip = if restore_done {
+            Some("the clone is already restored".to_string())
+        } else {
+            import.map(|_| format!("{import_id} already exists"))
+        };
+        let op = self.snapshot_op(copy);
+        let imported_step = self.push(
+            StepId::new(StepKind::Import, &import_id),
+            Phase::Clone,
+            &import_id,
+            op,
+            vec![shared],
+            import_skip,
+        );
+        let after_target = self.steps.len();
+        let gone =
+            (transfer.is_none() && imported).then(|| format!("{transfer_id} already deleted"));
+        let op = self.snapshot_op(share(false));
+        let unshared = self.push(
+            StepId::new(StepKind::Unshare, &transfer_id),
+            Phase::Clone,
+            &transfer_id,
+            op,
+            vec![imported_step.clone()],
+            gone.clone(),
+        );
+        let op = self.snapshot_op(SnapshotOp::Delete {
+            snapshot_id: transfer_id.clone(),
+        });
+        self.push(
+            StepId::new(StepKind::DeleteSnapshot, &transfer_id),
+            Phase::Clone,
+            &transfer_id,
+            op,
+            vec![unshared],
+            gone,
+        );
+        for (i, step) in self.steps.iter_mut().enumerate().skip(in_source) {
+            if !(in_target..after_target).contains(&i) {
+                step.account = super::Account::Source;
+            }
+        }
+        Ok(Restorable {
+            snapshot_id: Some(import_id.clone()),
+            after: Some(imported_step),
+            release: Release::Import(import_id),
+        })
     }
 
     /// Once the clone restored from the fresh snapshot exists, the snapshot goes (or, with
@@ -974,6 +1267,34 @@ pub fn fresh_snapshot_pattern(source: &str) -> String {
     format!(
         "{}-*",
         snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{source}"))
+    )
+}
+
+/// The source account's shareable copy in a cross-account refresh of `target`.
+pub fn transfer_snapshot_id(target: &str, run_id: &str) -> String {
+    snapshot_id(&format!(
+        "{FRESH_SNAPSHOT_PREFIX}transfer-{target}-{run_id}"
+    ))
+}
+
+/// Every transfer snapshot for `target`, whatever the run (for the IAM policy).
+pub fn transfer_snapshot_pattern(target: &str) -> String {
+    format!(
+        "{}-*",
+        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}transfer-{target}"))
+    )
+}
+
+/// The target account's copy of the shared transfer snapshot.
+pub fn import_snapshot_id(target: &str, run_id: &str) -> String {
+    snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}import-{target}-{run_id}"))
+}
+
+/// Every import snapshot for `target`, whatever the run (for the IAM policy).
+pub fn import_snapshot_pattern(target: &str) -> String {
+    format!(
+        "{}-*",
+        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}import-{target}"))
     )
 }
 

@@ -9,6 +9,17 @@ use crate::observed::Observed;
 /// The state after `step` succeeded. Steps whose preconditions do not hold (an instance that
 /// does not exist) are a planning bug; they leave the state unchanged and return an error.
 pub fn predict(state: &mut Observed, step: &Step) -> Result<(), String> {
+    if step.account == super::Account::Source {
+        if let Some(source) = state.source_account.as_deref_mut() {
+            return predict(
+                source,
+                &Step {
+                    account: super::Account::Target,
+                    ..step.clone()
+                },
+            );
+        }
+    }
     let id = step.resource.as_str();
     let result = match &step.op {
         Op::Instance(op) => op.predict(state, id),

@@ -145,6 +145,7 @@ pub fn rollback(
         steps,
         eta: None,
         notes: Vec::new(),
+        accounts: super::planner::accounts(obs),
     })
 }
 
@@ -157,21 +158,34 @@ pub(super) fn discard_fresh_snapshots(
     run_id: &str,
     op: fn(SnapshotOp) -> Op,
 ) {
-    let fresh = obs
-        .snapshots
-        .iter()
-        .filter(|s| s.is_fresh_for(target) && s.tag(tags::RUN) == Some(run_id));
-    for snap in fresh {
-        push(
-            steps,
-            StepId::new(StepKind::DeleteSnapshot, &snap.id),
-            Phase::Rollback,
-            &snap.id,
-            op(SnapshotOp::Delete {
-                snapshot_id: snap.id.clone(),
-            }),
-            Vec::new(),
-            None,
+    // In a cross-account refresh the source account holds the fresh and transfer snapshots
+    // (deleting a shared snapshot ends its sharing too), the target account its import.
+    let accounts = [(&obs.snapshots, super::Account::Target)]
+        .into_iter()
+        .chain(
+            obs.source_account
+                .as_ref()
+                .map(|src| (&src.snapshots, super::Account::Source)),
         );
+    for (snapshots, account) in accounts {
+        let fresh = snapshots
+            .iter()
+            .filter(|s| s.is_fresh_for(target) && s.tag(tags::RUN) == Some(run_id));
+        for snap in fresh {
+            push(
+                steps,
+                StepId::new(StepKind::DeleteSnapshot, &snap.id),
+                Phase::Rollback,
+                &snap.id,
+                op(SnapshotOp::Delete {
+                    snapshot_id: snap.id.clone(),
+                }),
+                Vec::new(),
+                None,
+            );
+            if let Some(step) = steps.last_mut() {
+                step.account = account;
+            }
+        }
     }
 }

@@ -63,6 +63,16 @@ pub enum StepKind {
     /// An Aurora custom endpoint is deleted from the cluster that had it, so that its name
     /// (unique in the region) can move.
     DropEndpoint,
+    /// Cross-account: the source account copies the chosen snapshot to a manual transfer
+    /// snapshot (automated snapshots cannot be shared), re-encrypted with a key the target
+    /// account may use.
+    Transfer,
+    /// Cross-account: the transfer snapshot is shared with the target account.
+    Share,
+    /// Cross-account: the target account copies the shared snapshot into a snapshot of its own.
+    Import,
+    /// Cross-account: the transfer snapshot is no longer shared.
+    Unshare,
 }
 
 impl StepKind {
@@ -96,6 +106,10 @@ impl StepKind {
             StepKind::PasswordSet => "password-set",
             StepKind::Endpoint => "endpoint",
             StepKind::DropEndpoint => "drop-endpoint",
+            StepKind::Transfer => "transfer",
+            StepKind::Share => "share",
+            StepKind::Import => "import",
+            StepKind::Unshare => "unshare",
         }
     }
 }
@@ -232,6 +246,25 @@ impl std::str::FromStr for Until {
     }
 }
 
+/// Which AWS account a step is made in. Only a cross-account refresh has steps in the source
+/// account: preparing and sharing its snapshot, and removing it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Account {
+    #[default]
+    Target,
+    Source,
+}
+
+impl Account {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Account::Target => "target",
+            Account::Source => "source",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub id: StepId,
@@ -243,6 +276,8 @@ pub struct Step {
     pub depends_on: Vec<StepId>,
     /// Why this step is already done, when it is.
     pub skip: Option<String>,
+    /// The account whose credentials make the call.
+    pub account: Account,
 }
 
 impl Step {
@@ -269,6 +304,7 @@ pub(super) fn push(
         op,
         depends_on,
         skip,
+        account: Account::Target,
     });
     id
 }

@@ -182,16 +182,15 @@ pub fn runs_of(nodes: &[Node]) -> BTreeSet<&str> {
 /// The run in progress, read back from the tool's tags (`runs`, from the target's resources),
 /// or the new run id. Before any clone exists, a fresh snapshot this tool took for the target
 /// (and still marks) tells the run.
-pub fn run_of(
+pub fn run_of<'s>(
     runs: BTreeSet<&str>,
-    snapshots: &[Snapshot],
+    snapshots: impl Iterator<Item = &'s Snapshot>,
     target: &str,
     fresh: &str,
 ) -> Result<(String, bool), MitosisError> {
     match runs.len() {
         0 => {
             let snapshot_run = snapshots
-                .iter()
                 .filter(|s| s.is_fresh_for(target))
                 .max_by_key(|s| s.created)
                 .and_then(|s| s.tag(tags::RUN));

@@ -1,4 +1,4 @@
-use super::{eta_sentence, params_summary};
+use super::{accounts_sentence, eta_sentence, params_summary, shown_resource};
 use crate::plan::Plan;
 use std::fmt::Write;
 
@@ -27,6 +27,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
     if let Some(eta) = eta_sentence(plan) {
         let _ = writeln!(out, "{eta}\n");
     }
+    if let Some(accounts) = accounts_sentence(plan) {
+        let _ = writeln!(out, "{accounts}\n");
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "> **Note:** {note}.\n");
     }
@@ -43,7 +46,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             n + 1,
             id,
             step.op.action(),
-            step.resource,
+            shown_resource(plan, step),
             escape_cell(&detail)
         );
     }

@@ -49,6 +49,25 @@ pub fn plan_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
+/// The resource a step acts on, for people: in a cross-account plan prefixed with the id of
+/// the account the step is made in (`222222222222:stack-mitosis-transfer-demo-…`).
+pub(crate) fn shown_resource(plan: &crate::plan::Plan, step: &crate::plan::Step) -> String {
+    match &plan.accounts {
+        Some(accounts) => format!("{}:{}", accounts.of(step.account), step.resource),
+        None => step.resource.clone(),
+    }
+}
+
+/// The accounts sentence of a cross-account plan.
+pub(crate) fn accounts_sentence(plan: &crate::plan::Plan) -> Option<String> {
+    plan.accounts.as_ref().map(|a| {
+        format!(
+            "Source account {}, target account {}: each step names the account it is made in.",
+            a.source, a.target
+        )
+    })
+}
+
 /// `Key=Value` pairs for people; the identifiers already shown in their own column are left out.
 pub(crate) fn params_summary(step: &crate::plan::Step) -> String {
     step.op

@@ -1,4 +1,4 @@
-use super::{eta_sentence, params_summary};
+use super::{accounts_sentence, eta_sentence, params_summary, shown_resource};
 use crate::plan::Plan;
 use std::fmt::Write;
 
@@ -25,6 +25,9 @@ pub fn plan_text(plan: &Plan) -> String {
     if let Some(eta) = eta_sentence(plan) {
         let _ = writeln!(out, "{eta}");
     }
+    if let Some(accounts) = accounts_sentence(plan) {
+        let _ = writeln!(out, "{accounts}");
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "Note: {note}.");
     }
@@ -44,7 +47,7 @@ pub fn plan_text(plan: &Plan) -> String {
     let w_inst = plan
         .steps
         .iter()
-        .map(|s| s.resource.len())
+        .map(|s| shown_resource(plan, s).len())
         .max()
         .unwrap_or(0);
     let w_num = plan.steps.len().to_string().len();
@@ -59,7 +62,7 @@ pub fn plan_text(plan: &Plan) -> String {
             n + 1,
             step.id,
             step.op.action(),
-            step.resource,
+            shown_resource(plan, step),
             detail,
         );
         let _ = writeln!(out, "{}", line.trim_end());

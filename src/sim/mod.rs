@@ -67,6 +67,7 @@ fn step(resource: &str, op: Op) -> Step {
         op,
         depends_on: Vec::new(),
         skip: None,
+        account: Default::default(),
     }
 }
 
@@ -485,6 +486,67 @@ impl RdsWrite for SimRds {
                 }),
             );
             Ok(())
+        })
+        .await
+    }
+
+    async fn copy_snapshot(
+        &self,
+        _of: SnapshotOf,
+        from: &str,
+        snapshot_id: &str,
+        _kms_key_id: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<(), MitosisError> {
+        // The simulated world is one account: a copy is a snapshot like the one copied.
+        let done = secs(self.latency.copy_snapshot);
+        self.call("CopyDBSnapshot", |w, now| {
+            let origin = w
+                .state
+                .snapshots
+                .iter()
+                .find(|s| s.id == from || s.arn == from)
+                .cloned()
+                .ok_or_else(|| err("CopyDBSnapshot", format!("snapshot {from} not found")))?;
+            let mut copy = origin;
+            copy.id = snapshot_id.to_string();
+            copy.arn = w.state.account.arn(&format!("snapshot:{snapshot_id}"));
+            copy.kind = "manual".into();
+            copy.status = "creating".into();
+            copy.tags = tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect();
+            w.state.snapshots.push(copy);
+            let sid = snapshot_id.to_string();
+            w.at(
+                now + done,
+                Box::new(move |w| {
+                    if let Some(s) = w.state.snapshots.iter_mut().find(|s| s.id == sid) {
+                        s.status = "available".into();
+                    }
+                }),
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn share_snapshot(
+        &self,
+        _of: SnapshotOf,
+        snapshot_id: &str,
+        _account: &str,
+        _share: bool,
+    ) -> Result<(), MitosisError> {
+        self.call("ModifyDBSnapshotAttribute", |w, _| {
+            match w.state.snapshots.iter().any(|s| s.id == snapshot_id) {
+                true => Ok(()),
+                false => Err(err(
+                    "ModifyDBSnapshotAttribute",
+                    format!("snapshot {snapshot_id} not found"),
+                )),
+            }
         })
         .await
     }

@@ -16,7 +16,7 @@ pub use command::{CommandOp, Hook};
 pub use guard::GuardOp;
 pub use instance::InstanceOp;
 pub use lock::LockOp;
-pub use snapshot::{SnapshotOf, SnapshotOp};
+pub use snapshot::{kms_arn, CopyFor, SnapshotOf, SnapshotOp, KMS_COPY_ACTIONS};
 
 use super::eta::LatencyModel;
 use crate::iam::Grants;
@@ -57,8 +57,13 @@ pub enum Op {
 /// Where a plan's grants are scoped: the account's ARNs and the source, whose tree is
 /// read-only.
 pub struct GrantContext<'a> {
+    /// The account the step is made in.
     pub account: &'a crate::observed::AccountInfo,
     pub source: &'a str,
+    pub target: &'a str,
+    /// Cross-account: the source account's KMS key a shared snapshot is encrypted with,
+    /// which the target account uses to copy it.
+    pub shared_key: Option<&'a str>,
     /// What the plan refreshes: the lock's ARNs depend on it.
     pub kind: super::Kind,
 }
