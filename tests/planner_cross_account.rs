@@ -111,15 +111,15 @@ fn the_snapshot_is_handed_over_on_every_shape() {
         let transfer = "stack-mitosis-transfer-app-run1";
         let import = "stack-mitosis-import-app-run1";
         // The newest automated snapshot, copied in the source account with the shared key.
-        let t = params(&p, &format!("transfer-{transfer}"));
+        let t = params(&p, "transfer-app");
         assert_eq!(t["SourceDBSnapshotIdentifier"], "rds:app-2026-11-17");
         assert_eq!(t["TargetDBSnapshotIdentifier"], transfer);
         assert_eq!(t["KmsKeyId"], "alias/refresh-share");
-        let s = params(&p, &format!("share-{transfer}"));
+        let s = params(&p, "share-app");
         assert_eq!(s["AttributeName"], "restore");
         assert_eq!(s["ValuesToAdd"], serde_json::json!([TARGET_ACCOUNT]));
         // The target account copies it by ARN, with the target's own key.
-        let i = params(&p, &format!("import-{import}"));
+        let i = params(&p, "import-app");
         assert_eq!(
             i["SourceDBSnapshotIdentifier"],
             format!("arn:aws:rds:us-east-1:{SOURCE_ACCOUNT}:snapshot:{transfer}")
@@ -130,20 +130,20 @@ fn the_snapshot_is_handed_over_on_every_shape() {
         );
         let create = params(&p, "create-temp-app");
         assert_eq!(create["DBSnapshotIdentifier"], import, "{name}");
-        let u = params(&p, &format!("unshare-{transfer}"));
+        let u = params(&p, "unshare-app");
         assert_eq!(u["ValuesToRemove"], serde_json::json!([TARGET_ACCOUNT]));
         // Each step in its account; the source account does nothing but the hand-over.
         let account_of = |id: &str| p.step(id).unwrap().account;
         for id in [
-            format!("transfer-{transfer}"),
-            format!("share-{transfer}"),
-            format!("unshare-{transfer}"),
+            "transfer-app".to_string(),
+            "share-app".to_string(),
+            "unshare-app".to_string(),
             format!("delete-snapshot-{transfer}"),
         ] {
             assert_eq!(account_of(&id), Account::Source, "{name}: {id}");
         }
         for id in [
-            format!("import-{import}"),
+            "import-app".to_string(),
             format!("delete-snapshot-{import}"),
         ] {
             assert_eq!(account_of(&id), Account::Target, "{name}: {id}");
@@ -158,13 +158,11 @@ fn the_snapshot_is_handed_over_on_every_shape() {
         // Order: share after the transfer, import after the share, unshare after the import,
         // the transfer deleted after the unshare, the import after the clone exists.
         let deps = |id: &str| p.step(id).unwrap().depends_on.clone();
-        assert!(deps(&format!("share-{transfer}"))
+        assert!(deps("share-app")
             .iter()
             .any(|d| d.kind == StepKind::Transfer));
-        assert!(deps(&format!("import-{import}"))
-            .iter()
-            .any(|d| d.kind == StepKind::Share));
-        assert!(deps(&format!("unshare-{transfer}"))
+        assert!(deps("import-app").iter().any(|d| d.kind == StepKind::Share));
+        assert!(deps("unshare-app")
             .iter()
             .any(|d| d.kind == StepKind::Import));
         assert!(deps(&format!("delete-snapshot-{transfer}"))
@@ -235,7 +233,7 @@ fn a_fresh_snapshot_is_taken_and_deleted_in_the_source_account() {
     let fresh = stack_mitosis::plan::fresh_snapshot_id("app", "run1");
     let take = p.step("snapshot-app").unwrap();
     assert_eq!(take.account, Account::Source);
-    let transfer = params(&p, "transfer-stack-mitosis-transfer-app-run1");
+    let transfer = params(&p, "transfer-app");
     assert_eq!(transfer["SourceDBSnapshotIdentifier"], fresh.as_str());
     let delete = p.step(&format!("delete-snapshot-{fresh}")).unwrap();
     assert_eq!(delete.account, Account::Source);
@@ -281,12 +279,12 @@ fn a_cluster_is_handed_over_with_cluster_snapshots() {
         .with_source_account(src);
     let p = plan(&obs, &request()).unwrap();
     assert_eq!(p.path, ClonePath::Snapshot);
-    let t = p.step("transfer-stack-mitosis-transfer-app-run1").unwrap();
+    let t = p.step("transfer-app").unwrap();
     assert_eq!(t.op.action(), "CopyDBClusterSnapshot");
     assert_eq!(t.account, Account::Source);
-    let s = p.step("share-stack-mitosis-transfer-app-run1").unwrap();
+    let s = p.step("share-app").unwrap();
     assert_eq!(s.op.action(), "ModifyDBClusterSnapshotAttribute");
-    let i = params(&p, "import-stack-mitosis-import-app-run1");
+    let i = params(&p, "import-app");
     assert_eq!(
         i["SourceDBClusterSnapshotIdentifier"],
         format!("arn:aws:rds:us-east-1:{SOURCE_ACCOUNT}:cluster-snapshot:stack-mitosis-transfer-app-run1")
@@ -412,10 +410,7 @@ fn bad_input_is_refused_before_anything_runs() {
         ..request()
     };
     let p = plan(&plain, &with_key).unwrap();
-    assert_eq!(
-        params(&p, "import-stack-mitosis-import-app-run1")["KmsKeyId"],
-        "alias/staging"
-    );
+    assert_eq!(params(&p, "import-app")["KmsKeyId"], "alias/staging");
     // A point in time happens in the source's own account.
     let pitr = PlanRequest {
         source_time: Some(stack_mitosis::plan::SourceTime::Latest),

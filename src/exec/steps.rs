@@ -444,6 +444,10 @@ impl Executor<'_> {
                 account,
                 share,
             } => {
+                // A snapshot is shared once it is complete (RDS refuses before).
+                if *share {
+                    wait_snapshot(poller, of, snapshot_id, Duration::ZERO).await?;
+                }
                 // Only the tool's own transfer snapshot is ever shared (or unshared).
                 match own_snapshot(api, of, snapshot_id, &plan.run_id).await? {
                     Some(snap) => api

@@ -636,7 +636,7 @@ impl Builder<'_> {
         };
         let op = self.snapshot_op(copy);
         let transferred_step = self.push(
-            StepId::new(StepKind::Transfer, &transfer_id),
+            StepId::new(StepKind::Transfer, &target),
             Phase::Clone,
             &transfer_id,
             op,
@@ -653,7 +653,7 @@ impl Builder<'_> {
         };
         let op = self.snapshot_op(share(true));
         let shared = self.push(
-            StepId::new(StepKind::Share, &transfer_id),
+            StepId::new(StepKind::Share, &target),
             Phase::Clone,
             &transfer_id,
             op,
@@ -679,7 +679,7 @@ impl Builder<'_> {
         };
         let op = self.snapshot_op(copy);
         let imported_step = self.push(
-            StepId::new(StepKind::Import, &import_id),
+            StepId::new(StepKind::Import, &target),
             Phase::Clone,
             &import_id,
             op,
@@ -691,7 +691,7 @@ impl Builder<'_> {
             (transfer.is_none() && imported).then(|| format!("{transfer_id} already deleted"));
         let op = self.snapshot_op(share(false));
         let unshared = self.push(
-            StepId::new(StepKind::Unshare, &transfer_id),
+            StepId::new(StepKind::Unshare, &target),
             Phase::Clone,
             &transfer_id,
             op,

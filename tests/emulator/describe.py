@@ -1,7 +1,10 @@
 """Prints every DB instance of the emulator as JSON: DescribeDBInstances output plus tags.
 
 Usage: python describe.py --endpoint http://127.0.0.1:PORT [--snapshots | --clusters]
-With --snapshots: every manual DB and DB cluster snapshot instead, with its status and tags.
+                          [--account ID]
+With --snapshots: every manual DB and DB cluster snapshot instead, with its status, tags and
+the accounts it is shared with ("SharedWith").
+With --account: in that account (through a role assumed there) instead of the default one.
 With --clusters: every DB cluster instead (DescribeDBClusters output plus tags and custom
 endpoints).
 LatestRestorableTime is left out: it is "now" on every call, so it is no attribute of state.
@@ -18,25 +21,41 @@ def main():
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--snapshots", action="store_true")
     parser.add_argument("--clusters", action="store_true")
+    parser.add_argument("--account")
     args = parser.parse_args()
     if not args.endpoint.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise SystemExit("describe only talks to a loopback emulator")
+    credentials = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
+    if args.account:
+        from seed import account_credentials
+        credentials = account_credentials(args.endpoint, "us-east-1", args.account)
     rds = boto3.client("rds", endpoint_url=args.endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+                       **credentials)
     out = {}
     if args.snapshots:
         for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
             for s in page["DBSnapshots"]:
+                attributes = rds.describe_db_snapshot_attributes(
+                    DBSnapshotIdentifier=s["DBSnapshotIdentifier"])["DBSnapshotAttributesResult"]
                 out[s["DBSnapshotIdentifier"]] = {
                     "Status": s["Status"],
+                    "SharedWith": sorted(v for a in attributes["DBSnapshotAttributes"]
+                                         if a["AttributeName"] == "restore"
+                                         for v in a.get("AttributeValues", [])),
                     "Tags": {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
                         ResourceName=s["DBSnapshotArn"])["TagList"]},
                 }
         for page in rds.get_paginator("describe_db_cluster_snapshots").paginate(
                 SnapshotType="manual"):
             for s in page["DBClusterSnapshots"]:
+                attributes = rds.describe_db_cluster_snapshot_attributes(
+                    DBClusterSnapshotIdentifier=s["DBClusterSnapshotIdentifier"])[
+                    "DBClusterSnapshotAttributesResult"]
                 out[s["DBClusterSnapshotIdentifier"]] = {
                     "Status": s["Status"],
+                    "SharedWith": sorted(v for a in attributes["DBClusterSnapshotAttributes"]
+                                         if a["AttributeName"] == "restore"
+                                         for v in a.get("AttributeValues", [])),
                     "Tags": {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
                         ResourceName=s["DBClusterSnapshotArn"])["TagList"]},
                 }

@@ -11,8 +11,10 @@ promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter
 backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
 log_exports, backtrack_window, serverless_v2, engine_mode, tags, snapshots, status,
 endpoints [{id, type, static, excluded}]}],
-"cluster_parameter_groups", "secrets" [{name, value}]
-([{id, engine}]).
+"cluster_parameter_groups", "secrets" [{name, value}], "kms_keys" (aliases, e.g.
+"refresh-share": customer-managed keys), and "accounts" ({account id: scenario}: the same keys
+seeded in another account, through a role assumed there). Instances may be "encrypted" (with
+"kms_key", an alias, or the default key).
 Every call is followed by a jump of the emulator's clock, so the result is settled.
 """
 
@@ -30,13 +32,30 @@ def post(endpoint, path, payload=None):
         return json.load(r)
 
 
-def seed(scenario, endpoint):
+def account_credentials(endpoint, region, account):
+    """Credentials that act in `account` (moto: those of a role assumed there)."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=region,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/seed",
+                        RoleSessionName="seed")["Credentials"]
+    return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                aws_session_token=c["SessionToken"])
+
+
+def seed(scenario, endpoint, credentials=None):
     region = scenario.get("region", "us-east-1")
-    kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="testing",
-              aws_secret_access_key="testing")
+    for account, sub in scenario.get("accounts", {}).items():
+        seed({"region": region, **sub}, endpoint, account_credentials(endpoint, region, account))
+    kw = dict(endpoint_url=endpoint, region_name=region,
+              **(credentials or dict(aws_access_key_id="testing",
+                                     aws_secret_access_key="testing")))
     ec2 = boto3.client("ec2", **kw)
     rds = boto3.client("rds", **kw)
+    kms = boto3.client("kms", **kw)
     settle = lambda: post(endpoint, "/_emulator/settle")
+    for alias in scenario.get("kms_keys", []):
+        key = kms.create_key(Description=alias)["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=f"alias/{alias}", TargetKeyId=key)
 
     groups = {}
     for i, name in enumerate(scenario.get("vpcs", [])):
@@ -120,6 +139,10 @@ def seed(scenario, endpoint):
                 extra["DBClusterIdentifier"] = inst["cluster"]
             if "promotion_tier" in inst:
                 extra["PromotionTier"] = inst["promotion_tier"]
+            if inst.get("encrypted"):
+                extra["StorageEncrypted"] = True
+                if "kms_key" in inst:
+                    extra["KmsKeyId"] = f"alias/{inst['kms_key']}"
             rds.create_db_instance(
                 DBInstanceIdentifier=ident, Engine=inst.get("engine", "postgres"),
                 EngineVersion=inst.get("engine_version", "16.3"),

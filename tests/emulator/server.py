@@ -23,6 +23,10 @@ its RDS backend and serves it on a loopback port:
   CloneGroupId (and refused for a source without instances), restore from snapshot keeps
   false overrides, delete refused while members exist or while busy, cluster snapshots created
   over time, members of a restored cluster created over time;
+* several accounts: copying a snapshot another account shares, by its ARN (moto looks in the
+  caller's own account), with KmsKeyId required when it is encrypted; sharing an encrypted
+  snapshot publicly or one encrypted with the default aws/rds key refused; snapshot copies
+  created over time; the record says which account each request acted in;
 * Aurora custom endpoints (Create/Describe/DeleteDBClusterEndpoint, which moto lacks): names
   unique in the region, creating/deleting over time, following cluster and member renames,
   gone with their cluster.
@@ -33,7 +37,8 @@ Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE t
 request fails until the switch is cleared with {"after": null}: the client is cut off, as
 when a runner dies mid-run, while the emulated account keeps its state),
 `scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
-`settle` (POST: run every scheduled transition now), `global` (POST {"cluster", "global"}: make
+`settle` (POST: run every scheduled transition now), `deny-role` (POST {"arn"}: AssumeRole of
+that role answers AccessDenied, as a trust policy that does not allow the caller would), `global` (POST {"cluster", "global"}: make
 a cluster a member of a global database), `password` (POST {"id"}: the master password an
 instance or cluster has now), `note` (POST {"note"}: add a marker to
 the record, e.g. from a hook), `replica-lag` (POST {"id", "seconds"}: the ReplicaLag CloudWatch
@@ -764,6 +769,140 @@ RDSBackend.promote_read_replica = promote_read_replica
 RDSBackend.delete_db_instance = delete_db_instance
 RDSBackend.create_db_snapshot = create_db_snapshot
 DBInstance.pending_modified_values = {}
+
+
+# --- Several accounts --------------------------------------------------------------------------
+# moto serves several accounts (credentials of a role assumed in account X act in X), but looks
+# a snapshot named by ARN up in the caller's own account, and accepts sharing what AWS refuses.
+
+D_COPY = 2.0
+DENIED_ROLES = set()  # role ARNs whose AssumeRole answers AccessDenied (/_emulator/deny-role)
+orig_copy_snapshot = RDSBackend.copy_db_snapshot
+orig_copy_cluster_snapshot = RDSBackend.copy_db_cluster_snapshot
+orig_modify_snapshot_attribute = RDSBackend.modify_db_snapshot_attribute
+orig_modify_cluster_snapshot_attribute = RDSBackend.modify_db_cluster_snapshot_attribute
+
+
+def shared_snapshot(self, ident, cluster):
+    """The snapshot another account names by ARN, when it shares it with this one; None for
+    a snapshot of this account. Not shared answers not found, as AWS does."""
+    if not ident.startswith("arn:"):
+        return None
+    parts = ident.split(":")
+    region, account, name = parts[3], parts[4], ":".join(parts[6:])
+    if account == self.account_id:
+        return None
+    other = rds_models.rds_backends[account][region]
+    snaps = other.cluster_snapshots if cluster else other.database_snapshots
+    snap = snaps.get(name)
+    if snap is None or not ({self.account_id, "all"} & set(snap.attributes.get("restore", []))):
+        code = "DBClusterSnapshotNotFoundFault" if cluster else "DBSnapshotNotFound"
+        raise RDSClientError(code, f"Snapshot {ident} not found or not shared with "
+                                   f"{self.account_id}.")
+    return snap
+
+
+def default_key(kms_key_id):
+    """moto's stand-in for the AWS-managed aws/rds key (which can never be shared)."""
+    return not kms_key_id or kms_key_id == "default_kms_key_id" or "alias/aws/rds" in kms_key_id
+
+
+def copying(snap):
+    snap.status = "creating"
+    schedule(D_COPY, lambda: setattr(snap, "status", "available"))
+    return snap
+
+
+def copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_identifier,
+                     kms_key_id=None, tags=None, copy_tags=False, **kw):
+    shared = shared_snapshot(self, source_db_snapshot_identifier, cluster=False)
+    if shared is None:
+        return copying(orig_copy_snapshot(self, source_db_snapshot_identifier,
+                                          target_db_snapshot_identifier, kms_key_id, tags,
+                                          copy_tags, **kw))
+    if shared.encrypted and not kms_key_id:
+        raise InvalidParameterCombination(
+            "KmsKeyId is required to copy an encrypted snapshot shared from another account.")
+    if target_db_snapshot_identifier in self.database_snapshots:
+        raise RDSClientError("DBSnapshotAlreadyExists",
+                             f"Snapshot {target_db_snapshot_identifier} already exists.")
+    key = self._validate_kms_key(kms_key_id) if kms_key_id else None
+    snap = rds_models.DBSnapshot(self, shared.database, target_db_snapshot_identifier,
+                                 tags=tags or [], kms_key_id=key,
+                                 original_created_at=shared.original_snapshot_create_time)
+    self.database_snapshots[target_db_snapshot_identifier] = snap
+    return copying(snap)
+
+
+def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier,
+                             target_db_cluster_snapshot_identifier, kms_key_id=None,
+                             copy_tags=False, tags=None, **kw):
+    shared = shared_snapshot(self, source_db_cluster_snapshot_identifier, cluster=True)
+    if shared is None:
+        return copying(orig_copy_cluster_snapshot(
+            self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
+            kms_key_id, copy_tags, tags, **kw))
+    if shared.storage_encrypted and not kms_key_id:
+        raise InvalidParameterCombination(
+            "KmsKeyId is required to copy an encrypted snapshot shared from another account.")
+    if target_db_cluster_snapshot_identifier in self.cluster_snapshots:
+        raise RDSClientError("DBClusterSnapshotAlreadyExistsFault",
+                             f"Snapshot {target_db_cluster_snapshot_identifier} already exists.")
+    key = self._validate_kms_key(kms_key_id) if kms_key_id else None
+    snap = rds_models.DBClusterSnapshot(self, shared.cluster,
+                                        target_db_cluster_snapshot_identifier,
+                                        tags=tags or [], kms_key_id=key)
+    self.cluster_snapshots[target_db_cluster_snapshot_identifier] = snap
+    return copying(snap)
+
+
+def check_share(snap, encrypted, kms_key_id, values_to_add):
+    if snap.status != "available":
+        raise RDSClientError("InvalidDBSnapshotState",
+                             f"Snapshot attributes cannot be changed while it is {snap.status}.")
+    if not values_to_add or not encrypted:
+        return
+    if "all" in values_to_add:
+        raise RDSClientError("InvalidParameterValue",
+                             "Encrypted snapshots cannot be shared publicly.")
+    if default_key(kms_key_id):
+        raise RDSClientError(
+            "InvalidParameterValue",
+            "Snapshots encrypted with the default KMS key (aws/rds) cannot be shared: copy "
+            "the snapshot with a customer managed key first.")
+
+
+def modify_db_snapshot_attribute(self, db_snapshot_identifier, attribute_name,
+                                 values_to_add=None, values_to_remove=None):
+    snap = self.describe_db_snapshots(None, db_snapshot_identifier)[0]
+    if attribute_name == "restore":
+        check_share(snap, snap.encrypted, snap.kms_key_id, values_to_add)
+    return orig_modify_snapshot_attribute(self, db_snapshot_identifier, attribute_name,
+                                          values_to_add, values_to_remove)
+
+
+def modify_db_cluster_snapshot_attribute(self, db_cluster_snapshot_identifier, attribute_name,
+                                         values_to_add=None, values_to_remove=None):
+    snap = self.describe_db_cluster_snapshots(None, db_cluster_snapshot_identifier)[0]
+    if attribute_name == "restore":
+        check_share(snap, snap.storage_encrypted, snap.kms_key_id, values_to_add)
+    return orig_modify_cluster_snapshot_attribute(self, db_cluster_snapshot_identifier,
+                                                  attribute_name, values_to_add,
+                                                  values_to_remove)
+
+
+RDSBackend.copy_db_snapshot = copy_db_snapshot
+RDSBackend.copy_db_cluster_snapshot = copy_db_cluster_snapshot
+RDSBackend.modify_db_snapshot_attribute = modify_db_snapshot_attribute
+RDSBackend.modify_db_cluster_snapshot_attribute = modify_db_cluster_snapshot_attribute
+
+
+def caller_account(environ):
+    """The account a request acts in, from its access key (as moto decides it)."""
+    import re
+    from moto.iam.models import get_account_id_from
+    match = re.search(r"Credential=([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    return get_account_id_from(match.group(1)) if match else None
 DBInstance.performance_insights_enabled = False
 
 
@@ -859,6 +998,11 @@ def make_app(moto_app):
             if action and BLACKOUT["after"] is not None and BLACKOUT["seen"] >= BLACKOUT["after"]:
                 RECORD.append({"action": action, "params": params, "fault": "blackout"})
                 return aws_error(start_response, 503, "ServiceUnavailable", "emulator blackout")
+            if action == "AssumeRole" and params.get("RoleArn") in DENIED_ROLES:
+                RECORD.append({"action": action, "params": params, "fault": "AccessDenied"})
+                return aws_error(start_response, 403, "AccessDenied",
+                                 f"not authorized to perform sts:AssumeRole on "
+                                 f"{params.get('RoleArn')}")
             if action:
                 for fault in FAULTS:
                     if fault["action"] in (action, "*") and fault["count"] > 0:
@@ -866,7 +1010,8 @@ def make_app(moto_app):
                         RECORD.append({"action": action, "params": params, "fault": fault["code"]})
                         return aws_error(start_response, fault["status"], fault["code"],
                                          "injected by the emulator")
-                RECORD.append({"action": action, "params": params})
+                RECORD.append({"action": action, "params": params,
+                               "account": caller_account(environ)})
             result = list(moto_app(environ, start_response))
             if mutating and BLACKOUT["after"] is not None and not result_is_error(result):
                 BLACKOUT["seen"] += 1
@@ -922,6 +1067,9 @@ def control(environ, start_response, path):
                     return json_response(start_response, "200 OK",
                                          {"password": getattr(db, "_master_user_password", None)})
             return json_response(start_response, "404 Not Found", body)
+        if path == "/_emulator/deny-role":
+            DENIED_ROLES.add(body["arn"])
+            return json_response(start_response, "200 OK", sorted(DENIED_ROLES))
         if path == "/_emulator/note":
             RECORD.append({"action": "Note", "params": {}, "note": body.get("note")})
             return json_response(start_response, "200 OK", body)
@@ -937,6 +1085,7 @@ def control(environ, start_response, path):
             FAULTS.clear()
             BLACKOUT.update({"after": None, "seen": 0})
             REPLICA_LAG.clear()
+            DENIED_ROLES.clear()
             return json_response(start_response, "200 OK", {"reset": True})
         if path == "/_emulator/replica-lag":
             REPLICA_LAG[body["id"]] = body.get("seconds")

@@ -91,17 +91,18 @@ impl Emulator {
             .collect()
     }
 
-    /// The actions that would change something (anything but Describe*/List*/Get* and hook
-    /// notes).
+    /// The actions that would change something (anything but Describe*/List*/Get*, hook
+    /// notes, and the exchange of credentials for a role's).
     pub fn mutating_actions(&self) -> Vec<String> {
-        self.actions()
+        self.actions().into_iter().filter(|a| changes(a)).collect()
+    }
+
+    /// The record's changing calls made in `account`.
+    pub fn mutating_in(&self, account: &str) -> Vec<Value> {
+        self.record()
             .into_iter()
-            .filter(|a| {
-                !a.starts_with("Describe")
-                    && !a.starts_with("List")
-                    && !a.starts_with("Get")
-                    && a != "Note"
-            })
+            .filter(|r| r["account"] == account && r.get("fault").is_none())
+            .filter(|r| changes(r["action"].as_str().unwrap_or("")))
             .collect()
     }
 
@@ -118,6 +119,14 @@ impl Emulator {
     /// Every manual DB snapshot with its status and tags (JSON by identifier).
     pub fn snapshots(&self) -> serde_json::Map<String, Value> {
         self.describe_py(&["--snapshots"])
+    }
+
+    /// `describe`, `clusters` (`--clusters`) or `snapshots` (`--snapshots`) in another
+    /// emulated account.
+    pub fn in_account(&self, account: &str, what: &[&str]) -> serde_json::Map<String, Value> {
+        let mut args = vec!["--account", account];
+        args.extend_from_slice(what);
+        self.describe_py(&args)
     }
 
     fn describe_py(&self, extra: &[&str]) -> serde_json::Map<String, Value> {
@@ -270,6 +279,15 @@ impl Drop for Emulator {
     }
 }
 
+/// Whether an action changes anything.
+pub fn changes(action: &str) -> bool {
+    !action.starts_with("Describe")
+        && !action.starts_with("List")
+        && !action.starts_with("Get")
+        && action != "Note"
+        && action != "AssumeRole"
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -309,11 +327,8 @@ pub fn crash_matrix(
         .record()
         .iter()
         .filter(|r| r.get("fault").is_none())
-        .filter(|r| {
-            let a = r["action"].as_str().unwrap_or("");
-            !a.starts_with("Describe") && !a.starts_with("List") && !a.starts_with("Get")
-        })
-        .filter(|r| r["action"] != "Note" && !r.to_string().contains("stack-mitosis:lock:"))
+        .filter(|r| changes(r["action"].as_str().unwrap_or("")))
+        .filter(|r| !r.to_string().contains("stack-mitosis:lock:"))
         .count();
     assert!(calls >= 14, "only {calls} mutating calls");
 
