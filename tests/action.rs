@@ -609,3 +609,76 @@ fn dispatch_apply_refreshes_an_aurora_cluster() {
         .keys()
         .all(|k| !k.starts_with("old-") && !k.starts_with("temp-") || k == "temp-taken-demo"));
 }
+
+/// A cross-account refresh from a workflow: the source account's role is assumed with the same
+/// OIDC token as the target's, the hand-over runs in the source account, and the Action's
+/// policy output holds both accounts' policies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_account_refresh_assumes_both_roles_with_the_one_token() {
+    let emu = Emulator::start();
+    emu.seed("cross-account");
+    let oidc = oidc_server().await;
+    let base = vec![
+        ("INPUT_SOURCE", "app".to_string()),
+        ("INPUT_TARGET", "app".into()),
+        (
+            "INPUT_ROLE-TO-ASSUME",
+            "arn:aws:iam::123456789012:role/staging-refresh".into(),
+        ),
+        (
+            "INPUT_SOURCE-ROLE-TO-ASSUME",
+            "arn:aws:iam::222222222222:role/prod-refresh".into(),
+        ),
+        ("INPUT_SOURCE-KMS-KEY-ID", "alias/refresh-share".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/idtoken?api-version=2.0", oidc.uri()),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-123".into()),
+    ];
+    let ws = Workspace::new("cross-account-policy");
+    let mut env = base.clone();
+    env.push(("INPUT_MODE", "iam-policy".to_string()));
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let policy: serde_json::Value =
+        serde_json::from_str(&outputs(&ws.read("output"))["policy"]).unwrap();
+    assert!(policy["source"]
+        .to_string()
+        .contains("arn:aws:rds:us-east-1:222222222222:snapshot:stack-mitosis-transfer-app-*"));
+    assert!(policy["target"]
+        .to_string()
+        .contains("rds:RestoreDBInstanceFromDBSnapshot"));
+
+    let before = emu.describe();
+    let ws = Workspace::new("cross-account-apply");
+    let mut env = base;
+    env.push(("INPUT_MODE", "apply".to_string()));
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["result"], "succeeded");
+    let plan: serde_json::Value = serde_json::from_str(&o["plan"]).unwrap();
+    assert_eq!(plan["accounts"]["source"], "222222222222");
+    assert!(ws.read("summary").contains("Source account 222222222222"));
+    let roles: Vec<String> = emu
+        .record()
+        .iter()
+        .filter(|r| r["action"] == "AssumeRoleWithWebIdentity")
+        .map(|r| r["params"]["RoleArn"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(roles.iter().any(|r| r.contains("222222222222:role/prod-refresh")));
+    assert!(roles.iter().any(|r| r.contains("123456789012:role/staging-refresh")));
+    let transfer = emu
+        .record()
+        .into_iter()
+        .find(|r| r["action"] == "CopyDBSnapshot" && r["account"] == "222222222222");
+    assert!(transfer.is_some(), "no transfer copy in the source account");
+    assert_ne!(
+        before["app"]["DbiResourceId"],
+        emu.describe()["app"]["DbiResourceId"]
+    );
+    drop(oidc);
+}
