@@ -273,14 +273,27 @@ impl RefreshArgs {
     /// The source account's API, when the source is in another account: its profile, or its
     /// role assumed with the target's credentials (or the profile's).
     async fn source_api(&self, settings: &AwsSettings) -> Result<Option<SdkRds>, MitosisError> {
+        use aws_credential_types::provider::SharedCredentialsProvider;
         use stack_mitosis::aws::credentials::{assume_role, RoleRequest};
         if self.source_role_arn.is_none() && self.source_profile.is_none() {
             return Ok(None);
         }
         let mut source = settings.clone();
-        if self.source_profile.is_some() {
-            source.profile = self.source_profile.clone();
-            source.credentials = None;
+        if let Some(profile) = &self.source_profile {
+            // The profile's credentials explicitly: in the default chain, credentials in the
+            // environment (the target account's) would come first.
+            source.profile = Some(profile.clone());
+            let mut config =
+                aws_config::provider_config::ProviderConfig::with_default_region().await;
+            if let Some(region) = &settings.region {
+                config = config.with_region(Some(aws_config::Region::new(region.clone())));
+            }
+            source.credentials = Some(SharedCredentialsProvider::new(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .configure(&config)
+                    .profile_name(profile)
+                    .build(),
+            ));
         }
         if let Some(arn) = &self.source_role_arn {
             let role = RoleRequest {

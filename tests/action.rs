@@ -669,8 +669,12 @@ async fn a_cross_account_refresh_assumes_both_roles_with_the_one_token() {
         .filter(|r| r["action"] == "AssumeRoleWithWebIdentity")
         .map(|r| r["params"]["RoleArn"].as_str().unwrap_or("").to_string())
         .collect();
-    assert!(roles.iter().any(|r| r.contains("222222222222:role/prod-refresh")));
-    assert!(roles.iter().any(|r| r.contains("123456789012:role/staging-refresh")));
+    assert!(roles
+        .iter()
+        .any(|r| r.contains("222222222222:role/prod-refresh")));
+    assert!(roles
+        .iter()
+        .any(|r| r.contains("123456789012:role/staging-refresh")));
     let transfer = emu
         .record()
         .into_iter()

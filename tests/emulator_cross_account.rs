@@ -316,3 +316,41 @@ fn a_source_role_in_the_targets_own_account_is_not_needed() {
     assert!(text.contains("--source-role-arn is not needed"), "{text}");
     assert!(!text.contains("transfer-"), "{text}");
 }
+
+/// `--source-profile`: the source account's credentials from a profile (here one that assumes
+/// the production role), even with the target's credentials in the environment.
+#[test]
+fn a_source_profile_reads_the_source_account() {
+    let emu = Emulator::start();
+    emu.seed("cross-account");
+    let config = std::env::temp_dir().join(format!("mitosis-profile-{}", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "[profile prod]\nrole_arn = {ROLE}\nsource_profile = base\nregion = us-east-1\n\n\
+             [profile base]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        ),
+    )
+    .unwrap();
+    let out = emu.cli_with(
+        &[
+            "plan",
+            "--format",
+            "json",
+            "--source",
+            "app",
+            "--target",
+            "app",
+            "--source-profile",
+            "prod",
+            "--source-kms-key-id",
+            "alias/refresh-share",
+        ],
+        &[("AWS_CONFIG_FILE", config.to_str().unwrap())],
+    );
+    std::fs::remove_file(&config).ok();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(plan["accounts"]["source"], PROD);
+    assert_eq!(plan["accounts"]["target"], STAGING);
+}
