@@ -354,3 +354,40 @@ fn a_source_profile_reads_the_source_account() {
     assert_eq!(plan["accounts"]["source"], PROD);
     assert_eq!(plan["accounts"]["target"], STAGING);
 }
+
+/// A failing before-swap command rolls the refresh back: the target keeps its instances, and
+/// no snapshot of the hand-over is left in either account, nothing shared.
+#[test]
+fn a_rollback_leaves_nothing_in_either_account() {
+    let emu = Emulator::start();
+    emu.seed("cross-account");
+    let before = emu.describe();
+    let prod_before = prod(&emu);
+    let out = apply(
+        &emu,
+        &args(
+            "app",
+            "app",
+            &["--snapshot", "fresh", "--before-swap", "exit 3"],
+        ),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let after = emu.describe();
+    for id in ["app", "app-replica"] {
+        assert_eq!(
+            before[id]["DbiResourceId"], after[id]["DbiResourceId"],
+            "{id}"
+        );
+    }
+    assert!(after.keys().all(|k| !k.starts_with("temp-")), "{after:?}");
+    let (instances, clusters, snapshots) = prod(&emu);
+    assert_eq!(instances, prod_before.0);
+    assert_eq!(clusters, prod_before.1);
+    assert_eq!(snapshots, prod_before.2);
+    assert!(emu
+        .snapshots()
+        .keys()
+        .all(|k| !k.starts_with("stack-mitosis-")));
+    assert_source_account_only_handed_over(&emu);
+}
