@@ -74,6 +74,13 @@ pub enum Command {
     /// Put the target's original names back and delete this refresh's clones (after
     /// `apply --until`, a failure or a crash; not once old instances are being deleted).
     Rollback(ApplyArgs),
+    /// Build a throwaway copy of the source shaped like a template (`--like T --prefix P`):
+    /// nothing is replaced; rerun to finish or reuse it.
+    Copy(CopyArgs),
+    /// Delete a copy made by `copy` (only what carries its marks).
+    Destroy(DestroyArgs),
+    /// Delete every copy whose expiry has passed.
+    Sweep(SweepArgs),
     /// Run as a GitHub Action: inputs from INPUT_* variables (see action.yml).
     Action,
 }
@@ -120,9 +127,8 @@ pub struct ApplyArgs {
     /// run's clones (rollback), or put the names back and keep the clones (keep).
     #[arg(long, value_enum, default_value = "rollback")]
     pub on_failure: OnFailureArg,
-    /// Longest wait for one step (seconds).
-    #[arg(long, default_value_t = defaults::STEP_TIMEOUT_SECONDS, value_name = "SECONDS")]
-    pub step_timeout: u64,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Longest wait for one step of a rollback (seconds): its own bound, so that a rollback
     /// outlives the step timeout that failed the run.
     #[arg(long, default_value_t = defaults::ROLLBACK_TIMEOUT_SECONDS, value_name = "SECONDS")]
@@ -134,16 +140,6 @@ pub struct ApplyArgs {
     /// The longest the retire and swap-in renames may take (seconds); past it, roll back.
     #[arg(long, default_value_t = defaults::SWAP_TIMEOUT_SECONDS, value_name = "SECONDS")]
     pub swap_timeout: u64,
-    /// Longest run of a hook command (seconds).
-    #[arg(long, default_value_t = defaults::HOOK_TIMEOUT_SECONDS, value_name = "SECONDS")]
-    pub hook_timeout: u64,
-    /// Shortest time between two looks at AWS while waiting (one look covers every instance
-    /// in flight).
-    #[arg(long, default_value_t = defaults::POLL_INTERVAL_SECONDS, value_name = "SECONDS")]
-    pub poll_interval: f64,
-    /// Longest time between two looks, while a long step is far from its expected end.
-    #[arg(long, default_value_t = defaults::MAX_POLL_INTERVAL_SECONDS, value_name = "SECONDS")]
-    pub max_poll_interval: f64,
     /// How many steps may run at once (sibling replicas are built in parallel).
     #[arg(long, default_value_t = defaults::CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
@@ -183,14 +179,86 @@ pub struct ApplyArgs {
     pub yes: bool,
 }
 
+/// How long to wait and how often to look: every command that changes something.
+#[derive(Debug, Args, Clone)]
+pub struct WaitArgs {
+    /// Longest wait for one step (seconds).
+    #[arg(long, default_value_t = defaults::STEP_TIMEOUT_SECONDS, value_name = "SECONDS")]
+    pub step_timeout: u64,
+    /// Longest run of a hook command (seconds).
+    #[arg(long, default_value_t = defaults::HOOK_TIMEOUT_SECONDS, value_name = "SECONDS")]
+    pub hook_timeout: u64,
+    /// Shortest time between two looks at AWS while waiting (one look covers every instance
+    /// in flight).
+    #[arg(long, default_value_t = defaults::POLL_INTERVAL_SECONDS, value_name = "SECONDS")]
+    pub poll_interval: f64,
+    /// Longest time between two looks, while a long step is far from its expected end.
+    #[arg(long, default_value_t = defaults::MAX_POLL_INTERVAL_SECONDS, value_name = "SECONDS")]
+    pub max_poll_interval: f64,
+}
+
+impl WaitArgs {
+    /// These waits on top of `apply`'s defaults.
+    fn options(&self) -> ApplyOptions {
+        ApplyOptions {
+            step_timeout_seconds: self.step_timeout,
+            hook_timeout_seconds: self.hook_timeout,
+            poll_interval_seconds: self.poll_interval,
+            max_poll_interval_seconds: self.max_poll_interval,
+            ..ApplyOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Write the copy's new master password to this file (mode 600); it is never printed.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The template the copy was made like.
+    #[arg(long)]
+    pub like: String,
+    /// The prefix the copy was made with.
+    #[arg(long)]
+    pub prefix: String,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// List the expired copies without deleting them.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct RefreshArgs {
     /// Root instance of the tree whose data is copied (read only).
     #[arg(long)]
     pub source: String,
-    /// Root instance of the tree that is replaced.
-    #[arg(long)]
-    pub target: String,
+    /// Root instance (or cluster) of the tree that is replaced.
+    #[arg(long, required_unless_present = "like")]
+    pub target: Option<String>,
+    /// A throwaway copy instead (`copy`, `plan`, `iam-policy`): the template whose tree the
+    /// copy is shaped like (classes, ports, groups, windows, tags).
+    #[arg(long, conflicts_with = "target", requires = "prefix")]
+    pub like: Option<String>,
+    /// What the copy's names begin with (`pr-42-` makes `pr-42-demo` of `demo`).
+    #[arg(long, requires = "like")]
+    pub prefix: Option<String>,
+    /// How long the copy lives before `sweep` deletes it: 30m, 12h, 7d, 2w (default 7d), or
+    /// `never`.
+    #[arg(long, requires = "like", value_name = "DURATION")]
+    pub expires: Option<String>,
     /// Command run (bash -c) after the swap, before old instances are deleted.
     #[arg(long)]
     pub restart: Option<String>,
@@ -256,7 +324,13 @@ impl RefreshArgs {
     fn options(&self) -> RefreshOptions {
         RefreshOptions {
             source: self.source.clone(),
-            target: self.target.clone(),
+            target: self
+                .target
+                .clone()
+                .or(self.like.clone())
+                .unwrap_or_default(),
+            prefix: self.prefix.clone(),
+            expires: self.expires.clone(),
             restart: self.restart.clone(),
             before_swap: self.before_swap.clone(),
             restore_snapshot: self.restore_snapshot,
@@ -326,11 +400,7 @@ impl ApplyArgs {
     fn options(&self) -> ApplyOptions {
         ApplyOptions {
             on_failure: self.on_failure.into(),
-            step_timeout_seconds: self.step_timeout,
             rollback_timeout_seconds: self.rollback_timeout,
-            hook_timeout_seconds: self.hook_timeout,
-            poll_interval_seconds: self.poll_interval,
-            max_poll_interval_seconds: self.max_poll_interval,
             concurrency: self.concurrency,
             force_unlock: self.force_unlock.clone(),
             lock_ttl_seconds: self.lock_ttl,
@@ -338,6 +408,7 @@ impl ApplyArgs {
             until: self.until,
             max_replica_lag_seconds: self.max_replica_lag,
             swap_timeout_seconds: self.swap_timeout,
+            ..self.wait.options()
         }
     }
 }
@@ -389,6 +460,9 @@ pub async fn run(cli: Cli) -> Result<u8, MitosisError> {
         Command::Apply(args) => apply(&settings, args).await,
         Command::IamPolicy(args) => iam_policy(&settings, args).await,
         Command::Rollback(args) => rollback(&settings, args).await,
+        Command::Copy(args) => copy(&settings, args).await,
+        Command::Destroy(args) => destroy(&settings, args).await,
+        Command::Sweep(args) => sweep(&settings, args).await,
         Command::Action => unreachable!("handled above"),
     }
     .map(|()| 0)
@@ -480,6 +554,11 @@ async fn role_credentials(
 }
 
 async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    if args.refresh.like.is_some() {
+        return Err(MitosisError::bad_input(
+            "apply refreshes a target (--target): for a copy like a template use `stack-mitosis copy`",
+        ));
+    }
     let options = args.options();
     options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;
@@ -511,6 +590,122 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     .await;
     show_report(&args, report.as_ref());
     result
+}
+
+/// `copy`: the copy's flight plan, then built (or finished, or reused) with a new master
+/// password, written to `--password-file` and never printed. Nothing is replaced: no question.
+async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError> {
+    let a = &args.apply;
+    if a.refresh.like.is_none() {
+        return Err(MitosisError::bad_input(
+            "copy needs --like T --prefix P: the template the copy is shaped like, and what its names begin with",
+        ));
+    }
+    let options = a.options();
+    options.validate()?;
+    let latency = load_latency(a.latency_model.as_deref())?;
+    let request = a.refresh.options().request(&new_run_id())?;
+    let api = SdkRds::connect(settings).await;
+    let source = a.refresh.source_api(settings).await?;
+    let apis = apis(&api, source.as_ref());
+    let (_, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
+    eprint!("{}", plan_text(&plan));
+    let created = stack_mitosis::refresh::creates_copy(&plan);
+    let keep = stack_mitosis::refresh::KeepPassword::new(&TextProgress);
+    let (report, result) = with_notifier(a.notify_settings(), &keep, async |sink| {
+        execute(apis, &request, &plan, &options, latency, sink).await
+    })
+    .await;
+    show_report(a, report.as_ref());
+    if let (Some(path), Some(password)) = (&args.password_file, keep.password()) {
+        write_secret(path, &password)?;
+    }
+    if result.is_ok() {
+        eprintln!(
+            "copy {}: {}",
+            plan.target,
+            if created {
+                "created".to_string()
+            } else {
+                format!(
+                    "reused (made by run {}); its master password is new",
+                    plan.run_id
+                )
+            }
+        );
+    }
+    result
+}
+
+/// Writes a secret to a file only its owner may read.
+fn write_secret(path: &std::path::Path, secret: &str) -> Result<(), MitosisError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
+        .map_err(|e| {
+            MitosisError::bad_input(format!(
+                "cannot write --password-file {}: {e}",
+                path.display()
+            ))
+        })
+}
+
+/// `destroy`: the copy's delete plan, carried out; nothing there is no error.
+async fn destroy(settings: &AwsSettings, args: DestroyArgs) -> Result<(), MitosisError> {
+    let api = SdkRds::connect(settings).await;
+    destroy_one(&api, &args.like, &args.prefix, &args.wait).await
+}
+
+async fn destroy_one(
+    api: &SdkRds,
+    like: &str,
+    prefix: &str,
+    wait: &WaitArgs,
+) -> Result<(), MitosisError> {
+    let options = wait.options();
+    options.validate()?;
+    let Some(plan) = stack_mitosis::refresh::plan_destroy(api, like, prefix).await? else {
+        eprintln!("nothing to destroy: no copy {prefix}{like} exists (already gone)");
+        return Ok(());
+    };
+    eprint!("{}", plan_text(&plan));
+    let (report, result) = stack_mitosis::refresh::execute_unlocked(
+        api,
+        &plan,
+        &options,
+        LatencyModel::default(),
+        &TextProgress,
+    )
+    .await;
+    if let Some(report) = report {
+        print!("{}", report_text(&report));
+    }
+    result
+}
+
+/// `sweep`: every expired copy destroyed (or, with `--dry-run`, listed).
+async fn sweep(settings: &AwsSettings, args: SweepArgs) -> Result<(), MitosisError> {
+    let api = SdkRds::connect(settings).await;
+    let expired = stack_mitosis::refresh::expired_copies(&api).await?;
+    if expired.is_empty() {
+        eprintln!("no expired copies");
+    }
+    for (like, prefix) in &expired {
+        println!("expired: {prefix}{like} (a copy like {like})");
+    }
+    if args.dry_run {
+        return Ok(());
+    }
+    for (like, prefix) in &expired {
+        destroy_one(&api, like, prefix, &args.wait).await?;
+    }
+    Ok(())
 }
 
 /// The target's API, and the source account's when it is another.
@@ -560,6 +755,11 @@ fn parse_until(s: &str) -> Result<stack_mitosis::plan::Until, String> {
 }
 
 async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisError> {
+    if args.refresh.like.is_some() {
+        return Err(MitosisError::bad_input(
+            "rollback undoes a refresh (--target): a copy is removed with `stack-mitosis destroy`",
+        ));
+    }
     let options = args.options();
     options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;

@@ -28,6 +28,13 @@ pub mod tags {
     pub const ROLE_OLD: &str = "old";
     /// On the snapshot `--snapshot fresh` takes of the source (original: the target).
     pub const ROLE_SNAPSHOT: &str = "snapshot";
+    /// On a throwaway copy (`copy`): its name is `COPY_PREFIX` + `ORIGINAL` (the template's
+    /// resource it is made like), and it stays marked for `destroy` and `sweep`.
+    pub const ROLE_COPY: &str = "copy";
+    /// The prefix a copy was made with.
+    pub const COPY_PREFIX: &str = "stack-mitosis:prefix";
+    /// When a copy expires (RFC 3339, UTC): `sweep` deletes it after.
+    pub const EXPIRES: &str = "stack-mitosis:expires";
     /// `true` on a database that may never be refreshed (production): refused as a target.
     pub const PROTECTED: &str = "stack-mitosis:protected";
     /// `stack-mitosis:endpoint:<name>` on a retired cluster: the definition of its custom
@@ -147,6 +154,7 @@ macro_rules! tagged {
                 let prefix = match self.mitosis_role()? {
                     tags::ROLE_TEMP => TEMP_PREFIX,
                     tags::ROLE_OLD => OLD_PREFIX,
+                    tags::ROLE_COPY => self.tag(tags::COPY_PREFIX)?,
                     _ => return None,
                 };
                 Some(format!("{prefix}{}", self.tag(tags::ORIGINAL)?))

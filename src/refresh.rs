@@ -35,7 +35,12 @@ pub mod defaults {
 #[derive(Debug, Clone, Default)]
 pub struct RefreshOptions {
     pub source: String,
+    /// The target; for a copy, the template (`--like`).
     pub target: String,
+    /// A copy (`copy --like T --prefix P`): what its names begin with.
+    pub prefix: Option<String>,
+    /// A copy's lifetime (`--expires`, default `DEFAULT_COPY_EXPIRY`).
+    pub expires: Option<String>,
     pub restart: Option<String>,
     pub before_swap: Option<String>,
     pub restore_snapshot: bool,
@@ -72,6 +77,132 @@ pub fn password_of(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// How long a copy lives unless `--expires` says otherwise: a safety net, so that a copy of
+/// production data nobody destroyed does not outlive a sweep by long.
+pub const DEFAULT_COPY_EXPIRY: &str = "7d";
+
+/// `--expires`: `<n>` followed by `s`, `m`, `h`, `d` or `w` (seconds), or `never` (None).
+pub fn parse_expires(value: &str) -> Result<Option<i64>, MitosisError> {
+    let v = value.trim();
+    if v == "never" {
+        return Ok(None);
+    }
+    let bad = || {
+        MitosisError::bad_input(format!(
+            "--expires {value:?} is not a duration: give a number and a unit such as 30m, 12h, 7d or 2w (or `never`)"
+        ))
+    };
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit) {
+        Some(secs) if secs > 0 => Ok(Some(secs)),
+        _ => Err(bad()),
+    }
+}
+
+/// Passes every event on, and keeps a copy's new master password for whoever asked for the
+/// copy (a file, a masked Action output).
+pub struct KeepPassword<'a> {
+    inner: &'a dyn EventSink,
+    password: std::sync::Mutex<Option<String>>,
+}
+
+impl<'a> KeepPassword<'a> {
+    pub fn new(inner: &'a dyn EventSink) -> Self {
+        KeepPassword {
+            inner,
+            password: Default::default(),
+        }
+    }
+
+    pub fn password(&self) -> Option<String> {
+        self.password.lock().ok().and_then(|p| p.clone())
+    }
+}
+
+impl EventSink for KeepPassword<'_> {
+    fn event(&self, event: &crate::exec::Event<'_>) {
+        if let crate::exec::Event::NewPassword { password, .. } = event {
+            if let Ok(mut p) = self.password.lock() {
+                *p = Some(password.to_string());
+            }
+        }
+        self.inner.event(event);
+    }
+}
+
+/// Whether this copy plan creates the copy (its root does not exist yet) or reuses it.
+pub fn creates_copy(plan: &Plan) -> bool {
+    plan.steps.iter().any(|s| {
+        s.id.kind == crate::plan::StepKind::Create && s.resource == plan.target && s.is_pending()
+    })
+}
+
+/// What `destroy --like T --prefix P` would do: None when no such copy exists.
+pub async fn plan_destroy(
+    api: &dyn RdsRead,
+    like: &str,
+    prefix: &str,
+) -> Result<Option<Plan>, MitosisError> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    let observed = observe(api, None, "", &format!("{prefix}{like}")).await?;
+    crate::plan::plan_destroy(&observed, like, &prefix)
+}
+
+/// The copies (template, prefix) whose expiry has passed.
+pub async fn expired_copies(api: &dyn RdsRead) -> Result<Vec<(String, String)>, MitosisError> {
+    let observed = observe(api, None, "", "").await?;
+    Ok(crate::plan::expired_copies(&observed, now_epoch()))
+}
+
+/// Carries out a plan that takes no lock (a destroy) and is not planned again.
+pub async fn execute_unlocked(
+    api: &dyn RdsWrite,
+    plan: &Plan,
+    options: &ApplyOptions,
+    latency: LatencyModel,
+    sink: &dyn EventSink,
+) -> (Option<RunReport>, Result<(), MitosisError>) {
+    finish(
+        Executor::new(api, options.exec_config(latency), sink)
+            .apply(plan)
+            .await,
+    )
+}
+
+/// A new master password for a copy: 32 letters and digits (RDS refuses `/`, `@`, `"` and
+/// spaces), from the operating system's random source.
+pub fn random_password() -> String {
+    use std::io::Read;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 64];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if filled.is_err() {
+        // No /dev/urandom (not Linux): the std hasher's per-process random keys.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in bytes.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(now_epoch() as u64);
+            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    // 62 symbols: bytes below 248 (4 x 62) map without bias; the others are skipped.
+    bytes
+        .iter()
+        .filter(|b| **b < 248)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .take(32)
+        .collect()
+}
+
 impl RefreshOptions {
     /// The planner's request, for a new run `run_id` (a resumed run keeps its own). A point in
     /// time and a snapshot are two sources: asking for both is bad input.
@@ -102,6 +233,13 @@ impl RefreshOptions {
             .master_password_secret
             .clone()
             .filter(|s| !s.trim().is_empty());
+        if let Some(prefix) = self.prefix.as_deref().map(str::trim) {
+            let lifetime = parse_expires(self.expires.as_deref().unwrap_or(DEFAULT_COPY_EXPIRY))?;
+            request.copy = Some(crate::plan::CopySpec {
+                prefix: prefix.to_ascii_lowercase(),
+                expires: lifetime.map(|secs| now_epoch() + secs),
+            });
+        }
         let key = |k: &Option<String>| {
             k.clone()
                 .map(|k| k.trim().to_string())

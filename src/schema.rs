@@ -23,6 +23,9 @@ pub struct PlanDoc {
     /// A cross-account plan: the source's and the target's account ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<crate::plan::Accounts>,
+    /// `copy` or `destroy` (absent for a refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::plan::Operation>,
     /// Expected duration of the remaining steps and the longest time an endpoint is without
     /// an instance, in seconds, from the latency model.
     pub eta: Option<Eta>,
@@ -63,6 +66,8 @@ impl PlanDoc {
             resuming: plan.resuming,
             notes: plan.notes.clone(),
             accounts: plan.accounts.clone(),
+            operation: (plan.operation != crate::plan::Operation::Refresh)
+                .then_some(plan.operation),
             eta: plan.eta,
             steps: plan
                 .steps
@@ -111,6 +116,23 @@ pub struct RunReport {
     /// How an Aurora clone was made, once it was (absent for instances).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone: Option<CloneKind>,
+    /// `copy` or `destroy` (absent for a refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<crate::plan::Operation>,
+}
+
+impl RunReport {
+    /// What the run was, for a heading: "Refresh of T from S", "Copy of S as T", ...
+    pub fn heading(&self, quote: &str) -> String {
+        let (s, t, q) = (&self.source, &self.target, quote);
+        match self.operation {
+            None | Some(crate::plan::Operation::Refresh) => {
+                format!("Refresh of {q}{t}{q} from {q}{s}{q}")
+            }
+            Some(crate::plan::Operation::Copy) => format!("Copy of {q}{s}{q} as {q}{t}{q}"),
+            Some(crate::plan::Operation::Destroy) => format!("Destroy of {q}{t}{q}"),
+        }
+    }
 }
 
 /// How Aurora made a clone: sharing the source's pages (minutes whatever the size), or as a

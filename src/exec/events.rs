@@ -43,6 +43,12 @@ pub enum Event<'a> {
     /// A secret value the run now holds (a password read for `--master-password-secret`):
     /// never shown; a reporter that writes where logs are kept masks it (GitHub Actions).
     Secret(&'a str),
+    /// A copy's master password was reset to this new random one (always after `Secret` with
+    /// the same value): for whoever asked for the copy, never for a log.
+    NewPassword {
+        resource: &'a str,
+        password: &'a str,
+    },
     /// An Aurora clone exists, made this way (its CloneGroupId says so).
     Cloned {
         cluster: &'a str,

@@ -100,6 +100,8 @@ pub struct Executor<'a> {
     /// goes through this mutex: a renewal in flight must not write the lock back after the
     /// release removed it.
     held_lock: tokio::sync::Mutex<Option<String>>,
+    /// A copy's new master password, once set: its hooks get it.
+    new_password: std::sync::Mutex<Option<String>>,
 }
 
 /// The outcome of an apply: the report (built from the run's events), and the error that
@@ -121,6 +123,7 @@ impl<'a> Executor<'a> {
             poller,
             changed: Default::default(),
             held_lock: Default::default(),
+            new_password: Default::default(),
         }
     }
 
@@ -226,6 +229,14 @@ impl<'a> Executor<'a> {
     /// Before cleanup, a failure rolls back; during cleanup the new environment is in place
     /// and the run stops. Returns the result and the error message for the report.
     async fn after_failure(&self, plan: &Plan, e: &ExecError, phase: Phase) -> (RunResult, String) {
+        // A copy or a destroy replaces nothing: there is nothing to put back.
+        if plan.operation != crate::plan::Operation::Refresh {
+            self.emit(Event::Left(format!(
+                "the {} stopped part-way: rerun the same command to finish it",
+                plan.operation.as_str()
+            )));
+            return (RunResult::Failed, e.to_string());
+        }
         if let ExecError::Guardrail(_) = e {
             self.emit(Event::Left(
                 "nothing was retired; the clones are kept: rerun to check again and swap, or run `stack-mitosis rollback` to discard them".into(),
@@ -281,12 +292,22 @@ impl<'a> Executor<'a> {
 
     /// Where the swapped-in instances answer now.
     async fn endpoints(&self, plan: &Plan) -> Vec<EndpointReport> {
-        let names: Vec<String> = plan
-            .steps
-            .iter()
-            .filter(|s| s.phase == Phase::Swap)
-            .filter_map(|s| s.op.new_name().map(str::to_string))
-            .collect();
+        let names: Vec<String> = match plan.operation {
+            crate::plan::Operation::Refresh => plan
+                .steps
+                .iter()
+                .filter(|s| s.phase == Phase::Swap)
+                .filter_map(|s| s.op.new_name().map(str::to_string))
+                .collect(),
+            // A copy's own instances, never anything else (its source above all).
+            crate::plan::Operation::Copy => plan
+                .steps
+                .iter()
+                .filter(|s| s.id.kind == crate::plan::StepKind::Create)
+                .map(|s| s.resource.clone())
+                .collect(),
+            crate::plan::Operation::Destroy => return Vec::new(),
+        };
         // A cluster's own (writer) endpoint comes first: it is what applications use.
         let mut out: Vec<EndpointReport> = match plan.kind {
             crate::plan::Kind::Cluster => self

@@ -73,6 +73,8 @@ impl EventSink for ReportBuilder {
                     error: None,
                     left: Vec::new(),
                     clone: None,
+                    operation: (plan.operation != crate::plan::Operation::Refresh)
+                        .then_some(plan.operation),
                 });
                 b.in_rollback = false;
             }
@@ -115,7 +117,7 @@ impl EventSink for ReportBuilder {
                     r.left.push(text.clone());
                 }
             }
-            Event::Secret(_) => {}
+            Event::Secret(_) | Event::NewPassword { .. } => {}
             Event::Cloned { kind, .. } => {
                 if let Some(r) = b.report.as_mut() {
                     r.clone = Some(*kind);

@@ -278,7 +278,8 @@ impl Executor<'_> {
                 self.settled_after(id, expect).await.map(drop)
             }
             InstanceOp::SetPassword { secret } => {
-                self.set_password(false, id, secret, expect).await
+                self.set_password(false, id, secret.as_deref(), expect)
+                    .await
             }
             InstanceOp::CreateMember { cluster, attrs } => {
                 self.settle_cluster(cluster).await?;
@@ -495,7 +496,7 @@ impl Executor<'_> {
                 (c.id, c.address, c.port)
             }
         };
-        let env = vec![
+        let mut env = vec![
             ("STACK_MITOSIS_SOURCE".to_string(), plan.source.clone()),
             ("STACK_MITOSIS_TARGET".to_string(), plan.target.clone()),
             ("STACK_MITOSIS_RUN_ID".to_string(), plan.run_id.clone()),
@@ -509,6 +510,10 @@ impl Executor<'_> {
                 port.map(|p| p.to_string()).unwrap_or_default(),
             ),
         ];
+        // A copy's hooks log in with the password this run gave it.
+        if let Some(password) = self.new_password.lock().ok().and_then(|p| p.clone()) {
+            env.push(("STACK_MITOSIS_MASTER_PASSWORD".to_string(), password));
+        }
         hooks::run_hook(
             op.hook.as_str(),
             &op.command,
@@ -634,7 +639,9 @@ impl Executor<'_> {
                 self.cluster_settled_after(id, expect).await.map(drop)
             }
             ClusterOp::Modify(m) => self.modify_cluster(id, m, expect).await,
-            ClusterOp::SetPassword { secret } => self.set_password(true, id, secret, expect).await,
+            ClusterOp::SetPassword { secret } => {
+                self.set_password(true, id, secret.as_deref(), expect).await
+            }
             ClusterOp::CreateEndpoint { endpoint } => {
                 self.settle_cluster(id).await?;
                 let exists = !self
@@ -784,11 +791,16 @@ impl Executor<'_> {
         &self,
         cluster: bool,
         id: &str,
-        secret: &str,
+        secret: Option<&str>,
         expect: Duration,
     ) -> Result<(), ExecError> {
-        let value = self.api.secret_value(secret).await.map_err(aws)?;
-        let password = crate::refresh::password_of(&value).map_err(ExecError::Refused)?;
+        let password = match secret {
+            Some(secret) => {
+                let value = self.api.secret_value(secret).await.map_err(aws)?;
+                crate::refresh::password_of(&value).map_err(ExecError::Refused)?
+            }
+            None => crate::refresh::random_password(),
+        };
         self.emit(super::Event::Secret(&password));
         if cluster {
             self.settle_cluster(id).await?;
@@ -800,15 +812,26 @@ impl Executor<'_> {
             .await?;
         let what = format!("{id} to take its new master password");
         if cluster {
-            self.cluster_settled_after(id, expect).await.map(drop)
+            self.cluster_settled_after(id, expect).await.map(drop)?;
         } else {
             self.poller
                 .wait(&instance(id), expect, &what, &|seen| {
                     seen.instance(id).is_some_and(settled)
                 })
                 .await
-                .map(drop)
+                .map(drop)?;
         }
+        // A copy's new password is handed to whoever asked for the copy (never printed).
+        if secret.is_none() {
+            if let Ok(mut p) = self.new_password.lock() {
+                *p = Some(password.clone());
+            }
+            self.emit(super::Event::NewPassword {
+                resource: id,
+                password: &password,
+            });
+        }
+        Ok(())
     }
 
     /// Makes a change, waiting out and retrying RDS's "busy" refusals a few times (each wait

@@ -13,6 +13,12 @@ pub enum Mode {
     Apply,
     Rollback,
     IamPolicy,
+    /// A throwaway copy (`like`, `prefix`, `expires`).
+    Copy,
+    /// Delete a copy (`like`, `prefix`).
+    Destroy,
+    /// Delete every expired copy.
+    Sweep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +148,9 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
             ("apply", Mode::Apply),
             ("rollback", Mode::Rollback),
             ("iam-policy", Mode::IamPolicy),
+            ("copy", Mode::Copy),
+            ("destroy", Mode::Destroy),
+            ("sweep", Mode::Sweep),
         ],
     )?;
     let comment = raw.choice(
@@ -154,7 +163,7 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
     )?;
     Ok(ActionInputs {
         mode,
-        refresh: refresh_options(&raw)?,
+        refresh: refresh_options(&raw, mode)?,
         apply: apply_options(&raw)?,
         role_to_assume: role_arn(&raw, "role-to-assume")?,
         source_role_to_assume: role_arn(&raw, "source-role-to-assume")?,
@@ -172,10 +181,30 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
     })
 }
 
-fn refresh_options(raw: &Raw<'_>) -> Result<RefreshOptions, InputError> {
+fn refresh_options(raw: &Raw<'_>, mode: Mode) -> Result<RefreshOptions, InputError> {
+    // A copy names its template (`like`) and prefix instead of a target; destroy and sweep
+    // need no source.
+    let copying = matches!(mode, Mode::Copy | Mode::Destroy);
+    let (target, prefix) = if copying {
+        (raw.required("like")?, Some(raw.required("prefix")?))
+    } else if mode == Mode::Sweep {
+        (String::new(), None)
+    } else {
+        (raw.required("target")?, None)
+    };
+    let source = match mode {
+        Mode::Destroy | Mode::Sweep => raw.get("source").unwrap_or_default(),
+        _ => raw.required("source")?,
+    };
+    let expires = raw.get("expires");
+    if let Some(e) = &expires {
+        crate::refresh::parse_expires(e).map_err(|err| Raw::bad("expires", err.to_string()))?;
+    }
     Ok(RefreshOptions {
-        source: raw.required("source")?,
-        target: raw.required("target")?,
+        source,
+        target,
+        prefix,
+        expires,
         restart: raw.get("restart"),
         before_swap: raw.get("before-swap"),
         restore_snapshot: raw.boolean("restore-snapshot")?,

@@ -116,6 +116,7 @@ pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
     };
     let result = match inputs.mode {
         Mode::Rollback => rollback_mode(&env, &inputs, accounts).await,
+        Mode::Destroy | Mode::Sweep => destroy_mode(&env, &inputs, accounts).await,
         _ => run_mode(&env, &inputs, accounts, comment_on).await,
     };
     match result {
@@ -164,7 +165,8 @@ async fn run_mode(
         }
         Mode::IamPolicy => iam_policy(env, &plan, &observed, &mut outputs),
         Mode::Apply => apply(env, inputs, apis, &request, &plan, latency, &mut outputs).await,
-        Mode::Rollback => unreachable!("rollback_mode"),
+        Mode::Copy => copy(env, inputs, apis, &request, &plan, latency, &mut outputs).await,
+        Mode::Rollback | Mode::Destroy | Mode::Sweep => unreachable!("their own modes"),
     };
     write_outputs(env, started, outputs)?;
     result
@@ -219,6 +221,87 @@ async fn apply(
     .await;
     progress.close();
     report_outputs(env, plan, report.as_ref(), &result, outputs)?;
+    result
+}
+
+/// `mode: copy`: the copy built (or finished, or reused) with a new master password, which
+/// goes to the masked `password` output; `created` says whether this run created it.
+async fn copy(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    apis: Apis<'_, dyn RdsWrite>,
+    request: &crate::plan::PlanRequest,
+    plan: &Plan,
+    latency: crate::plan::LatencyModel,
+    outputs: &mut Vec<(&str, String)>,
+) -> Result<(), MitosisError> {
+    let options = apply_options(env, inputs);
+    let progress = ActionProgress::default();
+    let keep = crate::refresh::KeepPassword::new(&progress);
+    let created = crate::refresh::creates_copy(plan);
+    let (report, result) = with_notifier(notify(env, inputs), &keep, async |sink| {
+        execute(apis, request, plan, &options, latency, sink).await
+    })
+    .await;
+    progress.close();
+    outputs.push(("created", created.to_string()));
+    if let Some(password) = keep.password() {
+        mask(&password);
+        outputs.push(("password", password));
+    }
+    report_outputs(env, plan, report.as_ref(), &result, outputs)?;
+    result
+}
+
+/// `mode: destroy` (the copy `like` + `prefix`) and `mode: sweep` (every expired copy).
+async fn destroy_mode(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    accounts: Accounts<'_>,
+) -> Result<(), MitosisError> {
+    let started = std::time::Instant::now();
+    let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
+    let api = SdkRds::connect(accounts.settings).await;
+    let copies = match (inputs.mode, inputs.refresh.prefix.clone()) {
+        (Mode::Destroy, Some(prefix)) => vec![(inputs.refresh.target.clone(), prefix)],
+        _ => crate::refresh::expired_copies(&api).await?,
+    };
+    let mut outputs: Vec<(&str, String)> = Vec::new();
+    let mut destroyed = Vec::new();
+    let mut result = Ok(());
+    for (like, prefix) in copies {
+        let Some(plan) = crate::refresh::plan_destroy(&api, &like, &prefix).await? else {
+            println!("nothing to destroy: no copy {prefix}{like} exists (already gone)");
+            continue;
+        };
+        println!("{}", commands::group(&format!("Destroy {}", plan.target)));
+        print!("{}", crate::render::plan_text(&plan));
+        println!("{}", commands::END_GROUP);
+        summary(env, &plan_markdown(&plan))?;
+        let progress = ActionProgress::default();
+        let options = apply_options(env, inputs);
+        let (report, r) =
+            crate::refresh::execute_unlocked(&api, &plan, &options, latency.clone(), &progress)
+                .await;
+        progress.close();
+        if let Some(report) = &report {
+            summary(env, &format!("\n{}", report_markdown(report)))?;
+        }
+        if r.is_ok() {
+            destroyed.push(plan.target.clone());
+        } else {
+            result = r;
+            break;
+        }
+    }
+    let outcome = if result.is_ok() {
+        RunResult::Succeeded
+    } else {
+        RunResult::Failed
+    };
+    outputs.push(("result", outcome.as_str().into()));
+    outputs.push(("destroyed", destroyed.join(",")));
+    write_outputs(env, started, outputs)?;
     result
 }
 
@@ -312,14 +395,11 @@ fn report_outputs(
         outputs.push(("phase", report.phase.as_str().into()));
         summary(env, &format!("\n{}", report_markdown(report)))?;
         if let Some(root) = report.endpoints.iter().find(|e| e.instance == plan.target) {
-            outputs.push((
-                "endpoint",
-                format!(
-                    "{}:{}",
-                    root.address.clone().unwrap_or_default(),
-                    root.port.map(|p| p.to_string()).unwrap_or_default()
-                ),
-            ));
+            let address = root.address.clone().unwrap_or_default();
+            let port = root.port.map(|p| p.to_string()).unwrap_or_default();
+            outputs.push(("endpoint", format!("{address}:{port}")));
+            outputs.push(("address", address));
+            outputs.push(("port", port));
         }
         outputs.push(("report", serde_json::to_string(report).unwrap_or_default()));
     }

@@ -102,6 +102,7 @@ pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes
             name,
             parent: None,
             children: Vec::new(),
+            clone_prefix: TEMP_PREFIX.to_string(),
         })
         .collect();
     // Endpoint members are instance names, which follow renames: a live endpoint seen mid-run
@@ -141,6 +142,7 @@ pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes
             children: Vec::new(),
             original: original.cloned(),
             replacement: replacement.cloned(),
+            clone_prefix: TEMP_PREFIX.to_string(),
         },
         members,
         endpoints,
@@ -162,7 +164,7 @@ fn instance_named(i: &Instance, flag: &str) -> MitosisError {
 }
 
 /// What this tool cannot refresh, with the reason.
-fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
+pub(super) fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
     if c.engine_mode.as_deref() == Some("serverless") {
         return Err(MitosisError::bad_input(format!(
             "{what} cluster {:?} is Aurora Serverless v1 (EngineMode=serverless), which is not supported: upgrade it to a provisioned cluster with Serverless v2 instances",
@@ -256,7 +258,7 @@ fn source_key(source: &Cluster) -> Option<String> {
         .flatten()
 }
 
-fn check_cluster_available(c: &Cluster, what: &str) -> Result<(), MitosisError> {
+pub(super) fn check_cluster_available(c: &Cluster, what: &str) -> Result<(), MitosisError> {
     if c.is_available() {
         Ok(())
     } else {
@@ -377,6 +379,8 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         run_id: run_id.clone(),
         snapshots_of: SnapshotOf::Cluster,
         hand_over,
+        clone_role: tags::ROLE_TEMP,
+        copy_tags: Vec::new(),
     };
     let built = b.cluster_clone_phase(obs, &nodes, path, source)?;
     let swaps = b.cluster_swap_phases(&nodes, built);
@@ -393,6 +397,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         eta: None,
         notes,
         accounts: super::planner::accounts(obs),
+        operation: super::Operation::Refresh,
     };
     Ok(with_lock(plan, &req.run_id))
 }
@@ -400,7 +405,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
 impl Builder<'_> {
     /// temp-T (clone or restore), its post-restore settings, then temp-<member> for each
     /// member, the writer first. Returns the steps after which the clone is complete.
-    fn cluster_clone_phase(
+    pub(super) fn cluster_clone_phase(
         &mut self,
         obs: &Observed,
         nodes: &ClusterNodes,
@@ -526,7 +531,11 @@ impl Builder<'_> {
         let built = self.password_steps(
             &nodes.cluster.temp(),
             started || password_set,
-            |secret| Op::Cluster(ClusterOp::SetPassword { secret }),
+            |secret| {
+                Op::Cluster(ClusterOp::SetPassword {
+                    secret: Some(secret),
+                })
+            },
             |tags| Op::Cluster(ClusterOp::AddTags { tags }),
             built,
         );
@@ -1003,5 +1012,6 @@ pub(super) fn rollback_cluster(
         eta: None,
         notes: Vec::new(),
         accounts: super::planner::accounts(obs),
+        operation: super::Operation::Refresh,
     })
 }

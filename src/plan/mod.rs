@@ -6,6 +6,7 @@
 mod attributes;
 mod cluster;
 mod cluster_attributes;
+mod copy;
 mod eta;
 pub mod ops;
 mod planner;
@@ -18,6 +19,7 @@ mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs, ServerlessV2Scaling};
+pub use copy::{expired_copies, plan_destroy, CopySpec};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{
     ClusterOp, CommandOp, CopyFor, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp,
@@ -107,6 +109,31 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// A cross-account refresh: the source's and the target's accounts.
     pub accounts: Option<Accounts>,
+    /// What the plan does: refresh a target, make a throwaway copy, or destroy copies.
+    pub operation: Operation,
+}
+
+/// What a plan does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// Replace the target with a clone of the source (`apply`).
+    #[default]
+    Refresh,
+    /// Build a clone of the source under new names, like the template (`copy`).
+    Copy,
+    /// Delete a copy (`destroy`, `sweep`).
+    Destroy,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Refresh => "refresh",
+            Operation::Copy => "copy",
+            Operation::Destroy => "destroy",
+        }
+    }
 }
 
 /// The two AWS accounts of a cross-account refresh (their ids).

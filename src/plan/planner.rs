@@ -99,6 +99,8 @@ pub struct PlanRequest {
     /// Cross-account: the key the target account's copy is encrypted with (default: the
     /// target's own key).
     pub kms_key_id: Option<String>,
+    /// A throwaway copy instead of a refresh: `target` is then the template (`--like`).
+    pub copy: Option<super::copy::CopySpec>,
 }
 
 impl PlanRequest {
@@ -119,11 +121,15 @@ impl PlanRequest {
             master_password_secret: None,
             source_kms_key_id: None,
             kms_key_id: None,
+            copy: None,
         }
     }
 }
 
 pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
+    if req.copy.is_some() {
+        return super::copy::plan_copy(obs, req);
+    }
     if super::cluster::names_a_cluster(obs, req) {
         return super::cluster::plan_cluster(obs, req);
     }
@@ -204,6 +210,8 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         run_id: run_id.clone(),
         snapshots_of: SnapshotOf::Instance,
         hand_over,
+        clone_role: tags::ROLE_TEMP,
+        copy_tags: Vec::new(),
     };
     let built = b.clone_phase(obs, &nodes, path, source)?;
     let swapped = b.swap_phases(&nodes, built);
@@ -226,6 +234,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         eta: None,
         notes,
         accounts: accounts(obs),
+        operation: super::Operation::Refresh,
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))
@@ -289,6 +298,10 @@ pub(super) struct Builder<'a> {
     pub(super) snapshots_of: SnapshotOf,
     /// A cross-account refresh: how the snapshot travels.
     pub(super) hand_over: Option<HandOver>,
+    /// The role a clone is marked with: `temp` (a refresh) or `copy`.
+    pub(super) clone_role: &'static str,
+    /// More markers on every clone (a copy's prefix and expiry).
+    pub(super) copy_tags: Vec<Tag>,
 }
 
 /// How a cross-account refresh hands the source's snapshot over to the target account.
@@ -419,7 +432,7 @@ impl Builder<'_> {
 
     /// Create temp-X for every X, parents first, each with X's attributes. Returns, by node,
     /// the step after which each clone is complete.
-    fn clone_phase(
+    pub(super) fn clone_phase(
         &mut self,
         obs: &Observed,
         nodes: &[Node],
@@ -469,7 +482,8 @@ impl Builder<'_> {
             .into_iter()
             .map(|(key, value)| Tag { key, value })
             .collect();
-        list.extend(self.marker_tags(tags::ROLE_TEMP, original));
+        list.extend(self.marker_tags(self.clone_role, original));
+        list.extend(self.copy_tags.iter().cloned());
         list
     }
 
@@ -837,7 +851,11 @@ impl Builder<'_> {
         let built = self.password_steps(
             &root.temp(),
             started || password_set,
-            |secret| Op::Instance(InstanceOp::SetPassword { secret }),
+            |secret| {
+                Op::Instance(InstanceOp::SetPassword {
+                    secret: Some(secret),
+                })
+            },
             |tags| Op::Instance(InstanceOp::AddTags { tags }),
             built,
         );

@@ -146,6 +146,7 @@ pub fn rollback(
         eta: None,
         notes: Vec::new(),
         accounts: super::planner::accounts(obs),
+        operation: super::Operation::Refresh,
     })
 }
 

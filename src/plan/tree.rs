@@ -9,11 +9,15 @@ use crate::observed::{tags, Cluster, Instance, Observed, OLD_PREFIX, TEMP_PREFIX
 pub trait Resource {
     fn id(&self) -> &str;
     fn is_marked(&self, role: &str, original: &str) -> bool;
+    fn tag(&self, key: &str) -> Option<&str>;
 }
 
 impl Resource for Instance {
     fn id(&self) -> &str {
         &self.id
+    }
+    fn tag(&self, key: &str) -> Option<&str> {
+        Instance::tag(self, key)
     }
     fn is_marked(&self, role: &str, original: &str) -> bool {
         Instance::is_marked(self, role, original)
@@ -23,6 +27,9 @@ impl Resource for Instance {
 impl Resource for Cluster {
     fn id(&self) -> &str {
         &self.id
+    }
+    fn tag(&self, key: &str) -> Option<&str> {
+        Cluster::tag(self, key)
     }
     fn is_marked(&self, role: &str, original: &str) -> bool {
         Cluster::is_marked(self, role, original)
@@ -40,6 +47,8 @@ pub struct Node<R = Instance> {
     pub original: Option<R>,
     /// The clone: `temp-name`, or `name` itself once swapped in.
     pub replacement: Option<R>,
+    /// What the clone's name begins with: `temp-` for a refresh, the prefix for a copy.
+    pub clone_prefix: String,
 }
 
 /// Which resources stand for `target` now, found by `get` under the target's three names: the
@@ -63,8 +72,9 @@ pub fn stand_ins<'a, R: Resource>(
 }
 
 impl<R: Resource> Node<R> {
+    /// The clone's name: `temp-name` (a refresh), or the copy's prefix and the name.
     pub fn temp(&self) -> String {
-        format!("{TEMP_PREFIX}{}", self.name)
+        format!("{}{}", self.clone_prefix, self.name)
     }
     pub fn old(&self) -> String {
         format!("{OLD_PREFIX}{}", self.name)
@@ -149,6 +159,7 @@ pub fn target_nodes(obs: &Observed, target: &str) -> Result<Vec<Node>, MitosisEr
             children,
             original: find(&originals),
             replacement: find(&clones),
+            clone_prefix: TEMP_PREFIX.to_string(),
         });
     }
     Ok(nodes)

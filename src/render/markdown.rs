@@ -1,16 +1,24 @@
 use super::{accounts_sentence, eta_sentence, params_summary, shown_resource};
-use crate::plan::Plan;
+use crate::plan::{Operation, Plan};
 use std::fmt::Write;
 
 /// The flight plan for GitHub (job summary, PR comment): a table, skipped steps struck through.
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let pending = plan.pending().count();
-    let _ = writeln!(
-        out,
-        "### Flight plan: refresh `{}` from `{}`\n",
-        plan.target, plan.source
-    );
+    let _ = match plan.operation {
+        Operation::Refresh => writeln!(
+            out,
+            "### Flight plan: refresh `{}` from `{}`\n",
+            plan.target, plan.source
+        ),
+        Operation::Copy => writeln!(
+            out,
+            "### Flight plan: copy `{}` as `{}`\n",
+            plan.source, plan.target
+        ),
+        Operation::Destroy => writeln!(out, "### Flight plan: destroy `{}`\n", plan.target),
+    };
     let _ = writeln!(
         out,
         "Path: **{}** · run `{}` · {} steps to run, {} already done{}\n",

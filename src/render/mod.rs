@@ -94,6 +94,13 @@ pub(crate) fn human_duration(seconds: f64) -> String {
 /// The ETA sentence shared by the text and Markdown flight plans.
 pub(crate) fn eta_sentence(plan: &crate::plan::Plan) -> Option<String> {
     let eta = plan.eta?;
+    // A copy or a destroy takes nothing out of service.
+    if plan.operation != crate::plan::Operation::Refresh {
+        return Some(format!(
+            "Expected: about {} in all; nothing is taken out of service.",
+            human_duration(eta.duration_seconds)
+        ));
+    }
     Some(format!(
         "Expected: about {} in all; each endpoint is unavailable for about {}, all at the same time.",
         human_duration(eta.duration_seconds),

@@ -25,6 +25,7 @@ pub fn progress_line(event: &Event<'_>) -> Option<String> {
         }
         // The run's start and end, and the outage, are shown by the report; a secret never.
         Event::Secret(_)
+        | Event::NewPassword { .. }
         | Event::RunStarted { .. }
         | Event::RunFinished { .. }
         | Event::OutageStarted

@@ -23,9 +23,8 @@ pub fn report_text(r: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nRefresh of {} from {}: {} in {:.1}s (run {})",
-        r.target,
-        r.source,
+        "\n{}: {} in {:.1}s (run {})",
+        r.heading(""),
         r.result.as_str(),
         r.duration_seconds,
         r.run_id
@@ -64,9 +63,8 @@ pub fn report_markdown(r: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "### Refresh of `{}` from `{}`: **{}** in {:.0}s\n",
-        r.target,
-        r.source,
+        "### {}: **{}** in {:.0}s\n",
+        r.heading("`"),
         r.result.as_str(),
         r.duration_seconds
     );

@@ -1,19 +1,34 @@
 use super::{accounts_sentence, eta_sentence, params_summary, shown_resource};
-use crate::plan::Plan;
+use crate::plan::{Operation, Plan};
 use std::fmt::Write;
 
 /// The flight plan for a terminal: one aligned line per step, skipped steps marked with why.
 pub fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
     let pending = plan.pending().count();
-    let _ = writeln!(
-        out,
-        "Flight plan: refresh {} from {} ({} path, run {})",
-        plan.target,
-        plan.source,
-        plan.path.as_str(),
-        plan.run_id
-    );
+    let _ = match plan.operation {
+        Operation::Refresh => writeln!(
+            out,
+            "Flight plan: refresh {} from {} ({} path, run {})",
+            plan.target,
+            plan.source,
+            plan.path.as_str(),
+            plan.run_id
+        ),
+        Operation::Copy => writeln!(
+            out,
+            "Flight plan: copy {} as {} ({} path, run {})",
+            plan.source,
+            plan.target,
+            plan.path.as_str(),
+            plan.run_id
+        ),
+        Operation::Destroy => writeln!(
+            out,
+            "Flight plan: destroy the copy {} (made by run {})",
+            plan.target, plan.run_id
+        ),
+    };
     if plan.resuming {
         let _ = writeln!(
             out,

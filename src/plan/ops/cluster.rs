@@ -44,7 +44,7 @@ pub enum ClusterOp {
     },
     /// ModifyDBCluster `MasterUserPassword` from this secret (read when the step runs).
     SetPassword {
-        secret: String,
+        secret: Option<String>,
     },
     /// CreateDBClusterEndpoint: a custom endpoint on the step's cluster.
     CreateEndpoint {
@@ -121,7 +121,9 @@ impl ClusterOp {
                 m.extend(attrs.to_params());
             }
             ClusterOp::Modify(attrs) => m.extend(attrs.to_params()),
-            ClusterOp::SetPassword { secret } => m.extend(super::instance::password_params(secret)),
+            ClusterOp::SetPassword { secret } => {
+                m.extend(super::instance::password_params(secret.as_deref()))
+            }
             ClusterOp::AddTags { tags } => {
                 m.insert(
                     "Tags".into(),
@@ -234,7 +236,9 @@ impl ClusterOp {
             }
             ClusterOp::SetPassword { secret } => {
                 g.allow("ModifyDBCluster", [this]);
-                g.allow("secretsmanager:GetSecretValue", [a.secret_arn(secret)]);
+                if let Some(secret) = secret {
+                    g.allow("secretsmanager:GetSecretValue", [a.secret_arn(secret)]);
+                }
             }
             ClusterOp::AddTags { .. } => g.allow("AddTagsToResource", [this]),
             ClusterOp::RemoveTags { .. } => g.allow("RemoveTagsFromResource", [this]),

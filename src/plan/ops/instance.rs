@@ -41,9 +41,10 @@ pub enum InstanceOp {
     PromoteReadReplica,
     Modify(ModifyAttrs),
     /// ModifyDBInstance `MasterUserPassword`, the value read from this Secrets Manager secret
-    /// when the step runs (never part of the plan).
+    /// when the step runs, or (None: a copy) a new random one made then (never part of the
+    /// plan).
     SetPassword {
-        secret: String,
+        secret: Option<String>,
     },
     AddTags {
         tags: Vec<Tag>,
@@ -105,7 +106,7 @@ impl InstanceOp {
             }
             InstanceOp::PromoteReadReplica => {}
             InstanceOp::Modify(attrs) => m.extend(attrs.to_params()),
-            InstanceOp::SetPassword { secret } => m.extend(password_params(secret)),
+            InstanceOp::SetPassword { secret } => m.extend(password_params(secret.as_deref())),
             InstanceOp::AddTags { tags } => {
                 m.insert(
                     "Tags".into(),
@@ -216,7 +217,9 @@ impl InstanceOp {
             }
             InstanceOp::SetPassword { secret } => {
                 g.allow("ModifyDBInstance", [inst]);
-                g.allow("secretsmanager:GetSecretValue", [a.secret_arn(secret)]);
+                if let Some(secret) = secret {
+                    g.allow("secretsmanager:GetSecretValue", [a.secret_arn(secret)]);
+                }
             }
             InstanceOp::AddTags { .. } => g.allow("AddTagsToResource", [inst]),
             InstanceOp::RemoveTags { .. } => g.allow("RemoveTagsFromResource", [inst]),
@@ -231,12 +234,13 @@ impl InstanceOp {
 }
 
 /// A password set from a secret as request parameters: the secret is named, its value never.
-pub(crate) fn password_params(secret: &str) -> Map<String, Value> {
+pub(crate) fn password_params(secret: Option<&str>) -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert(
-        "MasterUserPassword".into(),
-        format!("(the value of {secret})").into(),
-    );
+    let value = match secret {
+        Some(secret) => format!("(the value of {secret})"),
+        None => "(a new random password)".to_string(),
+    };
+    m.insert("MasterUserPassword".into(), value.into());
     m.insert("ApplyImmediately".into(), true.into());
     m
 }

@@ -1,0 +1,582 @@
+//! Throwaway copies (`copy`, `destroy`, `sweep`): the clone half of a refresh under new names.
+//!
+//! A copy of the source is built like a template tree (`--like`: its classes, ports, groups,
+//! windows and tags; the snapshot path when the template's VPC differs), each resource named
+//! with a prefix (`pr-42-` + `demo` = `pr-42-demo`) and marked as a copy (role `copy`, the
+//! template resource as `original`, the prefix, the run, an expiry). Nothing is retired,
+//! swapped or deleted, and the template is only read. The copy's master password is reset to a
+//! new random one each run. `destroy` deletes a copy, only when every resource of it carries
+//! these marks; `sweep` destroys the copies whose expiry has passed.
+
+use super::cluster::{check_cluster_available, check_supported, is_cluster_target, ClusterNodes};
+use super::ops::{ClusterOp, InstanceOp, Op, Tag};
+use super::planner::{Builder, PlanRequest};
+use super::tree::{Node, Resource};
+use super::validate::{
+    check_available, check_engines, check_not_protected, reject_cluster_member, run_of,
+    validate_identifier,
+};
+use super::{ClonePath, Kind, Operation, Phase, Plan, SourceTime, StepId, StepKind};
+use crate::error::MitosisError;
+use crate::observed::{tags, Cluster, Instance, Observed};
+use crate::plan::attributes::ModifyAttrs;
+use std::collections::BTreeSet;
+
+/// What makes a plan a copy: the names' prefix and when the copy expires (epoch seconds;
+/// None: never).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopySpec {
+    pub prefix: String,
+    pub expires: Option<i64>,
+}
+
+/// True when `r` is the copy of the template's `name` made with `prefix`.
+fn is_copy<R: Resource>(r: &R, name: &str, prefix: &str) -> bool {
+    r.is_marked(tags::ROLE_COPY, name) && r.tag(tags::COPY_PREFIX) == Some(prefix)
+}
+
+/// A copy's resource name: the prefix and the template's name, checked as an identifier.
+fn copy_name(prefix: &str, name: &str) -> Result<String, MitosisError> {
+    let id = format!("{prefix}{name}");
+    validate_identifier("the copy's name", &id).map_err(|e| {
+        MitosisError::bad_input(format!(
+            "--prefix {prefix:?} does not make a valid name for {name:?} ({e}): use a prefix that starts with a letter and ends with a hyphen, short enough for the template's longest name"
+        ))
+    })?;
+    Ok(id)
+}
+
+/// Refuses a name that exists but is not this copy's.
+fn check_free<R: Resource>(
+    existing: Option<&R>,
+    name: &str,
+    prefix: &str,
+) -> Result<(), MitosisError> {
+    match existing {
+        Some(r) if !is_copy(r, name, prefix) => Err(MitosisError::bad_input(format!(
+            "{:?} already exists and stack-mitosis did not make it as a copy of {name:?} with prefix {prefix:?}: pick another --prefix",
+            r.id()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The template's tree as nodes whose clones are the copy's instances.
+fn copy_nodes(obs: &Observed, like: &str, prefix: &str) -> Result<Vec<Node>, MitosisError> {
+    let template = obs.get(like).ok_or_else(|| {
+        MitosisError::bad_input(format!(
+            "template instance {like:?} was not found in {}: check --like and the region",
+            obs.account.region
+        ))
+    })?;
+    if template.replica_source.is_some() {
+        return Err(MitosisError::bad_input(format!(
+            "--like {like:?} is a read replica: give the root of the template tree ({:?})",
+            obs.root_of(like)
+        )));
+    }
+    let tree = obs.tree(like);
+    let mut nodes = Vec::new();
+    for id in &tree {
+        let inst = obs.get(id).expect("the tree lists instances");
+        if inst.mitosis_role().is_some() {
+            return Err(MitosisError::bad_input(format!(
+                "--like {like:?}: {id:?} is one of stack-mitosis's own (a clone, a retiree or a copy): name an environment's database as the template"
+            )));
+        }
+        reject_cluster_member(inst, "template")?;
+        check_not_protected(id, &inst.tags)?;
+        let name = copy_name(prefix, id)?;
+        check_free(obs.get(&name), id, prefix)?;
+        let parent = obs.parent(id).filter(|p| tree.contains(p));
+        nodes.push(Node {
+            name: id.clone(),
+            parent: if nodes.is_empty() { None } else { parent },
+            children: obs
+                .children(id)
+                .into_iter()
+                .filter(|c| tree.contains(c))
+                .collect(),
+            original: Some(inst.clone()),
+            replacement: obs.get(&name).cloned(),
+            clone_prefix: prefix.to_string(),
+        });
+    }
+    Ok(nodes)
+}
+
+/// The template cluster and its members as nodes whose clones are the copy's.
+fn cluster_copy_nodes(
+    obs: &Observed,
+    like: &str,
+    prefix: &str,
+) -> Result<ClusterNodes, MitosisError> {
+    let template = obs.cluster(like).ok_or_else(|| {
+        MitosisError::bad_input(format!(
+            "template cluster {like:?} was not found in {}: check --like and the region",
+            obs.account.region
+        ))
+    })?;
+    if template.mitosis_role().is_some() {
+        return Err(MitosisError::bad_input(format!(
+            "--like {like:?} is one of stack-mitosis's own (a clone, a retiree or a copy): name an environment's cluster as the template"
+        )));
+    }
+    check_not_protected(like, &template.tags)?;
+    let name = copy_name(prefix, like)?;
+    check_free(obs.cluster(&name), like, prefix)?;
+    let copy = obs.cluster(&name).filter(|c| is_copy(*c, like, prefix));
+    let mut members: Vec<(bool, String)> = template
+        .members
+        .iter()
+        .map(|m| (!m.writer, m.id.clone()))
+        .collect();
+    members.sort();
+    let mut nodes = Vec::new();
+    for (_, id) in members {
+        let Some(inst) = obs.get(&id) else { continue };
+        let member_name = copy_name(prefix, &id)?;
+        check_free(obs.get(&member_name), &id, prefix)?;
+        nodes.push(Node {
+            name: id.clone(),
+            parent: None,
+            children: Vec::new(),
+            original: Some(inst.clone()),
+            replacement: obs.get(&member_name).cloned(),
+            clone_prefix: prefix.to_string(),
+        });
+    }
+    Ok(ClusterNodes {
+        cluster: Node {
+            name: like.to_string(),
+            parent: None,
+            children: Vec::new(),
+            original: Some(template.clone()),
+            replacement: copy.cloned(),
+            clone_prefix: prefix.to_string(),
+        },
+        members: nodes,
+        // Custom endpoints stay the template's: a copy is reached through its own endpoints.
+        endpoints: Vec::new(),
+    })
+}
+
+/// The run a copy belongs to: the one its resources carry, or a fresh one.
+fn copy_run<'a>(
+    obs: &'a Observed,
+    clones: impl Iterator<Item = Option<&'a str>>,
+    copy_root: &str,
+    fresh: &str,
+) -> Result<(String, bool), MitosisError> {
+    let runs: BTreeSet<&str> = clones.flatten().collect();
+    run_of(runs, obs.own_snapshots(), copy_root, fresh)
+}
+
+/// The flight plan of a copy (`req.copy` set; `req.target` is the template).
+pub(super) fn plan_copy(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
+    let spec = req.copy.clone().expect("a copy request");
+    validate_identifier("--source", &req.source)?;
+    validate_identifier("--like", &req.target)?;
+    if obs.source_account.is_some() {
+        return Err(MitosisError::bad_input(
+            "a copy of a source in another account is not supported: make copies within the source's account, or refresh a target there",
+        ));
+    }
+    let copy_root = copy_name(&spec.prefix, &req.target)?;
+    // The request as the builder sees it: the copy's root stands where a refresh's target
+    // does (hooks, snapshot markers).
+    let mut r = req.clone();
+    r.target = copy_root.clone();
+    r.master_password_secret = None;
+    let copy_tags = {
+        let mut t = vec![Tag::new(tags::COPY_PREFIX, &spec.prefix)];
+        if let Some(at) = spec.expires {
+            t.push(Tag::new(tags::EXPIRES, &SourceTime::rfc3339(at)));
+        }
+        t
+    };
+    if obs.cluster(&req.source).is_some() || is_cluster_target(obs, &req.target) {
+        plan_cluster_copy(obs, req, &r, &spec, copy_tags)
+    } else {
+        plan_instance_copy(obs, req, &r, &spec, copy_tags)
+    }
+}
+
+fn plan_instance_copy(
+    obs: &Observed,
+    req: &PlanRequest,
+    r: &PlanRequest,
+    spec: &CopySpec,
+    copy_tags: Vec<Tag>,
+) -> Result<Plan, MitosisError> {
+    let source = obs.get(&req.source).ok_or_else(|| {
+        MitosisError::bad_input(format!(
+            "source instance {:?} was not found in {}: check --source and the region",
+            req.source, obs.account.region
+        ))
+    })?;
+    reject_cluster_member(source, "source")?;
+    let source_tree = obs.tree(&obs.root_of(&req.source));
+    if source_tree.contains(&req.target) {
+        return Err(MitosisError::bad_input(format!(
+            "--like {:?} is in the source's own tree: name a downstream environment's database as the template (its attributes shape the copy)",
+            req.target
+        )));
+    }
+    let nodes = copy_nodes(obs, &req.target, &spec.prefix)?;
+    let (run_id, resuming) = copy_run(
+        obs,
+        nodes
+            .iter()
+            .map(|n| n.replacement.as_ref().and_then(|c| c.tag(tags::RUN))),
+        &r.target,
+        &req.run_id,
+    )?;
+    let root = &nodes[0];
+    check_engines(source, root.attributes())?;
+    if !resuming {
+        check_available(source, "source")?;
+    }
+    let path = if let Some(time) = req.source_time {
+        if !resuming {
+            super::validate::check_restorable(source, time)?;
+        }
+        ClonePath::PointInTime
+    } else if req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
+        ClonePath::Snapshot
+    } else {
+        ClonePath::Replica
+    };
+    let mut b = Builder {
+        steps: Vec::new(),
+        req: r,
+        run_id: run_id.clone(),
+        snapshots_of: super::SnapshotOf::Instance,
+        hand_over: None,
+        clone_role: tags::ROLE_COPY,
+        copy_tags,
+    };
+    let built = b.clone_phase(obs, &nodes, path, source)?;
+    let prepared = root
+        .replacement
+        .as_ref()
+        .is_some_and(|c| c.tag(tags::PREPARED) == Some(run_id.as_str()));
+    b.copy_ready_steps(
+        &root.temp(),
+        prepared,
+        Op::Instance(InstanceOp::SetPassword { secret: None }),
+        |tags| Op::Instance(InstanceOp::AddTags { tags }),
+        built,
+    );
+    Ok(copy_plan(req, r, Kind::Instance, path, run_id, resuming, b))
+}
+
+fn plan_cluster_copy(
+    obs: &Observed,
+    req: &PlanRequest,
+    r: &PlanRequest,
+    spec: &CopySpec,
+    copy_tags: Vec<Tag>,
+) -> Result<Plan, MitosisError> {
+    let source = obs.cluster(&req.source).ok_or_else(|| {
+        MitosisError::bad_input(format!(
+            "source cluster {:?} was not found in {}: check --source and the region (the template {:?} is a cluster)",
+            req.source, obs.account.region, req.target
+        ))
+    })?;
+    if req.source == req.target {
+        return Err(MitosisError::bad_input(
+            "--like names the source itself: name a downstream environment's cluster as the template",
+        ));
+    }
+    let nodes = cluster_copy_nodes(obs, &req.target, &spec.prefix)?;
+    let template = nodes.cluster.attributes();
+    check_supported(source, "source")?;
+    check_supported(template, "template")?;
+    if source.engine != template.engine {
+        return Err(MitosisError::bad_input(format!(
+            "source {:?} runs {} but template {:?} runs {}: pick a template of the source's engine",
+            source.id, source.engine, template.id, template.engine
+        )));
+    }
+    let clones = std::iter::once(
+        nodes
+            .cluster
+            .replacement
+            .as_ref()
+            .and_then(|c| c.tag(tags::RUN)),
+    )
+    .chain(
+        nodes
+            .members
+            .iter()
+            .map(|n| n.replacement.as_ref().and_then(|c| c.tag(tags::RUN))),
+    );
+    let (run_id, resuming) = copy_run(obs, clones, &r.target, &req.run_id)?;
+    if !resuming {
+        check_cluster_available(source, "source")?;
+    }
+    let path = if req.snapshot_path {
+        ClonePath::Snapshot
+    } else if req.source_time.is_some() {
+        ClonePath::PointInTime
+    } else {
+        ClonePath::Clone
+    };
+    if path == ClonePath::Clone && source.members.is_empty() && nodes.cluster.replacement.is_none()
+    {
+        return Err(MitosisError::bad_input(format!(
+            "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
+            source.id
+        )));
+    }
+    let mut b = Builder {
+        steps: Vec::new(),
+        req: r,
+        run_id: run_id.clone(),
+        snapshots_of: super::SnapshotOf::Cluster,
+        hand_over: None,
+        clone_role: tags::ROLE_COPY,
+        copy_tags,
+    };
+    let built = b.cluster_clone_phase(obs, &nodes, path, source)?;
+    let prepared = nodes
+        .cluster
+        .replacement
+        .as_ref()
+        .is_some_and(|c| c.tag(tags::PREPARED) == Some(run_id.as_str()));
+    b.copy_ready_steps(
+        &nodes.cluster.temp(),
+        prepared,
+        Op::Cluster(ClusterOp::SetPassword { secret: None }),
+        |tags| Op::Cluster(ClusterOp::AddTags { tags }),
+        built,
+    );
+    Ok(copy_plan(req, r, Kind::Cluster, path, run_id, resuming, b))
+}
+
+fn copy_plan(
+    req: &PlanRequest,
+    r: &PlanRequest,
+    kind: Kind,
+    path: ClonePath,
+    run_id: String,
+    resuming: bool,
+    b: Builder<'_>,
+) -> Plan {
+    Plan {
+        source: req.source.clone(),
+        target: r.target.clone(),
+        kind,
+        path,
+        run_id,
+        resuming,
+        steps: b.steps,
+        eta: None,
+        notes: vec![format!(
+            "a copy like {:?}: nothing is retired, swapped or deleted; its master password is reset to a new random one (given to you, never printed)",
+            req.target
+        )],
+        accounts: None,
+        operation: Operation::Copy,
+    }
+}
+
+impl Builder<'_> {
+    /// Once a copy is built: a new master password (every run: it is handed out, so it must
+    /// be known), the before-swap command on the copy (scrub) and its tag, then the restart
+    /// command.
+    fn copy_ready_steps(
+        &mut self,
+        root: &str,
+        prepared: bool,
+        set_password: Op,
+        mark: impl FnOnce(Vec<Tag>) -> Op,
+        built: Vec<StepId>,
+    ) {
+        let password = self.push(
+            StepId::new(StepKind::Password, root),
+            Phase::Prepare,
+            root,
+            set_password,
+            built,
+            None,
+        );
+        let ready = self.prepare_steps(root, false, prepared, mark, vec![password]);
+        self.restart_step(false, ready);
+    }
+}
+
+/// The flight plan of `destroy --like T --prefix P`: None when no such copy exists (already
+/// gone). Replicas go before their primary, members before their cluster, deletion
+/// protection off first; everything must carry the copy's marks.
+pub fn plan_destroy(
+    obs: &Observed,
+    like: &str,
+    prefix: &str,
+) -> Result<Option<Plan>, MitosisError> {
+    validate_identifier("--like", like)?;
+    let root = copy_name(prefix, like)?;
+    let not_ours = |id: &str| {
+        MitosisError::bad_input(format!(
+            "{id:?} is named like a copy of {like:?} with prefix {prefix:?}, but stack-mitosis did not make it as one (its tags say so): nothing was deleted"
+        ))
+    };
+    let mut steps = Vec::new();
+    let (kind, run_id, source) = if let Some(c) = obs.cluster(&root) {
+        if !is_copy(c, like, prefix) {
+            return Err(not_ours(&c.id));
+        }
+        let mut deleted = Vec::new();
+        for m in &c.members {
+            let inst = obs.get(&m.id).ok_or_else(|| not_ours(&m.id))?;
+            if inst.mitosis_role() != Some(tags::ROLE_COPY)
+                || inst.tag(tags::COPY_PREFIX) != Some(prefix)
+            {
+                return Err(not_ours(&m.id));
+            }
+            deleted.push(delete_instance_steps(&mut steps, inst, Vec::new()));
+        }
+        delete_cluster_steps(&mut steps, c, deleted);
+        (
+            Kind::Cluster,
+            run_tag(c.tag(tags::RUN)),
+            c.tag(tags::SOURCE),
+        )
+    } else if let Some(i) = obs.get(&root) {
+        if !is_copy(i, like, prefix) {
+            return Err(not_ours(&i.id));
+        }
+        let tree = obs.tree(&root);
+        for id in &tree {
+            let inst = obs.get(id).expect("the tree lists instances");
+            if inst.mitosis_role() != Some(tags::ROLE_COPY)
+                || inst.tag(tags::COPY_PREFIX) != Some(prefix)
+            {
+                return Err(not_ours(id));
+            }
+        }
+        // Children first: each delete waits for its replicas' deletes.
+        let mut deleted: Vec<(String, StepId)> = Vec::new();
+        for id in tree.iter().rev() {
+            let inst = obs.get(id).expect("the tree lists instances");
+            let deps = obs
+                .children(id)
+                .iter()
+                .filter_map(|c| deleted.iter().find(|(d, _)| d == c).map(|(_, s)| s.clone()))
+                .collect();
+            let step = delete_instance_steps(&mut steps, inst, deps);
+            deleted.push((id.clone(), step));
+        }
+        (
+            Kind::Instance,
+            run_tag(i.tag(tags::RUN)),
+            i.tag(tags::SOURCE),
+        )
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Plan {
+        source: source.unwrap_or_default().to_string(),
+        target: root,
+        kind,
+        path: ClonePath::Replica,
+        run_id,
+        resuming: true,
+        steps,
+        eta: None,
+        notes: Vec::new(),
+        accounts: None,
+        operation: Operation::Destroy,
+    }))
+}
+
+fn run_tag(run: Option<&str>) -> String {
+    run.unwrap_or_default().to_string()
+}
+
+/// Deletion protection off when it is on, then the delete.
+fn delete_instance_steps(
+    steps: &mut Vec<super::Step>,
+    inst: &Instance,
+    deps: Vec<StepId>,
+) -> StepId {
+    let mut deps = deps;
+    if inst.deletion_protection {
+        deps.push(super::step::push(
+            steps,
+            StepId::new(StepKind::Unprotect, &inst.id),
+            Phase::Cleanup,
+            &inst.id,
+            Op::Instance(InstanceOp::Modify(ModifyAttrs::deletion_protection(false))),
+            Vec::new(),
+            None,
+        ));
+    }
+    super::step::push(
+        steps,
+        StepId::new(StepKind::Delete, &inst.id),
+        Phase::Cleanup,
+        &inst.id,
+        Op::Instance(InstanceOp::Delete {
+            final_snapshot_id: None,
+        }),
+        deps,
+        None,
+    )
+}
+
+fn delete_cluster_steps(steps: &mut Vec<super::Step>, c: &Cluster, members: Vec<StepId>) {
+    let mut deps = members;
+    if c.deletion_protection {
+        deps.push(super::step::push(
+            steps,
+            StepId::new(StepKind::Unprotect, &c.id),
+            Phase::Cleanup,
+            &c.id,
+            Op::Cluster(ClusterOp::Modify(
+                super::cluster_attributes::ClusterModify::deletion_protection(false),
+            )),
+            Vec::new(),
+            None,
+        ));
+    }
+    super::step::push(
+        steps,
+        StepId::new(StepKind::Delete, &c.id),
+        Phase::Cleanup,
+        &c.id,
+        Op::Cluster(ClusterOp::Delete {
+            final_snapshot_id: None,
+        }),
+        deps,
+        None,
+    );
+}
+
+/// The copies (template name, prefix) whose expiry is before `now` (epoch seconds): roots of
+/// copy trees and copy clusters, never a cluster's member or a replica on its own.
+pub fn expired_copies(obs: &Observed, now: i64) -> Vec<(String, String)> {
+    let expired = |expires: Option<&str>| {
+        expires
+            .and_then(|e| SourceTime::parse(e).ok())
+            .is_some_and(|t| matches!(t, SourceTime::At(at) if at < now))
+    };
+    let mut out = Vec::new();
+    for c in obs.clusters.values() {
+        if c.mitosis_role() == Some(tags::ROLE_COPY) && expired(c.tag(tags::EXPIRES)) {
+            if let (Some(like), Some(prefix)) = (c.tag(tags::ORIGINAL), c.tag(tags::COPY_PREFIX)) {
+                out.push((like.to_string(), prefix.to_string()));
+            }
+        }
+    }
+    for i in obs.instances.values() {
+        let root = i.replica_source.is_none() && i.cluster.is_none();
+        if root && i.mitosis_role() == Some(tags::ROLE_COPY) && expired(i.tag(tags::EXPIRES)) {
+            if let (Some(like), Some(prefix)) = (i.tag(tags::ORIGINAL), i.tag(tags::COPY_PREFIX)) {
+                out.push((like.to_string(), prefix.to_string()));
+            }
+        }
+    }
+    out
+}
