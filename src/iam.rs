@@ -42,6 +42,33 @@ fn sid(action: &str) -> String {
         .collect()
 }
 
+/// The statement that lets `destroy` and `sweep` remove the copies made with this plan's
+/// prefix (and only those: the ARNs are the prefix's).
+fn destroy_statement(plan: &Plan, account: &AccountInfo) -> Option<Value> {
+    let prefix = plan.steps.iter().find_map(|s| match &s.op {
+        Op::Instance(crate::plan::InstanceOp::CreateReadReplica { attrs, .. })
+        | Op::Instance(crate::plan::InstanceOp::RestoreFromSnapshot { attrs, .. })
+        | Op::Instance(crate::plan::InstanceOp::RestoreToPointInTime { attrs, .. }) => attrs
+            .tags
+            .iter()
+            .find(|t| t.key == crate::observed::tags::COPY_PREFIX)
+            .map(|t| t.value.clone()),
+        Op::Cluster(crate::plan::ClusterOp::Clone { attrs, .. })
+        | Op::Cluster(crate::plan::ClusterOp::RestoreFromSnapshot { attrs, .. }) => attrs
+            .tags
+            .iter()
+            .find(|t| t.key == crate::observed::tags::COPY_PREFIX)
+            .map(|t| t.value.clone()),
+        _ => None,
+    })?;
+    Some(json!({
+        "Sid": "DestroyCopies",
+        "Effect": "Allow",
+        "Action": ["rds:DeleteDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBCluster", "rds:ModifyDBCluster"],
+        "Resource": [account.arn(&format!("db:{prefix}*")), account.arn(&format!("cluster:{prefix}*"))],
+    }))
+}
+
 /// What `iam-policy` prints: the policy of the one account, or for a cross-account plan
 /// `{"target": policy, "source": policy, "source_key_policy_statement": statement}` (the last
 /// one null when the source is not encrypted).
@@ -152,6 +179,9 @@ fn account_policy(
             "Action": [qualified(action)],
             "Resource": resources.into_iter().collect::<Vec<_>>(),
         }));
+    }
+    if plan.operation == crate::plan::Operation::Copy {
+        statements.extend(destroy_statement(plan, account));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
