@@ -617,7 +617,10 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     })
     .await;
     show_report(a, report.as_ref());
-    if let (Some(path), Some(password)) = (&args.password_file, keep.password()) {
+    // Only a finished copy (scrubbed, when asked) is handed over.
+    if let (true, Some(path), Some(password)) =
+        (result.is_ok(), &args.password_file, keep.password())
+    {
         write_secret(path, &password)?;
     }
     if result.is_ok() {

@@ -358,7 +358,7 @@ fn bad_inputs_fail_with_an_error_naming_the_input_and_no_aws_call() {
             "::error title=Invalid input%3A source::",
         ),
         (
-            vec![("INPUT_MODE", "destroy".into())],
+            vec![("INPUT_MODE", "obliterate".into())],
             "::error title=Invalid input%3A mode::",
         ),
         (
@@ -685,4 +685,83 @@ async fn a_cross_account_refresh_assumes_both_roles_with_the_one_token() {
         emu.describe()["app"]["DbiResourceId"]
     );
     drop(oidc);
+}
+
+/// The per-pull-request workflow's three modes: `copy` (outputs the copy's endpoint, address,
+/// port, `created`, and its password only masked), `copy` again (`created=false`), `destroy`,
+/// and `sweep`.
+#[test]
+fn copy_destroy_and_sweep_modes() {
+    let emu = Emulator::start();
+    emu.seed("pg-two-replicas");
+    let base = vec![
+        ("INPUT_SOURCE", "app-prod".to_string()),
+        ("INPUT_LIKE", "app-staging".into()),
+        ("INPUT_PREFIX", "pr-12-".into()),
+        ("INPUT_EXPIRES", "3d".into()),
+        ("GITHUB_EVENT_NAME", "pull_request".into()),
+        ("INPUT_COMMENT", "never".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let ws = Workspace::new("copy");
+    let mut env = base.clone();
+    env.push(("INPUT_MODE", "copy".to_string()));
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["result"], "succeeded");
+    assert_eq!(o["created"], "true");
+    assert!(o["address"].starts_with("pr-12-app-staging."), "{o:?}");
+    assert_eq!(o["port"], "6543");
+    assert_eq!(o["endpoint"], format!("{}:6543", o["address"]));
+    let password = &o["password"];
+    assert_eq!(emu.password("pr-12-app-staging"), *password);
+    assert!(log.contains(&format!("::add-mask::{password}")));
+    assert_eq!(
+        log.matches(password.as_str()).count(),
+        1,
+        "printed unmasked"
+    );
+    assert!(ws
+        .read("summary")
+        .contains("Copy of `app-prod` as `pr-12-app-staging`"));
+
+    let ws = Workspace::new("copy-again");
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(outputs(&ws.read("output"))["created"], "false");
+
+    let ws = Workspace::new("destroy");
+    let mut env = base.clone();
+    env.retain(|(k, _)| *k != "INPUT_SOURCE");
+    env.push(("INPUT_MODE", "destroy".to_string()));
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["destroyed"], "pr-12-app-staging");
+    assert!(emu.describe().keys().all(|k| !k.starts_with("pr-12-")));
+
+    let ws = Workspace::new("sweep");
+    let env = vec![
+        ("INPUT_MODE", "sweep".to_string()),
+        ("GITHUB_EVENT_NAME", "schedule".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(outputs(&ws.read("output"))["destroyed"], "");
+
+    // A copy that fails never hands out an endpoint (the source's least of all).
+    let ws = Workspace::new("copy-fails");
+    let mut env = base;
+    env.push(("INPUT_MODE", "copy".to_string()));
+    env.push(("INPUT_BEFORE-SWAP", "exit 7".to_string()));
+    let out = action(&emu, &ws, &env);
+    assert_ne!(out.status.code(), Some(0));
+    let o = outputs(&ws.read("output"));
+    assert_eq!(o["result"], "failed");
+    assert!(
+        !o.contains_key("endpoint") && !o.contains_key("address"),
+        "{o:?}"
+    );
 }

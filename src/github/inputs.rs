@@ -316,7 +316,7 @@ mod tests {
     fn bad_values_name_the_input() {
         let base = [("INPUT_SOURCE", "prod"), ("INPUT_TARGET", "demo")];
         let cases: &[(&str, &str, &str)] = &[
-            ("INPUT_MODE", "destroy", "mode"),
+            ("INPUT_MODE", "obliterate", "mode"),
             ("INPUT_RESTORE-SNAPSHOT", "yes", "restore-snapshot"),
             ("INPUT_COMMENT", "sometimes", "comment"),
             ("INPUT_ROLE-DURATION-SECONDS", "60", "role-duration-seconds"),

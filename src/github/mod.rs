@@ -245,11 +245,16 @@ async fn copy(
     .await;
     progress.close();
     outputs.push(("created", created.to_string()));
-    if let Some(password) = keep.password() {
-        mask(&password);
-        outputs.push(("password", password));
-    }
     report_outputs(env, plan, report.as_ref(), &result, outputs)?;
+    if result.is_ok() {
+        // Masked already: the executor announces every secret (`Event::Secret`) before use.
+        if let Some(password) = keep.password() {
+            outputs.push(("password", password));
+        }
+    } else {
+        // An unfinished copy (its scrub may not have run) is handed to nobody.
+        outputs.retain(|(k, _)| !matches!(*k, "endpoint" | "address" | "port"));
+    }
     result
 }
 
