@@ -482,7 +482,7 @@ pub fn plan_destroy(
         kind,
         path: ClonePath::Replica,
         run_id,
-        resuming: true,
+        resuming: false,
         steps,
         eta: None,
         notes: Vec::new(),
