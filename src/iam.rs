@@ -180,7 +180,7 @@ fn account_policy(
             "Resource": resources.into_iter().collect::<Vec<_>>(),
         }));
     }
-    if plan.operation == crate::plan::Operation::Copy {
+    if plan.operation == crate::plan::Operation::Copy && side == Account::Target {
         statements.extend(destroy_statement(plan, account));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })

@@ -849,3 +849,69 @@ fn crash_matrix_of_a_point_in_time_refresh() {
         );
     });
 }
+
+/// Fencing: a run whose lock renewals fail for most of the lock's TTL stops before its next
+/// change (exit 6), retiring nothing and rolling nothing back (another run may have taken the
+/// lock); the rerun, once AWS answers again, finishes the refresh.
+#[test]
+fn a_run_that_cannot_renew_its_lock_stops_before_its_next_change() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let before = emu.describe();
+    // Slow RDS down: creating the clone takes seconds, longer than the lock's TTL.
+    emu.control("/_emulator/scale", r#"{"seconds_per_unit": 1.0}"#);
+    let args = [
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--lock-ttl",
+        "2",
+    ];
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| apply(&emu, &args, &[("AWS_MAX_ATTEMPTS", "1")]));
+        // Once the clone is being created, every AddTagsToResource (the renewals) fails.
+        let started = std::time::Instant::now();
+        while !emu
+            .actions()
+            .iter()
+            .any(|a| a == "CreateDBInstanceReadReplica")
+        {
+            assert!(started.elapsed().as_secs() < 60, "the clone never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        emu.control(
+            "/_emulator/faults",
+            r#"{"action": "AddTagsToResource", "count": 1000, "code": "Throttling", "status": 400}"#,
+        );
+        run.join().unwrap()
+    });
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not be renewed")
+            && stderr(&out).contains("without rolling back"),
+        "{}",
+        stderr(&out)
+    );
+    let after = emu.describe();
+    assert_eq!(
+        after["mitosis-demo"], before["mitosis-demo"],
+        "retired or changed"
+    );
+    assert!(after.contains_key("temp-mitosis-demo"), "rolled back");
+    assert!(
+        !emu.actions().iter().any(|a| a == "PromoteReadReplica"),
+        "a change after the lock was lost"
+    );
+    emu.clear_faults();
+    emu.control("/_emulator/scale", r#"{"seconds_per_unit": 0.01}"#);
+    let out = apply(&emu, &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_refreshed(
+        &before,
+        &emu.describe(),
+        &["mitosis-prod", "mitosis-prod-replica"],
+        &["mitosis-demo", "mitosis-demo-replica"],
+        true,
+    );
+}

@@ -428,3 +428,45 @@ fn bad_input_is_refused_before_anything_runs() {
         &format!("(account {SOURCE_ACCOUNT})"),
     );
 }
+
+/// A throwaway copy of production in another account: the same hand-over, named for the copy,
+/// and nothing of the template touched.
+#[test]
+fn a_copy_from_another_account_is_handed_over_too() {
+    let obs = shapes().remove(1).1;
+    let req = PlanRequest {
+        copy: Some(stack_mitosis::plan::CopySpec {
+            prefix: "pr-5-".into(),
+            expires: None,
+        }),
+        ..request()
+    };
+    let p = plan(&obs, &req).unwrap();
+    assert_eq!(p.operation, stack_mitosis::plan::Operation::Copy);
+    assert_eq!(p.path, ClonePath::Snapshot);
+    let t = p.step("transfer-pr-5-app").unwrap();
+    assert_eq!(t.account, Account::Source);
+    assert_eq!(t.resource, "stack-mitosis-transfer-pr-5-app-run1");
+    assert_eq!(
+        params(&p, "create-pr-5-app")["DBSnapshotIdentifier"],
+        "stack-mitosis-import-pr-5-app-run1"
+    );
+    let mut end = obs.clone();
+    predict_all(&mut end, &p).unwrap();
+    for id in ["app", "app-r1", "app-r2"] {
+        assert_eq!(
+            end.instances[id], obs.instances[id],
+            "the template {id} changed"
+        );
+        assert!(end.instances.contains_key(&format!("pr-5-{id}")));
+    }
+    assert!(end.snapshots.is_empty());
+    let src = end.source_account.as_ref().unwrap();
+    assert_eq!(
+        src.snapshots,
+        obs.source_account.as_ref().unwrap().snapshots
+    );
+    let doc = stack_mitosis::iam::policies(&p, &obs);
+    assert!(doc["target"].to_string().contains("DestroyCopies"));
+    assert!(!doc["source"].to_string().contains("DestroyCopies"));
+}

@@ -295,6 +295,18 @@ async fn force_unlock(
 
 /// Moves this run's lock expiry forward, on every root that exists now (the roots are renamed
 /// and replaced during a refresh).
+/// The other runs' locks on the target that have not lapsed (run id, expiry).
+pub async fn others(
+    api: &dyn RdsWrite,
+    kind: Kind,
+    target: &str,
+    holder: &str,
+    settings: &LockSettings,
+) -> Result<Vec<(String, i64)>, ExecError> {
+    let found = with_tags(api, kind, target).await?;
+    Ok(foreign_locks(&found, holder, (settings.clock)()))
+}
+
 pub async fn renew(
     api: &dyn RdsWrite,
     kind: Kind,

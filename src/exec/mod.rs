@@ -102,6 +102,8 @@ pub struct Executor<'a> {
     held_lock: tokio::sync::Mutex<Option<String>>,
     /// A copy's new master password, once set: its hooks get it.
     new_password: std::sync::Mutex<Option<String>>,
+    /// Until when the lock this run last wrote holds (its TTL from then), while it holds one.
+    lock_until: std::sync::Mutex<Option<Instant>>,
 }
 
 /// The outcome of an apply: the report (built from the run's events), and the error that
@@ -124,7 +126,53 @@ impl<'a> Executor<'a> {
             changed: Default::default(),
             held_lock: Default::default(),
             new_password: Default::default(),
+            lock_until: Default::default(),
         }
+    }
+
+    /// The lock was just written: it holds for its TTL from now.
+    fn lock_written(&self) {
+        if let Ok(mut until) = self.lock_until.lock() {
+            *until = Some(Instant::now() + self.config.lock.ttl);
+        }
+    }
+
+    /// Before each change, the lock this run holds must still be its own (fencing). When
+    /// renewals have failed for two thirds of its TTL it is renewed now; once it may have
+    /// lapsed, another run's lock on the target stops this run too. Either way a run that
+    /// cannot show it holds the lock changes nothing more and does not roll back (another run
+    /// may be at work): rerun the same command to resume.
+    async fn fence(&self, plan: &Plan) -> Result<(), ExecError> {
+        let Some(until) = self.lock_until.lock().ok().and_then(|u| *u) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now + self.config.lock.renew_every() < until {
+            return Ok(());
+        }
+        let held = self.held_lock.lock().await;
+        let Some(holder) = held.as_deref() else {
+            return Ok(());
+        };
+        let lost = |why: String| {
+            ExecError::Locked(format!(
+                "this run's lock on {} {why}: stopped before its next change, without rolling back (another run may be at work); rerun the same command to resume",
+                plan.target
+            ))
+        };
+        if now >= until {
+            let others = lock::others(self.api, plan.kind, &plan.target, holder, &self.config.lock)
+                .await
+                .map_err(|e| lost(format!("lapsed and cannot be checked ({e})")))?;
+            if let Some((other, _)) = others.first() {
+                return Err(lost(format!("lapsed and run {other} holds it now")));
+            }
+        }
+        lock::renew(self.api, plan.kind, &plan.target, holder, &self.config.lock)
+            .await
+            .map_err(|e| lost(format!("could not be renewed for most of its TTL ({e})")))?;
+        self.lock_written();
+        Ok(())
     }
 
     /// The executor of a cross-account refresh: steps in the source account go through `api`.
@@ -174,10 +222,11 @@ impl<'a> Executor<'a> {
             tokio::time::sleep(self.config.lock.renew_every()).await;
             let held = self.held_lock.lock().await;
             if let Some(holder) = held.as_deref() {
-                if let Err(e) =
-                    lock::renew(self.api, plan.kind, &plan.target, holder, &self.config.lock).await
+                match lock::renew(self.api, plan.kind, &plan.target, holder, &self.config.lock)
+                    .await
                 {
-                    tracing::warn!("could not renew the lock on {}: {e}", plan.target);
+                    Ok(()) => self.lock_written(),
+                    Err(e) => tracing::warn!("could not renew the lock on {}: {e}", plan.target),
                 }
             }
         }
@@ -229,6 +278,13 @@ impl<'a> Executor<'a> {
     /// Before cleanup, a failure rolls back; during cleanup the new environment is in place
     /// and the run stops. Returns the result and the error message for the report.
     async fn after_failure(&self, plan: &Plan, e: &ExecError, phase: Phase) -> (RunResult, String) {
+        // A run that lost its lock leaves everything as it is: another run may be at work.
+        if let ExecError::Locked(_) = e {
+            self.emit(Event::Left(
+                "this run stopped without rolling back: rerun the same command to resume".into(),
+            ));
+            return (RunResult::Failed, e.to_string());
+        }
         // A copy or a destroy replaces nothing: there is nothing to put back.
         if plan.operation != crate::plan::Operation::Refresh {
             self.emit(Event::Left(format!(

@@ -38,6 +38,9 @@ fn instance(id: &str) -> Vec<Watched> {
 
 impl Executor<'_> {
     pub(super) async fn run_step(&self, plan: &Plan, step: &Step) -> Result<(), ExecError> {
+        if !matches!(step.op, Op::Lock(_)) {
+            self.fence(plan).await?;
+        }
         let expect = expected(step, &self.config.latency);
         let id = step.resource.as_str();
         match &step.op {
@@ -210,6 +213,7 @@ impl Executor<'_> {
                 let taken =
                     super::lock::acquire(self.api, kind, target, holder, &self.config.lock).await?;
                 *held = Some(holder.clone());
+                self.lock_written();
                 match taken {
                     super::lock::Taken::Free => Ok(()),
                     super::lock::Taken::AfterWaiting => Err(ExecError::Replan),
@@ -217,10 +221,15 @@ impl Executor<'_> {
             }
             LockOp::Move { holder } => {
                 let names = [target.to_string()];
-                super::lock::put_on(self.api, kind, &names, holder, &self.config.lock).await
+                super::lock::put_on(self.api, kind, &names, holder, &self.config.lock).await?;
+                self.lock_written();
+                Ok(())
             }
             LockOp::Release { holder } => {
                 *held = None;
+                if let Ok(mut until) = self.lock_until.lock() {
+                    *until = None;
+                }
                 // A lock that cannot be removed lapses within its TTL: never a failed run.
                 if let Err(e) = super::lock::release(self.api, kind, target, holder).await {
                     tracing::warn!("could not release the lock on {target}: {e}");
@@ -409,17 +418,8 @@ impl Executor<'_> {
                         },
                     )
                     .await?;
-                let exists = api
-                    .describe_snapshot(of, snapshot_id)
-                    .await
-                    .map_err(aws)?
-                    .is_some();
-                if !exists {
-                    api.create_snapshot(of, resource, snapshot_id, marker_tags)
-                        .await
-                        .map_err(aws)?;
-                }
-                wait_snapshot(poller, of, snapshot_id, expect).await
+                let make = api.create_snapshot(of, resource, snapshot_id, marker_tags);
+                make_snapshot(api, poller, of, snapshot_id, expect, make).await
             }
             SnapshotOp::Copy {
                 from,
@@ -428,17 +428,9 @@ impl Executor<'_> {
                 tags: marker_tags,
                 ..
             } => {
-                let exists = api
-                    .describe_snapshot(of, snapshot_id)
-                    .await
-                    .map_err(aws)?
-                    .is_some();
-                if !exists {
-                    api.copy_snapshot(of, from, snapshot_id, kms_key_id.as_deref(), marker_tags)
-                        .await
-                        .map_err(aws)?;
-                }
-                wait_snapshot(poller, of, snapshot_id, expect).await
+                let make =
+                    api.copy_snapshot(of, from, snapshot_id, kms_key_id.as_deref(), marker_tags);
+                make_snapshot(api, poller, of, snapshot_id, expect, make).await
             }
             SnapshotOp::Share {
                 snapshot_id,
@@ -899,6 +891,27 @@ impl Executor<'_> {
             .await?;
         Ok(seen.cluster(id).cloned().expect("the wait saw it"))
     }
+}
+
+/// Makes the snapshot with `make` unless it exists (a rerun after the call), then waits
+/// until it is available.
+async fn make_snapshot(
+    api: &dyn crate::aws::RdsWrite,
+    poller: &super::Poller<'_>,
+    of: SnapshotOf,
+    snapshot_id: &str,
+    expect: Duration,
+    make: impl std::future::Future<Output = Result<(), crate::error::MitosisError>>,
+) -> Result<(), ExecError> {
+    if api
+        .describe_snapshot(of, snapshot_id)
+        .await
+        .map_err(aws)?
+        .is_none()
+    {
+        make.await.map_err(aws)?;
+    }
+    wait_snapshot(poller, of, snapshot_id, expect).await
 }
 
 /// Waits until the snapshot is available (a failed snapshot fails the wait).

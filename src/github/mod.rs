@@ -164,8 +164,9 @@ async fn run_mode(
             Ok(())
         }
         Mode::IamPolicy => iam_policy(env, &plan, &observed, &mut outputs),
-        Mode::Apply => apply(env, inputs, apis, &request, &plan, latency, &mut outputs).await,
-        Mode::Copy => copy(env, inputs, apis, &request, &plan, latency, &mut outputs).await,
+        Mode::Apply | Mode::Copy => {
+            apply(env, inputs, apis, &request, &plan, latency, &mut outputs).await
+        }
         Mode::Rollback | Mode::Destroy | Mode::Sweep => unreachable!("their own modes"),
     };
     write_outputs(env, started, outputs)?;
@@ -204,29 +205,9 @@ fn iam_policy(
     Ok(())
 }
 
+/// `mode: apply`, and `mode: copy`: a copy's new master password goes to the masked
+/// `password` output, and `created` says whether this run created the copy.
 async fn apply(
-    env: &ActionEnv,
-    inputs: &ActionInputs,
-    apis: Apis<'_, dyn RdsWrite>,
-    request: &crate::plan::PlanRequest,
-    plan: &Plan,
-    latency: crate::plan::LatencyModel,
-    outputs: &mut Vec<(&str, String)>,
-) -> Result<(), MitosisError> {
-    let options = apply_options(env, inputs);
-    let progress = ActionProgress::default();
-    let (report, result) = with_notifier(notify(env, inputs), &progress, async |sink| {
-        execute(apis, request, plan, &options, latency, sink).await
-    })
-    .await;
-    progress.close();
-    report_outputs(env, plan, report.as_ref(), &result, outputs)?;
-    result
-}
-
-/// `mode: copy`: the copy built (or finished, or reused) with a new master password, which
-/// goes to the masked `password` output; `created` says whether this run created it.
-async fn copy(
     env: &ActionEnv,
     inputs: &ActionInputs,
     apis: Apis<'_, dyn RdsWrite>,
@@ -244,16 +225,18 @@ async fn copy(
     })
     .await;
     progress.close();
-    outputs.push(("created", created.to_string()));
     report_outputs(env, plan, report.as_ref(), &result, outputs)?;
-    if result.is_ok() {
-        // Masked already: the executor announces every secret (`Event::Secret`) before use.
-        if let Some(password) = keep.password() {
-            outputs.push(("password", password));
+    if plan.operation == crate::plan::Operation::Copy {
+        outputs.push(("created", created.to_string()));
+        if result.is_ok() {
+            // Masked already: the executor announces every secret (`Event::Secret`) first.
+            if let Some(password) = keep.password() {
+                outputs.push(("password", password));
+            }
+        } else {
+            // An unfinished copy (its scrub may not have run) is handed to nobody.
+            outputs.retain(|(k, _)| !matches!(*k, "endpoint" | "address" | "port"));
         }
-    } else {
-        // An unfinished copy (its scrub may not have run) is handed to nobody.
-        outputs.retain(|(k, _)| !matches!(*k, "endpoint" | "address" | "port"));
     }
     result
 }

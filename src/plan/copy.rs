@@ -177,11 +177,6 @@ pub(super) fn plan_copy(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mitos
     let spec = req.copy.clone().expect("a copy request");
     validate_identifier("--source", &req.source)?;
     validate_identifier("--like", &req.target)?;
-    if obs.source_account.is_some() {
-        return Err(MitosisError::bad_input(
-            "a copy of a source in another account is not supported: make copies within the source's account, or refresh a target there",
-        ));
-    }
     let copy_root = copy_name(&spec.prefix, &req.target)?;
     // The request as the builder sees it: the copy's root stands where a refresh's target
     // does (hooks, snapshot markers).
@@ -209,15 +204,19 @@ fn plan_instance_copy(
     spec: &CopySpec,
     copy_tags: Vec<Tag>,
 ) -> Result<Plan, MitosisError> {
-    let source = obs.get(&req.source).ok_or_else(|| {
+    // In a cross-account copy the source is read in its own account.
+    let src = obs.source_view();
+    let source = src.get(&req.source).ok_or_else(|| {
         MitosisError::bad_input(format!(
-            "source instance {:?} was not found in {}: check --source and the region",
-            req.source, obs.account.region
+            "source instance {:?} was not found in {}{}: check --source and the region",
+            req.source,
+            src.account.region,
+            super::planner::in_account(obs)
         ))
     })?;
     reject_cluster_member(source, "source")?;
-    let source_tree = obs.tree(&obs.root_of(&req.source));
-    if source_tree.contains(&req.target) {
+    let source_tree = src.tree(&src.root_of(&req.source));
+    if obs.source_account.is_none() && source_tree.contains(&req.target) {
         return Err(MitosisError::bad_input(format!(
             "--like {:?} is in the source's own tree: name a downstream environment's database as the template (its attributes shape the copy)",
             req.target
@@ -237,7 +236,15 @@ fn plan_instance_copy(
     if !resuming {
         check_available(source, "source")?;
     }
-    let path = if let Some(time) = req.source_time {
+    let hand_over = super::planner::hand_over(
+        obs,
+        r,
+        source.storage_encrypted,
+        root.attributes().kms_key_id.as_deref(),
+    )?;
+    let path = if hand_over.is_some() {
+        ClonePath::Snapshot
+    } else if let Some(time) = req.source_time {
         if !resuming {
             super::validate::check_restorable(source, time)?;
         }
@@ -252,7 +259,7 @@ fn plan_instance_copy(
         req: r,
         run_id: run_id.clone(),
         snapshots_of: super::SnapshotOf::Instance,
-        hand_over: None,
+        hand_over,
         clone_role: tags::ROLE_COPY,
         copy_tags,
     };
@@ -268,7 +275,16 @@ fn plan_instance_copy(
         |tags| Op::Instance(InstanceOp::AddTags { tags }),
         built,
     );
-    Ok(copy_plan(req, r, Kind::Instance, path, run_id, resuming, b))
+    Ok(copy_plan(
+        obs,
+        req,
+        r,
+        Kind::Instance,
+        path,
+        run_id,
+        resuming,
+        b,
+    ))
 }
 
 fn plan_cluster_copy(
@@ -278,13 +294,17 @@ fn plan_cluster_copy(
     spec: &CopySpec,
     copy_tags: Vec<Tag>,
 ) -> Result<Plan, MitosisError> {
-    let source = obs.cluster(&req.source).ok_or_else(|| {
+    let src = obs.source_view();
+    let source = src.cluster(&req.source).ok_or_else(|| {
         MitosisError::bad_input(format!(
-            "source cluster {:?} was not found in {}: check --source and the region (the template {:?} is a cluster)",
-            req.source, obs.account.region, req.target
+            "source cluster {:?} was not found in {}{}: check --source and the region (the template {:?} is a cluster)",
+            req.source,
+            src.account.region,
+            super::planner::in_account(obs),
+            req.target
         ))
     })?;
-    if req.source == req.target {
+    if req.source == req.target && obs.source_account.is_none() {
         return Err(MitosisError::bad_input(
             "--like names the source itself: name a downstream environment's cluster as the template",
         ));
@@ -316,7 +336,13 @@ fn plan_cluster_copy(
     if !resuming {
         check_cluster_available(source, "source")?;
     }
-    let path = if req.snapshot_path {
+    let hand_over = super::planner::hand_over(
+        obs,
+        r,
+        source.storage_encrypted,
+        template.kms_key_id.as_deref(),
+    )?;
+    let path = if req.snapshot_path || hand_over.is_some() {
         ClonePath::Snapshot
     } else if req.source_time.is_some() {
         ClonePath::PointInTime
@@ -335,7 +361,7 @@ fn plan_cluster_copy(
         req: r,
         run_id: run_id.clone(),
         snapshots_of: super::SnapshotOf::Cluster,
-        hand_over: None,
+        hand_over,
         clone_role: tags::ROLE_COPY,
         copy_tags,
     };
@@ -352,10 +378,21 @@ fn plan_cluster_copy(
         |tags| Op::Cluster(ClusterOp::AddTags { tags }),
         built,
     );
-    Ok(copy_plan(req, r, Kind::Cluster, path, run_id, resuming, b))
+    Ok(copy_plan(
+        obs,
+        req,
+        r,
+        Kind::Cluster,
+        path,
+        run_id,
+        resuming,
+        b,
+    ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn copy_plan(
+    obs: &Observed,
     req: &PlanRequest,
     r: &PlanRequest,
     kind: Kind,
@@ -373,11 +410,13 @@ fn copy_plan(
         resuming,
         steps: b.steps,
         eta: None,
-        notes: vec![format!(
+        notes: std::iter::once(format!(
             "a copy like {:?}: nothing is retired, swapped or deleted; its master password is reset to a new random one (given to you, never printed)",
             req.target
-        )],
-        accounts: None,
+        ))
+        .chain(super::planner::accounts_note(obs))
+        .collect(),
+        accounts: super::planner::accounts(obs),
         operation: Operation::Copy,
     }
 }
@@ -501,57 +540,47 @@ fn delete_instance_steps(
     inst: &Instance,
     deps: Vec<StepId>,
 ) -> StepId {
-    let mut deps = deps;
-    if inst.deletion_protection {
-        deps.push(super::step::push(
-            steps,
-            StepId::new(StepKind::Unprotect, &inst.id),
-            Phase::Cleanup,
-            &inst.id,
-            Op::Instance(InstanceOp::Modify(ModifyAttrs::deletion_protection(false))),
-            Vec::new(),
-            None,
-        ));
-    }
-    super::step::push(
-        steps,
-        StepId::new(StepKind::Delete, &inst.id),
-        Phase::Cleanup,
-        &inst.id,
-        Op::Instance(InstanceOp::Delete {
-            final_snapshot_id: None,
-        }),
-        deps,
-        None,
-    )
+    let unprotect = Op::Instance(InstanceOp::Modify(ModifyAttrs::deletion_protection(false)));
+    let delete = Op::Instance(InstanceOp::Delete {
+        final_snapshot_id: None,
+    });
+    let protected = inst.deletion_protection.then_some(unprotect);
+    unprotect_then_delete(steps, &inst.id, protected, delete, deps)
 }
 
 fn delete_cluster_steps(steps: &mut Vec<super::Step>, c: &Cluster, members: Vec<StepId>) {
-    let mut deps = members;
-    if c.deletion_protection {
+    let unprotect = Op::Cluster(ClusterOp::Modify(
+        super::cluster_attributes::ClusterModify::deletion_protection(false),
+    ));
+    let delete = Op::Cluster(ClusterOp::Delete {
+        final_snapshot_id: None,
+    });
+    let protected = c.deletion_protection.then_some(unprotect);
+    unprotect_then_delete(steps, &c.id, protected, delete, members);
+}
+
+/// `unprotect` (when the resource is protected), then `delete` after it and `deps`.
+fn unprotect_then_delete(
+    steps: &mut Vec<super::Step>,
+    id: &str,
+    unprotect: Option<Op>,
+    delete: Op,
+    mut deps: Vec<StepId>,
+) -> StepId {
+    if let Some(op) = unprotect {
+        let step = StepId::new(StepKind::Unprotect, id);
         deps.push(super::step::push(
             steps,
-            StepId::new(StepKind::Unprotect, &c.id),
+            step,
             Phase::Cleanup,
-            &c.id,
-            Op::Cluster(ClusterOp::Modify(
-                super::cluster_attributes::ClusterModify::deletion_protection(false),
-            )),
+            id,
+            op,
             Vec::new(),
             None,
         ));
     }
-    super::step::push(
-        steps,
-        StepId::new(StepKind::Delete, &c.id),
-        Phase::Cleanup,
-        &c.id,
-        Op::Cluster(ClusterOp::Delete {
-            final_snapshot_id: None,
-        }),
-        deps,
-        None,
-    );
+    let step = StepId::new(StepKind::Delete, id);
+    super::step::push(steps, step, Phase::Cleanup, id, delete, deps, None)
 }
 
 /// The copies (template name, prefix) whose expiry is before `now` (epoch seconds): roots of

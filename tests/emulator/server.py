@@ -32,7 +32,8 @@ its RDS backend and serves it on a loopback port:
   gone with their cluster.
 
 Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE to clear),
-`faults` (POST {"action", "count", "code", "status"} to make the next calls fail),
+`faults` (POST {"action", "count", "code", "status"} to make the next calls fail; DELETE to
+clear),
 `blackout` (POST {"after": N}: after answering the N-th mutating call, every later AWS
 request fails until the switch is cleared with {"after": null}: the client is cut off, as
 when a runner dies mid-run, while the emulated account keeps its state),
@@ -1028,6 +1029,9 @@ def control(environ, start_response, path):
             if method == "DELETE":
                 RECORD.clear()
             return json_response(start_response, "200 OK", RECORD)
+        if path == "/_emulator/faults" and method == "DELETE":
+            FAULTS.clear()
+            return json_response(start_response, "200 OK", FAULTS)
         if path == "/_emulator/faults":
             FAULTS.append({"action": body["action"], "count": int(body.get("count", 1)),
                            "code": body.get("code", "Throttling"),

@@ -207,6 +207,11 @@ impl Emulator {
         self.http("POST", path, body)
     }
 
+    /// Clears the faults still to be injected.
+    pub fn clear_faults(&self) {
+        self.http("DELETE", "/_emulator/faults", "");
+    }
+
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with(args, &[])
     }
