@@ -6,7 +6,7 @@
 //! A notification that cannot be delivered is a warning, never a failed refresh.
 
 use crate::exec::{Event, EventSink};
-use crate::plan::Phase;
+use crate::plan::{Operation, Phase};
 use crate::schema::RunResult;
 use serde_json::{json, Value};
 use std::sync::Mutex;
@@ -37,6 +37,8 @@ pub struct Notifier {
 struct RunState {
     run: Option<(String, String, String)>,
     seconds: Option<f64>,
+    /// What the run does: a refresh, a copy or a destroy.
+    operation: crate::plan::Operation,
 }
 
 impl Notifier {
@@ -84,20 +86,22 @@ impl EventSink for Notifier {
     fn event(&self, event: &Event<'_>) {
         match event {
             Event::RunStarted { plan } => {
-                self.state.lock().expect("notifier state").run = Some((
-                    plan.run_id.clone(),
-                    plan.source.clone(),
-                    plan.target.clone(),
-                ));
-                self.send(
-                    "start",
-                    format!(
-                        "stack-mitosis: refreshing {} from {}",
-                        plan.target, plan.source
-                    ),
-                    None,
-                    None,
-                );
+                {
+                    let mut state = self.state.lock().expect("notifier state");
+                    state.run = Some((
+                        plan.run_id.clone(),
+                        plan.source.clone(),
+                        plan.target.clone(),
+                    ));
+                    state.operation = plan.operation;
+                }
+                let (s, t) = (&plan.source, &plan.target);
+                let text = match plan.operation {
+                    Operation::Refresh => format!("stack-mitosis: refreshing {t} from {s}"),
+                    Operation::Copy => format!("stack-mitosis: copying {s} as {t}"),
+                    Operation::Destroy => format!("stack-mitosis: destroying the copy {t}"),
+                };
+                self.send("start", text, None, None);
             }
             Event::OutageStarted => {
                 let target = self.target();
@@ -126,22 +130,29 @@ impl EventSink for Notifier {
                 ..
             } => {
                 let target = self.target();
+                let operation = self.state.lock().expect("notifier state").operation;
+                let done = match operation {
+                    Operation::Refresh => "refreshed",
+                    Operation::Copy => "copy ready",
+                    Operation::Destroy => "destroyed",
+                };
+                let what = operation.as_str();
                 let (event, text) = match result {
                     RunResult::Succeeded => (
                         "done",
-                        format!("stack-mitosis: {target} refreshed ({})", phase.as_str()),
+                        format!("stack-mitosis: {target} {done} ({})", phase.as_str()),
                     ),
                     RunResult::RolledBack => (
                         "rolled-back",
                         format!(
-                            "stack-mitosis: the refresh of {target} failed and was rolled back: {}",
+                            "stack-mitosis: the {what} of {target} failed and was rolled back: {}",
                             error.as_deref().unwrap_or("")
                         ),
                     ),
                     RunResult::Failed => (
                         "failed",
                         format!(
-                            "stack-mitosis: the refresh of {target} stopped: {}",
+                            "stack-mitosis: the {what} of {target} stopped: {}",
                             error.as_deref().unwrap_or("")
                         ),
                     ),

@@ -96,3 +96,43 @@ async fn a_dead_webhook_does_not_fail_the_run() {
         stderr(&out)
     );
 }
+
+/// A copy's milestones say what it is: no outage (nothing is taken out of service), and texts
+/// about a copy, not a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_is_announced_as_a_copy() {
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let url = format!("{}/hooks/copy", hook.uri());
+    let mut args = vec![
+        "copy",
+        "--source",
+        "mitosis-prod",
+        "--like",
+        "mitosis-demo",
+        "--prefix",
+        "pr-3-",
+        "--notify",
+        &url,
+    ];
+    args.extend_from_slice(FAST);
+    let out = emu.cli(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = received(&hook).await;
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "stack-mitosis: copying mitosis-prod as pr-3-mitosis-demo",
+            "stack-mitosis: pr-3-mitosis-demo copy ready (complete)"
+        ]
+    );
+}
