@@ -15,6 +15,8 @@ pub struct Shape {
     pub name: &'static str,
     pub engine: &'static str,
     pub parents: Vec<usize>,
+    /// A throwaway copy like the target tree (`copy`) instead of a refresh.
+    pub copy: bool,
 }
 
 impl Shape {
@@ -29,41 +31,61 @@ pub fn shapes() -> Vec<Shape> {
             name: "primary only",
             engine: "postgres",
             parents: vec![],
+            copy: false,
         },
         Shape {
             name: "primary + 1",
             engine: "postgres",
             parents: vec![0],
+            copy: false,
         },
         Shape {
             name: "primary + 3",
             engine: "postgres",
             parents: vec![0, 0, 0],
+            copy: false,
         },
         Shape {
             name: "mysql cascade depth 3",
             engine: "mysql",
             parents: vec![0, 1, 2],
+            copy: false,
         },
         Shape {
             name: "primary + 10",
             engine: "postgres",
             parents: vec![0; 10],
+            copy: false,
         },
         Shape {
             name: "aurora writer only",
             engine: "aurora-postgresql",
             parents: vec![],
+            copy: false,
         },
         Shape {
             name: "aurora writer + 2",
             engine: "aurora-postgresql",
             parents: vec![0, 0],
+            copy: false,
         },
         Shape {
             name: "aurora-mysql writer + 5",
             engine: "aurora-mysql",
             parents: vec![0; 5],
+            copy: false,
+        },
+        Shape {
+            name: "copy of primary + 3",
+            engine: "postgres",
+            parents: vec![0, 0, 0],
+            copy: true,
+        },
+        Shape {
+            name: "aurora copy writer + 2",
+            engine: "aurora-postgresql",
+            parents: vec![0, 0],
+            copy: true,
         },
     ]
 }
@@ -167,8 +189,15 @@ pub fn sequential_options(latency: &LatencyModel) -> ExecConfig {
     }
 }
 
-fn request() -> PlanRequest {
-    PlanRequest::new("prod", "demo", "bench")
+fn request(shape: &Shape) -> PlanRequest {
+    let mut req = PlanRequest::new("prod", "demo", "bench");
+    if shape.copy {
+        req.copy = Some(crate::plan::CopySpec {
+            prefix: "pr-1-".into(),
+            expires: None,
+        });
+    }
+    req
 }
 
 /// Runs one refresh of `shape` on the simulator in virtual time.
@@ -180,7 +209,7 @@ pub fn run(shape: &Shape, latency: &LatencyModel, config: ExecConfig) -> Run {
         .expect("runtime");
     runtime.block_on(async {
         let env = environment(shape);
-        let p = plan(&env, &request()).expect("plan");
+        let p = plan(&env, &request(shape)).expect("plan");
         let sim = SimRds::new(env, latency.clone());
         let start = tokio::time::Instant::now();
         let outcome = Executor::new(&sim, config, &Silent).apply(&p).await;
@@ -207,7 +236,7 @@ pub fn run(shape: &Shape, latency: &LatencyModel, config: ExecConfig) -> Run {
 
 pub fn measure(shape: &Shape, latency: &LatencyModel) -> Figures {
     let env = environment(shape);
-    let p = plan(&env, &request()).expect("plan");
+    let p = plan(&env, &request(shape)).expect("plan");
     let eta = estimate(&p, latency);
     Figures {
         shape: shape.name.to_string(),

@@ -699,13 +699,22 @@ impl RdsWrite for SimRds {
         } else {
             "ModifyDBInstance"
         };
-        self.call(operation, |w, _| {
+        let (lag, done) = (secs(self.latency.modify_lag), secs(self.latency.modify));
+        self.call(operation, |w, now| {
             if cluster {
                 w.cluster_busy_check(id, operation)?;
             } else {
                 w.busy_check(id, operation)?;
             }
             w.passwords.insert(id.to_string(), password.to_string());
+            // RDS resets the credentials for a while, as for any modify.
+            let (a, b) = (id.to_string(), id.to_string());
+            let lag = lag.min(done.mul_f64(0.2));
+            w.at(
+                now + lag,
+                Box::new(move |w| w.set_status(&a, "resetting-master-credentials")),
+            );
+            w.at(now + done, Box::new(move |w| w.set_status(&b, "available")));
             Ok(())
         })
         .await
