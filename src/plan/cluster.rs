@@ -164,6 +164,21 @@ fn instance_named(i: &Instance, flag: &str) -> MitosisError {
 }
 
 /// What this tool cannot refresh, with the reason.
+/// Aurora cannot clone a cluster without instances (unless the clone exists already).
+pub(super) fn check_clonable(
+    source: &Cluster,
+    path: ClonePath,
+    cloned: bool,
+) -> Result<(), MitosisError> {
+    if path == ClonePath::Clone && source.members.is_empty() && !cloned {
+        return Err(MitosisError::bad_input(format!(
+            "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
+            source.id
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
     if c.engine_mode.as_deref() == Some("serverless") {
         return Err(MitosisError::bad_input(format!(
@@ -344,13 +359,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     } else {
         ClonePath::Clone
     };
-    if path == ClonePath::Clone && source.members.is_empty() && nodes.cluster.replacement.is_none()
-    {
-        return Err(MitosisError::bad_input(format!(
-            "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
-            source.id
-        )));
-    }
+    check_clonable(source, path, nodes.cluster.replacement.is_some())?;
     if !resuming {
         check_cluster_available(source, "source")?;
         check_cluster_available(target, "target")?;

@@ -8,7 +8,9 @@
 //! new random one each run. `destroy` deletes a copy, only when every resource of it carries
 //! these marks; `sweep` destroys the copies whose expiry has passed.
 
-use super::cluster::{check_cluster_available, check_supported, is_cluster_target, ClusterNodes};
+use super::cluster::{
+    check_clonable, check_cluster_available, check_supported, is_cluster_target, ClusterNodes,
+};
 use super::ops::{ClusterOp, InstanceOp, Op, Tag};
 use super::planner::{Builder, PlanRequest};
 use super::tree::{Node, Resource};
@@ -349,13 +351,7 @@ fn plan_cluster_copy(
     } else {
         ClonePath::Clone
     };
-    if path == ClonePath::Clone && source.members.is_empty() && nodes.cluster.replacement.is_none()
-    {
-        return Err(MitosisError::bad_input(format!(
-            "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
-            source.id
-        )));
-    }
+    check_clonable(source, path, nodes.cluster.replacement.is_some())?;
     let mut b = Builder {
         steps: Vec::new(),
         req: r,

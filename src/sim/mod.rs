@@ -72,6 +72,27 @@ fn step(resource: &str, op: Op) -> Step {
 }
 
 impl World {
+    /// The snapshot is `creating` until `done`, then `available`.
+    fn snapshot_creating(&mut self, snapshot_id: &str, done: Instant) {
+        if let Some(s) = self
+            .state
+            .snapshots
+            .iter_mut()
+            .find(|s| s.id == snapshot_id)
+        {
+            s.status = "creating".into();
+        }
+        let sid = snapshot_id.to_string();
+        self.at(
+            done,
+            Box::new(move |w| {
+                if let Some(s) = w.state.snapshots.iter_mut().find(|s| s.id == sid) {
+                    s.status = "available".into();
+                }
+            }),
+        );
+    }
+
     fn at(&mut self, when: Instant, event: Event) {
         self.seq += 1;
         self.events.push((when, self.seq, event));
@@ -473,18 +494,7 @@ impl RdsWrite for SimRds {
                 }
             };
             SimRds::apply_now(w, &step(instance, op))?;
-            if let Some(s) = w.state.snapshots.last_mut() {
-                s.status = "creating".into();
-            }
-            let sid = snapshot_id.to_string();
-            w.at(
-                now + done,
-                Box::new(move |w| {
-                    if let Some(s) = w.state.snapshots.iter_mut().find(|s| s.id == sid) {
-                        s.status = "available".into();
-                    }
-                }),
-            );
+            w.snapshot_creating(snapshot_id, now + done);
             Ok(())
         })
         .await
@@ -512,21 +522,12 @@ impl RdsWrite for SimRds {
             copy.id = snapshot_id.to_string();
             copy.arn = w.state.account.arn(&format!("snapshot:{snapshot_id}"));
             copy.kind = "manual".into();
-            copy.status = "creating".into();
             copy.tags = tags
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
             w.state.snapshots.push(copy);
-            let sid = snapshot_id.to_string();
-            w.at(
-                now + done,
-                Box::new(move |w| {
-                    if let Some(s) = w.state.snapshots.iter_mut().find(|s| s.id == sid) {
-                        s.status = "available".into();
-                    }
-                }),
-            );
+            w.snapshot_creating(snapshot_id, now + done);
             Ok(())
         })
         .await
