@@ -217,6 +217,9 @@ pub struct CopyArgs {
     /// Write the copy's new master password to this file (mode 600); it is never printed.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<std::path::PathBuf>,
+    /// Reset an existing copy: destroy it first, then make it anew with current data.
+    #[arg(long)]
+    pub reset: bool,
 }
 
 #[derive(Debug, Args)]
@@ -608,6 +611,13 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     let api = SdkRds::connect(settings).await;
     let source = a.refresh.source_api(settings).await?;
     let apis = apis(&api, source.as_ref());
+    if args.reset {
+        let (like, prefix) = (
+            &request.target,
+            a.refresh.prefix.as_deref().unwrap_or_default(),
+        );
+        destroy_one(&api, like, prefix, &a.wait).await?;
+    }
     let (_, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
     let created = stack_mitosis::refresh::creates_copy(&plan);

@@ -732,6 +732,19 @@ fn copy_destroy_and_sweep_modes() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(outputs(&ws.read("output"))["created"], "false");
 
+    // `reset: true`: destroyed, then made anew.
+    let ws = Workspace::new("copy-reset");
+    let before_reset = emu.describe()["pr-12-app-staging"]["DbiResourceId"].clone();
+    let mut reset = env.clone();
+    reset.push(("INPUT_RESET", "true".to_string()));
+    let out = action(&emu, &ws, &reset);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(outputs(&ws.read("output"))["created"], "true");
+    assert_ne!(
+        emu.describe()["pr-12-app-staging"]["DbiResourceId"],
+        before_reset
+    );
+
     let ws = Workspace::new("destroy");
     let mut env = base.clone();
     env.retain(|(k, _)| *k != "INPUT_SOURCE");

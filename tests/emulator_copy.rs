@@ -149,6 +149,19 @@ fn copy_rerun_destroy_of_an_instance_tree() {
     );
     assert_ne!(emu.password("pr-42-app-staging"), password);
 
+    // Reset: the copy is destroyed and made anew (new identities, current data).
+    let reused_id = emu.describe()["pr-42-app-staging"]["DbiResourceId"].clone();
+    let out = run(&emu, &copy_args("pr-42-", &["--reset"]), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("copy pr-42-app-staging: created"),
+        "{}",
+        stderr(&out)
+    );
+    let reset = emu.describe();
+    assert_ne!(reset["pr-42-app-staging"]["DbiResourceId"], reused_id);
+    assert_copy(&before, &reset, "pr-42-");
+
     // Destroy: the copy goes, nothing else; again: nothing to do.
     emu.forget_requests();
     let out = run(

@@ -46,6 +46,8 @@ pub struct ActionInputs {
     pub github_token: Option<String>,
     /// The webhook for notifications (`notify-url`; it may hold a secret: it is masked).
     pub notify_url: Option<String>,
+    /// `mode: copy`: destroy an existing copy first, then make it anew (`reset`).
+    pub reset: bool,
 }
 
 /// The session name of the role the Action assumes, unless `role-session-name` says otherwise.
@@ -178,6 +180,7 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
         comment,
         github_token: raw.get("github-token"),
         notify_url: raw.get("notify-url"),
+        reset: raw.boolean("reset")?,
     })
 }
 

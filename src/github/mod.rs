@@ -154,6 +154,9 @@ async fn run_mode(
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(accounts.settings).await;
     let apis = accounts.apis(&api);
+    if inputs.mode == Mode::Copy && inputs.reset {
+        reset_copy(env, inputs, &api, &latency).await?;
+    }
     let (observed, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     let mut outputs: Vec<(&str, String)> = vec![("plan", plan_json(&plan).trim_end().to_string())];
     show_plan(env, inputs, &plan, comment_on).await?;
@@ -238,6 +241,31 @@ async fn apply(
             outputs.retain(|(k, _)| !matches!(*k, "endpoint" | "address" | "port"));
         }
     }
+    result
+}
+
+/// `reset: true` in copy mode: the existing copy is destroyed first.
+async fn reset_copy(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    api: &SdkRds,
+    latency: &crate::plan::LatencyModel,
+) -> Result<(), MitosisError> {
+    let prefix = inputs.refresh.prefix.clone().unwrap_or_default();
+    let Some(plan) = crate::refresh::plan_destroy(api, &inputs.refresh.target, &prefix).await?
+    else {
+        return Ok(());
+    };
+    println!(
+        "{}",
+        commands::group(&format!("Reset: destroy {}", plan.target))
+    );
+    print!("{}", crate::render::plan_text(&plan));
+    let progress = ActionProgress::default();
+    let options = apply_options(env, inputs);
+    let (_, result) =
+        crate::refresh::execute_unlocked(api, &plan, &options, latency.clone(), &progress).await;
+    progress.close();
     result
 }
 
