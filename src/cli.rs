@@ -611,12 +611,8 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     let api = SdkRds::connect(settings).await;
     let source = a.refresh.source_api(settings).await?;
     let apis = apis(&api, source.as_ref());
-    if args.reset {
-        let (like, prefix) = (
-            &request.target,
-            a.refresh.prefix.as_deref().unwrap_or_default(),
-        );
-        destroy_one(&api, like, prefix, &a.wait).await?;
+    if let (true, Some(spec)) = (args.reset, &request.copy) {
+        destroy_one(&api, &request.target, &spec.prefix, &a.wait).await?;
     }
     let (_, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));

@@ -45,22 +45,7 @@ fn sid(action: &str) -> String {
 /// The statement that lets `destroy` and `sweep` remove the copies made with this plan's
 /// prefix (and only those: the ARNs are the prefix's).
 fn destroy_statement(plan: &Plan, account: &AccountInfo) -> Option<Value> {
-    let prefix = plan.steps.iter().find_map(|s| match &s.op {
-        Op::Instance(crate::plan::InstanceOp::CreateReadReplica { attrs, .. })
-        | Op::Instance(crate::plan::InstanceOp::RestoreFromSnapshot { attrs, .. })
-        | Op::Instance(crate::plan::InstanceOp::RestoreToPointInTime { attrs, .. }) => attrs
-            .tags
-            .iter()
-            .find(|t| t.key == crate::observed::tags::COPY_PREFIX)
-            .map(|t| t.value.clone()),
-        Op::Cluster(crate::plan::ClusterOp::Clone { attrs, .. })
-        | Op::Cluster(crate::plan::ClusterOp::RestoreFromSnapshot { attrs, .. }) => attrs
-            .tags
-            .iter()
-            .find(|t| t.key == crate::observed::tags::COPY_PREFIX)
-            .map(|t| t.value.clone()),
-        _ => None,
-    })?;
+    let prefix = plan.copy_prefix.as_deref()?;
     Some(json!({
         "Sid": "DestroyCopies",
         "Effect": "Allow",
@@ -180,7 +165,7 @@ fn account_policy(
             "Resource": resources.into_iter().collect::<Vec<_>>(),
         }));
     }
-    if plan.operation == crate::plan::Operation::Copy && side == Account::Target {
+    if side == Account::Target {
         statements.extend(destroy_statement(plan, account));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })

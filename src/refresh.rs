@@ -178,31 +178,6 @@ pub async fn execute_unlocked(
     )
 }
 
-/// A new master password for a copy: 32 letters and digits (RDS refuses `/`, `@`, `"` and
-/// spaces), from the operating system's random source.
-pub fn random_password() -> String {
-    use std::io::Read;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 64];
-    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if filled.is_err() {
-        // No /dev/urandom (not Linux): the std hasher's per-process random keys.
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in bytes.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(now_epoch() as u64);
-            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
-        }
-    }
-    // 62 symbols: bytes below 248 (4 x 62) map without bias; the others are skipped.
-    bytes
-        .iter()
-        .filter(|b| **b < 248)
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .take(32)
-        .collect()
-}
-
 impl RefreshOptions {
     /// The planner's request, for a new run `run_id` (a resumed run keeps its own). A point in
     /// time and a snapshot are two sources: asking for both is bad input.
@@ -396,16 +371,6 @@ impl<T: ?Sized> Clone for Apis<'_, T> {
     }
 }
 impl<T: ?Sized> Copy for Apis<'_, T> {}
-
-impl<'a, T: ?Sized> Apis<'a, T> {
-    /// One account for everything.
-    pub fn one(api: &'a T) -> Self {
-        Apis {
-            target: api,
-            source: None,
-        }
-    }
-}
 
 impl<'a> Apis<'a, dyn RdsWrite> {
     /// The same accounts, for reading.

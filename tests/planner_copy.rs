@@ -150,6 +150,15 @@ fn a_cluster_copy_is_a_clone_with_its_members() {
     let obs = Observed::new(instances, Vec::new(), account()).with_clusters(vec![prod, demo]);
     let p = plan(&obs, &request("prod", "demo", "pr-7-")).unwrap();
     assert_eq!(p.path, ClonePath::Clone);
+    // A moment outside the source's window is refused, as for a refresh.
+    let early = PlanRequest {
+        source_time: Some(stack_mitosis::plan::SourceTime::At(
+            stack_mitosis::fixtures::LATEST_RESTORABLE - 8 * 86_400,
+        )),
+        ..request("prod", "demo", "pr-7-")
+    };
+    let err = plan(&obs, &early).unwrap_err().to_string();
+    assert!(err.contains("before the earliest restorable time"), "{err}");
     assert_eq!(p.target, "pr-7-demo");
     let creates: Vec<String> = p
         .steps

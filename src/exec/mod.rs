@@ -96,14 +96,18 @@ pub struct Executor<'a> {
     poller: Poller<'a>,
     /// When this run last asked AWS to change each instance (by name).
     changed: std::sync::Mutex<std::collections::BTreeMap<String, Instant>>,
-    /// The lock this run holds (its holder id), renewed by the heartbeat. Every lock call
-    /// goes through this mutex: a renewal in flight must not write the lock back after the
-    /// release removed it.
-    held_lock: tokio::sync::Mutex<Option<String>>,
+    /// The lock this run holds, renewed by the heartbeat. Every lock call goes through this
+    /// mutex: a renewal in flight must not write the lock back after the release removed it.
+    held_lock: tokio::sync::Mutex<Option<HeldLock>>,
     /// A copy's new master password, once set: its hooks get it.
     new_password: std::sync::Mutex<Option<String>>,
-    /// Until when the lock this run last wrote holds (its TTL from then), while it holds one.
-    lock_until: std::sync::Mutex<Option<Instant>>,
+}
+
+/// The lock this run holds: its holder id, and until when it holds (its TTL from the last
+/// time this run wrote it).
+struct HeldLock {
+    holder: String,
+    until: Instant,
 }
 
 /// The outcome of an apply: the report (built from the run's events), and the error that
@@ -126,15 +130,15 @@ impl<'a> Executor<'a> {
             changed: Default::default(),
             held_lock: Default::default(),
             new_password: Default::default(),
-            lock_until: Default::default(),
         }
     }
 
-    /// The lock was just written: it holds for its TTL from now.
-    fn lock_written(&self) {
-        if let Ok(mut until) = self.lock_until.lock() {
-            *until = Some(Instant::now() + self.config.lock.ttl);
-        }
+    /// Writes the held lock again (a new expiry); it then holds for its TTL from now.
+    async fn renew(&self, plan: &Plan, held: &mut HeldLock) -> Result<(), ExecError> {
+        let settings = &self.config.lock;
+        lock::renew(self.api, plan.kind, &plan.target, &held.holder, settings).await?;
+        held.until = Instant::now() + settings.ttl;
+        Ok(())
     }
 
     /// Before each change, the lock this run holds must still be its own (fencing). When
@@ -143,36 +147,37 @@ impl<'a> Executor<'a> {
     /// cannot show it holds the lock changes nothing more and does not roll back (another run
     /// may be at work): rerun the same command to resume.
     async fn fence(&self, plan: &Plan) -> Result<(), ExecError> {
-        let Some(until) = self.lock_until.lock().ok().and_then(|u| *u) else {
+        let mut held = self.held_lock.lock().await;
+        let Some(held) = held.as_mut() else {
             return Ok(());
         };
         let now = Instant::now();
-        if now + self.config.lock.renew_every() < until {
+        if now + self.config.lock.renew_every() < held.until {
             return Ok(());
         }
-        let held = self.held_lock.lock().await;
-        let Some(holder) = held.as_deref() else {
-            return Ok(());
-        };
         let lost = |why: String| {
             ExecError::Locked(format!(
                 "this run's lock on {} {why}: stopped before its next change, without rolling back (another run may be at work); rerun the same command to resume",
                 plan.target
             ))
         };
-        if now >= until {
-            let others = lock::others(self.api, plan.kind, &plan.target, holder, &self.config.lock)
-                .await
-                .map_err(|e| lost(format!("lapsed and cannot be checked ({e})")))?;
+        if now >= held.until {
+            let others = lock::others(
+                self.api,
+                plan.kind,
+                &plan.target,
+                &held.holder,
+                &self.config.lock,
+            )
+            .await
+            .map_err(|e| lost(format!("lapsed and cannot be checked ({e})")))?;
             if let Some((other, _)) = others.first() {
                 return Err(lost(format!("lapsed and run {other} holds it now")));
             }
         }
-        lock::renew(self.api, plan.kind, &plan.target, holder, &self.config.lock)
+        self.renew(plan, held)
             .await
-            .map_err(|e| lost(format!("could not be renewed for most of its TTL ({e})")))?;
-        self.lock_written();
-        Ok(())
+            .map_err(|e| lost(format!("could not be renewed for most of its TTL ({e})")))
     }
 
     /// The executor of a cross-account refresh: steps in the source account go through `api`.
@@ -220,13 +225,10 @@ impl<'a> Executor<'a> {
     async fn heartbeat(&self, plan: &Plan) {
         loop {
             tokio::time::sleep(self.config.lock.renew_every()).await;
-            let held = self.held_lock.lock().await;
-            if let Some(holder) = held.as_deref() {
-                match lock::renew(self.api, plan.kind, &plan.target, holder, &self.config.lock)
-                    .await
-                {
-                    Ok(()) => self.lock_written(),
-                    Err(e) => tracing::warn!("could not renew the lock on {}: {e}", plan.target),
+            let mut held = self.held_lock.lock().await;
+            if let Some(held) = held.as_mut() {
+                if let Err(e) = self.renew(plan, held).await {
+                    tracing::warn!("could not renew the lock on {}: {e}", plan.target);
                 }
             }
         }

@@ -212,8 +212,10 @@ impl Executor<'_> {
             LockOp::Take { holder } => {
                 let taken =
                     super::lock::acquire(self.api, kind, target, holder, &self.config.lock).await?;
-                *held = Some(holder.clone());
-                self.lock_written();
+                *held = Some(super::HeldLock {
+                    holder: holder.clone(),
+                    until: Instant::now() + self.config.lock.ttl,
+                });
                 match taken {
                     super::lock::Taken::Free => Ok(()),
                     super::lock::Taken::AfterWaiting => Err(ExecError::Replan),
@@ -222,14 +224,13 @@ impl Executor<'_> {
             LockOp::Move { holder } => {
                 let names = [target.to_string()];
                 super::lock::put_on(self.api, kind, &names, holder, &self.config.lock).await?;
-                self.lock_written();
+                if let Some(held) = held.as_mut() {
+                    held.until = Instant::now() + self.config.lock.ttl;
+                }
                 Ok(())
             }
             LockOp::Release { holder } => {
                 *held = None;
-                if let Ok(mut until) = self.lock_until.lock() {
-                    *until = None;
-                }
                 // A lock that cannot be removed lapses within its TTL: never a failed run.
                 if let Err(e) = super::lock::release(self.api, kind, target, holder).await {
                     tracing::warn!("could not release the lock on {target}: {e}");
@@ -791,7 +792,7 @@ impl Executor<'_> {
                 let value = self.api.secret_value(secret).await.map_err(aws)?;
                 crate::refresh::password_of(&value).map_err(ExecError::Refused)?
             }
-            None => crate::refresh::random_password(),
+            None => random_password()?,
         };
         self.emit(super::Event::Secret(&password));
         if cluster {
@@ -891,6 +892,25 @@ impl Executor<'_> {
             .await?;
         Ok(seen.cluster(id).cloned().expect("the wait saw it"))
     }
+}
+
+/// A new master password for a copy: 32 letters and digits (RDS refuses `/`, `@`, `"` and
+/// spaces), from the operating system's random source.
+fn random_password() -> Result<String, ExecError> {
+    use std::io::Read;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 64];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| ExecError::Refused(format!("no random source for a new password: {e}")))?;
+    // 62 symbols: bytes below 248 (4 x 62) map without bias; the others are skipped (that 64
+    // bytes leave fewer than 32 usable has odds below 10^-30).
+    Ok(bytes
+        .iter()
+        .filter(|b| **b < 248)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .take(32)
+        .collect())
 }
 
 /// Makes the snapshot with `make` unless it exists (a rerun after the call), then waits

@@ -252,21 +252,38 @@ async fn reset_copy(
     latency: &crate::plan::LatencyModel,
 ) -> Result<(), MitosisError> {
     let prefix = inputs.refresh.prefix.clone().unwrap_or_default();
-    let Some(plan) = crate::refresh::plan_destroy(api, &inputs.refresh.target, &prefix).await?
-    else {
-        return Ok(());
+    destroy_copy(env, inputs, api, &inputs.refresh.target, &prefix, latency)
+        .await
+        .map(drop)
+}
+
+/// Destroys the copy `prefix` + `like` (its plan in a log group and the job summary, then its
+/// report); the copy's name when there was one to destroy.
+async fn destroy_copy(
+    env: &ActionEnv,
+    inputs: &ActionInputs,
+    api: &SdkRds,
+    like: &str,
+    prefix: &str,
+    latency: &crate::plan::LatencyModel,
+) -> Result<Option<String>, MitosisError> {
+    let Some(plan) = crate::refresh::plan_destroy(api, like, prefix).await? else {
+        println!("nothing to destroy: no copy {prefix}{like} exists (already gone)");
+        return Ok(None);
     };
-    println!(
-        "{}",
-        commands::group(&format!("Reset: destroy {}", plan.target))
-    );
+    println!("{}", commands::group(&format!("Destroy {}", plan.target)));
     print!("{}", crate::render::plan_text(&plan));
+    println!("{}", commands::END_GROUP);
+    summary(env, &plan_markdown(&plan))?;
     let progress = ActionProgress::default();
     let options = apply_options(env, inputs);
-    let (_, result) =
+    let (report, result) =
         crate::refresh::execute_unlocked(api, &plan, &options, latency.clone(), &progress).await;
     progress.close();
-    result
+    if let Some(report) = &report {
+        summary(env, &format!("\n{}", report_markdown(report)))?;
+    }
+    result.map(|()| Some(plan.target))
 }
 
 /// `mode: destroy` (the copy `like` + `prefix`) and `mode: sweep` (every expired copy).
@@ -282,32 +299,15 @@ async fn destroy_mode(
         (Mode::Destroy, Some(prefix)) => vec![(inputs.refresh.target.clone(), prefix)],
         _ => crate::refresh::expired_copies(&api).await?,
     };
-    let mut outputs: Vec<(&str, String)> = Vec::new();
     let mut destroyed = Vec::new();
     let mut result = Ok(());
     for (like, prefix) in copies {
-        let Some(plan) = crate::refresh::plan_destroy(&api, &like, &prefix).await? else {
-            println!("nothing to destroy: no copy {prefix}{like} exists (already gone)");
-            continue;
-        };
-        println!("{}", commands::group(&format!("Destroy {}", plan.target)));
-        print!("{}", crate::render::plan_text(&plan));
-        println!("{}", commands::END_GROUP);
-        summary(env, &plan_markdown(&plan))?;
-        let progress = ActionProgress::default();
-        let options = apply_options(env, inputs);
-        let (report, r) =
-            crate::refresh::execute_unlocked(&api, &plan, &options, latency.clone(), &progress)
-                .await;
-        progress.close();
-        if let Some(report) = &report {
-            summary(env, &format!("\n{}", report_markdown(report)))?;
-        }
-        if r.is_ok() {
-            destroyed.push(plan.target.clone());
-        } else {
-            result = r;
-            break;
+        match destroy_copy(env, inputs, &api, &like, &prefix, &latency).await {
+            Ok(gone) => destroyed.extend(gone),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
         }
     }
     let outcome = if result.is_ok() {
@@ -315,8 +315,10 @@ async fn destroy_mode(
     } else {
         RunResult::Failed
     };
-    outputs.push(("result", outcome.as_str().into()));
-    outputs.push(("destroyed", destroyed.join(",")));
+    let outputs = vec![
+        ("result", outcome.as_str().into()),
+        ("destroyed", destroyed.join(",")),
+    ];
     write_outputs(env, started, outputs)?;
     result
 }

@@ -41,7 +41,7 @@ impl ClusterNodes {
 /// True when the request names clusters (or one of them does: the planner then says what is
 /// wrong with the mix).
 pub(super) fn names_a_cluster(obs: &Observed, req: &PlanRequest) -> bool {
-    obs.cluster(&req.source).is_some() || is_cluster_target(obs, &req.target)
+    obs.source_view().cluster(&req.source).is_some() || is_cluster_target(obs, &req.target)
 }
 
 /// True when a cluster goes by the target's name, or by its old-/temp- names.
@@ -164,19 +164,38 @@ fn instance_named(i: &Instance, flag: &str) -> MitosisError {
 }
 
 /// What this tool cannot refresh, with the reason.
-/// Aurora cannot clone a cluster without instances (unless the clone exists already).
-pub(super) fn check_clonable(
+/// How a cluster's clone is made for a refresh or a copy: restored from a cluster snapshot
+/// (asked for, or handed over from another account), restored to a moment (`--source-time`,
+/// checked against the source's window unless resuming: a full copy), or a copy-on-write
+/// clone, which Aurora cannot make of a cluster without instances (unless `cloned`: it exists).
+pub(super) fn cluster_path(
+    req: &PlanRequest,
     source: &Cluster,
-    path: ClonePath,
+    handed_over: bool,
+    resuming: bool,
     cloned: bool,
-) -> Result<(), MitosisError> {
-    if path == ClonePath::Clone && source.members.is_empty() && !cloned {
+) -> Result<ClonePath, MitosisError> {
+    if req.snapshot_path || handed_over {
+        return Ok(ClonePath::Snapshot);
+    }
+    if let Some(time) = req.source_time {
+        if !resuming {
+            check_window(
+                &source.id,
+                time,
+                source.earliest_restorable,
+                source.latest_restorable,
+            )?;
+        }
+        return Ok(ClonePath::PointInTime);
+    }
+    if source.members.is_empty() && !cloned {
         return Err(MitosisError::bad_input(format!(
             "source cluster {:?} has no instances, and Aurora cannot clone a cluster without one: add an instance to it, or use --snapshot latest",
             source.id
         )));
     }
-    Ok(())
+    Ok(ClonePath::Clone)
 }
 
 pub(super) fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
@@ -344,22 +363,8 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         source.storage_encrypted,
         target.kms_key_id.as_deref(),
     )?;
-    let path = if req.snapshot_path || hand_over.is_some() {
-        ClonePath::Snapshot
-    } else if let Some(time) = req.source_time {
-        if !resuming {
-            check_window(
-                &source.id,
-                time,
-                source.earliest_restorable,
-                source.latest_restorable,
-            )?;
-        }
-        ClonePath::PointInTime
-    } else {
-        ClonePath::Clone
-    };
-    check_clonable(source, path, nodes.cluster.replacement.is_some())?;
+    let cloned = nodes.cluster.replacement.is_some();
+    let path = cluster_path(req, source, hand_over.is_some(), resuming, cloned)?;
     if !resuming {
         check_cluster_available(source, "source")?;
         check_cluster_available(target, "target")?;
@@ -407,6 +412,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         notes,
         accounts: super::planner::accounts(obs),
         operation: super::Operation::Refresh,
+        copy_prefix: None,
     };
     Ok(with_lock(plan, &req.run_id))
 }
@@ -1022,5 +1028,6 @@ pub(super) fn rollback_cluster(
         notes: Vec::new(),
         accounts: super::planner::accounts(obs),
         operation: super::Operation::Refresh,
+        copy_prefix: None,
     })
 }

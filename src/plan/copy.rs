@@ -9,7 +9,7 @@
 //! these marks; `sweep` destroys the copies whose expiry has passed.
 
 use super::cluster::{
-    check_clonable, check_cluster_available, check_supported, is_cluster_target, ClusterNodes,
+    check_cluster_available, check_supported, cluster_path, names_a_cluster, ClusterNodes,
 };
 use super::ops::{ClusterOp, InstanceOp, Op, Tag};
 use super::planner::{Builder, PlanRequest};
@@ -35,6 +35,14 @@ pub struct CopySpec {
 /// True when `r` is the copy of the template's `name` made with `prefix`.
 fn is_copy<R: Resource>(r: &R, name: &str, prefix: &str) -> bool {
     r.is_marked(tags::ROLE_COPY, name) && r.tag(tags::COPY_PREFIX) == Some(prefix)
+}
+
+/// True when `r` is a copy made with `prefix`: named `prefix` and the template resource its
+/// markers name.
+fn copy_with_prefix<R: Resource>(r: &R, prefix: &str) -> bool {
+    r.id()
+        .strip_prefix(prefix)
+        .is_some_and(|name| is_copy(r, name, prefix))
 }
 
 /// A copy's resource name: the prefix and the template's name, checked as an identifier.
@@ -192,7 +200,7 @@ pub(super) fn plan_copy(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mitos
         }
         t
     };
-    if obs.cluster(&req.source).is_some() || is_cluster_target(obs, &req.target) {
+    if names_a_cluster(obs, req) {
         plan_cluster_copy(obs, req, &r, &spec, copy_tags)
     } else {
         plan_instance_copy(obs, req, &r, &spec, copy_tags)
@@ -244,18 +252,13 @@ fn plan_instance_copy(
         source.storage_encrypted,
         root.attributes().kms_key_id.as_deref(),
     )?;
-    let path = if hand_over.is_some() {
-        ClonePath::Snapshot
-    } else if let Some(time) = req.source_time {
-        if !resuming {
-            super::validate::check_restorable(source, time)?;
-        }
-        ClonePath::PointInTime
-    } else if req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
-        ClonePath::Snapshot
-    } else {
-        ClonePath::Replica
-    };
+    let path = super::planner::instance_path(
+        req,
+        source,
+        root.attributes(),
+        hand_over.is_some(),
+        resuming,
+    )?;
     let mut b = Builder {
         steps: Vec::new(),
         req: r,
@@ -344,14 +347,8 @@ fn plan_cluster_copy(
         source.storage_encrypted,
         template.kms_key_id.as_deref(),
     )?;
-    let path = if req.snapshot_path || hand_over.is_some() {
-        ClonePath::Snapshot
-    } else if req.source_time.is_some() {
-        ClonePath::PointInTime
-    } else {
-        ClonePath::Clone
-    };
-    check_clonable(source, path, nodes.cluster.replacement.is_some())?;
+    let cloned = nodes.cluster.replacement.is_some();
+    let path = cluster_path(req, source, hand_over.is_some(), resuming, cloned)?;
     let mut b = Builder {
         steps: Vec::new(),
         req: r,
@@ -414,6 +411,7 @@ fn copy_plan(
         .collect(),
         accounts: super::planner::accounts(obs),
         operation: Operation::Copy,
+        copy_prefix: req.copy.as_ref().map(|c| c.prefix.clone()),
     }
 }
 
@@ -458,19 +456,19 @@ pub fn plan_destroy(
         ))
     };
     let mut steps = Vec::new();
+    // Every resource of the copy, found by name, must carry the copy's marks.
+    let ours = |id: &str| {
+        obs.get(id)
+            .filter(|i| copy_with_prefix(*i, prefix))
+            .ok_or_else(|| not_ours(id))
+    };
     let (kind, run_id, source) = if let Some(c) = obs.cluster(&root) {
-        if !is_copy(c, like, prefix) {
+        if !copy_with_prefix(c, prefix) {
             return Err(not_ours(&c.id));
         }
         let mut deleted = Vec::new();
         for m in &c.members {
-            let inst = obs.get(&m.id).ok_or_else(|| not_ours(&m.id))?;
-            if inst.mitosis_role() != Some(tags::ROLE_COPY)
-                || inst.tag(tags::COPY_PREFIX) != Some(prefix)
-            {
-                return Err(not_ours(&m.id));
-            }
-            deleted.push(delete_instance_steps(&mut steps, inst, Vec::new()));
+            deleted.push(delete_instance_steps(&mut steps, ours(&m.id)?, Vec::new()));
         }
         delete_cluster_steps(&mut steps, c, deleted);
         (
@@ -479,22 +477,10 @@ pub fn plan_destroy(
             c.tag(tags::SOURCE),
         )
     } else if let Some(i) = obs.get(&root) {
-        if !is_copy(i, like, prefix) {
-            return Err(not_ours(&i.id));
-        }
-        let tree = obs.tree(&root);
-        for id in &tree {
-            let inst = obs.get(id).expect("the tree lists instances");
-            if inst.mitosis_role() != Some(tags::ROLE_COPY)
-                || inst.tag(tags::COPY_PREFIX) != Some(prefix)
-            {
-                return Err(not_ours(id));
-            }
-        }
         // Children first: each delete waits for its replicas' deletes.
         let mut deleted: Vec<(String, StepId)> = Vec::new();
-        for id in tree.iter().rev() {
-            let inst = obs.get(id).expect("the tree lists instances");
+        for id in obs.tree(&root).iter().rev() {
+            let inst = ours(id)?;
             let deps = obs
                 .children(id)
                 .iter()
@@ -523,6 +509,7 @@ pub fn plan_destroy(
         notes: Vec::new(),
         accounts: None,
         operation: Operation::Destroy,
+        copy_prefix: Some(prefix.to_string()),
     }))
 }
 
@@ -582,26 +569,28 @@ fn unprotect_then_delete(
 /// The copies (template name, prefix) whose expiry is before `now` (epoch seconds): roots of
 /// copy trees and copy clusters, never a cluster's member or a replica on its own.
 pub fn expired_copies(obs: &Observed, now: i64) -> Vec<(String, String)> {
-    let expired = |expires: Option<&str>| {
-        expires
-            .and_then(|e| SourceTime::parse(e).ok())
-            .is_some_and(|t| matches!(t, SourceTime::At(at) if at < now))
-    };
-    let mut out = Vec::new();
-    for c in obs.clusters.values() {
-        if c.mitosis_role() == Some(tags::ROLE_COPY) && expired(c.tag(tags::EXPIRES)) {
-            if let (Some(like), Some(prefix)) = (c.tag(tags::ORIGINAL), c.tag(tags::COPY_PREFIX)) {
-                out.push((like.to_string(), prefix.to_string()));
-            }
-        }
+    let roots = obs
+        .instances
+        .values()
+        .filter(|i| i.replica_source.is_none() && i.cluster.is_none());
+    obs.clusters
+        .values()
+        .filter_map(|c| expired_copy(c, now))
+        .chain(roots.filter_map(|i| expired_copy(i, now)))
+        .collect()
+}
+
+/// The template and prefix of a copy whose expiry is before `now`.
+fn expired_copy<R: Resource>(r: &R, now: i64) -> Option<(String, String)> {
+    let expired = r
+        .tag(tags::EXPIRES)
+        .and_then(|e| SourceTime::parse(e).ok())
+        .is_some_and(|t| matches!(t, SourceTime::At(at) if at < now));
+    if r.tag(tags::ROLE) != Some(tags::ROLE_COPY) || !expired {
+        return None;
     }
-    for i in obs.instances.values() {
-        let root = i.replica_source.is_none() && i.cluster.is_none();
-        if root && i.mitosis_role() == Some(tags::ROLE_COPY) && expired(i.tag(tags::EXPIRES)) {
-            if let (Some(like), Some(prefix)) = (i.tag(tags::ORIGINAL), i.tag(tags::COPY_PREFIX)) {
-                out.push((like.to_string(), prefix.to_string()));
-            }
-        }
-    }
-    out
+    Some((
+        r.tag(tags::ORIGINAL)?.to_string(),
+        r.tag(tags::COPY_PREFIX)?.to_string(),
+    ))
 }

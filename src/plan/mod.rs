@@ -111,6 +111,8 @@ pub struct Plan {
     pub accounts: Option<Accounts>,
     /// What the plan does: refresh a target, make a throwaway copy, or destroy copies.
     pub operation: Operation,
+    /// A copy's or a destroy's prefix (what the copy's names begin with).
+    pub copy_prefix: Option<String>,
 }
 
 /// What a plan does.

@@ -193,16 +193,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         }
     }
 
-    let path = if let Some(time) = req.source_time {
-        if !resuming {
-            check_restorable(source, time)?;
-        }
-        ClonePath::PointInTime
-    } else if cross || req.snapshot_path || source.vpc_id != root.attributes().vpc_id {
-        ClonePath::Snapshot
-    } else {
-        ClonePath::Replica
-    };
+    let path = instance_path(req, source, root.attributes(), cross, resuming)?;
 
     let mut b = Builder {
         steps: Vec::new(),
@@ -235,9 +226,33 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         notes,
         accounts: accounts(obs),
         operation: super::Operation::Refresh,
+        copy_prefix: None,
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))
+}
+
+/// How the root clone is made for a refresh or a copy: restored to a moment
+/// (`--source-time`, the moment checked against the source's window unless resuming), restored
+/// from a snapshot (handed over from another account, asked for, or into the target's other
+/// VPC), or as a read replica of the source, promoted.
+pub(super) fn instance_path(
+    req: &PlanRequest,
+    source: &Instance,
+    target: &Instance,
+    handed_over: bool,
+    resuming: bool,
+) -> Result<ClonePath, MitosisError> {
+    Ok(if let Some(time) = req.source_time {
+        if !resuming {
+            check_restorable(source, time)?;
+        }
+        ClonePath::PointInTime
+    } else if handed_over || req.snapshot_path || source.vpc_id != target.vpc_id {
+        ClonePath::Snapshot
+    } else {
+        ClonePath::Replica
+    })
 }
 
 /// The plan with the target's lock taken before anything else and released after everything:
@@ -595,20 +610,12 @@ impl Builder<'_> {
     ) {
         match restorable.release {
             Release::Nothing => {}
-            Release::Fresh(id) => self.release_snapshot_step(obs, &id, restored, restore_done),
+            Release::Fresh(id) => {
+                let keep = self.req.keep_snapshot;
+                self.release_snapshot_step(obs, &id, restored, restore_done, keep);
+            }
             Release::Import(id) => {
-                let gone = !obs.snapshots.iter().any(|s| s.id == id) && restore_done;
-                let op = self.snapshot_op(SnapshotOp::Delete {
-                    snapshot_id: id.clone(),
-                });
-                self.push(
-                    StepId::new(StepKind::DeleteSnapshot, &id),
-                    Phase::Clone,
-                    &id,
-                    op,
-                    vec![restored],
-                    gone.then(|| format!("{id} already deleted")),
-                );
+                self.release_snapshot_step(obs, &id, restored, restore_done, false);
             }
         }
     }
@@ -658,7 +665,8 @@ impl Builder<'_> {
             transfer_skip,
         );
         if let Some(id) = fresh {
-            self.release_snapshot_step(src, &id, transferred_step.clone(), transferred);
+            let keep = self.req.keep_snapshot;
+            self.release_snapshot_step(src, &id, transferred_step.clone(), transferred, keep);
         }
         let share = |share: bool| SnapshotOp::Share {
             snapshot_id: transfer_id.clone(),
@@ -710,19 +718,9 @@ impl Builder<'_> {
             &transfer_id,
             op,
             vec![imported_step.clone()],
-            gone.clone(),
-        );
-        let op = self.snapshot_op(SnapshotOp::Delete {
-            snapshot_id: transfer_id.clone(),
-        });
-        self.push(
-            StepId::new(StepKind::DeleteSnapshot, &transfer_id),
-            Phase::Clone,
-            &transfer_id,
-            op,
-            vec![unshared],
             gone,
         );
+        self.release_snapshot_step(src, &transfer_id, unshared, imported, false);
         for (i, step) in self.steps.iter_mut().enumerate().skip(in_source) {
             if !(in_target..after_target).contains(&i) {
                 step.account = super::Account::Source;
@@ -735,23 +733,25 @@ impl Builder<'_> {
         })
     }
 
-    /// Once the clone restored from the fresh snapshot exists, the snapshot goes (or, with
-    /// `--keep-snapshot`, loses the markers that would make a later run adopt it).
+    /// Once what was made from one of the tool's snapshots exists (`made`; `made_done` when
+    /// a plan made before saw it), the snapshot goes, or with `keep` (`--keep-snapshot`, for
+    /// the fresh snapshot) loses the markers that would make a later run adopt it.
     pub(super) fn release_snapshot_step(
         &mut self,
         obs: &Observed,
         snapshot_id: &str,
-        restored: StepId,
-        restore_done: bool,
-    ) {
+        made: StepId,
+        made_done: bool,
+        keep: bool,
+    ) -> StepId {
         let exists = obs.snapshots.iter().find(|s| s.id == snapshot_id);
-        let (kind, op, skip) = if self.req.keep_snapshot {
+        let (kind, op, skip) = if keep {
             let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
             let skip = match exists {
                 Some(s) if !s.tags.contains_key(tags::ROLE) => {
                     Some(format!("{snapshot_id} is kept without markers"))
                 }
-                None if restore_done => Some(format!("{snapshot_id} no longer exists")),
+                None if made_done => Some(format!("{snapshot_id} no longer exists")),
                 _ => None,
             };
             let op = SnapshotOp::Unmark {
@@ -760,8 +760,8 @@ impl Builder<'_> {
             };
             (StepKind::KeepSnapshot, op, skip)
         } else {
-            let skip = (exists.is_none() && restore_done)
-                .then(|| format!("{snapshot_id} already deleted"));
+            let skip =
+                (exists.is_none() && made_done).then(|| format!("{snapshot_id} already deleted"));
             let op = SnapshotOp::Delete {
                 snapshot_id: snapshot_id.to_string(),
             };
@@ -773,9 +773,9 @@ impl Builder<'_> {
             Phase::Clone,
             snapshot_id,
             op,
-            vec![restored],
+            vec![made],
             skip,
-        );
+        )
     }
 
     /// A snapshot operation on the source's kind of snapshot.
@@ -1275,45 +1275,47 @@ pub(super) fn managed_password_note(
 /// How the tool's own snapshots begin.
 pub const FRESH_SNAPSHOT_PREFIX: &str = "stack-mitosis-";
 
-/// The snapshot `--snapshot fresh` takes of the source.
-pub fn fresh_snapshot_id(source: &str, run_id: &str) -> String {
-    snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{source}-{run_id}"))
+/// One of the tool's own snapshots: `stack-mitosis-<kind><name>-<run>`.
+fn own_snapshot_id(kind: &str, name: &str, run_id: &str) -> String {
+    snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{kind}{name}-{run_id}"))
 }
 
-/// Every fresh snapshot of `source`, whatever the run (for the IAM policy).
-pub fn fresh_snapshot_pattern(source: &str) -> String {
+/// Every snapshot of that kind and name, whatever the run (the IAM policy grants by it).
+fn own_snapshot_pattern(kind: &str, name: &str) -> String {
     format!(
         "{}-*",
-        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{source}"))
+        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}{kind}{name}"))
     )
+}
+
+/// The snapshot `--snapshot fresh` takes of the source.
+pub fn fresh_snapshot_id(source: &str, run_id: &str) -> String {
+    own_snapshot_id("", source, run_id)
+}
+
+/// Every fresh snapshot of `source`, whatever the run.
+pub fn fresh_snapshot_pattern(source: &str) -> String {
+    own_snapshot_pattern("", source)
 }
 
 /// The source account's shareable copy in a cross-account refresh of `target`.
 pub fn transfer_snapshot_id(target: &str, run_id: &str) -> String {
-    snapshot_id(&format!(
-        "{FRESH_SNAPSHOT_PREFIX}transfer-{target}-{run_id}"
-    ))
+    own_snapshot_id("transfer-", target, run_id)
 }
 
-/// Every transfer snapshot for `target`, whatever the run (for the IAM policy).
+/// Every transfer snapshot for `target`, whatever the run.
 pub fn transfer_snapshot_pattern(target: &str) -> String {
-    format!(
-        "{}-*",
-        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}transfer-{target}"))
-    )
+    own_snapshot_pattern("transfer-", target)
 }
 
 /// The target account's copy of the shared transfer snapshot.
 pub fn import_snapshot_id(target: &str, run_id: &str) -> String {
-    snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}import-{target}-{run_id}"))
+    own_snapshot_id("import-", target, run_id)
 }
 
-/// Every import snapshot for `target`, whatever the run (for the IAM policy).
+/// Every import snapshot for `target`, whatever the run.
 pub fn import_snapshot_pattern(target: &str) -> String {
-    format!(
-        "{}-*",
-        snapshot_id(&format!("{FRESH_SNAPSHOT_PREFIX}import-{target}"))
-    )
+    own_snapshot_pattern("import-", target)
 }
 
 /// The snapshot `--final-snapshot` keeps of an old-* instance.

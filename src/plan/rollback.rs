@@ -147,6 +147,7 @@ pub fn rollback(
         notes: Vec::new(),
         accounts: super::planner::accounts(obs),
         operation: super::Operation::Refresh,
+        copy_prefix: None,
     })
 }
 
