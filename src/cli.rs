@@ -5,13 +5,13 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stack_mitosis::aws::credentials::{CLI_SESSION_NAME, DEFAULT_ROLE_DURATION_SECONDS};
-use stack_mitosis::aws::{AwsSettings, RdsWrite, SdkRds, DEFAULT_MAX_ATTEMPTS};
+use stack_mitosis::aws::{AwsSettings, EnvWrite, RdsWrite, SdkEnv, SdkRds, DEFAULT_MAX_ATTEMPTS};
 use stack_mitosis::error::MitosisError;
 use stack_mitosis::notify::{with_notifier, NotifySettings};
 use stack_mitosis::plan::{LatencyModel, OnFailure, SourceTime};
 use stack_mitosis::refresh::{
     defaults, execute, load_latency, new_run_id, observe_and_plan, Apis, ApplyOptions,
-    RefreshOptions,
+    RefreshOptions, WriteApis,
 };
 use stack_mitosis::render::{plan_text, render_plan, report_text, Format, TextProgress};
 use std::io::IsTerminal;
@@ -309,6 +309,15 @@ pub struct RefreshArgs {
     /// (default: the target's key).
     #[arg(long, value_name = "KEY")]
     pub kms_key_id: Option<String>,
+    /// A TOML file of environments: --source and --target (or --like) then name
+    /// environments, and their S3 buckets and Auto Scaling groups are refreshed with the
+    /// database (see the README, "Whole environments").
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// With --config and --snapshot fresh: the source environment's Auto Scaling groups in
+    /// standby while the snapshot is taken (a clean snapshot, with announced downtime).
+    #[arg(long, requires = "config")]
+    pub quiesce_source: bool,
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +353,8 @@ impl RefreshArgs {
             master_password_secret: self.master_password_secret.clone(),
             source_kms_key_id: self.source_kms_key_id.clone(),
             kms_key_id: self.kms_key_id.clone(),
+            config: self.config.clone(),
+            quiesce_source: self.quiesce_source,
         }
     }
 
@@ -474,10 +485,8 @@ pub async fn run(cli: Cli) -> Result<u8, MitosisError> {
 async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError> {
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
-    let api = SdkRds::connect(settings).await;
-    let source = args.refresh.source_api(settings).await?;
-    let (_, plan) =
-        observe_and_plan(apis(&api, source.as_ref()).read(), &request, &latency).await?;
+    let clients = Clients::connect(settings, &args.refresh).await?;
+    let (_, plan) = observe_and_plan(clients.apis().read(), &request, &latency).await?;
     let format = match args.format {
         Some(f) => f.into(),
         None if std::io::stdout().is_terminal() => Format::Text,
@@ -489,14 +498,9 @@ async fn plan(settings: &AwsSettings, args: PlanArgs) -> Result<(), MitosisError
 
 async fn iam_policy(settings: &AwsSettings, args: RefreshArgs) -> Result<(), MitosisError> {
     let request = args.options().request(&new_run_id())?;
-    let api = SdkRds::connect(settings).await;
-    let source = args.source_api(settings).await?;
-    let (observed, plan) = observe_and_plan(
-        apis(&api, source.as_ref()).read(),
-        &request,
-        &LatencyModel::default(),
-    )
-    .await?;
+    let clients = Clients::connect(settings, &args).await?;
+    let (observed, plan) =
+        observe_and_plan(clients.apis().read(), &request, &LatencyModel::default()).await?;
     let policy = stack_mitosis::iam::policies(&plan, &observed);
     println!(
         "{}",
@@ -566,10 +570,8 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
     options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
-    let api = SdkRds::connect(settings).await;
-    let source = args.refresh.source_api(settings).await?;
-    let (_, plan) =
-        observe_and_plan(apis(&api, source.as_ref()).read(), &request, &latency).await?;
+    let clients = Clients::connect(settings, &args.refresh).await?;
+    let (_, plan) = observe_and_plan(clients.apis().read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
     if !plan.has_work() {
         eprintln!("nothing to do");
@@ -580,15 +582,7 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
         ))?;
     }
     let (report, result) = with_notifier(args.notify_settings(), &TextProgress, async |sink| {
-        execute(
-            apis(&api, source.as_ref()),
-            &request,
-            &plan,
-            &options,
-            latency,
-            sink,
-        )
-        .await
+        execute(clients.apis(), &request, &plan, &options, latency, sink).await
     })
     .await;
     show_report(&args, report.as_ref());
@@ -608,11 +602,10 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     options.validate()?;
     let latency = load_latency(a.latency_model.as_deref())?;
     let request = a.refresh.options().request(&new_run_id())?;
-    let api = SdkRds::connect(settings).await;
-    let source = a.refresh.source_api(settings).await?;
-    let apis = apis(&api, source.as_ref());
+    let clients = Clients::connect(settings, &a.refresh).await?;
+    let (api, apis) = (&clients.api, clients.apis());
     if let (true, Some(spec)) = (args.reset, &request.copy) {
-        destroy_one(&api, &request.target, &spec.prefix, &a.wait).await?;
+        destroy_one(api, &request.target, &spec.prefix, &a.wait).await?;
     }
     let (_, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
@@ -717,11 +710,29 @@ async fn sweep(settings: &AwsSettings, args: SweepArgs) -> Result<(), MitosisErr
     Ok(())
 }
 
-/// The target's API, and the source account's when it is another.
-fn apis<'a>(api: &'a SdkRds, source: Option<&'a SdkRds>) -> Apis<'a, dyn RdsWrite> {
-    Apis {
-        target: api,
-        source: source.map(|s| s as &dyn RdsWrite),
+/// The AWS clients of a command: the target account's RDS, the source account's when it is
+/// another, and the environment's S3 and Auto Scaling with `--config`.
+struct Clients {
+    api: SdkRds,
+    source: Option<SdkRds>,
+    env: Option<SdkEnv>,
+}
+
+impl Clients {
+    async fn connect(settings: &AwsSettings, args: &RefreshArgs) -> Result<Self, MitosisError> {
+        Ok(Clients {
+            api: SdkRds::connect(settings).await,
+            source: args.source_api(settings).await?,
+            env: SdkEnv::connect_if(settings, args.config.is_some()).await,
+        })
+    }
+
+    fn apis(&self) -> WriteApis<'_> {
+        Apis {
+            target: &self.api,
+            source: self.source.as_ref().map(|s| s as &dyn RdsWrite),
+            env: self.env.as_ref().map(|e| e as &dyn EnvWrite),
+        }
     }
 }
 
@@ -773,9 +784,8 @@ async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), Mitosis
     options.validate()?;
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
-    let api = SdkRds::connect(settings).await;
-    let source = args.refresh.source_api(settings).await?;
-    let accounts = apis(&api, source.as_ref());
+    let clients = Clients::connect(settings, &args.refresh).await?;
+    let accounts = clients.apis();
     let Some(plan) =
         stack_mitosis::refresh::plan_rollback(accounts.read(), &request, &latency).await?
     else {

@@ -7,6 +7,7 @@
 //! (`github`) share.
 
 pub mod aws;
+pub mod environment;
 pub mod error;
 pub mod exec;
 #[cfg(any(test, feature = "test-support"))]

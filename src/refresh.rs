@@ -3,7 +3,7 @@
 //! here. Read the account and plan; take the lock, execute, release. The clock is read here,
 //! at the edge, for run ids and lock expiry.
 
-use crate::aws::{observe, RdsRead, RdsWrite};
+use crate::aws::{observe, observe_environment, EnvRead, EnvWrite, RdsRead, RdsWrite};
 use crate::error::MitosisError;
 use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
 use crate::observed::Observed;
@@ -57,6 +57,10 @@ pub struct RefreshOptions {
     pub source_kms_key_id: Option<String>,
     /// `--kms-key-id`: cross-account, the key of the target account's copy.
     pub kms_key_id: Option<String>,
+    /// `--config`: `source` and `target` name environments of this file.
+    pub config: Option<std::path::PathBuf>,
+    /// `--quiesce-source`: the source environment's groups in standby during its snapshot.
+    pub quiesce_source: bool,
 }
 
 /// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
@@ -182,6 +186,46 @@ impl RefreshOptions {
     /// The planner's request, for a new run `run_id` (a resumed run keeps its own). A point in
     /// time and a snapshot are two sources: asking for both is bad input.
     pub fn request(&self, run_id: &str) -> Result<PlanRequest, MitosisError> {
+        let Some(path) = &self.config else {
+            if self.quiesce_source {
+                return Err(MitosisError::bad_input(
+                    "--quiesce-source puts the source environment's Auto Scaling groups in standby: give --config with the environments",
+                ));
+            }
+            return self.database_request(run_id);
+        };
+        let config = crate::environment::Config::load(path)?;
+        let use_ = match self.prefix {
+            Some(_) => crate::environment::Use::Template,
+            None => crate::environment::Use::Refresh,
+        };
+        let resolved = config.resolve(
+            self.source.trim(),
+            self.target.trim(),
+            use_,
+            self.quiesce_source,
+        )?;
+        if self.master_password_secret.is_some() && resolved.master_password_secret.is_some() {
+            return Err(MitosisError::bad_input(format!(
+                "--master-password-secret and the config's master-password-secrets for {:?} both give the target's secret: give one of them",
+                self.target.trim()
+            )));
+        }
+        let mut database = self.clone();
+        database.config = None;
+        database.source = resolved.source_database;
+        database.target = resolved.target_database;
+        database.master_password_secret = self
+            .master_password_secret
+            .clone()
+            .or(resolved.master_password_secret);
+        let mut request = database.database_request(run_id)?;
+        request.environment = Some(resolved.spec);
+        Ok(request)
+    }
+
+    /// The request for one database pair (`source` and `target` name databases).
+    fn database_request(&self, run_id: &str) -> Result<PlanRequest, MitosisError> {
         if self.source_time.is_some() && (self.snapshot.is_some() || self.restore_snapshot) {
             return Err(MitosisError::bad_input(
                 "--source-time and --snapshot/--restore-snapshot each choose where the data comes from: give one of them",
@@ -360,24 +404,32 @@ pub fn load_latency(path: Option<&std::path::Path>) -> Result<LatencyModel, Mito
 /// The AWS access of a refresh: the target's account, and the source's when the source lives
 /// in another one (`--source-role-arn`). `Apis<dyn RdsRead>` for planning (read-only by type),
 /// `Apis<dyn RdsWrite>` for applying.
-pub struct Apis<'a, T: ?Sized> {
+pub struct Apis<'a, T: ?Sized, E: ?Sized> {
     pub target: &'a T,
     pub source: Option<&'a T>,
+    /// An environment's buckets and groups (`--config`), in the target's account.
+    pub env: Option<&'a E>,
 }
 
-impl<T: ?Sized> Clone for Apis<'_, T> {
+/// What planning is given: reads only.
+pub type ReadApis<'a> = Apis<'a, dyn RdsRead, dyn EnvRead>;
+/// What applying is given.
+pub type WriteApis<'a> = Apis<'a, dyn RdsWrite, dyn EnvWrite>;
+
+impl<T: ?Sized, E: ?Sized> Clone for Apis<'_, T, E> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<T: ?Sized> Copy for Apis<'_, T> {}
+impl<T: ?Sized, E: ?Sized> Copy for Apis<'_, T, E> {}
 
-impl<'a> Apis<'a, dyn RdsWrite> {
+impl<'a> WriteApis<'a> {
     /// The same accounts, for reading.
-    pub fn read(self) -> Apis<'a, dyn RdsRead> {
+    pub fn read(self) -> ReadApis<'a> {
         Apis {
             target: self.target,
             source: self.source.map(|s| s as &dyn RdsRead),
+            env: self.env.map(|e| e as &dyn EnvRead),
         }
     }
 }
@@ -385,7 +437,7 @@ impl<'a> Apis<'a, dyn RdsWrite> {
 /// Reads the account(s) and plans, with the expected duration under `latency`: the one path
 /// `plan`, `apply`, `iam-policy` and the Action share. Read-only by type.
 pub async fn observe_and_plan(
-    apis: Apis<'_, dyn RdsRead>,
+    apis: ReadApis<'_>,
     request: &PlanRequest,
     latency: &LatencyModel,
 ) -> Result<(Observed, Plan), MitosisError> {
@@ -411,7 +463,17 @@ pub async fn observe_and_plan(
             ))
         })?;
     }
-    let mut plan = plan(&observed, request)?.with_eta(latency);
+    let mut plan = plan(&observed, request)?;
+    if let Some(spec) = &request.environment {
+        let env = apis.env.ok_or_else(|| {
+            MitosisError::bad_input(
+                "this command does not refresh environments: leave out --config",
+            )
+        })?;
+        let found = observe_environment(env, spec).await?;
+        plan = crate::plan::environment::extend(plan, spec, &found)?;
+    }
+    let mut plan = plan.with_eta(latency);
     if apis.source.is_some() && observed.source_account.is_none() {
         plan.notes.push(format!(
             "the source role's account is the target's ({}): --source-role-arn is not needed, and the refresh runs within the one account",
@@ -426,7 +488,7 @@ pub async fn observe_and_plan(
 /// may be stale: plan again (a few times at most) before anything runs. The report is there
 /// whenever the run started; the error says how it ended otherwise.
 pub async fn execute(
-    apis: Apis<'_, dyn RdsWrite>,
+    apis: WriteApis<'_>,
     request: &PlanRequest,
     plan: &Plan,
     options: &ApplyOptions,
@@ -468,7 +530,7 @@ pub async fn execute(
 /// refresh is on the target. Refused once the old instances are being deleted (the new
 /// environment is in place: finish it with `apply`) or while an instance is mid-change.
 pub async fn plan_rollback(
-    apis: Apis<'_, dyn RdsRead>,
+    apis: ReadApis<'_>,
     request: &PlanRequest,
     latency: &LatencyModel,
 ) -> Result<Option<Plan>, MitosisError> {
@@ -509,14 +571,16 @@ pub async fn plan_rollback(
         &forward.run_id,
         OnFailure::Rollback,
     )?;
-    Ok(Some(
-        crate::plan::with_lock(rollback, &request.run_id).with_eta(latency),
-    ))
+    let rollback = crate::plan::environment::bring_back(
+        crate::plan::with_lock(rollback, &request.run_id),
+        &forward,
+    );
+    Ok(Some(rollback.with_eta(latency)))
 }
 
 /// Carries out a rollback plan (`plan_rollback`) under the lock.
 pub async fn execute_rollback(
-    apis: Apis<'_, dyn RdsWrite>,
+    apis: WriteApis<'_>,
     rollback: &Plan,
     options: &ApplyOptions,
     latency: LatencyModel,
@@ -538,16 +602,15 @@ pub async fn execute_rollback(
 }
 
 /// The executor over the refresh's account(s).
-fn executor<'a>(
-    apis: Apis<'a, dyn RdsWrite>,
-    config: ExecConfig,
-    sink: &'a dyn EventSink,
-) -> Executor<'a> {
-    let executor = Executor::new(apis.target, config, sink);
-    match apis.source {
-        Some(source) => executor.with_source_account(source),
-        None => executor,
+fn executor<'a>(apis: WriteApis<'a>, config: ExecConfig, sink: &'a dyn EventSink) -> Executor<'a> {
+    let mut executor = Executor::new(apis.target, config, sink);
+    if let Some(source) = apis.source {
+        executor = executor.with_source_account(source);
     }
+    if let Some(env) = apis.env {
+        executor = executor.with_environment(env);
+    }
+    executor
 }
 
 fn finish(outcome: crate::exec::Outcome) -> (Option<RunReport>, Result<(), MitosisError>) {

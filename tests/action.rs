@@ -778,3 +778,62 @@ fn copy_destroy_and_sweep_modes() {
         "{o:?}"
     );
 }
+
+/// `config` from a workflow: the whole environment (database, bucket, groups) is refreshed,
+/// and the target's password from its secret is masked before anything could show it.
+#[test]
+fn dispatch_apply_refreshes_an_environment() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let groups = emu.groups();
+    let ws = Workspace::new("apply-environment");
+    std::fs::write(
+        ws.file("stack-mitosis.toml"),
+        r#"
+[environments.production]
+protected = true
+databases = ["mitosis-prod"]
+buckets = ["acme-prod-uploads"]
+auto-scaling-groups = ["prod-web"]
+
+[environments.demo]
+databases = ["mitosis-demo"]
+buckets = ["acme-demo-uploads"]
+auto-scaling-groups = ["demo-web"]
+master-password-secrets = ["demo-db-master"]
+"#,
+    )
+    .unwrap();
+    let env = vec![
+        ("INPUT_MODE", "apply".to_string()),
+        (
+            "INPUT_CONFIG",
+            ws.file("stack-mitosis.toml").display().to_string(),
+        ),
+        ("INPUT_SOURCE", "production".into()),
+        ("INPUT_TARGET", "demo".into()),
+        ("INPUT_RESTART", "echo restarted".into()),
+        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
+    assert!(ws.read("summary").contains("sync-bucket-acme-demo-uploads"));
+    let buckets = emu.buckets();
+    assert_eq!(buckets["acme-demo-uploads"], buckets["acme-prod-uploads"]);
+    assert_eq!(emu.groups(), groups);
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("demo-password-42"))
+        .collect();
+    assert_eq!(lines, vec!["::add-mask::demo-password-42"], "{log}");
+    assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
+}

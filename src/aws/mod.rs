@@ -4,10 +4,12 @@
 //! emulator through it, or fakes of the traits.
 
 pub mod credentials;
+mod env;
 mod observe;
 mod sdk;
 
-pub use observe::observe;
+pub use env::{EnvRead, EnvWrite, GroupState, ObjectEntry, ObjectHeaders, ObjectPage, SdkEnv};
+pub use observe::{observe, observe_environment};
 pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 
 use crate::error::MitosisError;

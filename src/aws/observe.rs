@@ -115,3 +115,41 @@ async fn observe_account(
     }
     Ok(obs)
 }
+
+/// An environment's buckets and groups (`--config`): what each target bucket lacks or has
+/// too much of, and each group's state. A bucket or group that does not exist is bad input:
+/// nothing has been changed yet.
+pub async fn observe_environment(
+    api: &dyn super::EnvRead,
+    spec: &crate::environment::EnvSpec,
+) -> Result<crate::environment::ObservedEnv, MitosisError> {
+    let mut observed = crate::environment::ObservedEnv::default();
+    for (source, target) in &spec.buckets {
+        for bucket in [source, target] {
+            if !api.bucket_exists(bucket).await? {
+                return Err(MitosisError::bad_input(format!(
+                    "the bucket {bucket} does not exist (or this role may not list it): check the environment's `buckets` in the config"
+                )));
+            }
+        }
+        let counts = crate::environment::Diff::new(api, source, target)
+            .count()
+            .await?;
+        observed.syncs.insert(target.clone(), counts);
+    }
+    let names: Vec<String> = spec
+        .target_groups
+        .iter()
+        .chain(&spec.source_groups)
+        .cloned()
+        .collect();
+    for group in api.describe_groups(&names).await? {
+        observed.groups.insert(group.name.clone(), group);
+    }
+    if let Some(missing) = names.iter().find(|n| !observed.groups.contains_key(*n)) {
+        return Err(MitosisError::bad_input(format!(
+            "the Auto Scaling group {missing} does not exist in this region: check the environment's `auto-scaling-groups` in the config"
+        )));
+    }
+    Ok(observed)
+}

@@ -38,6 +38,11 @@ pub enum Event<'a> {
     OutageEnded {
         seconds: f64,
     },
+    /// How far a long step has come (a bucket sync's counts).
+    Progress {
+        step: &'a Step,
+        message: String,
+    },
     /// Something the run leaves behind, and what to do about it.
     Left(String),
     /// A secret value the run now holds (a password read for `--master-password-secret`):

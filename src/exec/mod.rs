@@ -9,21 +9,24 @@
 //! this run retired it (or, on rollback, that this run created it); no cleanup step runs
 //! unless every earlier step succeeded.
 
+mod bucket;
 mod events;
 mod hooks;
 pub mod lock;
 mod report;
 mod rollback;
 mod scheduler;
+mod standby;
 mod steps;
 mod wait;
 
+pub use bucket::{human_bytes, sync, SYNC_CONCURRENCY};
 pub use events::{Both, Event, EventSink, Silent};
 pub use lock::LockSettings;
 pub use report::ReportBuilder;
 pub use wait::{classify, settled, Looks, PollSettings, Poller, StatusClass, Watched};
 
-use crate::aws::RdsWrite;
+use crate::aws::{EnvWrite, RdsWrite};
 use crate::error::MitosisError;
 use crate::plan::{LatencyModel, OnFailure, Phase, Plan};
 use crate::schema::{EndpointReport, RunReport, RunResult};
@@ -90,6 +93,8 @@ pub struct Executor<'a> {
     /// A cross-account refresh: the source account, for the steps made there (its snapshot's
     /// preparation, sharing and removal), with a poller of its own.
     source: Option<(&'a dyn RdsWrite, Poller<'a>)>,
+    /// An environment's buckets and groups (`--config`).
+    env: Option<&'a dyn EnvWrite>,
     config: ExecConfig,
     sink: &'a dyn EventSink,
     report: ReportBuilder,
@@ -123,6 +128,7 @@ impl<'a> Executor<'a> {
         Executor {
             api,
             source: None,
+            env: None,
             config,
             sink,
             report: ReportBuilder::default(),
@@ -184,6 +190,22 @@ impl<'a> Executor<'a> {
     pub fn with_source_account(mut self, api: &'a dyn RdsWrite) -> Self {
         self.source = Some((api, Poller::new(api, self.config.poll)));
         self
+    }
+
+    /// The executor of an environment refresh: bucket and group steps go through `env`.
+    pub fn with_environment(mut self, env: &'a dyn EnvWrite) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// The buckets' and groups' API: a plan with their steps needs one.
+    fn env(&self) -> Result<&'a dyn EnvWrite, ExecError> {
+        self.env.ok_or_else(|| {
+            ExecError::Refused(
+                "this plan has bucket or group steps but no S3/Auto Scaling client was given"
+                    .into(),
+            )
+        })
     }
 
     /// The API and poller of the account a step is made in.

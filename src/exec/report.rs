@@ -117,6 +117,12 @@ impl EventSink for ReportBuilder {
                     r.left.push(text.clone());
                 }
             }
+            // A long step's last progress is its detail (a sync's counts).
+            Event::Progress { step, message } => {
+                if let Some(e) = b.entry(&step.id) {
+                    e.detail = Some(message.clone());
+                }
+            }
             Event::Secret(_) | Event::NewPassword { .. } => {}
             Event::Cloned { kind, .. } => {
                 if let Some(r) = b.report.as_mut() {

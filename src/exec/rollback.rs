@@ -27,6 +27,7 @@ impl Executor<'_> {
             self.config.on_failure,
         )
         .map_err(ExecError::Plan)?;
+        let rollback = crate::plan::environment::bring_back(rollback, plan);
         self.emit(Event::RollbackStarted { plan: &rollback });
         if let Some((e, _)) = self.run_graph(&rollback).await {
             return Err(e);

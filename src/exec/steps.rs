@@ -57,6 +57,11 @@ impl Executor<'_> {
             Op::Command(op) => self.run_command(plan, id, op).await,
             Op::Lock(op) => self.run_lock_op(plan, id, op).await,
             Op::Guard(op) => self.check_guardrails(plan, op).await,
+            Op::Bucket(crate::plan::BucketOp::Sync { source, .. }) => {
+                self.run_sync(step, source, id).await
+            }
+            Op::Group(crate::plan::GroupOp::Standby) => self.run_standby(&plan.run_id, id).await,
+            Op::Group(crate::plan::GroupOp::InService) => self.run_in_service(id).await,
         }
     }
 

@@ -221,6 +221,8 @@ fn refresh_options(raw: &Raw<'_>, mode: Mode) -> Result<RefreshOptions, InputErr
         master_password_secret: raw.get("master-password-secret"),
         source_kms_key_id: raw.get("source-kms-key-id"),
         kms_key_id: raw.get("kms-key-id"),
+        config: raw.get("config").map(std::path::PathBuf::from),
+        quiesce_source: raw.boolean("quiesce-source")?,
     })
 }
 

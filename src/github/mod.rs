@@ -12,12 +12,12 @@ mod progress;
 
 pub use env::ActionEnv;
 
-use crate::aws::{AwsSettings, RdsWrite, SdkRds};
+use crate::aws::{AwsSettings, RdsWrite, SdkEnv, SdkRds};
 use crate::error::{exit, MitosisError};
 use crate::notify::{with_notifier, NotifySettings};
 use crate::observed::Observed;
 use crate::plan::Plan;
-use crate::refresh::{execute, load_latency, new_run_id, observe_and_plan, Apis};
+use crate::refresh::{execute, load_latency, new_run_id, observe_and_plan, Apis, WriteApis};
 use crate::render::{plan_json, plan_markdown, report_markdown};
 use crate::schema::RunResult;
 use inputs::{read_inputs, ActionInputs, CommentMode, Mode};
@@ -133,10 +133,11 @@ struct Accounts<'a> {
 }
 
 impl<'a> Accounts<'a> {
-    fn apis(self, api: &'a SdkRds) -> Apis<'a, dyn RdsWrite> {
+    fn apis(self, api: &'a SdkRds, env: Option<&'a SdkEnv>) -> WriteApis<'a> {
         Apis {
             target: api,
             source: self.source.map(|s| s as &dyn RdsWrite),
+            env: env.map(|e| e as &dyn crate::aws::EnvWrite),
         }
     }
 }
@@ -153,7 +154,8 @@ async fn run_mode(
     let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(accounts.settings).await;
-    let apis = accounts.apis(&api);
+    let env_api = SdkEnv::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
+    let apis = accounts.apis(&api, env_api.as_ref());
     if inputs.mode == Mode::Copy && inputs.reset {
         reset_copy(env, inputs, &api, &latency).await?;
     }
@@ -213,7 +215,7 @@ fn iam_policy(
 async fn apply(
     env: &ActionEnv,
     inputs: &ActionInputs,
-    apis: Apis<'_, dyn RdsWrite>,
+    apis: WriteApis<'_>,
     request: &crate::plan::PlanRequest,
     plan: &Plan,
     latency: crate::plan::LatencyModel,
@@ -333,7 +335,8 @@ async fn rollback_mode(
     let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(accounts.settings).await;
-    let apis = accounts.apis(&api);
+    let env_api = SdkEnv::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
+    let apis = accounts.apis(&api, env_api.as_ref());
     let mut outputs: Vec<(&str, String)> = Vec::new();
     let result = match crate::refresh::plan_rollback(apis.read(), &request, &latency).await? {
         None => {

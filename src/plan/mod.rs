@@ -7,6 +7,7 @@ mod attributes;
 mod cluster;
 mod cluster_attributes;
 mod copy;
+pub mod environment;
 mod eta;
 pub mod ops;
 mod planner;
@@ -22,8 +23,8 @@ pub use cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs, Serverles
 pub use copy::{expired_copies, plan_destroy, CopySpec};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{
-    ClusterOp, CommandOp, CopyFor, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp,
-    Tag,
+    BucketOp, ClusterOp, CommandOp, CopyFor, GroupOp, GuardOp, Hook, InstanceOp, LockOp, Op,
+    SnapshotOf, SnapshotOp, SyncCounts, Tag,
 };
 pub use planner::{
     final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, import_snapshot_id,

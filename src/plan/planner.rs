@@ -101,6 +101,9 @@ pub struct PlanRequest {
     pub kms_key_id: Option<String>,
     /// A throwaway copy instead of a refresh: `target` is then the template (`--like`).
     pub copy: Option<super::copy::CopySpec>,
+    /// `--config`: the environment's buckets and groups (`super::environment::extend` adds
+    /// their steps to the database plan).
+    pub environment: Option<crate::environment::EnvSpec>,
 }
 
 impl PlanRequest {
@@ -122,6 +125,7 @@ impl PlanRequest {
             source_kms_key_id: None,
             kms_key_id: None,
             copy: None,
+            environment: None,
         }
     }
 }

@@ -26,7 +26,7 @@ pub fn predict(state: &mut Observed, step: &Step) -> Result<(), String> {
         Op::Cluster(op) => op.predict(state, id),
         Op::Snapshot(op) | Op::ClusterSnapshot(op) => op.predict(state, id),
         // Locks are transient: no part of the state a refresh leaves.
-        Op::Command(_) | Op::Lock(_) | Op::Guard(_) => Ok(()),
+        Op::Command(_) | Op::Lock(_) | Op::Guard(_) | Op::Bucket(_) | Op::Group(_) => Ok(()),
     };
     result.map_err(|e| format!("step {}: {e}", step.id))
 }

@@ -73,6 +73,12 @@ pub enum StepKind {
     Import,
     /// Cross-account: the transfer snapshot is no longer shared.
     Unshare,
+    /// An environment's target bucket is made to hold the source bucket's objects.
+    SyncBucket,
+    /// An environment's Auto Scaling group goes into standby before the first retire.
+    Standby,
+    /// The group comes back in service after the restart (or the rollback).
+    InService,
 }
 
 impl StepKind {
@@ -110,6 +116,9 @@ impl StepKind {
             StepKind::Share => "share",
             StepKind::Import => "import",
             StepKind::Unshare => "unshare",
+            StepKind::SyncBucket => "sync-bucket",
+            StepKind::Standby => "standby",
+            StepKind::InService => "in-service",
         }
     }
 }

@@ -20,6 +20,7 @@ pub fn progress_line(event: &Event<'_>) -> Option<String> {
             plan.steps.len()
         )),
         Event::Left(text) => Some(format!("   left: {text}")),
+        Event::Progress { step, message } => Some(format!("   .. {}: {message}", step.id)),
         Event::Cloned { cluster, kind } => {
             Some(format!("   {cluster} is a {} clone", kind.as_str()))
         }

@@ -11,7 +11,8 @@ promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter
 backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
 log_exports, backtrack_window, serverless_v2, engine_mode, tags, snapshots, status,
 endpoints [{id, type, static, excluded}]}],
-"cluster_parameter_groups", "secrets" [{name, value}], "kms_keys" (aliases, e.g.
+"cluster_parameter_groups", "secrets" [{name, value}], "buckets" and "auto_scaling_groups"
+(see seed_buckets and seed_groups), "kms_keys" (aliases, e.g.
 "refresh-share": customer-managed keys), and "accounts" ({account id: scenario}: the same keys
 seeded in another account, through a role assumed there). Instances may be "encrypted" (with
 "kms_key", an alias, or the default key).
@@ -40,6 +41,63 @@ def account_credentials(endpoint, region, account):
                         RoleSessionName="seed")["Credentials"]
     return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
                 aws_session_token=c["SessionToken"])
+
+
+def bucket_objects(n):
+    """The n objects of a generated bucket: nested prefixes, two content types, metadata and
+    tags that differ per object."""
+    for i in range(n):
+        yield dict(Key=f"uploads/{i % 7}/{i % 3}/file-{i:05}.txt", Body=f"object {i} " * (i % 13 + 1),
+                   ContentType="text/plain" if i % 2 else "image/png",
+                   Metadata={"owner": f"user{i % 5}"}, Tagging=f"kind=upload&n={i}")
+
+
+def seed_buckets(scenario, kw):
+    """"buckets": [{name, objects (count), multipart ([keys] of 6 MB in two parts), stale
+    (count of keys only this bucket has), changed (count of the generated keys, with other
+    bytes)}]."""
+    from concurrent.futures import ThreadPoolExecutor
+    s3 = boto3.client("s3", **kw, config=botocore_config())
+    for b in scenario.get("buckets", []):
+        s3.create_bucket(Bucket=b["name"])
+        puts = list(bucket_objects(b.get("objects", 0)))
+        puts += [dict(Key=f"stale/old-{i}.txt", Body=b"stale", ContentType="text/plain")
+                 for i in range(b.get("stale", 0))]
+        puts += [dict(o, Body="changed") for o in list(bucket_objects(b.get("changed", 0)))]
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda o: s3.put_object(Bucket=b["name"], **o), puts))
+        for key in b.get("multipart", []):
+            up = s3.create_multipart_upload(Bucket=b["name"], Key=key,
+                                            ContentType="video/mp4", Metadata={"owner": "big"},
+                                            Tagging="kind=video")
+            parts = []
+            for n, size in ((1, 5 * 1024 * 1024), (2, 1024 * 1024)):
+                etag = s3.upload_part(Bucket=b["name"], Key=key, UploadId=up["UploadId"],
+                                      PartNumber=n, Body=bytes([n]) * size)["ETag"]
+                parts.append({"PartNumber": n, "ETag": etag})
+            s3.complete_multipart_upload(Bucket=b["name"], Key=key, UploadId=up["UploadId"],
+                                         MultipartUpload={"Parts": parts})
+
+
+def botocore_config():
+    import botocore.config
+    return botocore.config.Config(s3={"addressing_style": "path"}, max_pool_connections=32)
+
+
+def seed_groups(scenario, kw):
+    """"auto_scaling_groups": [{name, min, max, desired}]: instances launched by moto."""
+    groups = scenario.get("auto_scaling_groups", [])
+    if not groups:
+        return
+    autoscaling = boto3.client("autoscaling", **kw)
+    autoscaling.create_launch_configuration(LaunchConfigurationName="web",
+                                            ImageId="ami-12c6146b", InstanceType="t3.micro")
+    for g in groups:
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=g["name"], LaunchConfigurationName="web",
+            MinSize=g.get("min", 1), MaxSize=g.get("max", 4),
+            DesiredCapacity=g.get("desired", g.get("min", 1)),
+            AvailabilityZones=[kw["region_name"] + "a"])
 
 
 def seed(scenario, endpoint, credentials=None):
@@ -77,6 +135,8 @@ def seed(scenario, endpoint, credentials=None):
         rds.create_option_group(OptionGroupName=og["name"], EngineName=og["engine"],
                                 MajorEngineVersion=og["major"], OptionGroupDescription=og["name"])
 
+    seed_buckets(scenario, kw)
+    seed_groups(scenario, kw)
     secrets = boto3.client("secretsmanager", **kw)
     for secret in scenario.get("secrets", []):
         secrets.create_secret(Name=secret["name"], SecretString=secret["value"])

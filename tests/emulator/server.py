@@ -30,6 +30,9 @@ its RDS backend and serves it on a loopback port:
 * Aurora custom endpoints (Create/Describe/DeleteDBClusterEndpoint, which moto lacks): names
   unique in the region, creating/deleting over time, following cluster and member renames,
   gone with their cluster.
+* S3 and Auto Scaling (moto serves both on the same port): S3 requests are recorded under
+  their API operation names; EnterStandby below MinSize and ExitStandby of an instance in
+  service are refused, as AWS refuses them (moto accepts both).
 
 Test hooks under /_emulator/: `requests` (GET the recorded RDS actions, DELETE to clear),
 `faults` (POST {"action", "count", "code", "status"} to make the next calls fail; DELETE to
@@ -86,7 +89,10 @@ D_CREATE, D_BACKUP, D_LAG, D_MODIFY, D_GAP, D_RENAME, D_DELETE, D_PROMOTE = (
     4.0, 1.0, 0.6, 1.5, 0.6, 1.0, 2.0, 2.0)
 
 MUTATING_PREFIXES = ("Create", "Modify", "Delete", "Promote", "Restore", "Reboot",
-                     "AddTags", "RemoveTags", "Start", "Stop", "Copy")
+                     "AddTags", "RemoveTags", "Start", "Stop", "Copy",
+                     # S3 and Auto Scaling
+                     "Put", "Upload", "Complete", "Abort", "Enter", "Exit", "Suspend",
+                     "Resume", "Update")
 
 
 def now():
@@ -920,8 +926,80 @@ def rds_action(environ, body):
     return action, {k: v[0] for k, v in form.items() if k not in ("Action", "Version")}
 
 
+def s3_action(environ, body):
+    """The S3 REST request as its API operation name, for the record (moto serves S3 on the
+    same port; the SDK's path-style requests are told apart by their signature's scope)."""
+    if "/s3/aws4_request" not in environ.get("HTTP_AUTHORIZATION", ""):
+        return None, {}
+    import re
+    from urllib.parse import unquote
+    method = environ.get("REQUEST_METHOD")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    bucket, _, key = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+    copy_source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if method == "GET":
+        action = ("GetObjectTagging" if "tagging" in query else "GetObject" if key
+                  else "ListObjectsV2" if "list-type" in query else "ListObjects")
+    elif method == "HEAD":
+        action = "HeadObject" if key else "HeadBucket"
+    elif method == "PUT":
+        action = ("PutObjectTagging" if "tagging" in query
+                  else ("UploadPartCopy" if copy_source else "UploadPart") if "partNumber" in query
+                  else "CopyObject" if copy_source else "PutObject" if key else "CreateBucket")
+    elif method == "POST":
+        action = ("CreateMultipartUpload" if "uploads" in query
+                  else "CompleteMultipartUpload" if "uploadId" in query
+                  else "DeleteObjects" if "delete" in query else "PostObject")
+    elif method == "DELETE":
+        action = ("AbortMultipartUpload" if "uploadId" in query else "DeleteObject" if key
+                  else "DeleteBucket")
+    else:
+        return None, {}
+    params = {"Bucket": bucket}
+    if key:
+        params["Key"] = unquote(key)
+    if copy_source:
+        params["CopySource"] = unquote(copy_source)
+    if action == "DeleteObjects":
+        params["Keys"] = re.findall(r"<Key>([^<]*)</Key>", body.decode("utf-8", "replace"))
+    return action, params
+
+
+def autoscaling_corrections():
+    """What AWS refuses and moto 5.2.5 accepts: EnterStandby with decrement below MinSize,
+    ExitStandby of an instance that is not in standby."""
+    from moto.autoscaling.exceptions import ValidationError
+    from moto.autoscaling.models import AutoScalingBackend
+    enter, leave = (AutoScalingBackend.enter_standby_instances,
+                    AutoScalingBackend.exit_standby_instances)
+
+    def enter_standby_instances(self, group_name, instance_ids, should_decrement):
+        group = self.autoscaling_groups[group_name]
+        if should_decrement and group.desired_capacity - len(instance_ids) < group.min_size:
+            raise ValidationError(
+                f"AutoScalingGroup {group_name} has min-size={group.min_size}, "
+                f"max-size={group.max_size}, and desired-size={group.desired_capacity}. "
+                f"To place into standby {len(instance_ids)} instances, please update the "
+                f"AutoScalingGroup sizes appropriately.")
+        return enter(self, group_name, instance_ids, should_decrement)
+
+    def exit_standby_instances(self, group_name, instance_ids):
+        group = self.autoscaling_groups[group_name]
+        states = {s.instance.id: s.lifecycle_state for s in group.instance_states}
+        for iid in instance_ids:
+            if states.get(iid) != "Standby":
+                raise ValidationError(f"The instance {iid} is not in Standby.")
+        return leave(self, group_name, instance_ids)
+
+    AutoScalingBackend.enter_standby_instances = enter_standby_instances
+    AutoScalingBackend.exit_standby_instances = exit_standby_instances
+
+
+autoscaling_corrections()
+
+
 def result_is_error(result):
-    return any(b"<ErrorResponse" in chunk for chunk in result)
+    return any(b"<ErrorResponse" in chunk or b"<Error>" in chunk for chunk in result)
 
 
 def all_rds_backends():
@@ -995,6 +1073,8 @@ def make_app(moto_app):
         with LOCK:
             advance()
             action, params = rds_action(environ, body)
+            if action is None:
+                action, params = s3_action(environ, body)
             mutating = bool(action) and action.startswith(MUTATING_PREFIXES)
             if action and BLACKOUT["after"] is not None and BLACKOUT["seen"] >= BLACKOUT["after"]:
                 RECORD.append({"action": action, "params": params, "fault": "blackout"})

@@ -121,6 +121,18 @@ impl Emulator {
         self.describe_py(&["--snapshots"])
     }
 
+    /// Every S3 bucket's objects: size, ETag, content type, metadata, tags (JSON by bucket,
+    /// then key).
+    pub fn buckets(&self) -> serde_json::Map<String, Value> {
+        self.describe_py(&["--buckets"])
+    }
+
+    /// Every Auto Scaling group: min, max, desired, instance states, suspended processes,
+    /// tags (JSON by name).
+    pub fn groups(&self) -> serde_json::Map<String, Value> {
+        self.describe_py(&["--groups"])
+    }
+
     /// `describe`, `clusters` (`--clusters`) or `snapshots` (`--snapshots`) in another
     /// emulated account.
     pub fn in_account(&self, account: &str, what: &[&str]) -> serde_json::Map<String, Value> {
@@ -289,6 +301,7 @@ pub fn changes(action: &str) -> bool {
     !action.starts_with("Describe")
         && !action.starts_with("List")
         && !action.starts_with("Get")
+        && !action.starts_with("Head")
         && action != "Note"
         && action != "AssumeRole"
 }

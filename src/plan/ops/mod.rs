@@ -4,15 +4,19 @@
 //! effect on an observed state. Adding a kind (a DB cluster, a bucket, a scaling group) is
 //! adding a module here and one arm in each `match` below.
 
+pub mod bucket;
 pub mod cluster;
 pub mod command;
+pub mod group;
 pub mod guard;
 pub mod instance;
 pub mod lock;
 pub mod snapshot;
 
+pub use bucket::{BucketOp, SyncCounts};
 pub use cluster::ClusterOp;
 pub use command::{CommandOp, Hook};
+pub use group::GroupOp;
 pub use guard::GuardOp;
 pub use instance::InstanceOp;
 pub use lock::LockOp;
@@ -52,6 +56,10 @@ pub enum Op {
     Command(CommandOp),
     Lock(LockOp),
     Guard(GuardOp),
+    /// An environment's S3 bucket (`--config`).
+    Bucket(BucketOp),
+    /// An environment's Auto Scaling group (`--config`).
+    Group(GroupOp),
 }
 
 /// Where a plan's grants are scoped: the account's ARNs and the source, whose tree is
@@ -79,6 +87,8 @@ impl Op {
             Op::Command(op) => op.action(),
             Op::Lock(op) => op.action(),
             Op::Guard(op) => op.action(),
+            Op::Bucket(op) => op.action(),
+            Op::Group(op) => op.action(),
         }
     }
 
@@ -86,7 +96,7 @@ impl Op {
     /// instance (the source), which is why it is the one call allowed on the source tree.
     pub fn mutates_resource(&self) -> bool {
         match self {
-            Op::Instance(_) | Op::Cluster(_) | Op::Lock(_) => true,
+            Op::Instance(_) | Op::Cluster(_) | Op::Lock(_) | Op::Bucket(_) | Op::Group(_) => true,
             Op::Snapshot(_) | Op::ClusterSnapshot(_) | Op::Command(_) | Op::Guard(_) => false,
         }
     }
@@ -101,6 +111,8 @@ impl Op {
             Op::Command(op) => op.params(),
             Op::Lock(op) => op.params(resource),
             Op::Guard(op) => op.params(),
+            Op::Bucket(op) => op.params(resource),
+            Op::Group(op) => op.params(resource),
         }
     }
 
@@ -113,6 +125,8 @@ impl Op {
             Op::Command(_) => latency.hook,
             Op::Lock(op) => op.expected(latency),
             Op::Guard(op) => op.expected(latency),
+            Op::Bucket(op) => op.expected(latency),
+            Op::Group(op) => op.expected(latency),
         }
     }
 
@@ -125,6 +139,8 @@ impl Op {
             Op::ClusterSnapshot(op) => op.grants(resource, SnapshotOf::Cluster, ctx, grants),
             Op::Lock(op) => op.grants(resource, ctx, grants),
             Op::Guard(op) => op.grants(ctx, grants),
+            Op::Bucket(op) => op.grants(resource, ctx, grants),
+            Op::Group(op) => op.grants(resource, ctx, grants),
             Op::Command(_) => {}
         }
     }

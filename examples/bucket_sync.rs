@@ -1,0 +1,28 @@
+//! The bucket sync of an environment refresh, alone: `bucket_sync SOURCE TARGET` makes TARGET
+//! hold SOURCE's objects with the AWS settings of the environment (AWS_ENDPOINT_URL, ...) and
+//! prints what it copied and deleted as JSON. `scripts/bench-buckets` times it against
+//! `aws s3 sync` on the emulator.
+
+use stack_mitosis::aws::{AwsSettings, SdkEnv};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [source, target] = args.as_slice() else {
+        return Err("usage: bucket_sync SOURCE TARGET".into());
+    };
+    let env = SdkEnv::connect(&AwsSettings::default()).await;
+    let done = stack_mitosis::exec::sync(
+        &env,
+        source,
+        target,
+        stack_mitosis::exec::SYNC_CONCURRENCY,
+        &|_| {},
+    )
+    .await?;
+    println!(
+        "{{\"copied\": {}, \"bytes\": {}, \"deleted\": {}}}",
+        done.copy, done.copy_bytes, done.delete
+    );
+    Ok(())
+}

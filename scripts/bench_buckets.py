@@ -1,0 +1,80 @@
+"""Runs the bucket benchmark (see scripts/bench-buckets): starts the emulator on a free
+loopback port, seeds a source bucket, and times each tool copying it into an empty bucket.
+Usage: bench_buckets.py BUCKET_SYNC_BINARY AWS_CLI [COUNT ...] (default 1000 10000)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import botocore.config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, env):
+    """Wall time and peak RSS (MB) of one child process."""
+    started = time.monotonic()
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.monotonic() - started
+    if status != 0:
+        sys.exit(f"{cmd[0]} failed: {child.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def main():
+    binary, aws_cli = sys.argv[1], sys.argv[2]
+    counts = [int(n) for n in sys.argv[3:]] or [1000, 10000]
+    server = subprocess.Popen([sys.executable, os.path.join(REPO, "tests/emulator/server.py"),
+                               "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = server.stdout.readline().strip().removeprefix("listening on ")
+        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1",
+                   AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing",
+                          config=botocore.config.Config(s3={"addressing_style": "path"},
+                                                        max_pool_connections=32))
+        aws = [aws_cli, "--endpoint-url", endpoint]
+        print(f"{'objects':>8} {'tool':<14} {'seconds':>8} {'objects/s':>10} {'MB/s':>7} "
+              f"{'peak RSS MB':>12}")
+        for n in counts:
+            src = f"bench-{n}-source"
+            s3.create_bucket(Bucket=src)
+            body = b"x" * 10_000  # 10 kB objects: request-bound, as user uploads mostly are
+            with ThreadPoolExecutor(32) as pool:
+                list(pool.map(lambda i: s3.put_object(
+                    Bucket=src, Key=f"uploads/{i % 97}/{i:06}.bin", Body=body,
+                    ContentType="application/octet-stream", Metadata={"n": str(i)}), range(n)))
+            mb = n * len(body) / 1e6
+            results = {}
+            for tool, cmd in (
+                ("stack-mitosis", lambda dst: [binary, src, dst]),
+                ("aws s3 sync", lambda dst: aws + ["s3", "sync", "--quiet", f"s3://{src}",
+                                                   f"s3://{dst}"]),
+            ):
+                dst = f"bench-{n}-{tool.split()[0]}"
+                s3.create_bucket(Bucket=dst)
+                seconds, rss = run(cmd(dst), env)
+                copied = sum(p.get("KeyCount", 0) for p in
+                             s3.get_paginator("list_objects_v2").paginate(Bucket=dst))
+                assert copied == n, f"{tool} copied {copied} of {n}"
+                results[tool] = (seconds, rss)
+                print(f"{n:>8} {tool:<14} {seconds:>8.1f} {n / seconds:>10.0f} "
+                      f"{mb / seconds:>7.2f} {rss:>12.1f}", flush=True)
+            ours, theirs = results["stack-mitosis"], results["aws s3 sync"]
+            print(f"{n:>8} ratio: {theirs[0] / ours[0]:.2f}x the speed of aws s3 sync, "
+                  f"{ours[1] / theirs[1]:.2f}x its peak memory", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

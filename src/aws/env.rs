@@ -1,0 +1,585 @@
+//! The rest of an environment (`--config`): S3 buckets and EC2 Auto Scaling groups, behind
+//! their own narrow traits (`EnvRead` for planning, `EnvWrite` for the executor) and the real
+//! adapter over aws-sdk-s3 and aws-sdk-autoscaling: conversions only, no decisions.
+
+use super::sdk::{aws_error, load_config, AwsSettings};
+use crate::error::MitosisError;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+/// One object as ListObjectsV2 shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes. A multipart upload's ends in `-<parts>`.
+    pub etag: String,
+}
+
+/// One page of a listing (up to 1,000 keys, in UTF-8 binary order) and where the next starts.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectPage {
+    pub objects: Vec<ObjectEntry>,
+    pub next: Option<String>,
+}
+
+/// An Auto Scaling group as the standby steps need it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupState {
+    pub name: String,
+    pub min_size: i32,
+    pub max_size: i32,
+    pub desired: i32,
+    /// Each instance's id and lifecycle state (`InService`, `Standby`, `EnteringStandby`...).
+    pub instances: Vec<(String, String)>,
+    /// The processes suspended now.
+    pub suspended: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Reading buckets and groups: nothing here changes the account.
+#[async_trait]
+pub trait EnvRead: Send + Sync {
+    /// Whether the bucket exists and may be listed (HeadBucket).
+    async fn bucket_exists(&self, bucket: &str) -> Result<bool, MitosisError>;
+    /// One page of the bucket's objects, from `token`.
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        token: Option<String>,
+    ) -> Result<ObjectPage, MitosisError>;
+    /// The size of each part of a multipart object (HeadObject with partNumber), from part 1.
+    async fn part_size(&self, bucket: &str, key: &str, part: i32) -> Result<u64, MitosisError>;
+    /// The groups among `names` that exist.
+    async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError>;
+}
+
+/// The object's headers a multipart copy must set itself (CopyObject keeps them by
+/// MetadataDirective=COPY).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectHeaders {
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// URL-encoded `k=v&k=v`, as the Tagging header takes them.
+    pub tagging: Option<String>,
+}
+
+/// Changing buckets and groups: the executor's calls.
+#[async_trait]
+pub trait EnvWrite: EnvRead {
+    /// CopyObject with its metadata, content type and tags.
+    async fn copy_object(&self, from: &str, key: &str, to: &str) -> Result<(), MitosisError>;
+    async fn object_headers(&self, bucket: &str, key: &str) -> Result<ObjectHeaders, MitosisError>;
+    async fn create_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &ObjectHeaders,
+    ) -> Result<String, MitosisError>;
+    /// UploadPartCopy of bytes `range` (inclusive) of `from/key`; the part's ETag.
+    async fn upload_part_copy(
+        &self,
+        from: &str,
+        key: &str,
+        to: &str,
+        upload_id: &str,
+        part: i32,
+        range: (u64, u64),
+    ) -> Result<String, MitosisError>;
+    async fn complete_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<(), MitosisError>;
+    async fn abort_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), MitosisError>;
+    /// DeleteObjects of up to 1,000 keys; fails when any key could not be deleted.
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), MitosisError>;
+
+    async fn tag_group(&self, group: &str, tags: &[(String, String)]) -> Result<(), MitosisError>;
+    async fn untag_group(&self, group: &str, keys: &[String]) -> Result<(), MitosisError>;
+    async fn suspend_processes(
+        &self,
+        group: &str,
+        processes: &[String],
+    ) -> Result<(), MitosisError>;
+    async fn resume_processes(&self, group: &str, processes: &[String])
+        -> Result<(), MitosisError>;
+    async fn set_min_size(&self, group: &str, min_size: i32) -> Result<(), MitosisError>;
+    /// EnterStandby (at most 20 instances), decrementing the desired capacity.
+    async fn enter_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError>;
+    /// ExitStandby (at most 20 instances).
+    async fn exit_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError>;
+}
+
+pub struct SdkEnv {
+    s3: aws_sdk_s3::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+}
+
+impl SdkEnv {
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        let config = load_config(settings, true).await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            // Path-style requests work with every endpoint, an emulator's included.
+            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
+            .build();
+        SdkEnv {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+        }
+    }
+
+    /// The clients when an environment is refreshed (`--config`), else none.
+    pub async fn connect_if(settings: &AwsSettings, needed: bool) -> Option<Self> {
+        match needed {
+            true => Some(Self::connect(settings).await),
+            false => None,
+        }
+    }
+}
+
+fn unquote(etag: &str) -> String {
+    etag.trim_matches('"').to_string()
+}
+
+#[async_trait]
+impl EnvRead for SdkEnv {
+    async fn bucket_exists(&self, bucket: &str) -> Result<bool, MitosisError> {
+        match self.s3.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(false),
+            Err(e) => Err(aws_error("HeadBucket", e)),
+        }
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        token: Option<String>,
+    ) -> Result<ObjectPage, MitosisError> {
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListObjectsV2", e))?;
+        Ok(ObjectPage {
+            objects: out
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    Some(ObjectEntry {
+                        key: o.key()?.to_string(),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                        etag: unquote(o.e_tag().unwrap_or("")),
+                    })
+                })
+                .collect(),
+            next: out
+                .is_truncated()
+                .unwrap_or(false)
+                .then(|| out.next_continuation_token().map(str::to_string))
+                .flatten(),
+        })
+    }
+
+    async fn part_size(&self, bucket: &str, key: &str, part: i32) -> Result<u64, MitosisError> {
+        let out = self
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .part_number(part)
+            .send()
+            .await
+            .map_err(|e| aws_error("HeadObject", e))?;
+        Ok(out.content_length().unwrap_or(0).max(0) as u64)
+    }
+
+    async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let groups: Vec<aws_sdk_autoscaling::types::AutoScalingGroup> = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .set_auto_scaling_group_names(Some(names.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeAutoScalingGroups", e))?;
+        Ok(groups
+            .iter()
+            .map(|g| GroupState {
+                name: g.auto_scaling_group_name().unwrap_or("").to_string(),
+                min_size: g.min_size().unwrap_or(0),
+                max_size: g.max_size().unwrap_or(0),
+                desired: g.desired_capacity().unwrap_or(0),
+                instances: g
+                    .instances()
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.instance_id().unwrap_or("").to_string(),
+                            i.lifecycle_state()
+                                .map(|s| s.as_str().to_string())
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+                suspended: g
+                    .suspended_processes()
+                    .iter()
+                    .filter_map(|p| p.process_name().map(str::to_string))
+                    .collect(),
+                tags: g
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl EnvWrite for SdkEnv {
+    async fn copy_object(&self, from: &str, key: &str, to: &str) -> Result<(), MitosisError> {
+        self.s3
+            .copy_object()
+            .copy_source(copy_source(from, key))
+            .bucket(to)
+            .key(key)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Copy)
+            .tagging_directive(aws_sdk_s3::types::TaggingDirective::Copy)
+            .send()
+            .await
+            .map_err(|e| aws_error("CopyObject", e))?;
+        Ok(())
+    }
+
+    async fn object_headers(&self, bucket: &str, key: &str) -> Result<ObjectHeaders, MitosisError> {
+        let head = self
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| aws_error("HeadObject", e))?;
+        let tags = self
+            .s3
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetObjectTagging", e))?;
+        let tagging: Vec<String> = tags
+            .tag_set()
+            .iter()
+            .map(|t| format!("{}={}", url_encode(t.key()), url_encode(t.value())))
+            .collect();
+        Ok(ObjectHeaders {
+            content_type: head.content_type().map(str::to_string),
+            metadata: head
+                .metadata()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            tagging: (!tagging.is_empty()).then(|| tagging.join("&")),
+        })
+    }
+
+    async fn create_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &ObjectHeaders,
+    ) -> Result<String, MitosisError> {
+        let out = self
+            .s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .set_content_type(headers.content_type.clone())
+            .set_metadata(
+                (!headers.metadata.is_empty())
+                    .then(|| headers.metadata.clone().into_iter().collect()),
+            )
+            .set_tagging(headers.tagging.clone())
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateMultipartUpload", e))?;
+        out.upload_id()
+            .map(str::to_string)
+            .ok_or_else(|| MitosisError::Aws {
+                operation: "CreateMultipartUpload".into(),
+                message: "no UploadId in the answer".into(),
+            })
+    }
+
+    async fn upload_part_copy(
+        &self,
+        from: &str,
+        key: &str,
+        to: &str,
+        upload_id: &str,
+        part: i32,
+        range: (u64, u64),
+    ) -> Result<String, MitosisError> {
+        let out = self
+            .s3
+            .upload_part_copy()
+            .copy_source(copy_source(from, key))
+            .copy_source_range(format!("bytes={}-{}", range.0, range.1))
+            .bucket(to)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part)
+            .send()
+            .await
+            .map_err(|e| aws_error("UploadPartCopy", e))?;
+        Ok(out
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or("")
+            .to_string())
+    }
+
+    async fn complete_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<(), MitosisError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let parts = etags
+            .iter()
+            .enumerate()
+            .map(|(i, etag)| {
+                CompletedPart::builder()
+                    .part_number(i as i32 + 1)
+                    .e_tag(etag)
+                    .build()
+            })
+            .collect();
+        self.s3
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+
+    async fn abort_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), MitosisError> {
+        self.s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("AbortMultipartUpload", e))?;
+        Ok(())
+    }
+
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), MitosisError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let objects = keys
+            .iter()
+            .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+            .collect();
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| MitosisError::Aws {
+                operation: "DeleteObjects".into(),
+                message: e.to_string(),
+            })?;
+        let out = self
+            .s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteObjects", e))?;
+        match out.errors().first() {
+            None => Ok(()),
+            Some(e) => Err(MitosisError::Aws {
+                operation: "DeleteObjects".into(),
+                message: format!(
+                    "{} objects not deleted, first {:?}: {} {}",
+                    out.errors().len(),
+                    e.key().unwrap_or(""),
+                    e.code().unwrap_or(""),
+                    e.message().unwrap_or("")
+                ),
+            }),
+        }
+    }
+
+    async fn tag_group(&self, group: &str, tags: &[(String, String)]) -> Result<(), MitosisError> {
+        use aws_sdk_autoscaling::types::Tag;
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .resource_id(group)
+                    .resource_type("auto-scaling-group")
+                    .key(k)
+                    .value(v)
+                    .propagate_at_launch(false)
+                    .build()
+            })
+            .collect();
+        self.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateOrUpdateTags", e))?;
+        Ok(())
+    }
+
+    async fn untag_group(&self, group: &str, keys: &[String]) -> Result<(), MitosisError> {
+        use aws_sdk_autoscaling::types::Tag;
+        let tags = keys
+            .iter()
+            .map(|k| {
+                Tag::builder()
+                    .resource_id(group)
+                    .resource_type("auto-scaling-group")
+                    .key(k)
+                    .build()
+            })
+            .collect();
+        self.autoscaling
+            .delete_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteTags", e))?;
+        Ok(())
+    }
+
+    async fn suspend_processes(
+        &self,
+        group: &str,
+        processes: &[String],
+    ) -> Result<(), MitosisError> {
+        self.autoscaling
+            .suspend_processes()
+            .auto_scaling_group_name(group)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("SuspendProcesses", e))?;
+        Ok(())
+    }
+
+    async fn resume_processes(
+        &self,
+        group: &str,
+        processes: &[String],
+    ) -> Result<(), MitosisError> {
+        self.autoscaling
+            .resume_processes()
+            .auto_scaling_group_name(group)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("ResumeProcesses", e))?;
+        Ok(())
+    }
+
+    async fn set_min_size(&self, group: &str, min_size: i32) -> Result<(), MitosisError> {
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .min_size(min_size)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateAutoScalingGroup", e))?;
+        Ok(())
+    }
+
+    async fn enter_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError> {
+        self.autoscaling
+            .enter_standby()
+            .auto_scaling_group_name(group)
+            .set_instance_ids(Some(instances.to_vec()))
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("EnterStandby", e))?;
+        Ok(())
+    }
+
+    async fn exit_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError> {
+        self.autoscaling
+            .exit_standby()
+            .auto_scaling_group_name(group)
+            .set_instance_ids(Some(instances.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("ExitStandby", e))?;
+        Ok(())
+    }
+}
+
+/// `bucket/key` as CopySource takes it: the key URL-encoded, its slashes kept.
+fn copy_source(bucket: &str, key: &str) -> String {
+    let key: Vec<String> = key.split('/').map(url_encode).collect();
+    format!("{bucket}/{}", key.join("/"))
+}
+
+/// Percent-encoding of everything but RFC 3986's unreserved characters.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_source;
+
+    #[test]
+    fn copy_sources_encode_keys_but_keep_their_slashes() {
+        assert_eq!(copy_source("b", "a b/c+d.txt"), "b/a%20b/c%2Bd.txt");
+        assert_eq!(copy_source("b", "é"), "b/%C3%A9");
+    }
+}

@@ -1,0 +1,248 @@
+//! A bucket sync step: the target bucket is made to hold exactly the source bucket's objects.
+//! Both listings are walked side by side (`crate::environment::Diff`: one page of each held at
+//! a time); copies run server side, many at once (`SYNC_CONCURRENCY`), deletions go in
+//! batches of 1,000. Idempotent: a rerun copies only what still differs.
+
+use super::{Event, ExecError, Executor};
+use crate::aws::{EnvWrite, ObjectEntry};
+use crate::environment::{Change, Diff};
+use crate::error::MitosisError;
+use crate::plan::{Step, SyncCounts};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
+use std::pin::Pin;
+
+/// Copies in flight at once: S3 takes thousands of requests per second per prefix; the
+/// bound keeps memory and connections in check (`aws s3 sync` runs 10).
+pub const SYNC_CONCURRENCY: usize = 64;
+/// DeleteObjects takes at most this many keys.
+const DELETE_BATCH: usize = 1000;
+/// The largest object CopyObject copies in one request.
+const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+/// The part size of a multipart copy of an object that was not uploaded in parts.
+const PART_SIZE: u64 = 1024 * 1024 * 1024;
+/// How often a sync reports its progress.
+const PROGRESS_EVERY_SECONDS: u64 = 3;
+
+type Job<'a> = Pin<Box<dyn Future<Output = Result<SyncCounts, MitosisError>> + Send + 'a>>;
+
+/// Makes `target` hold `source`'s objects; what it copied and deleted. `progress` is called
+/// after each finished request with the totals so far.
+pub async fn sync(
+    api: &dyn EnvWrite,
+    source: &str,
+    target: &str,
+    concurrency: usize,
+    progress: &(dyn Fn(SyncCounts) + Sync),
+) -> Result<SyncCounts, MitosisError> {
+    let mut diff = Diff::new(api, source, target);
+    let mut running: FuturesUnordered<Job<'_>> = FuturesUnordered::new();
+    let mut deletes: Vec<String> = Vec::new();
+    let mut total = SyncCounts::default();
+    let mut listed_all = false;
+    loop {
+        // Fill up to the bound from the listing; then wait for one request to finish.
+        while !listed_all && running.len() < concurrency.max(1) {
+            match diff.next().await? {
+                Some(Change::Copy(object)) => {
+                    running.push(Box::pin(copy(api, source, target, object)));
+                }
+                Some(Change::Delete(key)) => {
+                    deletes.push(key);
+                    if deletes.len() == DELETE_BATCH {
+                        running.push(delete(api, target, std::mem::take(&mut deletes)));
+                    }
+                }
+                None => {
+                    listed_all = true;
+                    if !deletes.is_empty() {
+                        running.push(delete(api, target, std::mem::take(&mut deletes)));
+                    }
+                }
+            }
+        }
+        match running.next().await {
+            Some(done) => {
+                let done = done?;
+                total.copy += done.copy;
+                total.copy_bytes += done.copy_bytes;
+                total.delete += done.delete;
+                progress(total);
+            }
+            None if listed_all => return Ok(total),
+            None => {}
+        }
+    }
+}
+
+fn delete<'a>(api: &'a dyn EnvWrite, bucket: &'a str, keys: Vec<String>) -> Job<'a> {
+    Box::pin(async move {
+        api.delete_objects(bucket, &keys).await?;
+        Ok(SyncCounts {
+            delete: keys.len() as u64,
+            ..Default::default()
+        })
+    })
+}
+
+/// One object: CopyObject (metadata and tags copied by directive), or part for part when the
+/// source was uploaded in parts (its ETag ends in `-N`) or is too large for one copy.
+async fn copy(
+    api: &dyn EnvWrite,
+    source: &str,
+    target: &str,
+    object: ObjectEntry,
+) -> Result<SyncCounts, MitosisError> {
+    let parts = object
+        .etag
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse::<u64>().ok());
+    if parts.is_none() && object.size <= MAX_SINGLE_COPY {
+        api.copy_object(source, &object.key, target).await?;
+    } else {
+        let ranges = part_ranges(api, source, &object, parts).await?;
+        copy_in_parts(api, source, target, &object.key, &ranges).await?;
+    }
+    Ok(SyncCounts {
+        copy: 1,
+        copy_bytes: object.size,
+        delete: 0,
+    })
+}
+
+/// The byte ranges (inclusive) of the source's parts: all the size of the first but the last,
+/// as upload tools make them (checked; otherwise each part is asked for).
+async fn part_ranges(
+    api: &dyn EnvWrite,
+    source: &str,
+    object: &ObjectEntry,
+    parts: Option<u64>,
+) -> Result<Vec<(u64, u64)>, MitosisError> {
+    let sizes: Vec<u64> = match parts {
+        None => even_parts(object.size, PART_SIZE),
+        Some(n) => {
+            let first = api.part_size(source, &object.key, 1).await?;
+            let even = even_parts(object.size, first.max(1));
+            if even.len() as u64 == n {
+                even
+            } else {
+                let mut sizes = Vec::with_capacity(n as usize);
+                for part in 1..=n {
+                    sizes.push(api.part_size(source, &object.key, part as i32).await?);
+                }
+                sizes
+            }
+        }
+    };
+    let mut start = 0;
+    Ok(sizes
+        .into_iter()
+        .map(|size| {
+            let range = (start, start + size - 1);
+            start += size;
+            range
+        })
+        .collect())
+}
+
+fn even_parts(size: u64, part: u64) -> Vec<u64> {
+    let mut sizes = vec![part; (size / part) as usize];
+    if !size.is_multiple_of(part) || sizes.is_empty() {
+        sizes.push(size % part);
+    }
+    sizes
+}
+
+/// CreateMultipartUpload with the source's headers and tags, UploadPartCopy of each range,
+/// CompleteMultipartUpload; aborted on failure so that no parts are left to pay for.
+async fn copy_in_parts(
+    api: &dyn EnvWrite,
+    source: &str,
+    target: &str,
+    key: &str,
+    ranges: &[(u64, u64)],
+) -> Result<(), MitosisError> {
+    let headers = api.object_headers(source, key).await?;
+    let upload = api.create_multipart(target, key, &headers).await?;
+    let result = async {
+        let mut etags = Vec::with_capacity(ranges.len());
+        for (i, range) in ranges.iter().enumerate() {
+            etags.push(
+                api.upload_part_copy(source, key, target, &upload, i as i32 + 1, *range)
+                    .await?,
+            );
+        }
+        api.complete_multipart(target, key, &upload, &etags).await
+    }
+    .await;
+    if result.is_err() {
+        if let Err(e) = api.abort_multipart(target, key, &upload).await {
+            tracing::warn!("could not abort the multipart upload of {target}/{key}: {e}");
+        }
+    }
+    result
+}
+
+impl Executor<'_> {
+    pub(super) async fn run_sync(
+        &self,
+        step: &Step,
+        source: &str,
+        target: &str,
+    ) -> Result<(), ExecError> {
+        let api = self.env()?;
+        // A line every few seconds, not one per object: a log stays readable.
+        let last = std::sync::Mutex::new(None::<std::time::Instant>);
+        let report = |c: SyncCounts, force: bool| {
+            let now = std::time::Instant::now();
+            let mut last = last.lock().expect("progress lock");
+            if !force
+                && last.is_some_and(|t| now.duration_since(t).as_secs() < PROGRESS_EVERY_SECONDS)
+            {
+                return;
+            }
+            *last = Some(now);
+            self.emit(Event::Progress {
+                step,
+                message: format!(
+                    "{} copied ({}), {} deleted",
+                    c.copy,
+                    human_bytes(c.copy_bytes),
+                    c.delete
+                ),
+            })
+        };
+        let done = sync(api, source, target, SYNC_CONCURRENCY, &|c| report(c, false))
+            .await
+            .map_err(ExecError::Aws)?;
+        report(done, true);
+        Ok(())
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::even_parts;
+
+    #[test]
+    fn parts_cover_the_object() {
+        assert_eq!(even_parts(10, 4), vec![4, 4, 2]);
+        assert_eq!(even_parts(8, 4), vec![4, 4]);
+        assert_eq!(even_parts(0, 4), vec![0]);
+    }
+}

@@ -1,0 +1,295 @@
+//! The rest of an environment in the step graph (`--config`): bucket syncs after the clones
+//! exist and before the guardrails, the target's Auto Scaling groups in standby from just
+//! before the first retire until right after the restart command, and with
+//! `--quiesce-source` the source's groups in standby while its fresh snapshot is taken.
+//! Pure: it adds steps to a database plan from what was observed.
+
+use super::ops::{BucketOp, GroupOp, LockOp, Op};
+use super::step::{push, Phase, Step, StepId, StepKind};
+use super::{Operation, Plan};
+use crate::environment::{EnvSpec, ObservedEnv, Recorded};
+use crate::error::MitosisError;
+
+fn ids(plan: &Plan, keep: impl Fn(&Step) -> bool) -> Vec<StepId> {
+    plan.steps
+        .iter()
+        .filter(|s| keep(s))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+fn depend(plan: &mut Plan, on: &[StepId], which: impl Fn(&Step) -> bool) {
+    for step in plan.steps.iter_mut().filter(|s| which(s)) {
+        step.depends_on.extend(on.iter().cloned());
+    }
+}
+
+fn recorded(env: &ObservedEnv, group: &str) -> Option<Recorded> {
+    env.groups
+        .get(group)
+        .and_then(|g| Recorded::from_tags(&g.tags))
+}
+
+/// The database plan with the environment's steps. Refused for what the environment cannot
+/// do yet (a copy of an environment with buckets or groups).
+pub fn extend(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Plan, MitosisError> {
+    if plan.operation != Operation::Refresh {
+        if spec.buckets.is_empty() && spec.target_groups.is_empty() {
+            return Ok(plan);
+        }
+        return Err(MitosisError::bad_input(format!(
+            "a {} of an environment covers its databases only in this version, and {:?} has buckets or Auto Scaling groups: give the database itself (--source/--like without --config)",
+            plan.operation.as_str(),
+            spec.target
+        )));
+    }
+    let lock = ids(&plan, |s| matches!(s.op, Op::Lock(LockOp::Take { .. })));
+    let retire_pending = plan
+        .steps
+        .iter()
+        .any(|s| s.id.kind == StepKind::Retire && s.is_pending());
+
+    // Buckets: once the clones exist (the data's moment is fixed), before the guardrails.
+    let clones = ids(&plan, |s| s.phase == Phase::Clone);
+    let after_clones = if clones.is_empty() {
+        lock.clone()
+    } else {
+        clones
+    };
+    let mut syncs = Vec::new();
+    for (source, target) in &spec.buckets {
+        let counts = env.syncs.get(target).copied().unwrap_or_default();
+        let skip = if !retire_pending {
+            Some("the target was retired after its buckets were synced".to_string())
+        } else if counts == Default::default() {
+            Some("the bucket already holds the source bucket's objects".to_string())
+        } else {
+            None
+        };
+        let op = Op::Bucket(BucketOp::Sync {
+            source: source.clone(),
+            counts,
+        });
+        let id = StepId::new(StepKind::SyncBucket, target);
+        syncs.push(push(
+            &mut plan.steps,
+            id,
+            Phase::Prepare,
+            target,
+            op,
+            after_clones.clone(),
+            skip,
+        ));
+    }
+    depend(&mut plan, &syncs, |s| s.id.kind == StepKind::Guard);
+
+    // The target's groups: in standby after the guardrails, before the first retire.
+    let guard = ids(&plan, |s| s.id.kind == StepKind::Guard);
+    let before_standby = if guard.is_empty() {
+        [after_clones, syncs].concat()
+    } else {
+        guard
+    };
+    let restart = ids(&plan, |s| s.id.kind == StepKind::Restart);
+    let after_restart = if restart.is_empty() {
+        ids(&plan, |s| s.id.kind == StepKind::Swap)
+    } else {
+        restart
+    };
+    let standbys = groups_around(
+        &mut plan,
+        &spec.target_groups,
+        env,
+        (before_standby, after_restart),
+        (Phase::Retire, Phase::Restart),
+        (!retire_pending).then_some("the target was retired already"),
+    );
+    depend(&mut plan, &standbys, |s| {
+        matches!(s.id.kind, StepKind::Mark | StepKind::Retire)
+    });
+
+    // The source's groups: in standby while its fresh snapshot is taken.
+    if !spec.source_groups.is_empty() {
+        let snapshot = ids(&plan, |s| s.id.kind == StepKind::Snapshot);
+        if snapshot.is_empty() {
+            return Err(MitosisError::bad_input(
+                "--quiesce-source puts the source's application in standby while a fresh snapshot is taken: give --snapshot fresh too",
+            ));
+        }
+        let taken = plan
+            .steps
+            .iter()
+            .all(|s| s.id.kind != StepKind::Snapshot || !s.is_pending());
+        let quiesced = groups_around(
+            &mut plan,
+            &spec.source_groups,
+            env,
+            (lock.clone(), snapshot),
+            (Phase::Clone, Phase::Clone),
+            taken.then_some("the source's snapshot was taken already"),
+        );
+        depend(&mut plan, &quiesced, |s| s.id.kind == StepKind::Snapshot);
+    }
+
+    // The flight plan reads in the order things happen: each new step where it runs.
+    let is = |kind: StepKind, phase: Phase| move |s: &Step| s.id.kind == kind && s.phase == phase;
+    place(
+        &mut plan,
+        is(StepKind::SyncBucket, Phase::Prepare),
+        |s| s.id.kind == StepKind::Guard,
+        false,
+    );
+    place(
+        &mut plan,
+        is(StepKind::Standby, Phase::Retire),
+        |s| s.phase == Phase::Retire,
+        false,
+    );
+    place(
+        &mut plan,
+        is(StepKind::InService, Phase::Restart),
+        |s| matches!(s.id.kind, StepKind::Restart | StepKind::Swap),
+        true,
+    );
+    place(
+        &mut plan,
+        is(StepKind::Standby, Phase::Clone),
+        |s| s.id.kind == StepKind::Snapshot,
+        false,
+    );
+    place(
+        &mut plan,
+        is(StepKind::InService, Phase::Clone),
+        |s| s.id.kind == StepKind::Snapshot,
+        true,
+    );
+    if !spec.buckets.is_empty() || !spec.target_groups.is_empty() {
+        plan.notes.push(environment_note(spec));
+    }
+
+    // Every step added is a leaf or leads to one: the unlock waits for them too.
+    let leaves = ids(&plan, |s| {
+        matches!(s.id.kind, StepKind::InService | StepKind::SyncBucket)
+    });
+    depend(&mut plan, &leaves, |s| {
+        matches!(s.op, Op::Lock(LockOp::Release { .. }))
+    });
+    Ok(plan)
+}
+
+/// Moves the steps `which` picks before the first step that matches `at` (or, with `after`,
+/// after the last one): where they run, for the flight plan's reader. Order only; the
+/// dependencies decide what runs when.
+fn place(plan: &mut Plan, which: impl Fn(&Step) -> bool, at: impl Fn(&Step) -> bool, after: bool) {
+    let (moved, mut rest): (Vec<Step>, Vec<Step>) = plan.steps.drain(..).partition(|s| which(s));
+    let found = if after {
+        rest.iter().rposition(&at).map(|i| i + 1)
+    } else {
+        rest.iter().position(&at)
+    };
+    let i = found.unwrap_or(rest.len());
+    rest.splice(i..i, moved);
+    plan.steps = rest;
+}
+
+/// What the environment adds, in one line of the flight plan.
+fn environment_note(spec: &EnvSpec) -> String {
+    let buckets: Vec<String> = spec
+        .buckets
+        .iter()
+        .map(|(s, t)| format!("{t} made to hold {s}'s objects"))
+        .collect();
+    let mut parts = vec![format!("environment {} from {}", spec.target, spec.source)];
+    if !buckets.is_empty() {
+        parts.push(format!(
+            "{} (after the clones exist, before the first retire; a rollback does not put the old objects back)",
+            buckets.join(", ")
+        ));
+    }
+    if !spec.target_groups.is_empty() {
+        parts.push(format!(
+            "Auto Scaling groups {} in standby from just before the first retire until the restart command has run",
+            spec.target_groups.join(", ")
+        ));
+    }
+    if !spec.source_groups.is_empty() {
+        parts.push(format!(
+            "the source's groups {} in standby while its snapshot is taken",
+            spec.source_groups.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+/// A standby step for each group (after `around.0`) and its way back (after `around.1` and
+/// the standby); the standby ids. A group already in standby by the tool keeps its recorded
+/// values; `done` says why standby is no longer needed.
+fn groups_around(
+    plan: &mut Plan,
+    groups: &[String],
+    env: &ObservedEnv,
+    around: (Vec<StepId>, Vec<StepId>),
+    phases: (Phase, Phase),
+    done: Option<&str>,
+) -> Vec<StepId> {
+    let mut standbys = Vec::new();
+    for group in groups {
+        let in_standby = recorded(env, group);
+        let standby = push(
+            &mut plan.steps,
+            StepId::new(StepKind::Standby, group),
+            phases.0,
+            group,
+            Op::Group(GroupOp::Standby),
+            around.0.clone(),
+            done.map(str::to_string),
+        );
+        let back_skip = match (&in_standby, done) {
+            (None, Some(_)) => Some("the group is in service".to_string()),
+            _ => None,
+        };
+        let mut deps = around.1.clone();
+        deps.push(standby.clone());
+        push(
+            &mut plan.steps,
+            StepId::new(StepKind::InService, group),
+            phases.1,
+            group,
+            Op::Group(GroupOp::InService),
+            deps,
+            back_skip,
+        );
+        standbys.push(standby);
+    }
+    standbys
+}
+
+/// A rollback brings back every group the forward plan may have put in standby: after the
+/// original names are back (a group the tool did not put in standby is left alone).
+pub fn bring_back(mut rollback: Plan, forward: &Plan) -> Plan {
+    let after: Vec<StepId> = ids(&rollback, |s| {
+        !matches!(s.op, Op::Lock(LockOp::Release { .. }))
+    });
+    let groups: Vec<String> = forward
+        .steps
+        .iter()
+        .filter(|s| s.id.kind == StepKind::Standby)
+        .map(|s| s.resource.clone())
+        .collect();
+    let mut back = Vec::new();
+    for group in groups {
+        back.push(push(
+            &mut rollback.steps,
+            StepId::new(StepKind::InService, &group),
+            Phase::Rollback,
+            &group,
+            Op::Group(GroupOp::InService),
+            after.clone(),
+            None,
+        ));
+    }
+    depend(&mut rollback, &back, |s| {
+        matches!(s.op, Op::Lock(LockOp::Release { .. }))
+    });
+    rollback
+}

@@ -1,0 +1,87 @@
+//! S3 buckets of an environment (`--config`): the target bucket is made to hold exactly the
+//! source bucket's objects, server side. The source bucket is only ever read. See
+//! `crate::exec::bucket` for how the copy runs.
+
+use super::GrantContext;
+use crate::iam::Grants;
+use crate::plan::LatencyModel;
+use serde_json::{json, Map, Value};
+
+/// What a sync found to do when the plan was made (the run lists both buckets again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncCounts {
+    pub copy: u64,
+    pub copy_bytes: u64,
+    pub delete: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BucketOp {
+    /// The step's resource (the target bucket) gets the source bucket's new and changed
+    /// objects, with their metadata, content type and tags, and loses what the source lacks.
+    Sync { source: String, counts: SyncCounts },
+}
+
+/// The calls a sync makes, as the flight plan lists them.
+pub const SYNC_CALLS: [&str; 7] = [
+    "ListObjectsV2",
+    "CopyObject",
+    "HeadObject",
+    "CreateMultipartUpload",
+    "UploadPartCopy",
+    "CompleteMultipartUpload",
+    "DeleteObjects",
+];
+
+impl BucketOp {
+    pub fn action(&self) -> &'static str {
+        match self {
+            BucketOp::Sync { .. } => "SyncObjects",
+        }
+    }
+
+    pub fn params(&self, target: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        match self {
+            BucketOp::Sync { source, counts } => {
+                m.insert("SourceBucket".into(), source.as_str().into());
+                m.insert("TargetBucket".into(), target.into());
+                m.insert("ObjectsToCopy".into(), counts.copy.into());
+                m.insert("BytesToCopy".into(), counts.copy_bytes.into());
+                m.insert("ObjectsToDelete".into(), counts.delete.into());
+                m.insert("Calls".into(), json!(SYNC_CALLS));
+            }
+        }
+        m
+    }
+
+    /// A few list pages, then the copies: about 50 MB/s of server-side copy.
+    pub fn expected(&self, latency: &LatencyModel) -> f64 {
+        match self {
+            BucketOp::Sync { counts, .. } => {
+                let pages = (counts.copy + counts.delete) / 1000 + 2;
+                latency.api_call * pages as f64 + counts.copy_bytes as f64 / 50e6
+            }
+        }
+    }
+
+    /// Reads on the source bucket only; writes on the target bucket.
+    pub fn grants(&self, target: &str, ctx: &GrantContext<'_>, g: &mut Grants) {
+        let arn = |b: &str| format!("arn:{}:s3:::{b}", ctx.account.partition);
+        match self {
+            BucketOp::Sync { source, .. } => {
+                g.allow("s3:ListBucket", [arn(source), arn(target)]);
+                g.allow("s3:GetObject", [format!("{}/*", arn(source))]);
+                g.allow("s3:GetObjectTagging", [format!("{}/*", arn(source))]);
+                for action in [
+                    "s3:PutObject",
+                    "s3:PutObjectTagging",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                ] {
+                    g.allow(action, [format!("{}/*", arn(target))]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! Whole environments (`--config`) against the emulator: the database tree, the S3 bucket
+//! and the Auto Scaling groups of `tests/scenarios/environment*.json` with the environments of
+//! `tests/scenarios/environment.toml`.
+
+mod support;
+
+use serde_json::{Map, Value};
+use support::*;
+
+fn config() -> String {
+    repo()
+        .join("tests/scenarios/environment.toml")
+        .display()
+        .to_string()
+}
+
+/// A shell command that saves the Auto Scaling groups as they are now to `file`, then notes
+/// `note` in the record (what the restart command saw).
+fn groups_then_note(emu: &Emulator, file: &std::path::Path, note: &str) -> String {
+    format!(
+        "{} {} --endpoint {} --groups > {} && {}",
+        repo().join(".venv/bin/python").display(),
+        repo().join("tests/emulator/describe.py").display(),
+        emu.endpoint,
+        file.display(),
+        emu.note_command(note)
+    )
+}
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("stack-mitosis-{}-{name}", std::process::id()))
+}
+
+/// The record's index of the first entry `pick` accepts.
+fn first(record: &[Value], pick: impl Fn(&Value) -> bool) -> usize {
+    record
+        .iter()
+        .position(pick)
+        .expect("the record has such an entry")
+}
+
+fn is_retire(r: &Value) -> bool {
+    r["action"] == "ModifyDBInstance"
+        && r["params"]["NewDBInstanceIdentifier"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("old-"))
+        && r.get("fault").is_none()
+}
+
+fn names_group(r: &Value, group: &str) -> bool {
+    r["params"]
+        .as_object()
+        .is_some_and(|p| p.values().any(|v| v == group))
+}
+
+/// The source's bucket and groups took no write: every changing S3 call was on the target
+/// bucket, and no changing Auto Scaling call named a production group.
+fn assert_source_untouched(record: &[Value]) {
+    for r in record.iter().filter(|r| r.get("fault").is_none()) {
+        let action = r["action"].as_str().unwrap_or("");
+        if changes(action) && action != "HeadObject" && action != "HeadBucket" {
+            assert_ne!(r["params"]["Bucket"], "acme-prod-uploads", "{r}");
+            assert!(!names_group(r, "prod-web"), "{r}");
+        }
+    }
+}
+
+/// `apply --config` refreshes the whole environment: the database tree, the bucket (exactly
+/// the source's objects, with their bytes, content types, metadata and tags; stale objects
+/// gone; the multipart object part for part), the groups in standby from before the first
+/// retire until after the restart command, and the target's own master password.
+#[test]
+fn an_environment_is_refreshed_whole() {
+    let emu = Emulator::start();
+    emu.seed("environment");
+    let (before, buckets_before, groups_before) = (emu.describe(), emu.buckets(), emu.groups());
+    let during = temp_file("groups-during-restart.json");
+    let restart = groups_then_note(&emu, &during, "restart");
+    let config = config();
+    let out = apply(
+        &emu,
+        &[
+            "--config",
+            &config,
+            "--source",
+            "production",
+            "--target",
+            "demo",
+            "--restart",
+            &restart,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    assert_refreshed(
+        &before,
+        &emu.describe(),
+        &["mitosis-prod", "mitosis-prod-ro"],
+        &["mitosis-demo", "mitosis-demo-ro"],
+        true,
+    );
+    let buckets = emu.buckets();
+    assert_eq!(
+        buckets["acme-prod-uploads"],
+        buckets_before["acme-prod-uploads"]
+    );
+    assert_eq!(
+        buckets["acme-demo-uploads"], buckets_before["acme-prod-uploads"],
+        "the target bucket does not hold exactly the source's objects"
+    );
+    let video = &buckets["acme-demo-uploads"]["videos/intro.mp4"];
+    assert!(video["etag"].as_str().unwrap().ends_with("-2\""), "{video}");
+    assert_eq!(video["content_type"], "video/mp4");
+    assert_eq!(video["tags"]["kind"], "video");
+
+    // During the restart command the target's groups were in standby; now they are back.
+    let seen: Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(&during).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&during);
+    for group in ["demo-web", "demo-worker"] {
+        assert!(
+            seen[group]["states"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s == "Standby"),
+            "{group} during the restart: {}",
+            seen[group]
+        );
+        assert_eq!(seen[group]["desired"], 0);
+        assert!(seen[group]["suspended"]
+            .as_array()
+            .unwrap()
+            .contains(&"Launch".into()));
+    }
+    assert_eq!(seen["prod-web"], groups_before["prod-web"]);
+    assert_eq!(
+        emu.groups(),
+        groups_before,
+        "the groups are not as they were"
+    );
+
+    let record = emu.record();
+    let standby = first(&record, |r| r["action"] == "EnterStandby");
+    let retire = first(&record, is_retire);
+    let restarted = first(&record, |r| r["note"] == "restart");
+    let back = record
+        .iter()
+        .rposition(|r| r["action"] == "ExitStandby")
+        .unwrap();
+    assert!(standby < retire, "standby after the first retire");
+    assert!(
+        restarted < back,
+        "in service before the restart command ran"
+    );
+    let copied = first(&record, |r| r["action"] == "CopyObject");
+    assert!(copied < retire, "the bucket was copied after the retire");
+    assert_source_untouched(&record);
+    assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
+}
+
+/// The flight plan shows what the bucket sync will copy and delete, and the standby steps;
+/// the IAM policy reads the source bucket only and writes the target's.
+#[test]
+fn the_plan_counts_the_bucket_and_the_policy_reads_the_source_only() {
+    let emu = Emulator::start();
+    emu.seed("environment");
+    let buckets = emu.buckets();
+    let config = config();
+    let args = [
+        "--config",
+        &config,
+        "--source",
+        "production",
+        "--target",
+        "demo",
+    ];
+    let mut plan_args = vec!["plan", "--format", "json"];
+    plan_args.extend_from_slice(&args);
+    let out = emu.cli(&plan_args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let step = |id: &str| {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("no step {id} in {plan}"))
+            .clone()
+    };
+    let sync = step("sync-bucket-acme-demo-uploads");
+    let source = buckets["acme-prod-uploads"].as_object().unwrap();
+    let bytes: u64 = source.values().map(|o| o["size"].as_u64().unwrap()).sum();
+    assert_eq!(sync["params"]["ObjectsToCopy"], source.len() as u64);
+    assert_eq!(sync["params"]["BytesToCopy"], bytes);
+    assert_eq!(sync["params"]["ObjectsToDelete"], 25);
+    for id in [
+        "standby-demo-web",
+        "in-service-demo-web",
+        "standby-demo-worker",
+    ] {
+        step(id);
+    }
+    assert!(plan.to_string().find("prod-web").is_none(), "{plan}");
+
+    let mut policy_args = vec!["iam-policy"];
+    policy_args.extend_from_slice(&args);
+    let out = emu.cli(&policy_args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policy: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut source_actions = Vec::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        let resources = statement["Resource"].to_string();
+        if resources.contains("acme-prod-uploads") {
+            source_actions.push(statement["Action"].to_string());
+        }
+        assert!(!resources.contains("prod-web"), "{statement}");
+    }
+    let text = source_actions.join(" ");
+    assert!(
+        text.contains("s3:GetObject") && text.contains("s3:ListBucket"),
+        "{text}"
+    );
+    assert!(!text.contains("Put") && !text.contains("Delete"), "{text}");
+    assert!(policy.to_string().contains("autoscaling:EnterStandby"));
+    assert!(emu.mutating_actions().is_empty());
+}
+
+/// A restart command that fails rolls the databases back, and the groups come back in
+/// service with their capacity all the same; the bucket keeps the source's objects (a sync
+/// is never undone: it is documented so).
+#[test]
+fn a_rollback_brings_the_groups_back() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let (before, buckets_before, groups_before) = (emu.describe(), emu.buckets(), emu.groups());
+    let config = config_small();
+    let out = apply(
+        &emu,
+        &[
+            "--config",
+            &config,
+            "--source",
+            "production",
+            "--target",
+            "demo",
+            "--restart",
+            "exit 3",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let after = emu.describe();
+    assert_eq!(
+        before["mitosis-demo"]["DbiResourceId"],
+        after["mitosis-demo"]["DbiResourceId"]
+    );
+    assert!(after
+        .keys()
+        .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
+    assert_eq!(emu.groups(), groups_before);
+    let buckets = emu.buckets();
+    assert_eq!(
+        buckets["acme-demo-uploads"],
+        buckets_before["acme-prod-uploads"]
+    );
+    assert_source_untouched(&emu.record());
+}
+
+fn config_small() -> String {
+    let path = temp_file("environment-small.toml");
+    std::fs::write(
+        &path,
+        r#"
+[environments.production]
+protected = true
+databases = ["mitosis-prod"]
+buckets = ["acme-prod-uploads"]
+auto-scaling-groups = ["prod-web"]
+
+[environments.demo]
+databases = ["mitosis-demo"]
+buckets = ["acme-demo-uploads"]
+auto-scaling-groups = ["demo-web"]
+master-password-secrets = ["demo-db-master"]
+"#,
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// A run cut off after any mutating call (databases, objects, groups) is finished by the
+/// rerun: the bucket holds the source's objects, the group is back with its capacity and
+/// without the tool's tags, the target has its password.
+#[test]
+fn crash_matrix_of_an_environment_refresh() {
+    let emu = Emulator::start();
+    let restart = emu.note_command("restart");
+    let config = config_small();
+    let args = [
+        "--config",
+        &config,
+        "--source",
+        "production",
+        "--target",
+        "demo",
+        "--restart",
+        &restart,
+        "--lock-ttl",
+        "2",
+    ];
+    emu.seed("environment-small");
+    let groups_before = emu.groups();
+    crash_matrix(
+        &emu,
+        "environment-small",
+        &args,
+        |emu, before, crash_after| {
+            assert_refreshed(
+                before,
+                &emu.describe(),
+                &["mitosis-prod"],
+                &["mitosis-demo"],
+                true,
+            );
+            let buckets = emu.buckets();
+            assert_eq!(
+                buckets["acme-demo-uploads"], buckets["acme-prod-uploads"],
+                "crash after {crash_after}"
+            );
+            assert_eq!(emu.groups(), groups_before, "crash after {crash_after}");
+            assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
+            assert_source_untouched(&emu.record());
+        },
+    );
+}
+
+/// Bad input: exit 2, a message that says what to do, and no mutating call.
+#[test]
+fn bad_environments_are_refused_before_any_change() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let write = |name: &str, text: &str| {
+        let path = temp_file(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let env = |name: &str, body: &str| format!("[environments.{name}]\n{body}\n");
+    let prod = env(
+        "production",
+        "databases = [\"mitosis-prod\"]\nbuckets = [\"acme-prod-uploads\"]\nauto-scaling-groups = [\"prod-web\"]",
+    );
+    let good = config_small();
+    let unparsable = write(
+        "unparsable.toml",
+        "[environments.demo]\ndatabases = [\"x\"\n",
+    );
+    let unknown_key = write(
+        "unknown-key.toml",
+        "[environments.demo]\ndatabases = [\"mitosis-demo\"]\nbukets = []\n",
+    );
+    let counts = write(
+        "counts.toml",
+        &(prod.clone()
+            + &env(
+                "demo",
+                "databases = [\"mitosis-demo\"]\nbuckets = [\"acme-demo-uploads\", \"more\"]",
+            )),
+    );
+    let missing_bucket = write(
+        "missing-bucket.toml",
+        &(prod.clone()
+            + &env(
+                "demo",
+                "databases = [\"mitosis-demo\"]\nbuckets = [\"acme-nowhere\"]",
+            )),
+    );
+    let same_bucket = write(
+        "same-bucket.toml",
+        &(prod.clone()
+            + &env(
+                "demo",
+                "databases = [\"mitosis-demo\"]\nbuckets = [\"acme-prod-uploads\"]",
+            )),
+    );
+    let missing_group = write(
+        "missing-group.toml",
+        &(prod.clone()
+            + &env(
+                "demo",
+                "databases = [\"mitosis-demo\"]\nbuckets = [\"acme-demo-uploads\"]\nauto-scaling-groups = [\"demo-nowhere\"]",
+            )),
+    );
+    let bad_secret = write(
+        "bad-secret.toml",
+        &(prod.clone()
+            + &env(
+                "demo",
+                "databases = [\"mitosis-demo\"]\nbuckets = [\"acme-demo-uploads\"]\nmaster-password-secrets = [\"no-such-secret\"]",
+            )),
+    );
+    let protected_db = write(
+        "protected.toml",
+        &(env(
+            "production",
+            "protected = true\ndatabases = [\"mitosis-prod\"]",
+        ) + &env("demo", "databases = [\"mitosis-demo\"]")),
+    );
+    let missing = temp_file("no-such-file.toml").display().to_string();
+    let run = |config: &str, source: &str, target: &str| -> Vec<String> {
+        ["--config", config, "--source", source, "--target", target]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            run(&good, "production", "staging"),
+            "no environment \"staging\"",
+        ),
+        (run(&good, "demo", "production"), "is protected"),
+        (run(&protected_db, "demo", "production"), "is protected"),
+        (run(&unparsable, "production", "demo"), "line 2"),
+        (run(&unknown_key, "production", "demo"), "line 3"),
+        (
+            run(&missing, "production", "demo"),
+            "cannot read the config",
+        ),
+        (run(&counts, "production", "demo"), "pair by position"),
+        (
+            run(&missing_bucket, "production", "demo"),
+            "acme-nowhere does not exist",
+        ),
+        (run(&same_bucket, "production", "demo"), "acme-prod-uploads"),
+        (
+            run(&missing_group, "production", "demo"),
+            "demo-nowhere does not exist",
+        ),
+        (
+            run(&bad_secret, "production", "demo"),
+            "no-such-secret cannot be read",
+        ),
+        (
+            [
+                run(&good, "production", "demo"),
+                vec!["--quiesce-source".into()],
+            ]
+            .concat(),
+            "--snapshot fresh",
+        ),
+    ];
+    let cases: Vec<(Vec<&str>, &str)> = cases
+        .iter()
+        .map(|(args, says)| (args.iter().map(String::as_str).collect(), *says))
+        .collect();
+    let cases: Vec<(&[&str], &str)> = cases.iter().map(|(a, s)| (a.as_slice(), *s)).collect();
+    assert_refused(&emu, &cases);
+}
+
+/// `--quiesce-source`: the source's groups are in standby while its fresh snapshot is taken
+/// (and only then), and come back as they were.
+#[test]
+fn quiesce_source_puts_production_in_standby_for_its_snapshot() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let groups_before = emu.groups();
+    let config = config_small();
+    let restart = emu.note_command("restart");
+    let out = apply(
+        &emu,
+        &[
+            "--config",
+            &config,
+            "--source",
+            "production",
+            "--target",
+            "demo",
+            "--restart",
+            &restart,
+            "--snapshot",
+            "fresh",
+            "--quiesce-source",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = emu.record();
+    let on =
+        |action: &'static str| move |r: &Value| r["action"] == action && names_group(r, "prod-web");
+    let standby = first(&record, on("EnterStandby"));
+    let snapshot = first(&record, |r| r["action"] == "CreateDBSnapshot");
+    let back = first(&record, on("ExitStandby"));
+    let retire = first(&record, is_retire);
+    assert!(standby < snapshot && snapshot < back && back < retire);
+    assert_eq!(emu.groups(), groups_before);
+}

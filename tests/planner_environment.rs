@@ -1,0 +1,225 @@
+//! Planner tests for whole environments: where the bucket syncs and the groups' standby go in
+//! the step graph, what a resumed plan still does, what a rollback brings back, and the IAM
+//! statements (reads on the source bucket only).
+
+use stack_mitosis::aws::GroupState;
+use stack_mitosis::environment::{EnvSpec, ObservedEnv, Recorded};
+use stack_mitosis::fixtures::{account, add_replica, primary, state};
+use stack_mitosis::observed::Observed;
+use stack_mitosis::plan::environment::{bring_back, extend};
+use stack_mitosis::plan::{
+    plan, rollback, OnFailure, Plan, PlanRequest, SnapshotChoice, StepKind, SyncCounts,
+};
+
+fn tree() -> Observed {
+    let mut obs = state(vec![
+        primary("prod", "postgres", "shared"),
+        primary("demo", "postgres", "shared"),
+    ]);
+    add_replica(&mut obs, "demo-ro", "demo");
+    obs
+}
+
+fn spec() -> EnvSpec {
+    EnvSpec {
+        source: "production".into(),
+        target: "demo".into(),
+        buckets: vec![("prod-uploads".into(), "demo-uploads".into())],
+        target_groups: vec!["demo-web".into()],
+        source_groups: Vec::new(),
+    }
+}
+
+fn found(copy: u64) -> ObservedEnv {
+    let mut env = ObservedEnv::default();
+    env.syncs.insert(
+        "demo-uploads".into(),
+        SyncCounts {
+            copy,
+            copy_bytes: copy * 1000,
+            delete: 3,
+        },
+    );
+    env.groups.insert(
+        "demo-web".into(),
+        GroupState {
+            name: "demo-web".into(),
+            min_size: 2,
+            desired: 2,
+            ..Default::default()
+        },
+    );
+    env
+}
+
+fn request() -> PlanRequest {
+    PlanRequest {
+        restart: Some("./restart.sh".into()),
+        ..PlanRequest::new("prod", "demo", "run1")
+    }
+}
+
+fn position(plan: &Plan, id: &str) -> usize {
+    plan.steps
+        .iter()
+        .position(|s| s.id == *id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// Whether `step` comes after `before` in the dependency graph (transitively).
+fn after(plan: &Plan, step: &str, before: &str) -> bool {
+    let mut todo = vec![plan.step(step).unwrap().id.clone()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if id == *before {
+            return true;
+        }
+        if seen.insert(id.clone()) {
+            let s = plan.steps.iter().find(|s| s.id == id).unwrap();
+            todo.extend(s.depends_on.iter().cloned());
+        }
+    }
+    false
+}
+
+#[test]
+fn the_sync_follows_the_clones_and_the_standby_spans_retire_to_restart() {
+    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(10)).unwrap();
+    let sync = "sync-bucket-demo-uploads";
+    assert!(after(&p, sync, "create-temp-demo-ro"));
+    assert!(after(&p, sync, "configure-temp-demo"));
+    assert!(after(&p, "guardrails-demo", sync));
+    assert!(after(&p, "standby-demo-web", "guardrails-demo"));
+    for retire in ["mark-demo", "mark-demo-ro", "retire-demo", "retire-demo-ro"] {
+        assert!(after(&p, retire, "standby-demo-web"), "{retire}");
+    }
+    assert!(after(&p, "in-service-demo-web", "restart"));
+    assert!(after(&p, "unlock-demo", "in-service-demo-web"));
+    assert!(after(&p, "unlock-demo", sync));
+    // The flight plan lists them where they run.
+    assert!(position(&p, sync) < position(&p, "guardrails-demo"));
+    assert!(position(&p, "standby-demo-web") < position(&p, "mark-demo-ro"));
+    assert_eq!(
+        position(&p, "in-service-demo-web"),
+        position(&p, "restart") + 1
+    );
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| n.contains("does not put the old objects back")));
+}
+
+#[test]
+fn a_bucket_already_in_sync_skips_its_sync() {
+    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(0)).unwrap();
+    let sync = p.step("sync-bucket-demo-uploads").unwrap();
+    assert!(
+        sync.skip.is_none(),
+        "nothing to copy but three to delete: pending"
+    );
+    let mut nothing = found(0);
+    nothing.syncs.get_mut("demo-uploads").unwrap().delete = 0;
+    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &nothing).unwrap();
+    assert!(p.step("sync-bucket-demo-uploads").unwrap().skip.is_some());
+    assert!(p.step("standby-demo-web").unwrap().skip.is_none());
+}
+
+#[test]
+fn a_group_left_in_standby_by_a_crashed_run_is_brought_back() {
+    // The database part is done: nothing retires any more.
+    let mut p = plan(&tree(), &request()).unwrap();
+    for s in p.steps.iter_mut() {
+        if s.id.kind != StepKind::Restart && s.id.kind != StepKind::Unlock {
+            s.skip = Some("done".into());
+        }
+    }
+    let mut env = found(5);
+    let recorded = Recorded {
+        run: "run0".into(),
+        min_size: 2,
+        instances: vec!["i-1".into(), "i-2".into()],
+        suspended: vec!["Launch".into()],
+    };
+    env.groups.get_mut("demo-web").unwrap().tags = recorded.to_tags().into_iter().collect();
+    let p = extend(p, &spec(), &env).unwrap();
+    assert!(p.step("standby-demo-web").unwrap().skip.is_some());
+    assert!(p.step("in-service-demo-web").unwrap().skip.is_none());
+    assert!(
+        p.step("sync-bucket-demo-uploads").unwrap().skip.is_some(),
+        "the bucket is synced before the retire, never after"
+    );
+    // Without the tool's tags the group is in service: nothing to bring back.
+    let p = extend(
+        {
+            let mut p = plan(&tree(), &request()).unwrap();
+            for s in p.steps.iter_mut() {
+                s.skip = Some("done".into());
+            }
+            p
+        },
+        &spec(),
+        &found(5),
+    )
+    .unwrap();
+    assert!(p.step("in-service-demo-web").unwrap().skip.is_some());
+}
+
+#[test]
+fn a_rollback_ends_with_the_groups_in_service() {
+    let forward = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(1)).unwrap();
+    let back = rollback(&tree(), "prod", "demo", "run1", OnFailure::Rollback).unwrap();
+    let back = bring_back(back, &forward);
+    let last = back
+        .step("in-service-demo-web")
+        .expect("the group comes back");
+    for s in back.steps.iter().filter(|s| s.id != last.id) {
+        assert!(!s.depends_on.contains(&last.id) || s.id.kind == StepKind::Unlock);
+    }
+}
+
+#[test]
+fn quiesce_source_wraps_the_fresh_snapshot() {
+    let mut spec = spec();
+    spec.source_groups = vec!["prod-web".into()];
+    let mut env = found(1);
+    env.groups.insert(
+        "prod-web".into(),
+        GroupState {
+            name: "prod-web".into(),
+            ..Default::default()
+        },
+    );
+    let fresh = PlanRequest {
+        snapshot_path: true,
+        snapshot: SnapshotChoice::Fresh,
+        ..request()
+    };
+    let p = extend(plan(&tree(), &fresh).unwrap(), &spec, &env).unwrap();
+    assert!(after(&p, "snapshot-prod", "standby-prod-web"));
+    assert!(after(&p, "in-service-prod-web", "snapshot-prod"));
+    assert!(!after(&p, "create-temp-demo", "in-service-prod-web"));
+    let e = extend(plan(&tree(), &request()).unwrap(), &spec, &env).unwrap_err();
+    assert!(e.to_string().contains("--snapshot fresh"), "{e}");
+}
+
+#[test]
+fn the_policy_reads_the_source_bucket_and_writes_the_target_bucket_only() {
+    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(1)).unwrap();
+    let policy = stack_mitosis::iam::policy(&p, &account());
+    let statements = policy["Statement"].as_array().unwrap();
+    let on = |action: &str| -> String {
+        statements
+            .iter()
+            .filter(|s| s["Action"].to_string().contains(action))
+            .map(|s| s["Resource"].to_string())
+            .collect()
+    };
+    assert!(on("s3:GetObject").contains("prod-uploads/*"));
+    assert!(!on("s3:GetObject").contains("demo-uploads"));
+    for write in ["s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"] {
+        assert!(on(write).contains("demo-uploads/*"), "{write}");
+        assert!(!on(write).contains("prod-uploads"), "{write}");
+    }
+    assert!(on("autoscaling:EnterStandby").contains("autoScalingGroupName/demo-web"));
+    assert!(on("autoscaling:ExitStandby").contains("autoScalingGroupName/demo-web"));
+}
