@@ -30,7 +30,8 @@ def main():
     binary, aws_cli = sys.argv[1], sys.argv[2]
     counts = [int(n) for n in sys.argv[3:]] or [1000, 10000]
     server = subprocess.Popen([sys.executable, os.path.join(REPO, "tests/emulator/server.py"),
-                               "--port", "0"], stdout=subprocess.PIPE, text=True)
+                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
     try:
         endpoint = server.stdout.readline().strip().removeprefix("listening on ")
         env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1",

@@ -224,12 +224,15 @@ pub struct CopyArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// The template the copy was made like.
+    /// The template the copy was made like (with --config, an environment).
     #[arg(long)]
     pub like: String,
     /// The prefix the copy was made with.
     #[arg(long)]
     pub prefix: String,
+    /// The environments' TOML file: the copy's buckets are deleted too.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub wait: WaitArgs,
 }
@@ -604,8 +607,9 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     let request = a.refresh.options().request(&new_run_id())?;
     let clients = Clients::connect(settings, &a.refresh).await?;
     let (api, apis) = (&clients.api, clients.apis());
-    if let (true, Some(spec)) = (args.reset, &request.copy) {
-        destroy_one(api, &request.target, &spec.prefix, &a.wait).await?;
+    if args.reset {
+        let copy = a.refresh.options().copy_to_destroy()?;
+        destroy_one(api, clients.env.as_ref(), &copy, &a.wait).await?;
     }
     let (_, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
@@ -660,25 +664,38 @@ fn write_secret(path: &std::path::Path, secret: &str) -> Result<(), MitosisError
 
 /// `destroy`: the copy's delete plan, carried out; nothing there is no error.
 async fn destroy(settings: &AwsSettings, args: DestroyArgs) -> Result<(), MitosisError> {
+    let copy = RefreshOptions {
+        target: args.like.clone(),
+        prefix: Some(args.prefix.clone()),
+        config: args.config.clone(),
+        ..Default::default()
+    }
+    .copy_to_destroy()?;
     let api = SdkRds::connect(settings).await;
-    destroy_one(&api, &args.like, &args.prefix, &args.wait).await
+    let env = SdkEnv::connect_if(settings, !copy.buckets.is_empty()).await;
+    destroy_one(&api, env.as_ref(), &copy, &args.wait).await
 }
 
 async fn destroy_one(
     api: &SdkRds,
-    like: &str,
-    prefix: &str,
+    env: Option<&SdkEnv>,
+    copy: &stack_mitosis::refresh::CopyRef,
     wait: &WaitArgs,
 ) -> Result<(), MitosisError> {
     let options = wait.options();
     options.validate()?;
-    let Some(plan) = stack_mitosis::refresh::plan_destroy(api, like, prefix).await? else {
-        eprintln!("nothing to destroy: no copy {prefix}{like} exists (already gone)");
+    let read = env.map(|e| e as &dyn stack_mitosis::aws::EnvRead);
+    let Some(plan) = stack_mitosis::refresh::plan_destroy(api, read, copy).await? else {
+        eprintln!(
+            "nothing to destroy: no copy {} exists (already gone)",
+            copy.name()
+        );
         return Ok(());
     };
     eprint!("{}", plan_text(&plan));
     let (report, result) = stack_mitosis::refresh::execute_unlocked(
         api,
+        env.map(|e| e as &dyn EnvWrite),
         &plan,
         &options,
         LatencyModel::default(),
@@ -694,18 +711,23 @@ async fn destroy_one(
 /// `sweep`: every expired copy destroyed (or, with `--dry-run`, listed).
 async fn sweep(settings: &AwsSettings, args: SweepArgs) -> Result<(), MitosisError> {
     let api = SdkRds::connect(settings).await;
-    let expired = stack_mitosis::refresh::expired_copies(&api).await?;
+    // Expired bucket copies carry their own tags: the account's buckets are looked at too.
+    let env = SdkEnv::connect(settings).await;
+    let expired = stack_mitosis::refresh::expired_copies(&api, Some(&env)).await?;
     if expired.is_empty() {
         eprintln!("no expired copies");
     }
-    for (like, prefix) in &expired {
-        println!("expired: {prefix}{like} (a copy like {like})");
+    for copy in &expired {
+        match &copy.like {
+            Some(like) => println!("expired: {} (a copy like {like})", copy.name()),
+            None => println!("expired: bucket {} (a copy)", copy.name()),
+        }
     }
     if args.dry_run {
         return Ok(());
     }
-    for (like, prefix) in &expired {
-        destroy_one(&api, like, prefix, &args.wait).await?;
+    for copy in &expired {
+        destroy_one(&api, Some(&env), copy, &args.wait).await?;
     }
     Ok(())
 }

@@ -94,6 +94,32 @@ impl Config {
         })
     }
 
+    /// What a copy like `like` with `prefix` consists of besides its database (`destroy`):
+    /// the database's name and the copy's buckets. A protected environment is refused.
+    pub fn copy_of(&self, like: &str, prefix: &str) -> Result<(String, Vec<String>), MitosisError> {
+        let env = self.environment(like)?;
+        if env.protected {
+            return Err(MitosisError::bad_input(format!(
+                "the environment {like:?} is protected (protected = true in the config): it is never a copy's template, and its copies are not destroyed through it"
+            )));
+        }
+        let database = match env.databases.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                return Err(MitosisError::bad_input(format!(
+                    "the environment {like:?} lists {} databases: this version copies environments of one database",
+                    env.databases.len()
+                )))
+            }
+        };
+        let buckets = env
+            .buckets
+            .iter()
+            .map(|b| copy_bucket_name(prefix, b))
+            .collect::<Result<_, _>>()?;
+        Ok((database, buckets))
+    }
+
     fn environment(&self, name: &str) -> Result<&Environment, MitosisError> {
         self.environments.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
@@ -210,7 +236,46 @@ impl Config {
 pub struct ObservedEnv {
     /// What each target bucket lacks or has too much of, by target bucket.
     pub syncs: BTreeMap<String, SyncCounts>,
+    /// A copy's buckets: their tags, None for one that does not exist yet.
+    pub copies: BTreeMap<String, Option<BTreeMap<String, String>>>,
     pub groups: BTreeMap<String, GroupState>,
+}
+
+/// A copy's bucket name: the prefix and the template bucket's, checked against S3's rules.
+pub fn copy_bucket_name(prefix: &str, bucket: &str) -> Result<String, MitosisError> {
+    let name = format!("{prefix}{bucket}");
+    let valid = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..");
+    if valid {
+        Ok(name)
+    } else {
+        Err(MitosisError::bad_input(format!(
+            "--prefix {prefix:?} does not make a valid bucket name of {bucket:?} ({name:?}: 3 to 63 lowercase letters, digits, hyphens and dots): use a shorter prefix of lowercase letters, digits and hyphens"
+        )))
+    }
+}
+
+/// Whether a bucket's tags say the tool made it as a copy with `prefix`.
+pub fn is_bucket_copy(tags: &BTreeMap<String, String>, prefix: &str) -> bool {
+    use crate::observed::tags as t;
+    tags.get(t::ROLE).map(String::as_str) == Some(t::ROLE_COPY)
+        && tags.get(t::COPY_PREFIX).map(String::as_str) == Some(prefix)
+}
+
+/// The prefix of a bucket copy whose expiry is before `now` (epoch seconds).
+pub fn expired_bucket_copy(tags: &BTreeMap<String, String>, now: i64) -> Option<String> {
+    use crate::observed::tags as t;
+    let expired = tags
+        .get(t::EXPIRES)
+        .and_then(|e| crate::plan::SourceTime::parse(e).ok())
+        .is_some_and(|at| matches!(at, crate::plan::SourceTime::At(at) if at < now));
+    let prefix = tags.get(t::COPY_PREFIX)?;
+    (expired && is_bucket_copy(tags, prefix)).then(|| prefix.clone())
 }
 
 /// The tags a group in standby carries: the run, and what to put back.
@@ -454,11 +519,15 @@ impl Listing {
 }
 
 impl<'a> Diff<'a> {
-    pub fn new(api: &'a dyn EnvRead, source: &str, target: &str) -> Self {
+    /// The difference of two buckets; `target_exists: false` for a bucket yet to be made
+    /// (everything is to be copied).
+    pub fn new(api: &'a dyn EnvRead, source: &str, target: &str, target_exists: bool) -> Self {
+        let mut target = Listing::new(target);
+        target.done = !target_exists;
         Diff {
             api,
             source: Listing::new(source),
-            target: Listing::new(target),
+            target,
         }
     }
 

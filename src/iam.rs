@@ -54,6 +54,37 @@ fn destroy_statement(plan: &Plan, account: &AccountInfo) -> Option<Value> {
     }))
 }
 
+/// The statement that lets `destroy` and `sweep` remove the buckets of copies made with this
+/// plan's prefix (a copy of an environment), and only those.
+fn destroy_buckets_statement(plan: &Plan, account: &AccountInfo) -> Vec<Value> {
+    let Some(prefix) = plan.copy_prefix.as_deref() else {
+        return Vec::new();
+    };
+    let has_buckets = plan
+        .steps
+        .iter()
+        .any(|s| s.id.kind == crate::plan::StepKind::CreateBucket);
+    if !has_buckets {
+        return Vec::new();
+    }
+    let bucket = format!("arn:{}:s3:::{prefix}*", account.partition);
+    vec![
+        json!({
+            "Sid": "DestroyCopyBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketTagging", "s3:ListBucket", "s3:DeleteObject", "s3:DeleteBucket"],
+            "Resource": [bucket.clone(), format!("{bucket}/*")],
+        }),
+        // `sweep` finds expired bucket copies among the account's buckets (not scoped by ARN).
+        json!({
+            "Sid": "SweepListBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:ListAllMyBuckets"],
+            "Resource": ["*"],
+        }),
+    ]
+}
+
 /// What `iam-policy` prints: the policy of the one account, or for a cross-account plan
 /// `{"target": policy, "source": policy, "source_key_policy_statement": statement}` (the last
 /// one null when the source is not encrypted).
@@ -167,6 +198,7 @@ fn account_policy(
     }
     if side == Account::Target {
         statements.extend(destroy_statement(plan, account));
+        statements.extend(destroy_buckets_statement(plan, account));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }

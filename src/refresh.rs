@@ -150,39 +150,145 @@ pub fn creates_copy(plan: &Plan) -> bool {
     })
 }
 
+/// A copy to destroy: the template database it was made like (none for a bucket swept on
+/// its own), its prefix, and its buckets' names (with `--config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRef {
+    pub like: Option<String>,
+    pub prefix: String,
+    pub buckets: Vec<String>,
+}
+
+impl CopyRef {
+    /// How the copy is called in messages: its database's name, or its bucket's.
+    pub fn name(&self) -> String {
+        match &self.like {
+            Some(like) => format!("{}{like}", self.prefix),
+            None => self.buckets.join(", "),
+        }
+    }
+}
+
 /// What `destroy --like T --prefix P` would do: None when no such copy exists.
 pub async fn plan_destroy(
     api: &dyn RdsRead,
-    like: &str,
-    prefix: &str,
+    env: Option<&dyn EnvRead>,
+    copy: &CopyRef,
 ) -> Result<Option<Plan>, MitosisError> {
-    let prefix = prefix.trim().to_ascii_lowercase();
-    let observed = observe(api, None, "", &format!("{prefix}{like}")).await?;
-    crate::plan::plan_destroy(&observed, like, &prefix)
+    let prefix = copy.prefix.trim().to_ascii_lowercase();
+    let database = match &copy.like {
+        Some(like) => {
+            let observed = observe(api, None, "", &format!("{prefix}{like}")).await?;
+            crate::plan::plan_destroy(&observed, like, &prefix)?
+        }
+        None => None,
+    };
+    let mut found = Vec::new();
+    if let (Some(env), false) = (env, copy.buckets.is_empty()) {
+        for bucket in &copy.buckets {
+            found.push((bucket.clone(), env.bucket_tags(bucket).await?));
+        }
+    }
+    let buckets = crate::plan::environment::destroy_buckets(&found, &prefix)?;
+    Ok(match (database, buckets.is_empty()) {
+        (None, true) => None,
+        (Some(mut plan), _) => {
+            plan.steps.extend(buckets);
+            Some(plan)
+        }
+        (None, false) => Some(crate::plan::environment::buckets_plan(
+            &copy.name(),
+            &prefix,
+            buckets,
+        )),
+    })
 }
 
-/// The copies (template, prefix) whose expiry has passed.
-pub async fn expired_copies(api: &dyn RdsRead) -> Result<Vec<(String, String)>, MitosisError> {
+/// The copies whose expiry has passed: databases (template, prefix), and with `env` the
+/// buckets of copies (each on its own: it carries its own expiry). A role that may not list
+/// the account's buckets sweeps databases only, and says so.
+pub async fn expired_copies(
+    api: &dyn RdsRead,
+    env: Option<&dyn EnvRead>,
+) -> Result<Vec<CopyRef>, MitosisError> {
     let observed = observe(api, None, "", "").await?;
-    Ok(crate::plan::expired_copies(&observed, now_epoch()))
+    let now = now_epoch();
+    let mut copies: Vec<CopyRef> = crate::plan::expired_copies(&observed, now)
+        .into_iter()
+        .map(|(like, prefix)| CopyRef {
+            like: Some(like),
+            prefix,
+            buckets: Vec::new(),
+        })
+        .collect();
+    let Some(env) = env else {
+        return Ok(copies);
+    };
+    let buckets = match env.list_buckets().await {
+        Ok(buckets) => buckets,
+        Err(e) => {
+            tracing::warn!("buckets not swept: {e}");
+            return Ok(copies);
+        }
+    };
+    for bucket in buckets {
+        let Some(tags) = env.bucket_tags(&bucket).await? else {
+            continue;
+        };
+        if let Some(prefix) = crate::environment::expired_bucket_copy(&tags, now) {
+            copies.push(CopyRef {
+                like: None,
+                prefix,
+                buckets: vec![bucket],
+            });
+        }
+    }
+    Ok(copies)
 }
 
 /// Carries out a plan that takes no lock (a destroy) and is not planned again.
 pub async fn execute_unlocked(
     api: &dyn RdsWrite,
+    env: Option<&dyn EnvWrite>,
     plan: &Plan,
     options: &ApplyOptions,
     latency: LatencyModel,
     sink: &dyn EventSink,
 ) -> (Option<RunReport>, Result<(), MitosisError>) {
-    finish(
-        Executor::new(api, options.exec_config(latency), sink)
-            .apply(plan)
-            .await,
-    )
+    let mut executor = Executor::new(api, options.exec_config(latency), sink);
+    if let Some(env) = env {
+        executor = executor.with_environment(env);
+    }
+    finish(executor.apply(plan).await)
 }
 
 impl RefreshOptions {
+    /// The copy `destroy` (or `copy --reset`) deletes: `target` is the template, a database
+    /// or, with `--config`, an environment whose buckets the copy has too.
+    pub fn copy_to_destroy(&self) -> Result<CopyRef, MitosisError> {
+        let prefix = self
+            .prefix
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let like = self.target.trim().to_string();
+        let Some(path) = &self.config else {
+            return Ok(CopyRef {
+                like: Some(like),
+                prefix,
+                buckets: Vec::new(),
+            });
+        };
+        let (database, buckets) =
+            crate::environment::Config::load(path)?.copy_of(&like, &prefix)?;
+        Ok(CopyRef {
+            like: Some(database),
+            prefix,
+            buckets,
+        })
+    }
+
     /// The planner's request, for a new run `run_id` (a resumed run keeps its own). A point in
     /// time and a snapshot are two sources: asking for both is bad input.
     pub fn request(&self, run_id: &str) -> Result<PlanRequest, MitosisError> {
@@ -211,6 +317,20 @@ impl RefreshOptions {
                 self.target.trim()
             )));
         }
+        let mut spec = resolved.spec;
+        if let Some(prefix) = &self.prefix {
+            // A copy replaces nothing: no standby; its buckets are new ones named for it.
+            if self.quiesce_source {
+                return Err(MitosisError::bad_input(
+                    "--quiesce-source is for refreshes: a copy leaves the source in service",
+                ));
+            }
+            let prefix = prefix.trim().to_ascii_lowercase();
+            spec.target_groups.clear();
+            for (_, target) in spec.buckets.iter_mut() {
+                *target = crate::environment::copy_bucket_name(&prefix, target)?;
+            }
+        }
         let mut database = self.clone();
         database.config = None;
         database.source = resolved.source_database;
@@ -220,7 +340,7 @@ impl RefreshOptions {
             .clone()
             .or(resolved.master_password_secret);
         let mut request = database.database_request(run_id)?;
-        request.environment = Some(resolved.spec);
+        request.environment = Some(spec);
         Ok(request)
     }
 
@@ -470,8 +590,8 @@ pub async fn observe_and_plan(
                 "this command does not refresh environments: leave out --config",
             )
         })?;
-        let found = observe_environment(env, spec).await?;
-        plan = crate::plan::environment::extend(plan, spec, &found)?;
+        let found = observe_environment(env, spec, request.copy.is_some()).await?;
+        plan = crate::plan::environment::extend(plan, request, &found)?;
     }
     let mut plan = plan.with_eta(latency);
     if apis.source.is_some() && observed.source_account.is_none() {

@@ -496,3 +496,246 @@ fn quiesce_source_puts_production_in_standby_for_its_snapshot() {
     assert!(standby < snapshot && snapshot < back && back < retire);
     assert_eq!(emu.groups(), groups_before);
 }
+
+/// The copy commands' fast waits.
+const WAIT: &[&str] = &["--poll-interval", "0.02", "--max-poll-interval", "0.05"];
+
+fn run(emu: &Emulator, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend_from_slice(WAIT);
+    emu.cli(&all)
+}
+
+/// `copy --config`: the copy's bucket is `P<bucket>`, tagged like its database, holding the
+/// source's objects; a rerun reuses it; `destroy --config` deletes it with the database (and a
+/// second destroy does nothing); a bucket of the copy's name that the tool did not make is
+/// refused by copy and by destroy; `sweep` deletes an expired bucket copy.
+#[test]
+fn a_copy_of_an_environment_has_buckets_of_its_own() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let (buckets_before, groups_before) = (emu.buckets(), emu.groups());
+    let config = config_small();
+    let copy = |prefix: &str, expires: &str| {
+        run(
+            &emu,
+            &[
+                "copy",
+                "--config",
+                &config,
+                "--source",
+                "production",
+                "--like",
+                "demo",
+                "--prefix",
+                prefix,
+                "--expires",
+                expires,
+            ],
+        )
+    };
+    let out = copy("pr-7-", "7d");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let buckets = emu.buckets();
+    assert_eq!(
+        buckets["pr-7-acme-demo-uploads"],
+        buckets_before["acme-prod-uploads"]
+    );
+    assert_eq!(
+        buckets["acme-demo-uploads"],
+        buckets_before["acme-demo-uploads"]
+    );
+    assert_source_untouched(&emu.record());
+    assert_eq!(
+        emu.groups(),
+        groups_before,
+        "a copy puts nothing in standby"
+    );
+    let tags = bucket_tags(&emu, "pr-7-acme-demo-uploads");
+    assert_eq!(tags["stack-mitosis:role"], "copy");
+    assert_eq!(tags["stack-mitosis:original"], "acme-demo-uploads");
+    assert_eq!(tags["stack-mitosis:prefix"], "pr-7-");
+    assert!(tags.contains_key("stack-mitosis:expires"));
+    assert!(emu.describe().contains_key("pr-7-mitosis-demo"));
+
+    // A rerun reuses the bucket: no CreateBucket, no copy.
+    emu.forget_requests();
+    let out = copy("pr-7-", "7d");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let actions = emu.mutating_actions();
+    assert!(
+        !actions
+            .iter()
+            .any(|a| a == "CreateBucket" || a == "CopyObject"),
+        "{actions:?}"
+    );
+
+    // Destroy with the config: the database and the bucket; again: nothing to do.
+    let destroy = |prefix: &str| {
+        run(
+            &emu,
+            &[
+                "destroy", "--config", &config, "--like", "demo", "--prefix", prefix,
+            ],
+        )
+    };
+    let out = destroy("pr-7-");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!emu.buckets().contains_key("pr-7-acme-demo-uploads"));
+    assert!(!emu.describe().contains_key("pr-7-mitosis-demo"));
+    emu.forget_requests();
+    let out = destroy("pr-7-");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing to destroy"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(emu.mutating_actions().is_empty());
+
+    // Someone else's bucket with the copy's name: copy and destroy refuse, nothing changes.
+    make_bucket(&emu, "pr-8-acme-demo-uploads");
+    emu.forget_requests();
+    let out = copy("pr-8-", "7d");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pick another --prefix"),
+        "{}",
+        stderr(&out)
+    );
+    let out = destroy("pr-8-");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(emu.mutating_actions().is_empty());
+    assert!(emu.buckets().contains_key("pr-8-acme-demo-uploads"));
+
+    // Sweep: an expired copy's bucket goes, the unexpired one stays.
+    for (prefix, expires) in [("pr-9-", "1s"), ("pr-10-", "7d")] {
+        let out = copy(prefix, expires);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = run(&emu, &["sweep"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("pr-9-acme-demo-uploads"),
+        "{}",
+        stdout(&out)
+    );
+    let buckets = emu.buckets();
+    assert!(!buckets.contains_key("pr-9-acme-demo-uploads"));
+    assert!(buckets.contains_key("pr-10-acme-demo-uploads"));
+    assert!(buckets.contains_key("pr-8-acme-demo-uploads"));
+    assert!(!emu.describe().contains_key("pr-9-mitosis-demo"));
+}
+
+/// A bucket's tags, through the emulator.
+fn bucket_tags(emu: &Emulator, bucket: &str) -> Map<String, Value> {
+    let out = std::process::Command::new(repo().join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import boto3, json, sys; s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='t', aws_secret_access_key='t'); print(json.dumps({t['Key']: t['Value'] for t in s3.get_bucket_tagging(Bucket=sys.argv[2])['TagSet']}))",
+            &emu.endpoint,
+            bucket,
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"))
+}
+
+fn make_bucket(emu: &Emulator, bucket: &str) {
+    let status = std::process::Command::new(repo().join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import boto3, sys; s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='t', aws_secret_access_key='t'); s3.create_bucket(Bucket=sys.argv[2]); s3.put_object(Bucket=sys.argv[2], Key='mine.txt', Body=b'mine')",
+            &emu.endpoint,
+            bucket,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A copy of an environment and its destroy, cut off after any mutating call (database,
+/// CreateBucket, its tagging, the objects, DeleteObjects, DeleteBucket), are finished by the
+/// rerun: the copy's bucket holds the source's objects; after the destroy nothing of the copy
+/// is left.
+#[test]
+fn crash_matrix_of_an_environment_copy_and_its_destroy() {
+    let emu = Emulator::start();
+    let config = config_small();
+    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
+    let copy = [
+        "copy",
+        "--config",
+        &config,
+        "--source",
+        "production",
+        "--like",
+        "demo",
+        "--prefix",
+        "pr-6-",
+    ];
+    let destroy = [
+        "destroy", "--config", &config, "--like", "demo", "--prefix", "pr-6-",
+    ];
+    let with_wait = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(WAIT);
+        all.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    let (copy, destroy) = (with_wait(&copy), with_wait(&destroy));
+
+    for (name, first, crashed) in [
+        ("copy", None, strs(&copy)),
+        ("destroy", Some(strs(&copy)), strs(&destroy)),
+    ] {
+        let mut crash_after = 0;
+        loop {
+            crash_after += 1;
+            emu.reset();
+            emu.seed("environment-small");
+            if let Some(first) = &first {
+                let out = emu.cli_with(first, &no_retry);
+                assert!(out.status.success(), "{}", stderr(&out));
+            }
+            emu.control(
+                "/_emulator/blackout",
+                &format!("{{\"after\": {crash_after}}}"),
+            );
+            let out = emu.cli_with(&crashed, &no_retry);
+            emu.control("/_emulator/blackout", r#"{"after": null}"#);
+            let done = out.status.success();
+            if !done {
+                let out = emu.cli(&crashed);
+                assert!(
+                    out.status.success(),
+                    "{name}: crash after {crash_after}: the rerun failed: {}",
+                    stderr(&out)
+                );
+            }
+            let buckets = emu.buckets();
+            let instances = emu.describe();
+            if first.is_none() {
+                assert_eq!(
+                    buckets["pr-6-acme-demo-uploads"], buckets["acme-prod-uploads"],
+                    "{name}: crash after {crash_after}"
+                );
+                assert!(instances.contains_key("pr-6-mitosis-demo"));
+            } else {
+                assert!(
+                    !buckets.contains_key("pr-6-acme-demo-uploads")
+                        && !instances.contains_key("pr-6-mitosis-demo"),
+                    "{name}: crash after {crash_after}"
+                );
+            }
+            if done {
+                assert!(crash_after > 3, "{name}: only {crash_after} crash points");
+                break;
+            }
+        }
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

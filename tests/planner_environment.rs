@@ -4,6 +4,7 @@
 
 use stack_mitosis::aws::GroupState;
 use stack_mitosis::environment::{EnvSpec, ObservedEnv, Recorded};
+use stack_mitosis::error::MitosisError;
 use stack_mitosis::fixtures::{account, add_replica, primary, state};
 use stack_mitosis::observed::Observed;
 use stack_mitosis::plan::environment::{bring_back, extend};
@@ -59,6 +60,19 @@ fn request() -> PlanRequest {
     }
 }
 
+fn env_request(req: &PlanRequest, spec: EnvSpec) -> PlanRequest {
+    PlanRequest {
+        environment: Some(spec),
+        ..req.clone()
+    }
+}
+
+/// The plan of `req` over `tree()` with the environment `spec` as `env` found it.
+fn with_env(req: &PlanRequest, spec: EnvSpec, env: &ObservedEnv) -> Result<Plan, MitosisError> {
+    let req = env_request(req, spec);
+    extend(plan(&tree(), &req).unwrap(), &req, env)
+}
+
 fn position(plan: &Plan, id: &str) -> usize {
     plan.steps
         .iter()
@@ -84,7 +98,7 @@ fn after(plan: &Plan, step: &str, before: &str) -> bool {
 
 #[test]
 fn the_sync_follows_the_clones_and_the_standby_spans_retire_to_restart() {
-    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(10)).unwrap();
+    let p = with_env(&request(), spec(), &found(10)).unwrap();
     let sync = "sync-bucket-demo-uploads";
     assert!(after(&p, sync, "create-temp-demo-ro"));
     assert!(after(&p, sync, "configure-temp-demo"));
@@ -111,7 +125,7 @@ fn the_sync_follows_the_clones_and_the_standby_spans_retire_to_restart() {
 
 #[test]
 fn a_bucket_already_in_sync_skips_its_sync() {
-    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(0)).unwrap();
+    let p = with_env(&request(), spec(), &found(0)).unwrap();
     let sync = p.step("sync-bucket-demo-uploads").unwrap();
     assert!(
         sync.skip.is_none(),
@@ -119,7 +133,7 @@ fn a_bucket_already_in_sync_skips_its_sync() {
     );
     let mut nothing = found(0);
     nothing.syncs.get_mut("demo-uploads").unwrap().delete = 0;
-    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &nothing).unwrap();
+    let p = with_env(&request(), spec(), &nothing).unwrap();
     assert!(p.step("sync-bucket-demo-uploads").unwrap().skip.is_some());
     assert!(p.step("standby-demo-web").unwrap().skip.is_none());
 }
@@ -141,7 +155,7 @@ fn a_group_left_in_standby_by_a_crashed_run_is_brought_back() {
         suspended: vec!["Launch".into()],
     };
     env.groups.get_mut("demo-web").unwrap().tags = recorded.to_tags().into_iter().collect();
-    let p = extend(p, &spec(), &env).unwrap();
+    let p = extend(p, &env_request(&request(), spec()), &env).unwrap();
     assert!(p.step("standby-demo-web").unwrap().skip.is_some());
     assert!(p.step("in-service-demo-web").unwrap().skip.is_none());
     assert!(
@@ -157,7 +171,7 @@ fn a_group_left_in_standby_by_a_crashed_run_is_brought_back() {
             }
             p
         },
-        &spec(),
+        &env_request(&request(), spec()),
         &found(5),
     )
     .unwrap();
@@ -166,7 +180,7 @@ fn a_group_left_in_standby_by_a_crashed_run_is_brought_back() {
 
 #[test]
 fn a_rollback_ends_with_the_groups_in_service() {
-    let forward = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(1)).unwrap();
+    let forward = with_env(&request(), spec(), &found(1)).unwrap();
     let back = rollback(&tree(), "prod", "demo", "run1", OnFailure::Rollback).unwrap();
     let back = bring_back(back, &forward);
     let last = back
@@ -194,17 +208,17 @@ fn quiesce_source_wraps_the_fresh_snapshot() {
         snapshot: SnapshotChoice::Fresh,
         ..request()
     };
-    let p = extend(plan(&tree(), &fresh).unwrap(), &spec, &env).unwrap();
+    let p = with_env(&fresh, spec.clone(), &env).unwrap();
     assert!(after(&p, "snapshot-prod", "standby-prod-web"));
     assert!(after(&p, "in-service-prod-web", "snapshot-prod"));
     assert!(!after(&p, "create-temp-demo", "in-service-prod-web"));
-    let e = extend(plan(&tree(), &request()).unwrap(), &spec, &env).unwrap_err();
+    let e = with_env(&request(), spec, &env).unwrap_err();
     assert!(e.to_string().contains("--snapshot fresh"), "{e}");
 }
 
 #[test]
 fn the_policy_reads_the_source_bucket_and_writes_the_target_bucket_only() {
-    let p = extend(plan(&tree(), &request()).unwrap(), &spec(), &found(1)).unwrap();
+    let p = with_env(&request(), spec(), &found(1)).unwrap();
     let policy = stack_mitosis::iam::policy(&p, &account());
     let statements = policy["Statement"].as_array().unwrap();
     let on = |action: &str| -> String {
@@ -222,4 +236,122 @@ fn the_policy_reads_the_source_bucket_and_writes_the_target_bucket_only() {
     }
     assert!(on("autoscaling:EnterStandby").contains("autoScalingGroupName/demo-web"));
     assert!(on("autoscaling:ExitStandby").contains("autoScalingGroupName/demo-web"));
+}
+
+fn copy_request() -> PlanRequest {
+    PlanRequest {
+        before_swap: Some("./scrub.sh".into()),
+        copy: Some(stack_mitosis::plan::CopySpec {
+            prefix: "pr-1-".into(),
+            expires: Some(1_800_000_000),
+        }),
+        ..request()
+    }
+}
+
+fn copy_spec() -> EnvSpec {
+    EnvSpec {
+        buckets: vec![("prod-uploads".into(), "pr-1-demo-uploads".into())],
+        target_groups: Vec::new(),
+        ..spec()
+    }
+}
+
+fn copy_found(existing: Option<&[(&str, &str)]>) -> ObservedEnv {
+    let mut env = ObservedEnv::default();
+    env.syncs.insert(
+        "pr-1-demo-uploads".into(),
+        SyncCounts {
+            copy: 4,
+            copy_bytes: 4000,
+            delete: 0,
+        },
+    );
+    env.copies.insert(
+        "pr-1-demo-uploads".into(),
+        existing.map(|tags| {
+            tags.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        }),
+    );
+    env
+}
+
+#[test]
+fn a_copy_of_an_environment_makes_and_fills_its_buckets() {
+    let p = with_env(&copy_request(), copy_spec(), &copy_found(None)).unwrap();
+    let create = p.step("create-bucket-pr-1-demo-uploads").unwrap();
+    assert!(create.skip.is_none());
+    let tags = create.op.params(&create.resource)["Tags"].to_string();
+    for tag in [
+        "\"stack-mitosis:role\",\"Value\":\"copy\"",
+        "\"stack-mitosis:original\",\"Value\":\"demo-uploads\"",
+        "\"stack-mitosis:prefix\",\"Value\":\"pr-1-\"",
+        "\"stack-mitosis:expires\"",
+    ] {
+        assert!(tags.contains(tag), "{tag} in {tags}");
+    }
+    let sync = "sync-bucket-pr-1-demo-uploads";
+    assert!(after(&p, sync, "create-bucket-pr-1-demo-uploads"));
+    assert!(after(&p, sync, "create-pr-1-demo"));
+    assert!(after(&p, "before-swap", sync));
+    assert!(p
+        .steps
+        .iter()
+        .all(|s| !matches!(s.id.kind, StepKind::Standby | StepKind::Retire)));
+    let policy = stack_mitosis::iam::policy(&p, &account()).to_string();
+    assert!(policy.contains("s3:CreateBucket"), "{policy}");
+    assert!(policy.contains("DestroyCopyBuckets") && policy.contains("s3:::pr-1-*"));
+
+    // A rerun finds its own bucket; someone else's bucket of that name is refused.
+    let ours = [
+        ("stack-mitosis:role", "copy"),
+        ("stack-mitosis:prefix", "pr-1-"),
+    ];
+    let p = with_env(&copy_request(), copy_spec(), &copy_found(Some(&ours))).unwrap();
+    assert!(p
+        .step("create-bucket-pr-1-demo-uploads")
+        .unwrap()
+        .skip
+        .is_some());
+    let theirs = [("team", "web")];
+    let e = with_env(&copy_request(), copy_spec(), &copy_found(Some(&theirs))).unwrap_err();
+    assert!(e.to_string().contains("pick another --prefix"), "{e}");
+}
+
+#[test]
+fn a_destroy_deletes_only_buckets_that_carry_the_copys_tags() {
+    use stack_mitosis::plan::environment::destroy_buckets;
+    let tagged = |pairs: &[(&str, &str)]| {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    };
+    let ours = tagged(&[
+        ("stack-mitosis:role", "copy"),
+        ("stack-mitosis:prefix", "pr-1-"),
+    ]);
+    let steps = destroy_buckets(
+        &[("pr-1-a".into(), ours.clone()), ("pr-1-gone".into(), None)],
+        "pr-1-",
+    )
+    .unwrap();
+    let ids: Vec<String> = steps.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(ids, vec!["delete-bucket-pr-1-a"]);
+    let other_prefix = tagged(&[
+        ("stack-mitosis:role", "copy"),
+        ("stack-mitosis:prefix", "pr-2-"),
+    ]);
+    for tags in [other_prefix, tagged(&[("team", "web")])] {
+        let e = destroy_buckets(
+            &[("pr-1-a".into(), ours.clone()), ("pr-1-b".into(), tags)],
+            "pr-1-",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("nothing was deleted"), "{e}");
+    }
 }

@@ -4,7 +4,9 @@
 
 use super::sdk::{aws_error, load_config, AwsSettings};
 use crate::error::MitosisError;
+use crate::plan::Tag;
 use async_trait::async_trait;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
 /// One object as ListObjectsV2 shows it.
@@ -52,6 +54,13 @@ pub trait EnvRead: Send + Sync {
     async fn part_size(&self, bucket: &str, key: &str, part: i32) -> Result<u64, MitosisError>;
     /// The groups among `names` that exist.
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError>;
+    /// A bucket's tags (GetBucketTagging); None when the bucket does not exist.
+    async fn bucket_tags(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, MitosisError>;
+    /// Every bucket of the account (ListBuckets).
+    async fn list_buckets(&self) -> Result<Vec<String>, MitosisError>;
 }
 
 /// The object's headers a multipart copy must set itself (CopyObject keeps them by
@@ -99,6 +108,9 @@ pub trait EnvWrite: EnvRead {
         key: &str,
         upload_id: &str,
     ) -> Result<(), MitosisError>;
+    /// CreateBucket in the client's region, then PutBucketTagging.
+    async fn create_bucket(&self, bucket: &str, tags: &[Tag]) -> Result<(), MitosisError>;
+    async fn delete_bucket(&self, bucket: &str) -> Result<(), MitosisError>;
     /// DeleteObjects of up to 1,000 keys; fails when any key could not be deleted.
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), MitosisError>;
 
@@ -205,6 +217,39 @@ impl EnvRead for SdkEnv {
         Ok(out.content_length().unwrap_or(0).max(0) as u64)
     }
 
+    async fn bucket_tags(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, MitosisError> {
+        match self.s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(out) => Ok(Some(
+                out.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            )),
+            Err(e) if e.code() == Some("NoSuchTagSet") => Ok(Some(BTreeMap::new())),
+            Err(e) if e.code() == Some("NoSuchBucket") => Ok(None),
+            Err(e) => Err(aws_error("GetBucketTagging", e)),
+        }
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<String>, MitosisError> {
+        let buckets: Vec<aws_sdk_s3::types::Bucket> = self
+            .s3
+            .list_buckets()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListBuckets", e))?;
+        Ok(buckets
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect())
+    }
+
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError> {
         if names.is_empty() {
             return Ok(Vec::new());
@@ -255,6 +300,65 @@ impl EnvRead for SdkEnv {
 
 #[async_trait]
 impl EnvWrite for SdkEnv {
+    async fn create_bucket(&self, bucket: &str, tags: &[Tag]) -> Result<(), MitosisError> {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tagging};
+        // us-east-1 takes no location constraint; every other region needs its own.
+        let region = self.s3.config().region().map(|r| r.as_ref().to_string());
+        let location = region.filter(|r| r != "us-east-1").map(|r| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(r.as_str()))
+                .build()
+        });
+        match self
+            .s3
+            .create_bucket()
+            .bucket(bucket)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            // A rerun after a crash between the two calls: the bucket is this account's.
+            Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => {}
+            Err(e) => return Err(aws_error("CreateBucket", e)),
+        }
+        let tag_set = tags
+            .iter()
+            .filter_map(|t| {
+                aws_sdk_s3::types::Tag::builder()
+                    .key(&t.key)
+                    .value(&t.value)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(tag_set))
+            .build()
+            .map_err(|e| MitosisError::Aws {
+                operation: "PutBucketTagging".into(),
+                message: e.to_string(),
+            })?;
+        self.s3
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| aws_error("PutBucketTagging", e))?;
+        Ok(())
+    }
+
+    async fn delete_bucket(&self, bucket: &str) -> Result<(), MitosisError> {
+        self.s3
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteBucket", e))?;
+        Ok(())
+    }
+
     async fn copy_object(&self, from: &str, key: &str, to: &str) -> Result<(), MitosisError> {
         self.s3
             .copy_object()

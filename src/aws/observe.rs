@@ -119,20 +119,37 @@ async fn observe_account(
 /// An environment's buckets and groups (`--config`): what each target bucket lacks or has
 /// too much of, and each group's state. A bucket or group that does not exist is bad input:
 /// nothing has been changed yet.
+/// For a copy (`copying`), the target buckets are the copy's: they may not exist yet.
 pub async fn observe_environment(
     api: &dyn super::EnvRead,
     spec: &crate::environment::EnvSpec,
+    copying: bool,
 ) -> Result<crate::environment::ObservedEnv, MitosisError> {
     let mut observed = crate::environment::ObservedEnv::default();
     for (source, target) in &spec.buckets {
-        for bucket in [source, target] {
+        let mut must_exist = vec![source];
+        let mut target_exists = true;
+        if copying {
+            let mut tags = api.bucket_tags(target).await?;
+            if tags.as_ref().is_some_and(|t| t.is_empty())
+                && api.list_objects(target, None).await?.objects.is_empty()
+            {
+                // Empty and untagged: a copy cut off between CreateBucket and its tagging.
+                tags = None;
+            }
+            target_exists = tags.is_some();
+            observed.copies.insert(target.clone(), tags);
+        } else {
+            must_exist.push(target);
+        }
+        for bucket in must_exist {
             if !api.bucket_exists(bucket).await? {
                 return Err(MitosisError::bad_input(format!(
                     "the bucket {bucket} does not exist (or this role may not list it): check the environment's `buckets` in the config"
                 )));
             }
         }
-        let counts = crate::environment::Diff::new(api, source, target)
+        let counts = crate::environment::Diff::new(api, source, target, target_exists)
             .count()
             .await?;
         observed.syncs.insert(target.clone(), counts);

@@ -35,7 +35,7 @@ pub async fn sync(
     concurrency: usize,
     progress: &(dyn Fn(SyncCounts) + Sync),
 ) -> Result<SyncCounts, MitosisError> {
-    let mut diff = Diff::new(api, source, target);
+    let mut diff = Diff::new(api, source, target, true);
     let mut running: FuturesUnordered<Job<'_>> = FuturesUnordered::new();
     let mut deletes: Vec<String> = Vec::new();
     let mut total = SyncCounts::default();
@@ -184,6 +184,74 @@ async fn copy_in_parts(
 }
 
 impl Executor<'_> {
+    /// A copy's bucket: created with its tags, or, after a crash, found with them.
+    pub(super) async fn run_create_bucket(
+        &self,
+        bucket: &str,
+        tags: &[crate::plan::Tag],
+    ) -> Result<(), ExecError> {
+        let api = self.env()?;
+        let prefix = tags
+            .iter()
+            .find(|t| t.key == crate::observed::tags::COPY_PREFIX)
+            .map(|t| t.value.as_str())
+            .unwrap_or_default();
+        let found = api.bucket_tags(bucket).await.map_err(ExecError::Aws)?;
+        // Empty and untagged: this run (or a crashed one) was cut off before the tagging.
+        let unfinished = match &found {
+            Some(t) if t.is_empty() => api
+                .list_objects(bucket, None)
+                .await
+                .map_err(ExecError::Aws)?
+                .objects
+                .is_empty(),
+            _ => false,
+        };
+        match found {
+            None => api
+                .create_bucket(bucket, tags)
+                .await
+                .map_err(ExecError::Aws),
+            Some(_) if unfinished => api
+                .create_bucket(bucket, tags)
+                .await
+                .map_err(ExecError::Aws),
+            Some(found) if crate::environment::is_bucket_copy(&found, prefix) => Ok(()),
+            Some(_) => Err(ExecError::Refused(format!(
+                "the bucket {bucket} exists and stack-mitosis did not make it as this copy: pick another --prefix"
+            ))),
+        }
+    }
+
+    /// A copy's bucket deleted: only when its tags say it is a copy with `prefix` (read again
+    /// right before), emptied a page at a time, then deleted. Gone already: done.
+    pub(super) async fn run_delete_bucket(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<(), ExecError> {
+        let api = self.env()?;
+        let aws = ExecError::Aws;
+        match api.bucket_tags(bucket).await.map_err(aws)? {
+            None => return Ok(()),
+            Some(found) if crate::environment::is_bucket_copy(&found, prefix) => {}
+            Some(_) => {
+                return Err(ExecError::Refused(format!(
+                    "{bucket} does not carry the tags of a copy with prefix {prefix:?}: not deleted"
+                )))
+            }
+        }
+        loop {
+            let page = api.list_objects(bucket, None).await.map_err(aws)?;
+            if page.objects.is_empty() {
+                break;
+            }
+            let keys: Vec<String> = page.objects.into_iter().map(|o| o.key).collect();
+            api.delete_objects(bucket, &keys).await.map_err(aws)?;
+        }
+        api.delete_bucket(bucket).await.map_err(aws)
+    }
+
     pub(super) async fn run_sync(
         &self,
         step: &Step,

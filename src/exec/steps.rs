@@ -60,6 +60,12 @@ impl Executor<'_> {
             Op::Bucket(crate::plan::BucketOp::Sync { source, .. }) => {
                 self.run_sync(step, source, id).await
             }
+            Op::Bucket(crate::plan::BucketOp::Create { tags }) => {
+                self.run_create_bucket(id, tags).await
+            }
+            Op::Bucket(crate::plan::BucketOp::Delete { prefix }) => {
+                self.run_delete_bucket(id, prefix).await
+            }
             Op::Group(crate::plan::GroupOp::Standby) => self.run_standby(&plan.run_id, id).await,
             Op::Group(crate::plan::GroupOp::InService) => self.run_in_service(id).await,
         }

@@ -157,7 +157,7 @@ async fn run_mode(
     let env_api = SdkEnv::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
     let apis = accounts.apis(&api, env_api.as_ref());
     if inputs.mode == Mode::Copy && inputs.reset {
-        reset_copy(env, inputs, &api, &latency).await?;
+        reset_copy(env, inputs, &api, env_api.as_ref(), &latency).await?;
     }
     let (observed, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     let mut outputs: Vec<(&str, String)> = vec![("plan", plan_json(&plan).trim_end().to_string())];
@@ -251,10 +251,11 @@ async fn reset_copy(
     env: &ActionEnv,
     inputs: &ActionInputs,
     api: &SdkRds,
+    env_api: Option<&SdkEnv>,
     latency: &crate::plan::LatencyModel,
 ) -> Result<(), MitosisError> {
-    let prefix = inputs.refresh.prefix.clone().unwrap_or_default();
-    destroy_copy(env, inputs, api, &inputs.refresh.target, &prefix, latency)
+    let copy = inputs.refresh.copy_to_destroy()?;
+    destroy_copy(env, inputs, api, env_api, &copy, latency)
         .await
         .map(drop)
 }
@@ -265,12 +266,16 @@ async fn destroy_copy(
     env: &ActionEnv,
     inputs: &ActionInputs,
     api: &SdkRds,
-    like: &str,
-    prefix: &str,
+    env_api: Option<&SdkEnv>,
+    copy: &crate::refresh::CopyRef,
     latency: &crate::plan::LatencyModel,
 ) -> Result<Option<String>, MitosisError> {
-    let Some(plan) = crate::refresh::plan_destroy(api, like, prefix).await? else {
-        println!("nothing to destroy: no copy {prefix}{like} exists (already gone)");
+    let read = env_api.map(|e| e as &dyn crate::aws::EnvRead);
+    let Some(plan) = crate::refresh::plan_destroy(api, read, copy).await? else {
+        println!(
+            "nothing to destroy: no copy {} exists (already gone)",
+            copy.name()
+        );
         return Ok(None);
     };
     println!("{}", commands::group(&format!("Destroy {}", plan.target)));
@@ -279,8 +284,15 @@ async fn destroy_copy(
     summary(env, &plan_markdown(&plan))?;
     let progress = ActionProgress::default();
     let options = apply_options(env, inputs);
-    let (report, result) =
-        crate::refresh::execute_unlocked(api, &plan, &options, latency.clone(), &progress).await;
+    let (report, result) = crate::refresh::execute_unlocked(
+        api,
+        env_api.map(|e| e as &dyn crate::aws::EnvWrite),
+        &plan,
+        &options,
+        latency.clone(),
+        &progress,
+    )
+    .await;
     progress.close();
     if let Some(report) = &report {
         summary(env, &format!("\n{}", report_markdown(report)))?;
@@ -297,14 +309,20 @@ async fn destroy_mode(
     let started = std::time::Instant::now();
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(accounts.settings).await;
-    let copies = match (inputs.mode, inputs.refresh.prefix.clone()) {
-        (Mode::Destroy, Some(prefix)) => vec![(inputs.refresh.target.clone(), prefix)],
-        _ => crate::refresh::expired_copies(&api).await?,
+    // A sweep looks for expired bucket copies too; a destroy needs S3 with --config.
+    let needs_s3 = inputs.mode == Mode::Sweep || inputs.refresh.config.is_some();
+    let env_api = SdkEnv::connect_if(accounts.settings, needs_s3).await;
+    let copies = match inputs.mode {
+        Mode::Destroy => vec![inputs.refresh.copy_to_destroy()?],
+        _ => {
+            let read = env_api.as_ref().map(|e| e as &dyn crate::aws::EnvRead);
+            crate::refresh::expired_copies(&api, read).await?
+        }
     };
     let mut destroyed = Vec::new();
     let mut result = Ok(());
-    for (like, prefix) in copies {
-        match destroy_copy(env, inputs, &api, &like, &prefix, &latency).await {
+    for copy in copies {
+        match destroy_copy(env, inputs, &api, env_api.as_ref(), &copy, &latency).await {
             Ok(gone) => destroyed.extend(gone),
             Err(e) => {
                 result = Err(e);

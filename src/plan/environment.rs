@@ -6,9 +6,11 @@
 
 use super::ops::{BucketOp, GroupOp, LockOp, Op};
 use super::step::{push, Phase, Step, StepId, StepKind};
+use super::{CopySpec, PlanRequest, SourceTime, SyncCounts, Tag};
 use super::{Operation, Plan};
-use crate::environment::{EnvSpec, ObservedEnv, Recorded};
+use crate::environment::{is_bucket_copy, EnvSpec, ObservedEnv, Recorded};
 use crate::error::MitosisError;
+use crate::observed::tags;
 
 fn ids(plan: &Plan, keep: impl Fn(&Step) -> bool) -> Vec<StepId> {
     plan.steps
@@ -30,19 +32,149 @@ fn recorded(env: &ObservedEnv, group: &str) -> Option<Recorded> {
         .and_then(|g| Recorded::from_tags(&g.tags))
 }
 
-/// The database plan with the environment's steps. Refused for what the environment cannot
-/// do yet (a copy of an environment with buckets or groups).
-pub fn extend(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Plan, MitosisError> {
-    if plan.operation != Operation::Refresh {
-        if spec.buckets.is_empty() && spec.target_groups.is_empty() {
-            return Ok(plan);
-        }
-        return Err(MitosisError::bad_input(format!(
-            "a {} of an environment covers its databases only in this version, and {:?} has buckets or Auto Scaling groups: give the database itself (--source/--like without --config)",
-            plan.operation.as_str(),
-            spec.target
-        )));
+/// The database plan with the environment's steps (`request.environment`), from what was
+/// observed of its buckets and groups.
+pub fn extend(plan: Plan, request: &PlanRequest, env: &ObservedEnv) -> Result<Plan, MitosisError> {
+    let Some(spec) = &request.environment else {
+        return Ok(plan);
+    };
+    match (plan.operation, &request.copy) {
+        (Operation::Refresh, _) => refresh_steps(plan, spec, env),
+        (Operation::Copy, Some(copy)) => copy_steps(plan, copy, spec, env),
+        _ => Ok(plan),
     }
+}
+
+/// A copy's buckets: each created with the copy's tags (or found from an earlier run), then
+/// filled from the source bucket once the database's clones exist, before the copy's hooks.
+fn copy_steps(
+    mut plan: Plan,
+    copy: &CopySpec,
+    spec: &EnvSpec,
+    env: &ObservedEnv,
+) -> Result<Plan, MitosisError> {
+    let clones = ids(&plan, |s| s.phase == Phase::Clone);
+    let mut syncs = Vec::new();
+    for (source, bucket) in &spec.buckets {
+        let template = bucket.strip_prefix(&copy.prefix).unwrap_or(bucket);
+        let existing = env.copies.get(bucket).cloned().flatten();
+        if let Some(found) = &existing {
+            if !is_bucket_copy(found, &copy.prefix) {
+                return Err(MitosisError::bad_input(format!(
+                    "the bucket {bucket} already exists and stack-mitosis did not make it as a copy with prefix {:?} (bucket names are global): pick another --prefix",
+                    copy.prefix
+                )));
+            }
+        }
+        let mut bucket_tags = vec![
+            Tag::new(tags::ROLE, tags::ROLE_COPY),
+            Tag::new(tags::ORIGINAL, template),
+            Tag::new(tags::COPY_PREFIX, &copy.prefix),
+            Tag::new(tags::RUN, &plan.run_id),
+        ];
+        if let Some(at) = copy.expires {
+            bucket_tags.push(Tag::new(tags::EXPIRES, &SourceTime::rfc3339(at)));
+        }
+        let create = push(
+            &mut plan.steps,
+            StepId::new(StepKind::CreateBucket, bucket),
+            Phase::Clone,
+            bucket,
+            Op::Bucket(BucketOp::Create { tags: bucket_tags }),
+            Vec::new(),
+            existing
+                .is_some()
+                .then(|| format!("{bucket} exists (a copy made by the tool)")),
+        );
+        let counts = env.syncs.get(bucket).copied().unwrap_or_default();
+        let skip = (existing.is_some() && counts == SyncCounts::default())
+            .then(|| "the bucket already holds the source bucket's objects".to_string());
+        let mut deps = clones.clone();
+        deps.push(create);
+        syncs.push(push(
+            &mut plan.steps,
+            StepId::new(StepKind::SyncBucket, bucket),
+            Phase::Prepare,
+            bucket,
+            Op::Bucket(BucketOp::Sync {
+                source: source.clone(),
+                counts,
+            }),
+            deps,
+            skip,
+        ));
+    }
+    // The copy is ready (scrubbed, deployed) only with its buckets filled.
+    depend(&mut plan, &syncs, |s| {
+        matches!(s.id.kind, StepKind::BeforeSwap | StepKind::Restart)
+    });
+    let is = |kind: StepKind| move |s: &Step| s.id.kind == kind;
+    place(&mut plan, is(StepKind::CreateBucket), |_| true, false);
+    place(
+        &mut plan,
+        is(StepKind::SyncBucket),
+        |s| s.phase == Phase::Clone,
+        true,
+    );
+    if !spec.buckets.is_empty() {
+        let names: Vec<&str> = spec.buckets.iter().map(|(_, t)| t.as_str()).collect();
+        plan.notes.push(format!(
+            "the copy's buckets {} are made from the source's, tagged like its databases; destroy deletes them with the copy",
+            names.join(", ")
+        ));
+    }
+    Ok(plan)
+}
+
+/// A copy's buckets deleted (`destroy`, `sweep`): each that exists must carry the copy's tags
+/// with this prefix, or nothing is deleted. None when none exists.
+pub fn destroy_buckets(
+    found: &[(String, Option<std::collections::BTreeMap<String, String>>)],
+    prefix: &str,
+) -> Result<Vec<Step>, MitosisError> {
+    let mut steps = Vec::new();
+    for (bucket, tags) in found {
+        let Some(tags) = tags else { continue };
+        if !is_bucket_copy(tags, prefix) {
+            return Err(MitosisError::bad_input(format!(
+                "the bucket {bucket} is named like a copy with prefix {prefix:?}, but stack-mitosis did not make it as one (its tags say so): nothing was deleted"
+            )));
+        }
+        push(
+            &mut steps,
+            StepId::new(StepKind::DeleteBucket, bucket),
+            Phase::Cleanup,
+            bucket,
+            Op::Bucket(BucketOp::Delete {
+                prefix: prefix.to_string(),
+            }),
+            Vec::new(),
+            None,
+        );
+    }
+    Ok(steps)
+}
+
+/// The destroy of a copy of which only buckets are left (or a bucket swept on its own).
+pub fn buckets_plan(name: &str, prefix: &str, steps: Vec<Step>) -> Plan {
+    Plan {
+        source: String::new(),
+        target: name.to_string(),
+        kind: super::Kind::Instance,
+        path: super::ClonePath::Replica,
+        run_id: String::new(),
+        resuming: false,
+        steps,
+        eta: None,
+        notes: Vec::new(),
+        accounts: None,
+        operation: Operation::Destroy,
+        copy_prefix: Some(prefix.to_string()),
+    }
+}
+
+/// A refresh's buckets and groups.
+fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Plan, MitosisError> {
     let lock = ids(&plan, |s| matches!(s.op, Op::Lock(LockOp::Take { .. })));
     let retire_pending = plan
         .steps

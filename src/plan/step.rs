@@ -75,6 +75,10 @@ pub enum StepKind {
     Unshare,
     /// An environment's target bucket is made to hold the source bucket's objects.
     SyncBucket,
+    /// A copy's bucket is created (`copy --config`).
+    CreateBucket,
+    /// A copy's bucket is emptied and deleted (`destroy`, `sweep`).
+    DeleteBucket,
     /// An environment's Auto Scaling group goes into standby before the first retire.
     Standby,
     /// The group comes back in service after the restart (or the rollback).
@@ -117,6 +121,8 @@ impl StepKind {
             StepKind::Import => "import",
             StepKind::Unshare => "unshare",
             StepKind::SyncBucket => "sync-bucket",
+            StepKind::CreateBucket => "create-bucket",
+            StepKind::DeleteBucket => "delete-bucket",
             StepKind::Standby => "standby",
             StepKind::InService => "in-service",
         }

@@ -4,7 +4,7 @@
 
 use super::GrantContext;
 use crate::iam::Grants;
-use crate::plan::LatencyModel;
+use crate::plan::{LatencyModel, Tag};
 use serde_json::{json, Map, Value};
 
 /// What a sync found to do when the plan was made (the run lists both buckets again).
@@ -20,6 +20,12 @@ pub enum BucketOp {
     /// The step's resource (the target bucket) gets the source bucket's new and changed
     /// objects, with their metadata, content type and tags, and loses what the source lacks.
     Sync { source: String, counts: SyncCounts },
+    /// A copy's bucket (`copy --config`): created in the target's region with the copy's
+    /// tags (like its databases': made by the tool, the template bucket, prefix, expiry).
+    Create { tags: Vec<Tag> },
+    /// A copy's bucket deleted (`destroy`, `sweep`): its tags read again first (only a copy
+    /// with this prefix is deleted), emptied, then deleted.
+    Delete { prefix: String },
 }
 
 /// The calls a sync makes, as the flight plan lists them.
@@ -37,6 +43,8 @@ impl BucketOp {
     pub fn action(&self) -> &'static str {
         match self {
             BucketOp::Sync { .. } => "SyncObjects",
+            BucketOp::Create { .. } => "CreateBucket",
+            BucketOp::Delete { .. } => "DeleteBucket",
         }
     }
 
@@ -51,6 +59,27 @@ impl BucketOp {
                 m.insert("ObjectsToDelete".into(), counts.delete.into());
                 m.insert("Calls".into(), json!(SYNC_CALLS));
             }
+            BucketOp::Create { tags } => {
+                m.insert("Bucket".into(), target.into());
+                m.insert("Tags".into(), json!(tags));
+                m.insert("Calls".into(), json!(["CreateBucket", "PutBucketTagging"]));
+            }
+            BucketOp::Delete { prefix } => {
+                m.insert("Bucket".into(), target.into());
+                m.insert(
+                    "OnlyIfTaggedAsCopyWithPrefix".into(),
+                    prefix.as_str().into(),
+                );
+                m.insert(
+                    "Calls".into(),
+                    json!([
+                        "GetBucketTagging",
+                        "ListObjectsV2",
+                        "DeleteObjects",
+                        "DeleteBucket"
+                    ]),
+                );
+            }
         }
         m
     }
@@ -62,6 +91,7 @@ impl BucketOp {
                 let pages = (counts.copy + counts.delete) / 1000 + 2;
                 latency.api_call * pages as f64 + counts.copy_bytes as f64 / 50e6
             }
+            BucketOp::Create { .. } | BucketOp::Delete { .. } => latency.api_call * 2.0,
         }
     }
 
@@ -81,6 +111,17 @@ impl BucketOp {
                 ] {
                     g.allow(action, [format!("{}/*", arn(target))]);
                 }
+            }
+            BucketOp::Create { .. } => {
+                g.allow("s3:CreateBucket", [arn(target)]);
+                g.allow("s3:PutBucketTagging", [arn(target)]);
+                g.allow("s3:GetBucketTagging", [arn(target)]);
+            }
+            BucketOp::Delete { .. } => {
+                for action in ["s3:GetBucketTagging", "s3:ListBucket", "s3:DeleteBucket"] {
+                    g.allow(action, [arn(target)]);
+                }
+                g.allow("s3:DeleteObject", [format!("{}/*", arn(target))]);
             }
         }
     }
