@@ -1,6 +1,6 @@
 //! The bucket sync of an environment refresh, alone: `bucket_sync SOURCE TARGET` makes TARGET
 //! hold SOURCE's objects with the AWS settings of the environment (AWS_ENDPOINT_URL, ...) and
-//! prints what it copied and deleted as JSON. `scripts/bench-buckets` times it against
+//! prints what it copied and deleted as JSON, and its peak memory (VmHWM) on stderr. `scripts/bench-buckets` times it against
 //! `aws s3 sync` on the emulator.
 
 use stack_mitosis::aws::{AwsSettings, SdkEnv};
@@ -24,5 +24,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{{\"copied\": {}, \"bytes\": {}, \"deleted\": {}}}",
         done.copy, done.copy_bytes, done.delete
     );
+    // This process's own peak memory (the benchmark reads it: a parent's rusage of a child
+    // also counts the pages the child had before exec, copied from the parent at fork).
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM")) {
+            eprintln!("{line}");
+        }
+    }
     Ok(())
 }

@@ -779,17 +779,7 @@ fn copy_destroy_and_sweep_modes() {
     );
 }
 
-/// `config` from a workflow: the whole environment (database, bucket, groups) is refreshed,
-/// and the target's password from its secret is masked before anything could show it.
-#[test]
-fn dispatch_apply_refreshes_an_environment() {
-    let emu = Emulator::start();
-    emu.seed("environment-small");
-    let groups = emu.groups();
-    let ws = Workspace::new("apply-environment");
-    std::fs::write(
-        ws.file("stack-mitosis.toml"),
-        r#"
+const SMALL_ENVIRONMENTS: &str = r#"
 [environments.production]
 protected = true
 databases = ["mitosis-prod"]
@@ -801,9 +791,57 @@ databases = ["mitosis-demo"]
 buckets = ["acme-demo-uploads"]
 auto-scaling-groups = ["demo-web"]
 master-password-secrets = ["demo-db-master"]
-"#,
-    )
-    .unwrap();
+"#;
+
+/// `mode: copy` and `mode: destroy` with `config`: the copy's bucket is made with it and
+/// deleted with it; the endpoint output is the copy's database's.
+#[test]
+fn copy_and_destroy_modes_with_an_environment() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let ws = Workspace::new("copy-environment");
+    std::fs::write(ws.file("stack-mitosis.toml"), SMALL_ENVIRONMENTS).unwrap();
+    let base = vec![
+        (
+            "INPUT_CONFIG",
+            ws.file("stack-mitosis.toml").display().to_string(),
+        ),
+        ("INPUT_LIKE", "demo".to_string()),
+        ("INPUT_PREFIX", "pr-5-".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("INPUT_COMMENT", "never".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let mut env = base.clone();
+    env.push(("INPUT_MODE", "copy".into()));
+    env.push(("INPUT_SOURCE", "production".into()));
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let o = outputs(&ws.read("output"));
+    assert!(o["address"].starts_with("pr-5-mitosis-demo."), "{o:?}");
+    let buckets = emu.buckets();
+    assert_eq!(
+        buckets["pr-5-acme-demo-uploads"],
+        buckets["acme-prod-uploads"]
+    );
+
+    let mut env = base.clone();
+    env.push(("INPUT_MODE", "destroy".into()));
+    let out = action(&emu, &ws, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!emu.buckets().contains_key("pr-5-acme-demo-uploads"));
+    assert!(!emu.describe().contains_key("pr-5-mitosis-demo"));
+}
+
+/// `config` from a workflow: the whole environment (database, bucket, groups) is refreshed,
+/// and the target's password from its secret is masked before anything could show it.
+#[test]
+fn dispatch_apply_refreshes_an_environment() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let groups = emu.groups();
+    let ws = Workspace::new("apply-environment");
+    std::fs::write(ws.file("stack-mitosis.toml"), SMALL_ENVIRONMENTS).unwrap();
     let env = vec![
         ("INPUT_MODE", "apply".to_string()),
         (
