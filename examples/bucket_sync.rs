@@ -1,4 +1,5 @@
-//! The bucket sync of an environment refresh, alone: `bucket_sync SOURCE TARGET` makes TARGET
+//! The bucket sync of an environment refresh, alone: `bucket_sync SOURCE TARGET [CONCURRENCY]`
+//! (default: the tool's) makes TARGET
 //! hold SOURCE's objects with the AWS settings of the environment (AWS_ENDPOINT_URL, ...) and
 //! prints what it copied and deleted as JSON, and its peak memory (VmHWM) on stderr. `scripts/bench-buckets` times it against
 //! `aws s3 sync` on the emulator.
@@ -8,15 +9,17 @@ use stack_mitosis::aws::{AwsSettings, SdkEnv};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [source, target] = args.as_slice() else {
-        return Err("usage: bucket_sync SOURCE TARGET".into());
+    let (source, target, concurrency) = match args.as_slice() {
+        [s, t] => (s, t, stack_mitosis::exec::SYNC_CONCURRENCY),
+        [s, t, n] => (s, t, n.parse()?),
+        _ => return Err("usage: bucket_sync SOURCE TARGET [CONCURRENCY]".into()),
     };
     let env = SdkEnv::connect(&AwsSettings::default()).await;
     let done = stack_mitosis::exec::sync(
         &env,
         source,
         target,
-        stack_mitosis::exec::SYNC_CONCURRENCY,
+        concurrency,
         &|_| {},
     )
     .await?;

@@ -36,6 +36,19 @@ def run(cmd, env):
     return seconds, int(peak.split()[1]) / 1024
 
 
+# Each S3 request as the emulator serves it (about 200 a second, one at a time: both tools
+# are bound by it), then with 50 ms more per request, the order of a CopyObject's latency in
+# AWS, which requests in flight at once overlap.
+LATENCIES = [0.0, 0.05]
+
+
+def set_latency(endpoint, seconds):
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(
+        endpoint + "/_emulator/s3-latency", data=json.dumps({"seconds": seconds}).encode(),
+        method="POST", headers={"Content-Type": "application/json"}))
+
+
 def main():
     binary, aws_python = sys.argv[1], sys.argv[2]
     counts = [int(n) for n in sys.argv[3:]] or [1000, 10000]
@@ -53,16 +66,23 @@ def main():
                           config=botocore.config.Config(s3={"addressing_style": "path"},
                                                         max_pool_connections=32))
         aws = [aws_python, "-c", AWS_WITH_PEAK, "--endpoint-url", endpoint]
-        print(f"{'objects':>8} {'tool':<14} {'seconds':>8} {'objects/s':>10} {'MB/s':>7} "
-              f"{'peak RSS MB':>12}")
-        for n in counts:
+        seeded = set()
+        print(f"{'latency':>8} {'objects':>8} {'tool':<14} {'seconds':>8} {'objects/s':>10} "
+              f"{'MB/s':>7} {'peak RSS MB':>12}")
+        for latency, n in [(latency, n) for latency in LATENCIES for n in counts]:
+            set_latency(endpoint, latency)
             src = f"bench-{n}-source"
-            s3.create_bucket(Bucket=src)
             body = b"x" * 10_000  # 10 kB objects: request-bound, as user uploads mostly are
-            with ThreadPoolExecutor(32) as pool:
-                list(pool.map(lambda i: s3.put_object(
-                    Bucket=src, Key=f"uploads/{i % 97}/{i:06}.bin", Body=body,
-                    ContentType="application/octet-stream", Metadata={"n": str(i)}), range(n)))
+            if src not in seeded:
+                set_latency(endpoint, 0)
+                s3.create_bucket(Bucket=src)
+                with ThreadPoolExecutor(32) as pool:
+                    list(pool.map(lambda i: s3.put_object(
+                        Bucket=src, Key=f"uploads/{i % 97}/{i:06}.bin", Body=body,
+                        ContentType="application/octet-stream", Metadata={"n": str(i)}),
+                        range(n)))
+                seeded.add(src)
+                set_latency(endpoint, latency)
             mb = n * len(body) / 1e6
             results = {}
             for tool, cmd in (
@@ -70,18 +90,18 @@ def main():
                 ("aws s3 sync", lambda dst: aws + ["s3", "sync", "--quiet", f"s3://{src}",
                                                    f"s3://{dst}"]),
             ):
-                dst = f"bench-{n}-{tool.split()[0]}"
+                dst = f"bench-{n}-{int(latency * 1000)}ms-{tool.split()[0]}"
                 s3.create_bucket(Bucket=dst)
                 seconds, rss = run(cmd(dst), env)
                 copied = sum(p.get("KeyCount", 0) for p in
                              s3.get_paginator("list_objects_v2").paginate(Bucket=dst))
                 assert copied == n, f"{tool} copied {copied} of {n}"
                 results[tool] = (seconds, rss)
-                print(f"{n:>8} {tool:<14} {seconds:>8.1f} {n / seconds:>10.0f} "
-                      f"{mb / seconds:>7.2f} {rss:>12.1f}", flush=True)
+                print(f"{latency * 1000:>6.0f}ms {n:>8} {tool:<14} {seconds:>8.1f} "
+                      f"{n / seconds:>10.0f} {mb / seconds:>7.2f} {rss:>12.1f}", flush=True)
             ours, theirs = results["stack-mitosis"], results["aws s3 sync"]
-            print(f"{n:>8} ratio: {theirs[0] / ours[0]:.2f}x the speed of aws s3 sync, "
-                  f"{ours[1] / theirs[1]:.2f}x its peak memory", flush=True)
+            print(f"{latency * 1000:>6.0f}ms {n:>8} ratio: {theirs[0] / ours[0]:.2f}x the speed "
+                  f"of aws s3 sync, {ours[1] / theirs[1]:.2f}x its peak memory", flush=True)
     finally:
         server.terminate()
         server.wait()

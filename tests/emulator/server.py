@@ -40,7 +40,8 @@ clear),
 `blackout` (POST {"after": N}: after answering the N-th mutating call, every later AWS
 request fails until the switch is cleared with {"after": null}: the client is cut off, as
 when a runner dies mid-run, while the emulated account keeps its state),
-`scale` (POST {"seconds_per_unit": x}), `status` (POST {"id", "status"}: force a status),
+`scale` (POST {"seconds_per_unit": x}), `s3-latency` (POST {"seconds": x}: every S3 request
+waits that long before it is served, outside the lock, as a request to AWS takes its time), `status` (POST {"id", "status"}: force a status),
 `settle` (POST: run every scheduled transition now), `deny-role` (POST {"arn"}: AssumeRole of
 that role answers AccessDenied, as a trust policy that does not allow the caller would), `global` (POST {"cluster", "global"}: make
 a cluster a member of a global database), `password` (POST {"id"}: the master password an
@@ -1024,6 +1025,9 @@ def aws_error(start_response, status, code, message):
     return [body]
 
 
+# `/_emulator/s3-latency`: seconds each S3 request takes before it is served (0: none).
+S3_LATENCY = {"seconds": 0.0}
+
 # CloudWatch's ReplicaLag per instance, set by /_emulator/replica-lag: RDS publishes a
 # replica's lag only as this metric.
 REPLICA_LAG = {}
@@ -1066,6 +1070,10 @@ def make_app(moto_app):
                                    "fault": "blackout"})
                     return aws_error(start_response, 503, "ServiceUnavailable", "emulator blackout")
                 return cloudwatch_cbor(environ, start_response, path)
+        if S3_LATENCY["seconds"] and "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
+            # The network and service time of a request to S3, outside the lock: requests
+            # in flight at once overlap, as they do against AWS.
+            time.sleep(S3_LATENCY["seconds"])
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         import io
@@ -1174,6 +1182,9 @@ def control(environ, start_response, path):
         if path == "/_emulator/replica-lag":
             REPLICA_LAG[body["id"]] = body.get("seconds")
             return json_response(start_response, "200 OK", REPLICA_LAG)
+        if path == "/_emulator/s3-latency":
+            S3_LATENCY["seconds"] = float(body.get("seconds", 0))
+            return json_response(start_response, "200 OK", S3_LATENCY)
         if path == "/_emulator/health":
             return json_response(start_response, "200 OK", {"ok": True})
     return json_response(start_response, "404 Not Found", {"error": path})
