@@ -15,7 +15,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: bucket_sync SOURCE TARGET [CONCURRENCY]".into()),
     };
     let env = SdkEnv::connect(&AwsSettings::default()).await;
-    let done = stack_mitosis::exec::sync(&env, source, target, concurrency, &|_| {}).await?;
+    let done = stack_mitosis::exec::sync(
+        &env,
+        source,
+        target,
+        stack_mitosis::exec::SyncPart::Both,
+        concurrency,
+        &|_| {},
+    )
+    .await?;
     println!(
         "{{\"copied\": {}, \"bytes\": {}, \"deleted\": {}}}",
         done.copy, done.copy_bytes, done.delete

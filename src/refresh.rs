@@ -585,6 +585,11 @@ pub async fn observe_and_plan(
     }
     let mut plan = plan(&observed, request)?;
     if let Some(spec) = &request.environment {
+        if apis.source.is_some() && !spec.source_groups.is_empty() {
+            return Err(MitosisError::bad_input(
+                "--quiesce-source with a source in another account: the source's groups are in that account, which this tool only reads and shares snapshots in; quiesce them there",
+            ));
+        }
         let env = apis.env.ok_or_else(|| {
             MitosisError::bad_input(
                 "this command does not refresh environments: leave out --config",

@@ -156,6 +156,11 @@ fn an_environment_is_refreshed_whole() {
     );
     let copied = first(&record, |r| r["action"] == "CopyObject");
     assert!(copied < retire, "the bucket was copied after the retire");
+    let deleted = first(&record, |r| r["action"] == "DeleteObjects");
+    assert!(
+        restarted < deleted,
+        "objects deleted before the restart command ran"
+    );
     assert_source_untouched(&record);
     assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
 }
@@ -195,7 +200,9 @@ fn the_plan_counts_the_bucket_and_the_policy_reads_the_source_only() {
     let bytes: u64 = source.values().map(|o| o["size"].as_u64().unwrap()).sum();
     assert_eq!(sync["params"]["ObjectsToCopy"], source.len() as u64);
     assert_eq!(sync["params"]["BytesToCopy"], bytes);
-    assert_eq!(sync["params"]["ObjectsToDelete"], 25);
+    let prune = step("prune-bucket-acme-demo-uploads");
+    assert_eq!(prune["params"]["ObjectsToDelete"], 25);
+    assert_eq!(prune["phase"], "cleanup");
     for id in [
         "standby-demo-web",
         "in-service-demo-web",
@@ -229,8 +236,9 @@ fn the_plan_counts_the_bucket_and_the_policy_reads_the_source_only() {
 }
 
 /// A restart command that fails rolls the databases back, and the groups come back in
-/// service with their capacity all the same; the bucket keeps the source's objects (a sync
-/// is never undone: it is documented so).
+/// service with their capacity all the same; the bucket keeps the source's objects it was
+/// given (a copy is not undone: it is documented so), and loses nothing: deletions wait for
+/// a restart that succeeded.
 #[test]
 fn a_rollback_brings_the_groups_back() {
     let emu = Emulator::start();
@@ -262,10 +270,21 @@ fn a_rollback_brings_the_groups_back() {
         .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
     assert_eq!(emu.groups(), groups_before);
     let buckets = emu.buckets();
-    assert_eq!(
-        buckets["acme-demo-uploads"],
-        buckets_before["acme-prod-uploads"]
-    );
+    let target = buckets["acme-demo-uploads"].as_object().unwrap();
+    for (key, object) in buckets_before["acme-prod-uploads"].as_object().unwrap() {
+        assert_eq!(&target[key], object, "{key}");
+    }
+    for key in buckets_before["acme-demo-uploads"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(
+            target.contains_key(key),
+            "{key} was deleted before the restart succeeded"
+        );
+    }
+    assert!(!emu.actions().iter().any(|a| a == "DeleteObjects"));
     assert_source_untouched(&emu.record());
 }
 
@@ -332,7 +351,17 @@ fn crash_matrix_of_an_environment_refresh() {
             );
             assert_eq!(emu.groups(), groups_before, "crash after {crash_after}");
             assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
-            assert_source_untouched(&emu.record());
+            let record = emu.record();
+            assert_source_untouched(&record);
+            let restarted = record.iter().rposition(|r| r["note"] == "restart");
+            for (i, r) in record.iter().enumerate() {
+                if r["action"] == "DeleteObjects" && r.get("fault").is_none() {
+                    assert!(
+                        restarted.is_some_and(|at| i > at),
+                        "crash after {crash_after}: objects deleted before the restart"
+                    );
+                }
+            }
         },
     );
 }

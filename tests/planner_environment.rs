@@ -110,6 +110,15 @@ fn the_sync_follows_the_clones_and_the_standby_spans_retire_to_restart() {
     assert!(after(&p, "in-service-demo-web", "restart"));
     assert!(after(&p, "unlock-demo", "in-service-demo-web"));
     assert!(after(&p, "unlock-demo", sync));
+    // Nothing leaves the bucket before the new environment is in place.
+    let prune = "prune-bucket-demo-uploads";
+    assert!(after(&p, prune, "restart"));
+    assert!(after(&p, prune, sync));
+    assert!(after(&p, "unlock-demo", prune));
+    assert_eq!(
+        p.step(prune).unwrap().phase,
+        stack_mitosis::plan::Phase::Cleanup
+    );
     // The flight plan lists them where they run.
     assert!(position(&p, sync) < position(&p, "guardrails-demo"));
     assert!(position(&p, "standby-demo-web") < position(&p, "mark-demo-ro"));
@@ -120,21 +129,25 @@ fn the_sync_follows_the_clones_and_the_standby_spans_retire_to_restart() {
     assert!(p
         .notes
         .iter()
-        .any(|n| n.contains("does not put the old objects back")));
+        .any(|n| n.contains("deleted only after the restart command succeeded")));
 }
 
 #[test]
 fn a_bucket_already_in_sync_skips_its_sync() {
     let p = with_env(&request(), spec(), &found(0)).unwrap();
-    let sync = p.step("sync-bucket-demo-uploads").unwrap();
     assert!(
-        sync.skip.is_none(),
-        "nothing to copy but three to delete: pending"
+        p.step("sync-bucket-demo-uploads").unwrap().skip.is_some(),
+        "nothing to copy"
+    );
+    assert!(
+        p.step("prune-bucket-demo-uploads").unwrap().skip.is_none(),
+        "three to delete"
     );
     let mut nothing = found(0);
     nothing.syncs.get_mut("demo-uploads").unwrap().delete = 0;
     let p = with_env(&request(), spec(), &nothing).unwrap();
     assert!(p.step("sync-bucket-demo-uploads").unwrap().skip.is_some());
+    assert!(p.step("prune-bucket-demo-uploads").unwrap().skip.is_some());
     assert!(p.step("standby-demo-web").unwrap().skip.is_none());
 }
 

@@ -1,7 +1,8 @@
-//! A bucket sync step: the target bucket is made to hold exactly the source bucket's objects.
+//! The bucket steps: the target bucket is made to hold exactly the source bucket's objects.
 //! Both listings are walked side by side (`crate::environment::Diff`: one page of each held at
 //! a time); copies run server side, many at once (`SYNC_CONCURRENCY`), deletions go in
-//! batches of 1,000. Idempotent: a rerun copies only what still differs.
+//! batches of 1,000. A refresh copies before the first retire and deletes after the restart
+//! (`SyncPart`). Idempotent: a rerun copies only what still differs.
 
 use super::{Event, ExecError, Executor};
 use crate::aws::{EnvWrite, ObjectEntry};
@@ -26,37 +27,54 @@ const PROGRESS_EVERY_SECONDS: u64 = 3;
 
 type Job<'a> = Pin<Box<dyn Future<Output = Result<SyncCounts, MitosisError>> + Send + 'a>>;
 
-/// Makes `target` hold `source`'s objects; what it copied and deleted. `progress` is called
-/// after each finished request with the totals so far.
+/// Which differences a sync acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPart {
+    /// New and changed objects are copied; nothing is deleted.
+    Copy,
+    /// What the source lacks is deleted; nothing is copied.
+    Delete,
+    /// Both: the target ends with exactly the source's objects.
+    Both,
+}
+
+/// Makes `target` hold `source`'s objects (the `part` of the differences asked for); what it
+/// copied and deleted. `progress` is called after each finished request with the totals so
+/// far.
 pub async fn sync(
     api: &dyn EnvWrite,
     source: &str,
     target: &str,
+    part: SyncPart,
     concurrency: usize,
     progress: &(dyn Fn(SyncCounts) + Sync),
 ) -> Result<SyncCounts, MitosisError> {
+    let copies = part != SyncPart::Delete;
+    let deletes = part != SyncPart::Copy;
     let mut diff = Diff::new(api, source, target, true);
     let mut running: FuturesUnordered<Job<'_>> = FuturesUnordered::new();
-    let mut deletes: Vec<String> = Vec::new();
+    let mut batch: Vec<String> = Vec::new();
     let mut total = SyncCounts::default();
     let mut listed_all = false;
     loop {
         // Fill up to the bound from the listing; then wait for one request to finish.
         while !listed_all && running.len() < concurrency.max(1) {
             match diff.next().await? {
-                Some(Change::Copy(object)) => {
+                Some(Change::Copy(object)) if copies => {
                     running.push(Box::pin(copy(api, source, target, object)));
                 }
+                Some(Change::Copy(_)) => {}
+                Some(Change::Delete(_)) if !deletes => {}
                 Some(Change::Delete(key)) => {
-                    deletes.push(key);
-                    if deletes.len() == DELETE_BATCH {
-                        running.push(delete(api, target, std::mem::take(&mut deletes)));
+                    batch.push(key);
+                    if batch.len() == DELETE_BATCH {
+                        running.push(delete(api, target, std::mem::take(&mut batch)));
                     }
                 }
                 None => {
                     listed_all = true;
-                    if !deletes.is_empty() {
-                        running.push(delete(api, target, std::mem::take(&mut deletes)));
+                    if !batch.is_empty() {
+                        running.push(delete(api, target, std::mem::take(&mut batch)));
                     }
                 }
             }
@@ -257,6 +275,7 @@ impl Executor<'_> {
         step: &Step,
         source: &str,
         target: &str,
+        part: SyncPart,
     ) -> Result<(), ExecError> {
         let api = self.env()?;
         // A line every few seconds, not one per object: a log stays readable.
@@ -280,9 +299,11 @@ impl Executor<'_> {
                 ),
             })
         };
-        let done = sync(api, source, target, SYNC_CONCURRENCY, &|c| report(c, false))
-            .await
-            .map_err(ExecError::Aws)?;
+        let done = sync(api, source, target, part, SYNC_CONCURRENCY, &|c| {
+            report(c, false)
+        })
+        .await
+        .map_err(ExecError::Aws)?;
         report(done, true);
         Ok(())
     }

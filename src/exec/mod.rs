@@ -20,7 +20,7 @@ mod standby;
 mod steps;
 mod wait;
 
-pub use bucket::{human_bytes, sync, SYNC_CONCURRENCY};
+pub use bucket::{human_bytes, sync, SyncPart, SYNC_CONCURRENCY};
 pub use events::{Both, Event, EventSink, Silent};
 pub use lock::LockSettings;
 pub use report::ReportBuilder;

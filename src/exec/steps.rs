@@ -58,7 +58,12 @@ impl Executor<'_> {
             Op::Lock(op) => self.run_lock_op(plan, id, op).await,
             Op::Guard(op) => self.check_guardrails(plan, op).await,
             Op::Bucket(crate::plan::BucketOp::Sync { source, .. }) => {
-                self.run_sync(step, source, id).await
+                self.run_sync(step, source, id, super::bucket::SyncPart::Copy)
+                    .await
+            }
+            Op::Bucket(crate::plan::BucketOp::Prune { source, .. }) => {
+                self.run_sync(step, source, id, super::bucket::SyncPart::Delete)
+                    .await
             }
             Op::Bucket(crate::plan::BucketOp::Create { tags }) => {
                 self.run_create_bucket(id, tags).await

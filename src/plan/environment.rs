@@ -1,5 +1,7 @@
-//! The rest of an environment in the step graph (`--config`): bucket syncs after the clones
-//! exist and before the guardrails, the target's Auto Scaling groups in standby from just
+//! The rest of an environment in the step graph (`--config`): bucket copies after the clones
+//! exist and before the guardrails, the objects the source lacks deleted after the restart
+//! command (never before the new environment is in place), the target's Auto Scaling groups
+//! in standby from just
 //! before the first retire until right after the restart command, and with
 //! `--quiesce-source` the source's groups in standby while its fresh snapshot is taken.
 //! Pure: it adds steps to a database plan from what was observed.
@@ -193,8 +195,8 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
         let counts = env.syncs.get(target).copied().unwrap_or_default();
         let skip = if !retire_pending {
             Some("the target was retired after its buckets were synced".to_string())
-        } else if counts == Default::default() {
-            Some("the bucket already holds the source bucket's objects".to_string())
+        } else if counts.copy == 0 {
+            Some("the bucket already holds every object of the source bucket".to_string())
         } else {
             None
         };
@@ -218,7 +220,7 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
     // The target's groups: in standby after the guardrails, before the first retire.
     let guard = ids(&plan, |s| s.id.kind == StepKind::Guard);
     let before_standby = if guard.is_empty() {
-        [after_clones, syncs].concat()
+        [after_clones, syncs.clone()].concat()
     } else {
         guard
     };
@@ -228,6 +230,24 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
     } else {
         restart
     };
+    // What the source lacks goes once the restart succeeded, as the old databases do.
+    for ((source, target), sync) in spec.buckets.iter().zip(&syncs) {
+        let count = env.syncs.get(target).map(|c| c.delete).unwrap_or_default();
+        let mut deps = after_restart.clone();
+        deps.push(sync.clone());
+        push(
+            &mut plan.steps,
+            StepId::new(StepKind::PruneBucket, target),
+            Phase::Cleanup,
+            target,
+            Op::Bucket(BucketOp::Prune {
+                source: source.clone(),
+                count,
+            }),
+            deps,
+            (count == 0).then(|| "the bucket has no object the source bucket lacks".to_string()),
+        );
+    }
     let standbys = groups_around(
         &mut plan,
         &spec.target_groups,
@@ -285,6 +305,17 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
     );
     place(
         &mut plan,
+        is(StepKind::PruneBucket, Phase::Cleanup),
+        |s| {
+            matches!(
+                s.id.kind,
+                StepKind::Restart | StepKind::Swap | StepKind::InService
+            )
+        },
+        true,
+    );
+    place(
+        &mut plan,
         is(StepKind::Standby, Phase::Clone),
         |s| s.id.kind == StepKind::Snapshot,
         false,
@@ -301,7 +332,10 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
 
     // Every step added is a leaf or leads to one: the unlock waits for them too.
     let leaves = ids(&plan, |s| {
-        matches!(s.id.kind, StepKind::InService | StepKind::SyncBucket)
+        matches!(
+            s.id.kind,
+            StepKind::InService | StepKind::SyncBucket | StepKind::PruneBucket
+        )
     });
     depend(&mut plan, &leaves, |s| {
         matches!(s.op, Op::Lock(LockOp::Release { .. }))
@@ -334,7 +368,7 @@ fn environment_note(spec: &EnvSpec) -> String {
     let mut parts = vec![format!("environment {} from {}", spec.target, spec.source)];
     if !buckets.is_empty() {
         parts.push(format!(
-            "{} (after the clones exist, before the first retire; a rollback does not put the old objects back)",
+            "{} (new and changed objects copied once the clones exist, before the first retire; what the source lacks deleted only after the restart command succeeded; a rollback keeps the copied objects and overwrites are not undone)",
             buckets.join(", ")
         ));
     }

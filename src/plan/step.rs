@@ -73,8 +73,10 @@ pub enum StepKind {
     Import,
     /// Cross-account: the transfer snapshot is no longer shared.
     Unshare,
-    /// An environment's target bucket is made to hold the source bucket's objects.
+    /// An environment's target bucket gets the source bucket's new and changed objects.
     SyncBucket,
+    /// The target bucket loses what the source bucket lacks, once the restart succeeded.
+    PruneBucket,
     /// A copy's bucket is created (`copy --config`).
     CreateBucket,
     /// A copy's bucket is emptied and deleted (`destroy`, `sweep`).
@@ -121,6 +123,7 @@ impl StepKind {
             StepKind::Import => "import",
             StepKind::Unshare => "unshare",
             StepKind::SyncBucket => "sync-bucket",
+            StepKind::PruneBucket => "prune-bucket",
             StepKind::CreateBucket => "create-bucket",
             StepKind::DeleteBucket => "delete-bucket",
             StepKind::Standby => "standby",

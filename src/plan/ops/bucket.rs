@@ -1,6 +1,8 @@
 //! S3 buckets of an environment (`--config`): the target bucket is made to hold exactly the
-//! source bucket's objects, server side. The source bucket is only ever read. See
-//! `crate::exec::bucket` for how the copy runs.
+//! source bucket's objects, server side, in two steps: the new and changed objects are copied
+//! before the first retire, and what the source lacks is deleted only once the restart
+//! command succeeded (nothing is deleted before the new environment is in place). The source
+//! bucket is only ever read. See `crate::exec::bucket` for how they run.
 
 use super::GrantContext;
 use crate::iam::Grants;
@@ -18,8 +20,10 @@ pub struct SyncCounts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BucketOp {
     /// The step's resource (the target bucket) gets the source bucket's new and changed
-    /// objects, with their metadata, content type and tags, and loses what the source lacks.
+    /// objects, with their metadata, content type and tags. Deletes nothing.
     Sync { source: String, counts: SyncCounts },
+    /// The target bucket loses the objects the source bucket lacks.
+    Prune { source: String, count: u64 },
     /// A copy's bucket (`copy --config`): created in the target's region with the copy's
     /// tags (like its databases': made by the tool, the template bucket, prefix, expiry).
     Create { tags: Vec<Tag> },
@@ -33,16 +37,17 @@ pub const SYNC_CALLS: [&str; 7] = [
     "ListObjectsV2",
     "CopyObject",
     "HeadObject",
+    "GetObjectTagging",
     "CreateMultipartUpload",
     "UploadPartCopy",
     "CompleteMultipartUpload",
-    "DeleteObjects",
 ];
 
 impl BucketOp {
     pub fn action(&self) -> &'static str {
         match self {
-            BucketOp::Sync { .. } => "SyncObjects",
+            BucketOp::Sync { .. } => "CopyObjects",
+            BucketOp::Prune { .. } => "DeleteObjects",
             BucketOp::Create { .. } => "CreateBucket",
             BucketOp::Delete { .. } => "DeleteBucket",
         }
@@ -56,8 +61,13 @@ impl BucketOp {
                 m.insert("TargetBucket".into(), target.into());
                 m.insert("ObjectsToCopy".into(), counts.copy.into());
                 m.insert("BytesToCopy".into(), counts.copy_bytes.into());
-                m.insert("ObjectsToDelete".into(), counts.delete.into());
                 m.insert("Calls".into(), json!(SYNC_CALLS));
+            }
+            BucketOp::Prune { source, count } => {
+                m.insert("SourceBucket".into(), source.as_str().into());
+                m.insert("TargetBucket".into(), target.into());
+                m.insert("ObjectsToDelete".into(), (*count).into());
+                m.insert("Calls".into(), json!(["ListObjectsV2", "DeleteObjects"]));
             }
             BucketOp::Create { tags } => {
                 m.insert("Bucket".into(), target.into());
@@ -91,6 +101,7 @@ impl BucketOp {
                 let pages = (counts.copy + counts.delete) / 1000 + 2;
                 latency.api_call * pages as f64 + counts.copy_bytes as f64 / 50e6
             }
+            BucketOp::Prune { count, .. } => latency.api_call * (count / 1000 + 2) as f64,
             BucketOp::Create { .. } | BucketOp::Delete { .. } => latency.api_call * 2.0,
         }
     }
@@ -106,11 +117,14 @@ impl BucketOp {
                 for action in [
                     "s3:PutObject",
                     "s3:PutObjectTagging",
-                    "s3:DeleteObject",
                     "s3:AbortMultipartUpload",
                 ] {
                     g.allow(action, [format!("{}/*", arn(target))]);
                 }
+            }
+            BucketOp::Prune { source, .. } => {
+                g.allow("s3:ListBucket", [arn(source), arn(target)]);
+                g.allow("s3:DeleteObject", [format!("{}/*", arn(target))]);
             }
             BucketOp::Create { .. } => {
                 g.allow("s3:CreateBucket", [arn(target)]);
