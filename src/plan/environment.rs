@@ -8,7 +8,7 @@
 
 use super::ops::{BucketOp, GroupOp, LockOp, Op};
 use super::step::{push, Phase, Step, StepId, StepKind};
-use super::{CopySpec, PlanRequest, SourceTime, SyncCounts, Tag};
+use super::{CopySpec, PlanRequest, SourceTime, Tag};
 use super::{Operation, Plan};
 use crate::environment::{is_bucket_copy, EnvSpec, ObservedEnv, Recorded};
 use crate::error::MitosisError;
@@ -89,7 +89,7 @@ fn copy_steps(
                 .then(|| format!("{bucket} exists (a copy made by the tool)")),
         );
         let counts = env.syncs.get(bucket).copied().unwrap_or_default();
-        let skip = (existing.is_some() && counts == SyncCounts::default())
+        let skip = (existing.is_some() && counts.copy == 0)
             .then(|| "the bucket already holds the source bucket's objects".to_string());
         let mut deps = clones.clone();
         deps.push(create);
