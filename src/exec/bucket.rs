@@ -279,16 +279,17 @@ impl Executor<'_> {
     ) -> Result<(), ExecError> {
         let api = self.env()?;
         // A line every few seconds, not one per object: a log stays readable.
-        let last = std::sync::Mutex::new(None::<std::time::Instant>);
+        // When the last line was shown, and what it said: the final counts are shown once.
+        let last = std::sync::Mutex::new(None::<(std::time::Instant, SyncCounts)>);
         let report = |c: SyncCounts, force: bool| {
             let now = std::time::Instant::now();
             let mut last = last.lock().expect("progress lock");
-            if !force
-                && last.is_some_and(|t| now.duration_since(t).as_secs() < PROGRESS_EVERY_SECONDS)
-            {
+            let recent =
+                last.is_some_and(|(t, _)| now.duration_since(t).as_secs() < PROGRESS_EVERY_SECONDS);
+            if (recent && !force) || last.is_some_and(|(_, shown)| shown == c) {
                 return;
             }
-            *last = Some(now);
+            *last = Some((now, c));
             self.emit(Event::Progress {
                 step,
                 message: format!(
