@@ -779,19 +779,13 @@ fn copy_destroy_and_sweep_modes() {
     );
 }
 
-const SMALL_ENVIRONMENTS: &str = r#"
-[environments.production]
-protected = true
-databases = ["mitosis-prod"]
-buckets = ["acme-prod-uploads"]
-auto-scaling-groups = ["prod-web"]
-
-[environments.demo]
-databases = ["mitosis-demo"]
-buckets = ["acme-demo-uploads"]
-auto-scaling-groups = ["demo-web"]
-master-password-secrets = ["demo-db-master"]
-"#;
+/// The environments of the `environment-small` scenario.
+fn small_environments() -> String {
+    support::repo()
+        .join("tests/scenarios/environment-small.toml")
+        .display()
+        .to_string()
+}
 
 /// `mode: copy` and `mode: destroy` with `config`: the copy's bucket is made with it and
 /// deleted with it; the endpoint output is the copy's database's.
@@ -800,12 +794,8 @@ fn copy_and_destroy_modes_with_an_environment() {
     let emu = Emulator::start();
     emu.seed("environment-small");
     let ws = Workspace::new("copy-environment");
-    std::fs::write(ws.file("stack-mitosis.toml"), SMALL_ENVIRONMENTS).unwrap();
     let base = vec![
-        (
-            "INPUT_CONFIG",
-            ws.file("stack-mitosis.toml").display().to_string(),
-        ),
+        ("INPUT_CONFIG", small_environments()),
         ("INPUT_LIKE", "demo".to_string()),
         ("INPUT_PREFIX", "pr-5-".into()),
         ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
@@ -841,13 +831,9 @@ fn dispatch_apply_refreshes_an_environment() {
     emu.seed("environment-small");
     let groups = emu.groups();
     let ws = Workspace::new("apply-environment");
-    std::fs::write(ws.file("stack-mitosis.toml"), SMALL_ENVIRONMENTS).unwrap();
     let env = vec![
         ("INPUT_MODE", "apply".to_string()),
-        (
-            "INPUT_CONFIG",
-            ws.file("stack-mitosis.toml").display().to_string(),
-        ),
+        ("INPUT_CONFIG", small_environments()),
         ("INPUT_SOURCE", "production".into()),
         ("INPUT_TARGET", "demo".into()),
         ("INPUT_RESTART", "echo restarted".into()),

@@ -289,25 +289,10 @@ fn a_rollback_brings_the_groups_back() {
 }
 
 fn config_small() -> String {
-    let path = temp_file("environment-small.toml");
-    std::fs::write(
-        &path,
-        r#"
-[environments.production]
-protected = true
-databases = ["mitosis-prod"]
-buckets = ["acme-prod-uploads"]
-auto-scaling-groups = ["prod-web"]
-
-[environments.demo]
-databases = ["mitosis-demo"]
-buckets = ["acme-demo-uploads"]
-auto-scaling-groups = ["demo-web"]
-master-password-secrets = ["demo-db-master"]
-"#,
-    )
-    .unwrap();
-    path.display().to_string()
+    repo()
+        .join("tests/scenarios/environment-small.toml")
+        .display()
+        .to_string()
 }
 
 /// A run cut off after any mutating call (databases, objects, groups) is finished by the

@@ -497,9 +497,28 @@ pub fn plan_destroy(
     } else {
         return Ok(None);
     };
-    Ok(Some(Plan {
-        source: source.unwrap_or_default().to_string(),
-        target: root,
+    Ok(Some(destroy_plan(
+        source.unwrap_or_default(),
+        &root,
+        kind,
+        run_id,
+        steps,
+        prefix,
+    )))
+}
+
+/// The plan of a destroy: its steps, named for the copy (`target`) and its prefix.
+pub(super) fn destroy_plan(
+    source: &str,
+    target: &str,
+    kind: Kind,
+    run_id: String,
+    steps: Vec<super::Step>,
+    prefix: &str,
+) -> Plan {
+    Plan {
+        source: source.to_string(),
+        target: target.to_string(),
         kind,
         path: ClonePath::Replica,
         run_id,
@@ -510,7 +529,7 @@ pub fn plan_destroy(
         accounts: None,
         operation: Operation::Destroy,
         copy_prefix: Some(prefix.to_string()),
-    }))
+    }
 }
 
 fn run_tag(run: Option<&str>) -> String {

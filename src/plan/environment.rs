@@ -159,20 +159,14 @@ pub fn destroy_buckets(
 
 /// The destroy of a copy of which only buckets are left (or a bucket swept on its own).
 pub fn buckets_plan(name: &str, prefix: &str, steps: Vec<Step>) -> Plan {
-    Plan {
-        source: String::new(),
-        target: name.to_string(),
-        kind: super::Kind::Instance,
-        path: super::ClonePath::Replica,
-        run_id: String::new(),
-        resuming: false,
+    super::copy::destroy_plan(
+        "",
+        name,
+        super::Kind::Instance,
+        String::new(),
         steps,
-        eta: None,
-        notes: Vec::new(),
-        accounts: None,
-        operation: Operation::Destroy,
-        copy_prefix: Some(prefix.to_string()),
-    }
+        prefix,
+    )
 }
 
 /// A refresh's buckets and groups.
