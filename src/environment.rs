@@ -51,13 +51,21 @@ pub struct EnvSpec {
     pub source_groups: Vec<String>,
 }
 
-/// What an environment refresh resolves to: the database pair, its secret, and the rest.
+/// What an environment refresh resolves to: the database pairs, and the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    pub source_database: String,
-    pub target_database: String,
-    pub master_password_secret: Option<String>,
+    /// In the config's order: the first is the plan's own pair, the others `Plan::more`.
+    pub databases: Vec<DatabasePair>,
     pub spec: EnvSpec,
+}
+
+/// A database of the source environment and the one of the target it refreshes (an
+/// instance tree's root or a cluster), with the secret of the target's master password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabasePair {
+    pub source: String,
+    pub target: String,
+    pub master_password_secret: Option<String>,
 }
 
 /// What the other side of a refresh is to the target environment.
@@ -165,18 +173,21 @@ impl Config {
         };
         count("databases", src.databases.len(), tgt.databases.len())?;
         count("buckets", src.buckets.len(), tgt.buckets.len())?;
-        match tgt.databases.len() {
-            0 => {
-                return Err(MitosisError::bad_input(format!(
-                    "the environment {target:?} lists no databases: give its database under `databases`"
-                )))
-            }
-            1 => {}
-            n => {
-                return Err(MitosisError::bad_input(format!(
-                    "the environment {target:?} lists {n} databases: this version refreshes one database per environment (with its buckets and groups); refresh the others with one environment each"
-                )))
-            }
+        if tgt.databases.is_empty() {
+            return Err(MitosisError::bad_input(format!(
+                "the environment {target:?} lists no databases: give its database under `databases`"
+            )));
+        }
+        let mut named = std::collections::BTreeSet::new();
+        if let Some(twice) = src
+            .databases
+            .iter()
+            .chain(&tgt.databases)
+            .find(|d| !named.insert(d.to_ascii_lowercase()))
+        {
+            return Err(MitosisError::bad_input(format!(
+                "the database {twice} is listed twice in {source:?} and {target:?}: each database is in one environment, once (a target is replaced, a source never written)"
+            )));
         }
         if !tgt.master_password_secrets.is_empty()
             && tgt.master_password_secrets.len() != tgt.databases.len()
@@ -212,10 +223,19 @@ impl Config {
                 "the Auto Scaling group {g} is in both {source:?} and {target:?}: give each environment its own groups"
             )));
         }
+        let databases = src
+            .databases
+            .iter()
+            .zip(&tgt.databases)
+            .enumerate()
+            .map(|(i, (s, t))| DatabasePair {
+                source: s.clone(),
+                target: t.clone(),
+                master_password_secret: tgt.master_password_secrets.get(i).cloned(),
+            })
+            .collect();
         Ok(Resolved {
-            source_database: src.databases[0].clone(),
-            target_database: tgt.databases[0].clone(),
-            master_password_secret: tgt.master_password_secrets.first().cloned(),
+            databases,
             spec: EnvSpec {
                 source: source.to_string(),
                 target: target.to_string(),
@@ -400,16 +420,18 @@ master-password-secrets = ["arn:aws:secretsmanager:eu-west-1:1:secret:demo-db-ma
         let r = config
             .resolve("production", "demo", Use::Refresh, false)
             .unwrap();
-        assert_eq!(r.source_database, "mitosis-prod");
-        assert_eq!(r.target_database, "mitosis-demo");
+        assert_eq!(r.databases.len(), 1);
+        assert_eq!(r.databases[0].source, "mitosis-prod");
+        assert_eq!(r.databases[0].target, "mitosis-demo");
         assert_eq!(
             r.spec.buckets,
             vec![("acme-prod-uploads".into(), "acme-demo-uploads".into())]
         );
         assert_eq!(r.spec.target_groups, vec!["demo-web".to_string()]);
         assert!(r.spec.source_groups.is_empty());
-        assert!(r
+        assert!(r.databases[0]
             .master_password_secret
+            .clone()
             .unwrap()
             .ends_with("demo-db-master"));
         let q = config
@@ -468,6 +490,39 @@ master-password-secrets = ["arn:aws:secretsmanager:eu-west-1:1:secret:demo-db-ma
             "buckets = [\"b1\", \"b2\"]\nmaster-password-secrets = [\"x\", \"y\"]"
         ))
         .contains("one secret per database"));
+        let two = |a: &str, b: &str| {
+            format!("[environments.a]\ndatabases = {a}\n[environments.b]\ndatabases = {b}\n")
+        };
+        assert!(refuse(two("[\"a1\", \"a2\"]", "[\"b1\"]")).contains("2 databases"));
+        assert!(refuse(two("[\"a1\", \"a2\"]", "[\"b1\", \"b1\"]")).contains("b1 is listed twice"));
+        assert!(refuse(two("[\"a1\", \"a2\"]", "[\"b1\", \"a1\"]")).contains("a1 is listed twice"));
+    }
+
+    #[test]
+    fn an_environment_of_several_databases_pairs_them_with_their_secrets() {
+        let text = "[environments.prod]\ndatabases = [\"p-main\", \"p-orders\"]\n[environments.demo]\ndatabases = [\"d-main\", \"d-orders\"]\nmaster-password-secrets = [\"s-main\", \"s-orders\"]\n";
+        let r = Config::parse(text, "f")
+            .unwrap()
+            .resolve("prod", "demo", Use::Refresh, false)
+            .unwrap();
+        let pairs: Vec<(&str, &str, Option<&str>)> = r
+            .databases
+            .iter()
+            .map(|d| {
+                (
+                    d.source.as_str(),
+                    d.target.as_str(),
+                    d.master_password_secret.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("p-main", "d-main", Some("s-main")),
+                ("p-orders", "d-orders", Some("s-orders"))
+            ]
+        );
     }
 }
 

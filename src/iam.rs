@@ -141,15 +141,17 @@ fn account_policy(
     side: Account,
     shared_key: Option<&str>,
 ) -> Value {
-    let ctx = GrantContext {
-        account,
-        source: &plan.source,
-        target: &plan.target,
-        kind: plan.kind,
-        shared_key,
-    };
     let mut grants = Grants::default();
     for step in plan.steps.iter().filter(|s| s.account == side) {
+        // Each step's ARNs follow its own database pair (an environment has several).
+        let pair = plan.pair(step);
+        let ctx = GrantContext {
+            account,
+            source: pair.source,
+            target: pair.target,
+            kind: pair.kind,
+            shared_key,
+        };
         step.op.grants(&step.resource, &ctx, &mut grants);
     }
     let db = account.arn("db:*");
@@ -174,7 +176,11 @@ fn account_policy(
             "Resource": [account.arn("cluster:*")],
         }),
     ];
-    if plan.kind == crate::plan::Kind::Cluster {
+    if plan
+        .pairs()
+        .iter()
+        .any(|p| p.kind == crate::plan::Kind::Cluster)
+    {
         statements.push(json!({
             "Sid": "ReadClusterSnapshots",
             "Effect": "Allow",

@@ -311,11 +311,34 @@ impl RefreshOptions {
             use_,
             self.quiesce_source,
         )?;
-        if self.master_password_secret.is_some() && resolved.master_password_secret.is_some() {
+        let mut databases = resolved.databases.into_iter();
+        let first = databases
+            .next()
+            .expect("resolve refuses an environment without databases");
+        let more: Vec<_> = databases.collect();
+        if self.master_password_secret.is_some() && first.master_password_secret.is_some() {
             return Err(MitosisError::bad_input(format!(
                 "--master-password-secret and the config's master-password-secrets for {:?} both give the target's secret: give one of them",
                 self.target.trim()
             )));
+        }
+        if !more.is_empty() {
+            let several = |what: &str| {
+                Err(MitosisError::bad_input(format!(
+                    "the environment {:?} has {} databases: {what}",
+                    self.target.trim(),
+                    more.len() + 1
+                )))
+            };
+            if self.prefix.is_some() {
+                return several("a copy is made of an environment of one database; copy the others with one environment each");
+            }
+            if self.master_password_secret.is_some() {
+                return several("--master-password-secret gives one database's secret; list each database's under master-password-secrets in the config");
+            }
+            if matches!(self.snapshot.as_deref(), Some(id) if id != "latest" && id != "fresh") {
+                return several("--snapshot ID names one database's snapshot; use latest or fresh (or --source-time for one moment for all)");
+            }
         }
         let mut spec = resolved.spec;
         if let Some(prefix) = &self.prefix {
@@ -333,14 +356,22 @@ impl RefreshOptions {
         }
         let mut database = self.clone();
         database.config = None;
-        database.source = resolved.source_database;
-        database.target = resolved.target_database;
+        database.source = first.source;
+        database.target = first.target;
         database.master_password_secret = self
             .master_password_secret
             .clone()
-            .or(resolved.master_password_secret);
+            .or(first.master_password_secret);
         let mut request = database.database_request(run_id)?;
         request.environment = Some(spec);
+        request.more = more
+            .into_iter()
+            .map(|mut pair| {
+                pair.source = pair.source.trim().to_ascii_lowercase();
+                pair.target = pair.target.trim().to_ascii_lowercase();
+                pair
+            })
+            .collect();
         Ok(request)
     }
 
@@ -561,7 +592,6 @@ pub async fn observe_and_plan(
     request: &PlanRequest,
     latency: &LatencyModel,
 ) -> Result<(Observed, Plan), MitosisError> {
-    let api = apis.target;
     if apis.source.is_none()
         && (request.source_kms_key_id.is_some() || request.kms_key_id.is_some())
     {
@@ -569,21 +599,7 @@ pub async fn observe_and_plan(
             "--source-kms-key-id and --kms-key-id encrypt the snapshot copies of a cross-account refresh: give --source-role-arn or --source-profile for the source's account, or leave them out",
         ));
     }
-    let observed = observe(api, apis.source, &request.source, &request.target).await?;
-    if let Some(arn) = &request.master_password_secret {
-        // Read now, so that a secret the run could not use stops it before any change.
-        let value = api.secret_value(arn).await.map_err(|e| {
-            MitosisError::bad_input(format!(
-                "the secret {arn} cannot be read ({e}): check --master-password-secret, the region, and that this role may secretsmanager:GetSecretValue it"
-            ))
-        })?;
-        password_of(&value).map_err(|e| {
-            MitosisError::bad_input(format!(
-                "{arn}: {e}: store the master password as the secret's plain string or under \"password\""
-            ))
-        })?;
-    }
-    let mut plan = plan(&observed, request)?;
+    let (observed, mut plan) = plan_databases(apis, request).await?;
     if let Some(spec) = &request.environment {
         if apis.source.is_some() && !spec.source_groups.is_empty() {
             return Err(MitosisError::bad_input(
@@ -605,6 +621,75 @@ pub async fn observe_and_plan(
             observed.account.account
         ));
     }
+    Ok((observed, plan))
+}
+
+/// Reads one database pair's state and plans it (without the environment's buckets and groups).
+async fn plan_database(
+    apis: ReadApis<'_>,
+    request: &PlanRequest,
+) -> Result<(Observed, Plan), MitosisError> {
+    let api = apis.target;
+    let observed = observe(api, apis.source, &request.source, &request.target).await?;
+    if let Some(arn) = &request.master_password_secret {
+        // Read now, so that a secret the run could not use stops it before any change.
+        let value = api.secret_value(arn).await.map_err(|e| {
+            MitosisError::bad_input(format!(
+                "the secret {arn} cannot be read ({e}): check --master-password-secret, the region, and that this role may secretsmanager:GetSecretValue it"
+            ))
+        })?;
+        password_of(&value).map_err(|e| {
+            MitosisError::bad_input(format!(
+                "{arn}: {e}: store the master password as the secret's plain string or under \"password\""
+            ))
+        })?;
+    }
+    let plan = plan(&observed, request)?;
+    Ok((observed, plan))
+}
+
+/// Plans every database pair of the request and merges them (`crate::plan::merge`); the
+/// state returned is the first pair's. The pairs share one run: the one an interrupted run
+/// left, which the pairs it had not begun join, and which had finished the pairs it left
+/// without markers when only its cleanup is left.
+async fn plan_databases(
+    apis: ReadApis<'_>,
+    request: &PlanRequest,
+) -> Result<(Observed, Plan), MitosisError> {
+    if request.more.is_empty() {
+        return plan_database(apis, request).await;
+    }
+    let requests = request.pairs();
+    let mut planned = Vec::new();
+    for r in &requests {
+        planned.push(plan_database(apis, r).await?);
+    }
+    let plans: Vec<Plan> = planned.iter().map(|(_, p)| p.clone()).collect();
+    let mut notes = Vec::new();
+    if let Some(run) = crate::plan::same_run(&plans)? {
+        let finished = plans.iter().any(crate::plan::past_swaps);
+        for (i, r) in requests.iter().enumerate() {
+            if planned[i].1.resuming {
+                continue;
+            }
+            if finished {
+                notes.push(format!(
+                    "{} was refreshed by run {run} already (only the other databases' cleanup is left)",
+                    r.target
+                ));
+                planned[i].1.steps.clear();
+                planned[i].1.run_id = run.clone();
+                continue;
+            }
+            let mut joined = r.clone();
+            joined.run_id = run.clone();
+            planned[i] = plan_database(apis, &joined).await?;
+        }
+    }
+    let observed = planned[0].0.clone();
+    let plans: Vec<Plan> = planned.into_iter().map(|(_, p)| p).collect();
+    let mut plan = crate::plan::merge(plans, &request.run_id)?;
+    plan.notes.extend(notes);
     Ok((observed, plan))
 }
 
@@ -676,28 +761,36 @@ pub async fn plan_rollback(
             deleted.join(", ")
         )));
     }
-    let busy: Vec<String> = observed
-        .instances
-        .values()
-        .filter(|i| i.mitosis_role().is_some() || i.id == request.target)
-        .filter(|i| !crate::exec::settled(i))
-        .map(|i| format!("{} is {}", i.id, i.status))
-        .collect();
-    if !busy.is_empty() {
-        return Err(MitosisError::bad_input(format!(
-            "the target tree is changing ({}): wait until it is available and run rollback again",
-            busy.join(", ")
-        )));
+    // Each database pair's rollback, from its own state (the first pair's is at hand).
+    let mut rollbacks = Vec::new();
+    for (part, pair) in forward.pairs().into_iter().enumerate() {
+        let observed = match part {
+            0 => observed.clone(),
+            _ => observe(apis.target, apis.source, pair.source, pair.target).await?,
+        };
+        let busy: Vec<String> = observed
+            .instances
+            .values()
+            .filter(|i| i.mitosis_role().is_some() || i.id == pair.target)
+            .filter(|i| !crate::exec::settled(i))
+            .map(|i| format!("{} is {}", i.id, i.status))
+            .collect();
+        if !busy.is_empty() {
+            return Err(MitosisError::bad_input(format!(
+                "the target tree is changing ({}): wait until it is available and run rollback again",
+                busy.join(", ")
+            )));
+        }
+        rollbacks.push(crate::plan::rollback(
+            &observed,
+            pair.source,
+            pair.target,
+            &forward.run_id,
+            OnFailure::Rollback,
+        )?);
     }
-    let rollback = crate::plan::rollback(
-        &observed,
-        &request.source,
-        &request.target,
-        &forward.run_id,
-        OnFailure::Rollback,
-    )?;
     let rollback = crate::plan::environment::bring_back(
-        crate::plan::with_lock(rollback, &request.run_id),
+        crate::plan::with_lock(crate::plan::combine(rollbacks)?, &request.run_id),
         &forward,
     );
     Ok(Some(rollback.with_eta(latency)))

@@ -26,10 +26,39 @@ pub struct PlanDoc {
     /// `copy` or `destroy` (absent for a refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::plan::Operation>,
+    /// An environment of several databases: every pair, `source`/`target` first (absent
+    /// with one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseDoc>,
     /// Expected duration of the remaining steps and the longest time an endpoint is without
     /// an instance, in seconds, from the latency model.
     pub eta: Option<Eta>,
     pub steps: Vec<StepDoc>,
+}
+
+/// One database pair of a plan of several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseDoc {
+    pub source: String,
+    pub target: String,
+    pub kind: String,
+}
+
+impl DatabaseDoc {
+    /// A plan's pairs when it has several; none otherwise.
+    pub fn of(plan: &Plan) -> Vec<DatabaseDoc> {
+        if plan.more.is_empty() {
+            return Vec::new();
+        }
+        plan.pairs()
+            .iter()
+            .map(|p| DatabaseDoc {
+                source: p.source.to_string(),
+                target: p.target.to_string(),
+                kind: p.kind.as_str().to_string(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +97,7 @@ impl PlanDoc {
             accounts: plan.accounts.clone(),
             operation: (plan.operation != crate::plan::Operation::Refresh)
                 .then_some(plan.operation),
+            databases: DatabaseDoc::of(plan),
             eta: plan.eta,
             steps: plan
                 .steps
@@ -119,6 +149,10 @@ pub struct RunReport {
     /// `copy` or `destroy` (absent for a refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::plan::Operation>,
+    /// An environment of several databases: every pair, `source`/`target` first (absent
+    /// with one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseDoc>,
 }
 
 impl RunReport {

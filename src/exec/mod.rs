@@ -108,10 +108,11 @@ pub struct Executor<'a> {
     new_password: std::sync::Mutex<Option<String>>,
 }
 
-/// The lock this run holds: its holder id, and until when it holds (its TTL from the last
-/// time this run wrote it).
+/// The lock this run holds: its holder id, the targets it is on (one per database pair), and
+/// until when it holds (its TTL from the last time this run wrote it).
 struct HeldLock {
     holder: String,
+    targets: Vec<(crate::plan::Kind, String)>,
     until: Instant,
 }
 
@@ -139,11 +140,15 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Writes the held lock again (a new expiry); it then holds for its TTL from now.
-    async fn renew(&self, plan: &Plan, held: &mut HeldLock) -> Result<(), ExecError> {
+    /// Writes the held lock again on every target (a new expiry); it then holds for its TTL
+    /// from the first write.
+    async fn renew(&self, held: &mut HeldLock) -> Result<(), ExecError> {
         let settings = &self.config.lock;
-        lock::renew(self.api, plan.kind, &plan.target, &held.holder, settings).await?;
-        held.until = Instant::now() + settings.ttl;
+        let started = Instant::now();
+        for (kind, target) in &held.targets {
+            lock::renew(self.api, *kind, target, &held.holder, settings).await?;
+        }
+        held.until = started + settings.ttl;
         Ok(())
     }
 
@@ -152,7 +157,7 @@ impl<'a> Executor<'a> {
     /// lapsed, another run's lock on the target stops this run too. Either way a run that
     /// cannot show it holds the lock changes nothing more and does not roll back (another run
     /// may be at work): rerun the same command to resume.
-    async fn fence(&self, plan: &Plan) -> Result<(), ExecError> {
+    async fn fence(&self) -> Result<(), ExecError> {
         let mut held = self.held_lock.lock().await;
         let Some(held) = held.as_mut() else {
             return Ok(());
@@ -161,27 +166,24 @@ impl<'a> Executor<'a> {
         if now + self.config.lock.renew_every() < held.until {
             return Ok(());
         }
+        let targets: Vec<String> = held.targets.iter().map(|(_, t)| t.clone()).collect();
         let lost = |why: String| {
             ExecError::Locked(format!(
                 "this run's lock on {} {why}: stopped before its next change, without rolling back (another run may be at work); rerun the same command to resume",
-                plan.target
+                targets.join(", ")
             ))
         };
         if now >= held.until {
-            let others = lock::others(
-                self.api,
-                plan.kind,
-                &plan.target,
-                &held.holder,
-                &self.config.lock,
-            )
-            .await
-            .map_err(|e| lost(format!("lapsed and cannot be checked ({e})")))?;
-            if let Some((other, _)) = others.first() {
-                return Err(lost(format!("lapsed and run {other} holds it now")));
+            for (kind, target) in &held.targets {
+                let others = lock::others(self.api, *kind, target, &held.holder, &self.config.lock)
+                    .await
+                    .map_err(|e| lost(format!("lapsed and cannot be checked ({e})")))?;
+                if let Some((other, _)) = others.first() {
+                    return Err(lost(format!("lapsed and run {other} holds it now")));
+                }
             }
         }
-        self.renew(plan, held)
+        self.renew(held)
             .await
             .map_err(|e| lost(format!("could not be renewed for most of its TTL ({e})")))
     }
@@ -239,18 +241,18 @@ impl<'a> Executor<'a> {
             outcome = self.apply_steps(plan) => outcome,
             _ = self.poller.run() => unreachable!("the poll loop never ends"),
             _ = self.run_source_poller() => unreachable!("the poll loop never ends"),
-            _ = self.heartbeat(plan) => unreachable!("the heartbeat never ends"),
+            _ = self.heartbeat() => unreachable!("the heartbeat never ends"),
         }
     }
 
     /// Renews the lock every third of its TTL while this run holds it.
-    async fn heartbeat(&self, plan: &Plan) {
+    async fn heartbeat(&self) {
         loop {
             tokio::time::sleep(self.config.lock.renew_every()).await;
             let mut held = self.held_lock.lock().await;
             if let Some(held) = held.as_mut() {
-                if let Err(e) = self.renew(plan, held).await {
-                    tracing::warn!("could not renew the lock on {}: {e}", plan.target);
+                if let Err(e) = self.renew(held).await {
+                    tracing::warn!("could not renew the lock: {e}");
                 }
             }
         }
@@ -349,16 +351,16 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Runs the plan's unlock step when the graph did not (after a failure, `--until`, or a
+    /// Runs the plan's unlock steps when the graph did not (after a failure, `--until`, or a
     /// lock taken after waiting).
     async fn release_lock(&self, plan: &Plan) {
-        let unlock = plan.steps.iter().find(|s| {
+        let unlocks = plan.steps.iter().filter(|s| {
             matches!(
                 s.op,
                 crate::plan::Op::Lock(crate::plan::LockOp::Release { .. })
             )
         });
-        if let Some(step) = unlock {
+        for step in unlocks {
             self.emit(Event::StepStarted { step });
             let t = Instant::now();
             // Releasing never fails a run (see steps.rs): the lock lapses anyway.
@@ -389,10 +391,17 @@ impl<'a> Executor<'a> {
             crate::plan::Operation::Destroy => return Vec::new(),
         };
         // A cluster's own (writer) endpoint comes first: it is what applications use.
-        let mut out: Vec<EndpointReport> = match plan.kind {
-            crate::plan::Kind::Cluster => self
-                .api
-                .describe_some_clusters(std::slice::from_ref(&plan.target))
+        let clusters: Vec<String> = plan
+            .pairs()
+            .iter()
+            .filter(|p| p.kind == crate::plan::Kind::Cluster)
+            .map(|p| p.target.to_string())
+            .collect();
+        let mut out: Vec<EndpointReport> = if clusters.is_empty() {
+            Vec::new()
+        } else {
+            self.api
+                .describe_some_clusters(&clusters)
                 .await
                 .unwrap_or_default()
                 .into_iter()
@@ -401,8 +410,7 @@ impl<'a> Executor<'a> {
                     address: c.address,
                     port: c.port,
                 })
-                .collect(),
-            crate::plan::Kind::Instance => Vec::new(),
+                .collect()
         };
         if let Ok(found) = self.api.describe_some(&names).await {
             out.extend(found.into_iter().map(|i| EndpointReport {

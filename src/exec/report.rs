@@ -63,6 +63,7 @@ impl EventSink for ReportBuilder {
                     run_id: plan.run_id.clone(),
                     source: plan.source.clone(),
                     target: plan.target.clone(),
+                    databases: crate::schema::DatabaseDoc::of(plan),
                     result: RunResult::Succeeded,
                     phase: StoppedAt::Complete,
                     duration_seconds: 0.0,

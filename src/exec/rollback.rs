@@ -17,27 +17,40 @@ impl Executor<'_> {
         if let Some((_, poller)) = &self.source {
             poller.set_timeout(self.config.rollback_timeout, "--rollback-timeout");
         }
-        // Renames and creates may still be in flight: plan from a quiet state.
-        let observed = self.quiet_state(plan).await?;
-        let rollback = crate::plan::rollback(
-            &observed,
-            &plan.source,
-            &plan.target,
-            &plan.run_id,
-            self.config.on_failure,
-        )
-        .map_err(ExecError::Plan)?;
+        // Renames and creates may still be in flight: plan from a quiet state, each database
+        // pair from its own.
+        let states = self.quiet_state(plan).await?;
+        let mut rollbacks = Vec::new();
+        for (pair, observed) in plan.pairs().into_iter().zip(&states) {
+            rollbacks.push(
+                crate::plan::rollback(
+                    observed,
+                    pair.source,
+                    pair.target,
+                    &plan.run_id,
+                    self.config.on_failure,
+                )
+                .map_err(ExecError::Plan)?,
+            );
+        }
+        let rollback = crate::plan::combine(rollbacks).map_err(ExecError::Plan)?;
         let rollback = crate::plan::environment::bring_back(rollback, plan);
         self.emit(Event::RollbackStarted { plan: &rollback });
         if let Some((e, _)) = self.run_graph(&rollback).await {
             return Err(e);
         }
         if self.config.on_failure == OnFailure::Keep {
-            let kept = observed.instances.values().filter(|i| {
-                i.tag(tags::ROLE) == Some(tags::ROLE_TEMP) && i.tag(tags::RUN) == Some(&plan.run_id)
-            });
-            for i in kept {
-                let name = TEMP_PREFIX.to_string() + i.tag(tags::ORIGINAL).unwrap_or(&i.id);
+            let kept = states
+                .iter()
+                .flat_map(|o| o.instances.values())
+                .filter(|i| {
+                    i.tag(tags::ROLE) == Some(tags::ROLE_TEMP)
+                        && i.tag(tags::RUN) == Some(&plan.run_id)
+                })
+                .map(|i| TEMP_PREFIX.to_string() + i.tag(tags::ORIGINAL).unwrap_or(&i.id));
+            // Each pair's state holds every instance: a name once.
+            let kept: std::collections::BTreeSet<String> = kept.collect();
+            for name in kept {
                 self.emit(Event::Left(format!(
                     "{name} kept for inspection (--on-failure keep): a rerun resumes with it; delete it when done"
                 )));
@@ -49,8 +62,9 @@ impl Executor<'_> {
     /// Waits (through the poller) until no instance of the target's trees is in flight: every
     /// original is visible (as X or old-X), nothing is busy, and the same instances were seen
     /// on three looks in a row (a rename hides an instance under both names for a while).
-    /// Then reads the account with tags, and waits again if one of ours is mid-rename.
-    async fn quiet_state(&self, plan: &Plan) -> Result<Observed, ExecError> {
+    /// Then reads the account with tags (once per database pair: its state), and waits again
+    /// if one of ours is mid-rename.
+    async fn quiet_state(&self, plan: &Plan) -> Result<Vec<Observed>, ExecError> {
         let retires: Vec<&crate::plan::Step> = plan
             .steps
             .iter()
@@ -120,9 +134,14 @@ impl Executor<'_> {
                 .source
                 .as_ref()
                 .map(|(api, _)| *api as &dyn crate::aws::RdsRead);
-            let observed = crate::aws::observe(self.api, source_api, &plan.source, &plan.target)
-                .await
-                .map_err(ExecError::Aws)?;
+            let mut states = Vec::new();
+            for pair in plan.pairs() {
+                states.push(
+                    crate::aws::observe(self.api, source_api, pair.source, pair.target)
+                        .await
+                        .map_err(ExecError::Aws)?,
+                );
+            }
             // One of ours under neither its marked name nor its original one is mid-rename.
             let mid_rename =
                 |id: &str, run: Option<&str>, marked: Option<String>, original: Option<&str>| {
@@ -130,23 +149,25 @@ impl Executor<'_> {
                         && marked.is_some_and(|name| id != name)
                         && original != Some(id)
                 };
-            let renaming = observed.instances.values().any(|i| {
-                mid_rename(
-                    &i.id,
-                    i.tag(tags::RUN),
-                    i.marked_name(),
-                    i.tag(tags::ORIGINAL),
-                )
-            }) || observed.clusters.values().any(|c| {
-                mid_rename(
-                    &c.id,
-                    c.tag(tags::RUN),
-                    c.marked_name(),
-                    c.tag(tags::ORIGINAL),
-                )
+            let renaming = states.iter().any(|observed| {
+                observed.instances.values().any(|i| {
+                    mid_rename(
+                        &i.id,
+                        i.tag(tags::RUN),
+                        i.marked_name(),
+                        i.tag(tags::ORIGINAL),
+                    )
+                }) || observed.clusters.values().any(|c| {
+                    mid_rename(
+                        &c.id,
+                        c.tag(tags::RUN),
+                        c.marked_name(),
+                        c.tag(tags::ORIGINAL),
+                    )
+                })
             });
             if !renaming {
-                return Ok(observed);
+                return Ok(states);
             }
         }
     }

@@ -6,7 +6,7 @@ use super::{hooks, settled, ExecError, Executor};
 use crate::observed::{tags, Cluster, Instance};
 use crate::plan::{
     expected, ClusterModify, ClusterOp, CommandOp, GuardOp, InstanceOp, Kind, LockOp, ModifyAttrs,
-    Op, Plan, SnapshotOf, SnapshotOp, Step,
+    Op, Pair, Plan, SnapshotOf, SnapshotOp, Step,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -39,7 +39,7 @@ fn instance(id: &str) -> Vec<Watched> {
 impl Executor<'_> {
     pub(super) async fn run_step(&self, plan: &Plan, step: &Step) -> Result<(), ExecError> {
         if !matches!(step.op, Op::Lock(_)) {
-            self.fence(plan).await?;
+            self.fence().await?;
         }
         let expect = expected(step, &self.config.latency);
         let id = step.resource.as_str();
@@ -54,9 +54,9 @@ impl Executor<'_> {
                 self.run_snapshot_op(plan, step, op, SnapshotOf::Cluster)
                     .await
             }
-            Op::Command(op) => self.run_command(plan, id, op).await,
-            Op::Lock(op) => self.run_lock_op(plan, id, op).await,
-            Op::Guard(op) => self.check_guardrails(plan, op).await,
+            Op::Command(op) => self.run_command(plan, step, op).await,
+            Op::Lock(op) => self.run_lock_op(plan.pair(step).kind, id, op).await,
+            Op::Guard(op) => self.check_guardrails(plan.pair(step), op).await,
             Op::Bucket(crate::plan::BucketOp::Sync { source, .. }) => {
                 self.run_sync(step, source, id, super::bucket::SyncPart::Copy)
                     .await
@@ -77,9 +77,9 @@ impl Executor<'_> {
     }
 
     /// The checks before the first retire (see `crate::plan::ops::guard`).
-    async fn check_guardrails(&self, plan: &Plan, op: &GuardOp) -> Result<(), ExecError> {
-        if plan.kind == Kind::Cluster {
-            return self.check_cluster_guardrails(plan, op).await;
+    async fn check_guardrails(&self, pair: Pair<'_>, op: &GuardOp) -> Result<(), ExecError> {
+        if pair.kind == Kind::Cluster {
+            return self.check_cluster_guardrails(pair, op).await;
         }
         let all = self.api.describe_instances().await.map_err(aws)?;
         let now = crate::observed::Observed::new(
@@ -87,7 +87,7 @@ impl Executor<'_> {
             Vec::new(),
             crate::observed::AccountInfo::unknown(None),
         );
-        let tree: std::collections::BTreeSet<String> = now.tree(&plan.target).into_iter().collect();
+        let tree: std::collections::BTreeSet<String> = now.tree(pair.target).into_iter().collect();
         let planned: std::collections::BTreeSet<String> =
             op.originals.iter().map(|(n, _)| n.clone()).collect();
         if tree != planned {
@@ -143,11 +143,15 @@ impl Executor<'_> {
 
     /// A cluster plan's guardrails: the cluster and its members as planned (same identities,
     /// nothing pending), the clone and its members settled.
-    async fn check_cluster_guardrails(&self, plan: &Plan, op: &GuardOp) -> Result<(), ExecError> {
+    async fn check_cluster_guardrails(
+        &self,
+        pair: Pair<'_>,
+        op: &GuardOp,
+    ) -> Result<(), ExecError> {
         let (cluster_name, cluster_rid) = &op.originals[0];
         let clusters = self
             .api
-            .describe_some_clusters(&[cluster_name.clone(), plan.target.clone()])
+            .describe_some_clusters(&[cluster_name.clone(), pair.target.to_string()])
             .await
             .map_err(aws)?;
         let Some(target) = clusters.iter().find(|c| &c.id == cluster_name) else {
@@ -221,15 +225,18 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn run_lock_op(&self, plan: &Plan, target: &str, op: &LockOp) -> Result<(), ExecError> {
+    async fn run_lock_op(&self, kind: Kind, target: &str, op: &LockOp) -> Result<(), ExecError> {
         let mut held = self.held_lock.lock().await;
-        let kind = plan.kind;
         match op {
             LockOp::Take { holder } => {
                 let taken =
                     super::lock::acquire(self.api, kind, target, holder, &self.config.lock).await?;
+                // A second target's lock: the run holds both, renewed together from now.
+                let mut targets = held.take().map(|h| h.targets).unwrap_or_default();
+                targets.push((kind, target.to_string()));
                 *held = Some(super::HeldLock {
                     holder: holder.clone(),
+                    targets,
                     until: Instant::now() + self.config.lock.ttl,
                 });
                 match taken {
@@ -246,7 +253,12 @@ impl Executor<'_> {
                 Ok(())
             }
             LockOp::Release { holder } => {
-                *held = None;
+                if let Some(h) = held.as_mut() {
+                    h.targets.retain(|(_, t)| t != target);
+                    if h.targets.is_empty() {
+                        *held = None;
+                    }
+                }
                 // A lock that cannot be removed lapses within its TTL: never a failed run.
                 if let Err(e) = super::lock::release(self.api, kind, target, holder).await {
                     tracing::warn!("could not release the lock on {target}: {e}");
@@ -493,9 +505,11 @@ impl Executor<'_> {
         }
     }
 
-    async fn run_command(&self, plan: &Plan, id: &str, op: &CommandOp) -> Result<(), ExecError> {
+    async fn run_command(&self, plan: &Plan, step: &Step, op: &CommandOp) -> Result<(), ExecError> {
+        let id = step.resource.as_str();
+        let pair = plan.pair(step);
         // A cluster's hooks are given its writer endpoint.
-        let (name, address, port) = match plan.kind {
+        let (name, address, port) = match pair.kind {
             Kind::Instance => {
                 let i = self.settle(id).await?;
                 (i.id, i.address, i.port)
@@ -506,8 +520,17 @@ impl Executor<'_> {
             }
         };
         let mut env = vec![
-            ("STACK_MITOSIS_SOURCE".to_string(), plan.source.clone()),
-            ("STACK_MITOSIS_TARGET".to_string(), plan.target.clone()),
+            ("STACK_MITOSIS_SOURCE".to_string(), pair.source.to_string()),
+            ("STACK_MITOSIS_TARGET".to_string(), pair.target.to_string()),
+            // Every target of the run (an environment's databases), for the restart command.
+            (
+                "STACK_MITOSIS_TARGETS".to_string(),
+                plan.pairs()
+                    .iter()
+                    .map(|p| p.target)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
             ("STACK_MITOSIS_RUN_ID".to_string(), plan.run_id.clone()),
             ("STACK_MITOSIS_INSTANCE".to_string(), name),
             (

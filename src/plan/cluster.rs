@@ -413,6 +413,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         accounts: super::planner::accounts(obs),
         operation: super::Operation::Refresh,
         copy_prefix: None,
+        more: Vec::new(),
     };
     Ok(with_lock(plan, &req.run_id))
 }
@@ -1029,5 +1030,6 @@ pub(super) fn rollback_cluster(
         accounts: super::planner::accounts(obs),
         operation: super::Operation::Refresh,
         copy_prefix: None,
+        more: Vec::new(),
     })
 }

@@ -412,6 +412,7 @@ fn copy_plan(
         accounts: super::planner::accounts(obs),
         operation: Operation::Copy,
         copy_prefix: req.copy.as_ref().map(|c| c.prefix.clone()),
+        more: Vec::new(),
     }
 }
 
@@ -529,6 +530,7 @@ pub(super) fn destroy_plan(
         accounts: None,
         operation: Operation::Destroy,
         copy_prefix: Some(prefix.to_string()),
+        more: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ mod copy;
 pub mod environment;
 mod eta;
 pub mod ops;
+mod parts;
 mod planner;
 #[cfg(any(test, feature = "test-support"))]
 mod predict;
@@ -26,6 +27,7 @@ pub use ops::{
     BucketOp, ClusterOp, CommandOp, CopyFor, GroupOp, GuardOp, Hook, InstanceOp, LockOp, Op,
     SnapshotOf, SnapshotOp, SyncCounts, Tag,
 };
+pub use parts::{combine, merge, past_swaps, same_run};
 pub use planner::{
     final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, import_snapshot_id,
     import_snapshot_pattern, plan, transfer_snapshot_id, transfer_snapshot_pattern, with_lock,
@@ -114,6 +116,27 @@ pub struct Plan {
     pub operation: Operation,
     /// A copy's or a destroy's prefix (what the copy's names begin with).
     pub copy_prefix: Option<String>,
+    /// An environment's further database pairs (`--config` with several databases), in the
+    /// config's order: a step whose `part` is i > 0 is about `more[i - 1]`; part 0 is the
+    /// plan's own `source`, `target` and `kind`.
+    pub more: Vec<Part>,
+}
+
+/// One database pair of a plan with several (see `Plan::more`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub source: String,
+    pub target: String,
+    pub kind: Kind,
+    pub path: ClonePath,
+}
+
+/// The database pair a step is about, borrowed from its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+    pub kind: Kind,
 }
 
 /// What a plan does.
@@ -169,6 +192,28 @@ impl Plan {
     /// The step with this id (as the flight plan shows it).
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == *id)
+    }
+
+    /// Every database pair of the plan, part 0 first.
+    pub fn pairs(&self) -> Vec<Pair<'_>> {
+        let first = Pair {
+            source: &self.source,
+            target: &self.target,
+            kind: self.kind,
+        };
+        std::iter::once(first)
+            .chain(self.more.iter().map(|p| Pair {
+                source: &p.source,
+                target: &p.target,
+                kind: p.kind,
+            }))
+            .collect()
+    }
+
+    /// The database pair `step` is about.
+    pub fn pair(&self, step: &Step) -> Pair<'_> {
+        let pairs = self.pairs();
+        pairs.get(step.part).copied().unwrap_or(pairs[0])
     }
 
     /// The plan with its expected duration and downtime under `latency`.

@@ -104,6 +104,9 @@ pub struct PlanRequest {
     /// `--config`: the environment's buckets and groups (`super::environment::extend` adds
     /// their steps to the database plan).
     pub environment: Option<crate::environment::EnvSpec>,
+    /// An environment's further databases (`--config`), each planned like `source` and
+    /// `target` with the same choices, then merged into one plan (`super::merge`).
+    pub more: Vec<crate::environment::DatabasePair>,
 }
 
 impl PlanRequest {
@@ -126,7 +129,29 @@ impl PlanRequest {
             kms_key_id: None,
             copy: None,
             environment: None,
+            more: Vec::new(),
         }
+    }
+
+    /// One request per database pair, the plan's own first: each with this request's
+    /// choices and run id, without the environment's buckets and groups (added to the merged
+    /// plan).
+    pub fn pairs(&self) -> Vec<PlanRequest> {
+        let one = PlanRequest {
+            environment: None,
+            more: Vec::new(),
+            ..self.clone()
+        };
+        let mut out = vec![one.clone()];
+        for pair in &self.more {
+            out.push(PlanRequest {
+                source: pair.source.clone(),
+                target: pair.target.clone(),
+                master_password_secret: pair.master_password_secret.clone(),
+                ..one.clone()
+            });
+        }
+        out
     }
 }
 
@@ -231,6 +256,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         accounts: accounts(obs),
         operation: super::Operation::Refresh,
         copy_prefix: None,
+        more: Vec::new(),
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))
@@ -261,10 +287,10 @@ pub(super) fn instance_path(
 
 /// The plan with the target's lock taken before anything else and released after everything:
 /// the first step comes before every step that has no other dependency, the last after every
-/// step that nothing depends on.
+/// step that nothing depends on. A plan of several databases locks each target, one after
+/// another in the order of their names (two runs that share databases cannot each hold one
+/// and wait for the other).
 pub fn with_lock(mut plan: Plan, holder: &str) -> Plan {
-    let target = plan.target.clone();
-    let lock = StepId::new(StepKind::Lock, &target);
     let depended: std::collections::BTreeSet<StepId> = plan
         .steps
         .iter()
@@ -276,35 +302,54 @@ pub fn with_lock(mut plan: Plan, holder: &str) -> Plan {
         .map(|s| s.id.clone())
         .filter(|id| !depended.contains(id))
         .collect();
-    for step in plan.steps.iter_mut().filter(|s| s.depends_on.is_empty()) {
-        step.depends_on.push(lock.clone());
+    let mut targets: Vec<(usize, String)> = plan
+        .pairs()
+        .iter()
+        .enumerate()
+        .map(|(part, p)| (part, p.target.to_string()))
+        .collect();
+    targets.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut locks: Vec<Step> = Vec::new();
+    let mut unlocks: Vec<Step> = Vec::new();
+    let mut previous: Option<StepId> = None;
+    for (part, target) in &targets {
+        let lock = StepId::new(StepKind::Lock, target);
+        let take = LockOp::Take {
+            holder: holder.to_string(),
+        };
+        super::step::push(
+            &mut locks,
+            lock.clone(),
+            Phase::Lock,
+            target,
+            Op::Lock(take),
+            previous.iter().cloned().collect(),
+            None,
+        );
+        let release = LockOp::Release {
+            holder: holder.to_string(),
+        };
+        super::step::push(
+            &mut unlocks,
+            StepId::new(StepKind::Unlock, target),
+            Phase::Lock,
+            target,
+            Op::Lock(release),
+            unlock_after.clone(),
+            None,
+        );
+        locks.last_mut().expect("pushed").part = *part;
+        unlocks.last_mut().expect("pushed").part = *part;
+        previous = Some(lock);
     }
-    let take = LockOp::Take {
-        holder: holder.to_string(),
-    };
-    super::step::push(
-        &mut plan.steps,
-        lock,
-        Phase::Lock,
-        &target,
-        Op::Lock(take),
-        Vec::new(),
-        None,
-    );
-    // Pushed last, moved first: the flight plan reads in the order things happen.
-    plan.steps.rotate_right(1);
-    let release = LockOp::Release {
-        holder: holder.to_string(),
-    };
-    super::step::push(
-        &mut plan.steps,
-        StepId::new(StepKind::Unlock, &target),
-        Phase::Lock,
-        &target,
-        Op::Lock(release),
-        unlock_after,
-        None,
-    );
+    let last_lock = previous.expect("a plan has a target");
+    for step in plan.steps.iter_mut().filter(|s| s.depends_on.is_empty()) {
+        step.depends_on.push(last_lock.clone());
+    }
+    // The flight plan reads in the order things happen: the locks first, the unlocks last.
+    locks.append(&mut plan.steps);
+    locks.append(&mut unlocks);
+    plan.steps = locks;
     plan
 }
 

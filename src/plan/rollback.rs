@@ -148,6 +148,7 @@ pub fn rollback(
         accounts: super::planner::accounts(obs),
         operation: super::Operation::Refresh,
         copy_prefix: None,
+        more: Vec::new(),
     })
 }
 

@@ -296,6 +296,9 @@ pub struct Step {
     pub skip: Option<String>,
     /// The account whose credentials make the call.
     pub account: Account,
+    /// Which database pair of the plan the step is about (`Plan::pair`): 0 unless an
+    /// environment has several databases.
+    pub part: usize,
 }
 
 impl Step {
@@ -323,6 +326,7 @@ pub(super) fn push(
         depends_on,
         skip,
         account: Account::Target,
+        part: 0,
     });
     id
 }

@@ -1,4 +1,4 @@
-use super::{accounts_sentence, eta_sentence, params_summary, shown_resource};
+use super::{accounts_sentence, databases_sentence, eta_sentence, params_summary, shown_resource};
 use crate::plan::{Operation, Plan};
 use std::fmt::Write;
 
@@ -37,6 +37,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
     }
     if let Some(accounts) = accounts_sentence(plan) {
         let _ = writeln!(out, "{accounts}\n");
+    }
+    if let Some(databases) = databases_sentence(plan) {
+        let _ = writeln!(out, "{databases}\n");
     }
     for note in &plan.notes {
         let _ = writeln!(out, "> **Note:** {note}.\n");

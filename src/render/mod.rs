@@ -68,6 +68,22 @@ pub(crate) fn accounts_sentence(plan: &crate::plan::Plan) -> Option<String> {
     })
 }
 
+/// An environment of several databases: each pair, refreshed in one run and swapped together.
+pub(crate) fn databases_sentence(plan: &crate::plan::Plan) -> Option<String> {
+    if plan.more.is_empty() {
+        return None;
+    }
+    let pairs: Vec<String> = plan
+        .pairs()
+        .iter()
+        .map(|p| format!("{} from {} ({})", p.target, p.source, p.kind.as_str()))
+        .collect();
+    Some(format!(
+        "Databases: {}: cloned side by side, retired only once every clone is ready, swapped together; one restart command after every swap.",
+        pairs.join(", ")
+    ))
+}
+
 /// `Key=Value` pairs for people; the identifiers already shown in their own column are left out.
 pub(crate) fn params_summary(step: &crate::plan::Step) -> String {
     step.op

@@ -1,4 +1,4 @@
-use super::{accounts_sentence, eta_sentence, params_summary, shown_resource};
+use super::{accounts_sentence, databases_sentence, eta_sentence, params_summary, shown_resource};
 use crate::plan::{Operation, Plan};
 use std::fmt::Write;
 
@@ -42,6 +42,9 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     if let Some(accounts) = accounts_sentence(plan) {
         let _ = writeln!(out, "{accounts}");
+    }
+    if let Some(databases) = databases_sentence(plan) {
+        let _ = writeln!(out, "{databases}");
     }
     for note in &plan.notes {
         let _ = writeln!(out, "Note: {note}.");

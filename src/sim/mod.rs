@@ -68,6 +68,7 @@ fn step(resource: &str, op: Op) -> Step {
         depends_on: Vec::new(),
         skip: None,
         account: Default::default(),
+        part: 0,
     }
 }
 
