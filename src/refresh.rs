@@ -7,7 +7,7 @@ use crate::aws::{observe, observe_environment, EnvRead, EnvWrite, RdsRead, RdsWr
 use crate::error::MitosisError;
 use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
 use crate::observed::Observed;
-use crate::plan::{plan, LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice, SourceTime};
+use crate::plan::{LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice, SourceTime};
 use crate::schema::{RunReport, RunResult, StepStatus};
 use std::time::Duration;
 
@@ -624,15 +624,15 @@ pub async fn observe_and_plan(
     Ok((observed, plan))
 }
 
-/// Reads one database pair's state and plans it (without the environment's buckets and groups).
-async fn plan_database(
+/// Reads one database pair's state, and its secret (a secret the run could not use stops it
+/// before any change).
+async fn observe_database(
     apis: ReadApis<'_>,
     request: &PlanRequest,
-) -> Result<(Observed, Plan), MitosisError> {
+) -> Result<Observed, MitosisError> {
     let api = apis.target;
     let observed = observe(api, apis.source, &request.source, &request.target).await?;
     if let Some(arn) = &request.master_password_secret {
-        // Read now, so that a secret the run could not use stops it before any change.
         let value = api.secret_value(arn).await.map_err(|e| {
             MitosisError::bad_input(format!(
                 "the secret {arn} cannot be read ({e}): check --master-password-secret, the region, and that this role may secretsmanager:GetSecretValue it"
@@ -644,53 +644,21 @@ async fn plan_database(
             ))
         })?;
     }
-    let plan = plan(&observed, request)?;
-    Ok((observed, plan))
+    Ok(observed)
 }
 
-/// Plans every database pair of the request and merges them (`crate::plan::merge`); the
-/// state returned is the first pair's. The pairs share one run: the one an interrupted run
-/// left, which the pairs it had not begun join, and which had finished the pairs it left
-/// without markers when only its cleanup is left.
+/// Reads and plans every database pair of the request (`crate::plan::plan_pairs`: one pair,
+/// or an environment's several in one run); the state returned is the first pair's.
 async fn plan_databases(
     apis: ReadApis<'_>,
     request: &PlanRequest,
 ) -> Result<(Observed, Plan), MitosisError> {
-    if request.more.is_empty() {
-        return plan_database(apis, request).await;
+    let mut states = Vec::new();
+    for r in request.pairs() {
+        states.push((observe_database(apis, &r).await?, r));
     }
-    let requests = request.pairs();
-    let mut planned = Vec::new();
-    for r in &requests {
-        planned.push(plan_database(apis, r).await?);
-    }
-    let plans: Vec<Plan> = planned.iter().map(|(_, p)| p.clone()).collect();
-    let mut notes = Vec::new();
-    if let Some(run) = crate::plan::same_run(&plans)? {
-        let finished = plans.iter().any(crate::plan::past_swaps);
-        for (i, r) in requests.iter().enumerate() {
-            if planned[i].1.resuming {
-                continue;
-            }
-            if finished {
-                notes.push(format!(
-                    "{} was refreshed by run {run} already (only the other databases' cleanup is left)",
-                    r.target
-                ));
-                planned[i].1.steps.clear();
-                planned[i].1.run_id = run.clone();
-                continue;
-            }
-            let mut joined = r.clone();
-            joined.run_id = run.clone();
-            planned[i] = plan_database(apis, &joined).await?;
-        }
-    }
-    let observed = planned[0].0.clone();
-    let plans: Vec<Plan> = planned.into_iter().map(|(_, p)| p).collect();
-    let mut plan = crate::plan::merge(plans, &request.run_id)?;
-    plan.notes.extend(notes);
-    Ok((observed, plan))
+    let plan = crate::plan::plan_pairs(&states)?;
+    Ok((states.swap_remove(0).0, plan))
 }
 
 /// Runs the plan: the executor takes the lock (its first step), runs the steps with the lock

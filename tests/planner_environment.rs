@@ -3,13 +3,14 @@
 //! statements (reads on the source bucket only).
 
 use stack_mitosis::aws::GroupState;
-use stack_mitosis::environment::{EnvSpec, ObservedEnv, Recorded};
+use stack_mitosis::environment::{DatabasePair, EnvSpec, ObservedEnv, Recorded};
 use stack_mitosis::error::MitosisError;
 use stack_mitosis::fixtures::{account, add_replica, primary, state};
 use stack_mitosis::observed::Observed;
 use stack_mitosis::plan::environment::{bring_back, extend};
 use stack_mitosis::plan::{
-    plan, rollback, OnFailure, Plan, PlanRequest, SnapshotChoice, StepKind, SyncCounts,
+    plan, plan_pairs, predict_all, rollback, OnFailure, Op, Plan, PlanRequest, SnapshotChoice,
+    StepKind, SyncCounts,
 };
 
 fn tree() -> Observed {
@@ -366,5 +367,181 @@ fn a_destroy_deletes_only_buckets_that_carry_the_copys_tags() {
         )
         .unwrap_err();
         assert!(e.to_string().contains("nothing was deleted"), "{e}");
+    }
+}
+
+// An environment of several databases: each pair planned on its own, merged into one run.
+
+fn two_databases() -> Observed {
+    let mut obs = state(vec![
+        primary("prod", "postgres", "shared"),
+        primary("demo", "postgres", "shared"),
+        primary("prod-orders", "mysql", "shared"),
+        primary("demo-orders", "mysql", "shared"),
+    ]);
+    add_replica(&mut obs, "demo-ro", "demo");
+    obs
+}
+
+fn two_requests(run: &str) -> Vec<PlanRequest> {
+    PlanRequest {
+        restart: Some("./restart.sh".into()),
+        before_swap: Some("./scrub.sh".into()),
+        more: vec![DatabasePair {
+            source: "prod-orders".into(),
+            target: "demo-orders".into(),
+            master_password_secret: None,
+        }],
+        ..PlanRequest::new("prod", "demo", run)
+    }
+    .pairs()
+}
+
+fn plan_two(obs: &Observed, run: &str) -> Plan {
+    let pairs: Vec<(Observed, PlanRequest)> = two_requests(run)
+        .into_iter()
+        .map(|r| (obs.clone(), r))
+        .collect();
+    plan_pairs(&pairs).unwrap()
+}
+
+#[test]
+fn two_databases_are_cloned_side_by_side_and_swapped_together() {
+    let obs = two_databases();
+    let p = plan_two(&obs, "run1");
+    assert_eq!(p.more.len(), 1);
+    // Each target locked, one after the other in name order; released last.
+    let ids: Vec<String> = p.steps.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(ids[..2], ["lock-demo", "lock-demo-orders"]);
+    assert_eq!(
+        p.steps[1].depends_on,
+        vec!["lock-demo".to_string()],
+        "the second lock waits for the first"
+    );
+    assert_eq!(ids[ids.len() - 2..], ["unlock-demo", "unlock-demo-orders"]);
+    for unlock in ["unlock-demo", "unlock-demo-orders"] {
+        assert!(after(&p, unlock, "unmark-demo-orders"));
+        assert!(after(&p, unlock, "unmark-demo"));
+    }
+    // Each step knows its pair.
+    let orders = p.pair(p.step("create-temp-demo-orders").unwrap());
+    assert_eq!(
+        (orders.source, orders.target),
+        ("prod-orders", "demo-orders")
+    );
+    assert_eq!(
+        p.pair(p.step("create-temp-demo-ro").unwrap()).target,
+        "demo"
+    );
+    // Nothing retires before every clone passed its guardrails.
+    for mark in ["mark-demo", "mark-demo-ro", "mark-demo-orders"] {
+        assert!(after(&p, mark, "guardrails-demo"), "{mark}");
+        assert!(after(&p, mark, "guardrails-demo-orders"), "{mark}");
+    }
+    // The before-swap command runs on each clone; the restart command once, after every
+    // swap, and nothing is deleted before it.
+    assert_eq!(p.step("before-swap-demo").unwrap().resource, "temp-demo");
+    assert_eq!(
+        p.step("before-swap-demo-orders").unwrap().resource,
+        "temp-demo-orders"
+    );
+    assert!(p.step("before-swap").is_none());
+    let restarts = p.steps.iter().filter(|s| s.id.kind == StepKind::Restart);
+    assert_eq!(restarts.count(), 1);
+    for swap in ["swap-demo", "swap-demo-ro", "swap-demo-orders"] {
+        assert!(after(&p, "restart", swap), "{swap}");
+    }
+    for delete in p.steps.iter().filter(|s| s.id.kind == StepKind::Delete) {
+        assert!(
+            after(&p, &delete.id.to_string(), "restart"),
+            "{}",
+            delete.id
+        );
+    }
+    // The same end as refreshing one database after the other.
+    let mut merged = obs.clone();
+    predict_all(&mut merged, &p).unwrap();
+    let mut one_by_one = obs.clone();
+    for r in two_requests("run1") {
+        let single = plan(&one_by_one.clone(), &r).unwrap();
+        predict_all(&mut one_by_one, &single).unwrap();
+    }
+    assert_eq!(merged, one_by_one);
+    assert!(merged
+        .instances
+        .keys()
+        .all(|k| !k.starts_with("old-") && !k.starts_with("temp-")));
+    // The flight plan and the policy cover both.
+    let text = stack_mitosis::render::plan_text(&p);
+    assert!(
+        text.contains(
+            "Databases: demo from prod (instance), demo-orders from prod-orders (instance)"
+        ),
+        "{text}"
+    );
+    let policy = stack_mitosis::iam::policy(&p, &account()).to_string();
+    for arn in [
+        "db:demo-orders",
+        "db:temp-demo-orders",
+        "db:old-demo-orders",
+        "db:demo-ro",
+    ] {
+        assert!(policy.contains(arn), "{arn}: {policy}");
+    }
+}
+
+#[test]
+fn without_a_restart_command_nothing_is_deleted_before_every_swap() {
+    let obs = two_databases();
+    let pairs: Vec<(Observed, PlanRequest)> = two_requests("run1")
+        .into_iter()
+        .map(|r| (obs.clone(), PlanRequest { restart: None, ..r }))
+        .collect();
+    let p = plan_pairs(&pairs).unwrap();
+    for delete in p.steps.iter().filter(|s| s.id.kind == StepKind::Delete) {
+        for swap in ["swap-demo", "swap-demo-ro", "swap-demo-orders"] {
+            assert!(
+                after(&p, &delete.id.to_string(), swap),
+                "{} {swap}",
+                delete.id
+            );
+        }
+    }
+}
+
+/// Resuming an environment is planning it again: after any prefix of the run, the new plan
+/// joins the interrupted run, does only what remains (a database the run finished is not
+/// refreshed again), and ends in the same state.
+#[test]
+fn an_interrupted_environment_run_plans_only_what_remains() {
+    let obs = two_databases();
+    let full = plan_two(&obs, "run1");
+    let mut expected = obs.clone();
+    predict_all(&mut expected, &full).unwrap();
+    // The two locks first and the two unlocks last belong to a run, not to the state.
+    for done in 3..full.steps.len() - 2 {
+        let mut mid = obs.clone();
+        for step in &full.steps[..done] {
+            stack_mitosis::plan::predict(&mut mid, step).unwrap();
+        }
+        let resumed = plan_two(&mid, "run2");
+        assert_eq!(resumed.run_id, "run1", "after {done} steps");
+        let done_ids: Vec<String> = full.steps[..done]
+            .iter()
+            // The guardrails are checked again; a command runs again until its marker is
+            // written (the restart: until cleanup has begun).
+            .filter(|s| !matches!(s.op, Op::Lock(_) | Op::Guard(_) | Op::Command(_)))
+            .map(|s| s.id.to_string())
+            .collect();
+        for s in resumed.pending() {
+            assert!(
+                !done_ids.contains(&s.id.to_string()),
+                "after {done} steps, {} runs again",
+                s.id
+            );
+        }
+        let mut end = mid.clone();
+        predict_all(&mut end, &resumed).unwrap();
+        assert_eq!(end, expected, "after {done} steps");
     }
 }

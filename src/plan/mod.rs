@@ -27,7 +27,7 @@ pub use ops::{
     BucketOp, ClusterOp, CommandOp, CopyFor, GroupOp, GuardOp, Hook, InstanceOp, LockOp, Op,
     SnapshotOf, SnapshotOp, SyncCounts, Tag,
 };
-pub use parts::{combine, merge, past_swaps, same_run};
+pub use parts::{combine, merge, plan_pairs};
 pub use planner::{
     final_snapshot_id, fresh_snapshot_id, fresh_snapshot_pattern, import_snapshot_id,
     import_snapshot_pattern, plan, transfer_snapshot_id, transfer_snapshot_pattern, with_lock,

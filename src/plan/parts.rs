@@ -11,43 +11,94 @@
 
 use super::ops::{LockOp, Op};
 use super::step::{Phase, Step, StepId, StepKind};
-use super::{with_lock, Part, Plan};
+use super::{with_lock, Part, Plan, PlanRequest};
 use crate::error::MitosisError;
+use crate::observed::Observed;
 use std::collections::BTreeSet;
 
-/// The run several pairs share: the one an interrupted run left on some of them, or None when
-/// none was interrupted. Two interrupted runs cannot be resumed as one.
-pub fn same_run(plans: &[Plan]) -> Result<Option<String>, MitosisError> {
-    let runs: BTreeSet<&str> = plans
-        .iter()
-        .filter(|p| p.resuming)
-        .map(|p| p.run_id.as_str())
-        .collect();
-    match runs.len() {
-        0 => Ok(None),
-        1 => Ok(runs.into_iter().next().map(str::to_string)),
-        _ => {
-            let found: Vec<String> = plans
-                .iter()
-                .filter(|p| p.resuming)
-                .map(|p| format!("{} (run {})", p.target, p.run_id))
-                .collect();
-            Err(MitosisError::bad_input(format!(
-                "the environment's databases are in the middle of different runs: {}; finish or roll back each with its own database as --target (without --config), then refresh the environment",
-                found.join(", ")
-            )))
-        }
-    }
+/// What becomes of one pair's plan when the pairs share a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    /// Kept as planned: it resumes the interrupted run, or no run was interrupted.
+    Keep,
+    /// Planned again with the interrupted run's id: that run had not begun this pair.
+    Join(String),
+    /// Finished by the interrupted run: another pair was being retired, so every pair had
+    /// its clone (no retire comes before every pair's guardrails), and a pair loses its
+    /// markers only at its very end (after the restart command, after every swap).
+    Finished(String),
 }
 
-/// Whether the run that a resumed plan continues is past its swaps: only cleanup is left.
-/// A pair of that run without any of its markers was then finished by it (its markers come
-/// off last), not left out: it is not refreshed again.
-pub fn past_swaps(resumed: &Plan) -> bool {
-    resumed.resuming
-        && resumed
-            .pending()
-            .all(|s| matches!(s.phase, Phase::Cleanup | Phase::Lock))
+/// The fate of each pair's plan (planned with this invocation's run id): the pairs share the
+/// run an interrupted run left on some of them. Two interrupted runs cannot be resumed as one.
+fn fates(plans: &[Plan]) -> Result<Vec<Fate>, MitosisError> {
+    let resumed: Vec<&Plan> = plans.iter().filter(|p| p.resuming).collect();
+    let runs: BTreeSet<&str> = resumed.iter().map(|p| p.run_id.as_str()).collect();
+    if runs.len() > 1 {
+        let found: Vec<String> = resumed
+            .iter()
+            .map(|p| format!("{} (run {})", p.target, p.run_id))
+            .collect();
+        return Err(MitosisError::bad_input(format!(
+            "the environment's databases are in the middle of different runs: {}; finish or roll back each with its own database as --target (without --config), then refresh the environment",
+            found.join(", ")
+        )));
+    }
+    let Some(run) = runs.into_iter().next() else {
+        return Ok(vec![Fate::Keep; plans.len()]);
+    };
+    let retiring = resumed.iter().any(|p| {
+        p.steps
+            .iter()
+            .any(|s| matches!(s.id.kind, StepKind::Mark | StepKind::Retire) && !s.is_pending())
+    });
+    Ok(plans
+        .iter()
+        .map(|p| match (p.resuming, retiring) {
+            (true, _) => Fate::Keep,
+            (false, true) => Fate::Finished(run.to_string()),
+            (false, false) => Fate::Join(run.to_string()),
+        })
+        .collect())
+}
+
+/// The plan of several database pairs (an environment's, in the config's order), each
+/// request planned from its own pair's state, all with the first request's run id (a new run,
+/// or the run an interrupted one left: see `Fate`), locked by this invocation. With one pair,
+/// its plan.
+pub fn plan_pairs(pairs: &[(Observed, PlanRequest)]) -> Result<Plan, MitosisError> {
+    let mut plans = pairs
+        .iter()
+        .map(|(observed, request)| super::plan(observed, request))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((_, first)) = pairs.first() else {
+        return Err(MitosisError::bad_input("no database to refresh"));
+    };
+    let mut notes = Vec::new();
+    for (i, fate) in fates(&plans)?.into_iter().enumerate() {
+        match fate {
+            Fate::Keep => {}
+            Fate::Finished(run) => {
+                notes.push(format!(
+                    "{} was refreshed by run {run} already (the other databases' refresh is finished)",
+                    plans[i].target
+                ));
+                plans[i].steps.clear();
+                plans[i].run_id = run;
+            }
+            Fate::Join(run) => {
+                let (observed, request) = &pairs[i];
+                let joined = PlanRequest {
+                    run_id: run,
+                    ..request.clone()
+                };
+                plans[i] = super::plan(observed, &joined)?;
+            }
+        }
+    }
+    let mut plan = merge(plans, &first.run_id)?;
+    plan.notes.extend(notes);
+    Ok(plan)
 }
 
 /// One plan of several pairs' plans (in the config's order, one run id), locked by `holder`.
