@@ -754,3 +754,222 @@ fn crash_matrix_of_an_environment_copy_and_its_destroy() {
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+fn config_two() -> String {
+    repo()
+        .join("tests/scenarios/environment-two.toml")
+        .display()
+        .to_string()
+}
+
+/// An environment of two databases (an instance tree and an Aurora cluster) is refreshed in
+/// one run: both cloned before anything is retired, both swapped before the one restart
+/// command (which sees every target), each with its own secret's password, the bucket and the
+/// group as with one database.
+#[test]
+fn an_environment_of_two_databases_is_refreshed_in_one_run() {
+    let emu = Emulator::start();
+    emu.seed("environment-two");
+    let (before, clusters_before, groups_before) = (emu.describe(), emu.clusters(), emu.groups());
+    let seen = temp_file("targets-seen-by-restart");
+    let restart = format!(
+        "echo \"$STACK_MITOSIS_TARGETS\" > {} && {}",
+        seen.display(),
+        emu.note_command("restart")
+    );
+    let config = config_two();
+    let args = [
+        "--config",
+        config.as_str(),
+        "--source",
+        "production",
+        "--target",
+        "demo",
+        "--restart",
+        restart.as_str(),
+    ];
+    let out = emu.cli(&[&["plan"], &args[..]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["databases"],
+        serde_json::json!([
+            {"source": "mitosis-prod", "target": "mitosis-demo", "kind": "instance"},
+            {"source": "orders-prod", "target": "orders-demo", "kind": "cluster"}
+        ])
+    );
+    let out = apply(&emu, &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    assert_refreshed(
+        &before,
+        &emu.describe(),
+        &["mitosis-prod", "orders-prod-1"],
+        &["mitosis-demo", "mitosis-demo-ro", "orders-demo-1"],
+        true,
+    );
+    let clusters = emu.clusters();
+    assert_ne!(
+        clusters["orders-demo"]["DbClusterResourceId"],
+        clusters_before["orders-demo"]["DbClusterResourceId"],
+        "the cluster was not replaced"
+    );
+    assert_eq!(
+        clusters["orders-prod"]["DbClusterResourceId"],
+        clusters_before["orders-prod"]["DbClusterResourceId"]
+    );
+    assert!(clusters
+        .keys()
+        .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
+    assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
+    assert_eq!(emu.password("orders-demo"), "orders-password-7");
+    let targets = std::fs::read_to_string(&seen).unwrap();
+    let _ = std::fs::remove_file(&seen);
+    assert_eq!(targets.trim(), "mitosis-demo orders-demo");
+    assert_eq!(emu.groups(), groups_before);
+
+    // Both clones exist before the first retire; every swap comes before the one restart
+    // command; no old database is deleted before it.
+    let record = emu.record();
+    let created = |r: &Value| {
+        r.get("fault").is_none()
+            && (r["params"]["DBInstanceIdentifier"] == "temp-mitosis-demo"
+                && r["action"] == "CreateDBInstanceReadReplica"
+                || r["params"]["DBClusterIdentifier"] == "temp-orders-demo"
+                    && r["action"] == "RestoreDBClusterToPointInTime")
+    };
+    let retired = |r: &Value| {
+        r.get("fault").is_none()
+            && ["NewDBInstanceIdentifier", "NewDBClusterIdentifier"]
+                .iter()
+                .any(|k| {
+                    r["params"][*k]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("old-"))
+                })
+    };
+    let first_retire = first(&record, retired);
+    assert_eq!(
+        record[..first_retire].iter().filter(|r| created(r)).count(),
+        2,
+        "a database retired before both clones existed"
+    );
+    let restarts: Vec<usize> = record
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r["note"] == "restart")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(restarts.len(), 1, "the restart command runs once");
+    let swapped_in = |r: &Value| {
+        r.get("fault").is_none()
+            && ["NewDBInstanceIdentifier", "NewDBClusterIdentifier"]
+                .iter()
+                .any(|k| {
+                    r["params"][*k]
+                        .as_str()
+                        .is_some_and(|n| ["mitosis-demo", "orders-demo"].contains(&n))
+                })
+    };
+    let last_swap = record.iter().rposition(swapped_in).unwrap();
+    assert!(last_swap < restarts[0], "the restart ran before every swap");
+    let first_delete = first(&record, |r| {
+        matches!(
+            r["action"].as_str(),
+            Some("DeleteDBInstance" | "DeleteDBCluster")
+        )
+    });
+    assert!(restarts[0] < first_delete);
+    assert_source_untouched(&record);
+}
+
+/// A failing restart command rolls both databases back: each has its own instance again.
+#[test]
+fn a_rollback_puts_both_databases_back() {
+    let emu = Emulator::start();
+    emu.seed("environment-two");
+    let (before, clusters_before, groups_before) = (emu.describe(), emu.clusters(), emu.groups());
+    let config = config_two();
+    let out = apply(
+        &emu,
+        &[
+            "--config",
+            &config,
+            "--source",
+            "production",
+            "--target",
+            "demo",
+            "--restart",
+            "exit 3",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let (after, clusters) = (emu.describe(), emu.clusters());
+    for id in ["mitosis-demo", "mitosis-demo-ro", "orders-demo-1"] {
+        assert_eq!(
+            before[id]["DbiResourceId"], after[id]["DbiResourceId"],
+            "{id}"
+        );
+    }
+    assert_eq!(
+        clusters["orders-demo"]["DbClusterResourceId"],
+        clusters_before["orders-demo"]["DbClusterResourceId"]
+    );
+    assert!(after
+        .keys()
+        .chain(clusters.keys())
+        .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
+    assert_eq!(emu.groups(), groups_before);
+}
+
+/// A run over two databases cut off after any mutating call is finished by the rerun, which
+/// joins the interrupted run: neither database is cloned twice (a database the run finished
+/// is not refreshed again).
+#[test]
+fn crash_matrix_of_a_refresh_of_two_databases() {
+    let emu = Emulator::start();
+    let restart = emu.note_command("restart");
+    let config = config_two();
+    let args = [
+        "--config",
+        &config,
+        "--source",
+        "prod-pair",
+        "--target",
+        "demo-pair",
+        "--restart",
+        &restart,
+        "--lock-ttl",
+        "2",
+    ];
+    crash_matrix(
+        &emu,
+        "environment-two",
+        &args,
+        |emu, before, crash_after| {
+            assert_refreshed(
+                before,
+                &emu.describe(),
+                &["ledger-prod", "billing-prod"],
+                &["ledger-demo", "billing-demo"],
+                true,
+            );
+            let record = emu.record();
+            for clone in ["temp-ledger-demo", "temp-billing-demo"] {
+                let made = record
+                    .iter()
+                    .filter(|r| r.get("fault").is_none())
+                    .filter(|r| {
+                        r["action"] == "CreateDBInstanceReadReplica"
+                            && r["params"]["DBInstanceIdentifier"] == clone
+                    })
+                    .count();
+                assert_eq!(
+                    made, 1,
+                    "crash after {crash_after}: {clone} made {made} times"
+                );
+            }
+        },
+    );
+}
