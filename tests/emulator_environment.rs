@@ -921,6 +921,44 @@ fn a_rollback_puts_both_databases_back() {
         .chain(clusters.keys())
         .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
     assert_eq!(emu.groups(), groups_before);
+
+    // `rollback` after `apply --until swap` (both swapped in) puts both back too.
+    let args = [
+        "--config",
+        config.as_str(),
+        "--source",
+        "production",
+        "--target",
+        "demo",
+    ];
+    let out = apply(&emu, &[&args[..], &["--until", "swap"]].concat(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let swapped = emu.clusters();
+    assert_ne!(
+        swapped["orders-demo"]["DbClusterResourceId"],
+        clusters_before["orders-demo"]["DbClusterResourceId"]
+    );
+    let mut full = vec!["rollback"];
+    full.extend_from_slice(&args);
+    full.extend_from_slice(FAST);
+    let out = emu.cli_with(&full, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (after, clusters) = (emu.describe(), emu.clusters());
+    for id in ["mitosis-demo", "mitosis-demo-ro", "orders-demo-1"] {
+        assert_eq!(
+            before[id]["DbiResourceId"], after[id]["DbiResourceId"],
+            "{id}"
+        );
+    }
+    assert_eq!(
+        clusters["orders-demo"]["DbClusterResourceId"],
+        clusters_before["orders-demo"]["DbClusterResourceId"]
+    );
+    assert!(after
+        .keys()
+        .chain(clusters.keys())
+        .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
+    assert_eq!(emu.groups(), groups_before);
 }
 
 /// A run over two databases cut off after any mutating call is finished by the rerun, which
@@ -972,4 +1010,65 @@ fn crash_matrix_of_a_refresh_of_two_databases() {
             }
         },
     );
+}
+
+/// What cannot apply to several databases is refused before any change: one database's
+/// secret or snapshot given for all, a copy of the environment, a database given twice.
+#[test]
+fn choices_for_one_database_are_refused_for_several() {
+    let emu = Emulator::start();
+    emu.seed("environment-two");
+    let config = config_two();
+    let base = [
+        "--config",
+        config.as_str(),
+        "--source",
+        "production",
+        "--target",
+        "demo",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> { [&base[..], extra].concat() };
+    let pairs = [
+        "--config",
+        config.as_str(),
+        "--source",
+        "prod-pair",
+        "--target",
+        "demo-pair",
+    ];
+    let secret = [&pairs[..], &["--master-password-secret", "demo-db-master"]].concat();
+    let snapshot = with(&["--snapshot", "rds:mitosis-prod-2026-11-30"]);
+    let twice = temp_file("twice.toml");
+    std::fs::write(
+        &twice,
+        "[environments.p]\ndatabases = [\"mitosis-prod\", \"ledger-prod\"]\n[environments.d]\ndatabases = [\"mitosis-demo\", \"mitosis-demo\"]\n",
+    )
+    .unwrap();
+    let twice = twice.display().to_string();
+    let twice_args = ["--config", twice.as_str(), "--source", "p", "--target", "d"];
+    assert_refused(
+        &emu,
+        &[
+            (
+                &secret,
+                "list each database's under master-password-secrets",
+            ),
+            (&snapshot, "names one database's snapshot"),
+            (&twice_args, "mitosis-demo is listed twice"),
+        ],
+    );
+    let out = emu.cli(&[
+        "copy",
+        "--config",
+        &config,
+        "--source",
+        "production",
+        "--like",
+        "demo",
+        "--prefix",
+        "pr1-",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("databases"), "{}", stderr(&out));
+    assert!(emu.mutating_actions().is_empty());
 }

@@ -768,6 +768,25 @@ RDSResponse.describe_db_cluster_endpoints = describe_db_cluster_endpoints
 RDSResponse.delete_db_cluster_endpoint = delete_db_cluster_endpoint
 
 
+orig_auto_snapshot = RDSBackend.create_auto_snapshot
+orig_auto_cluster_snapshot = RDSBackend.create_auto_cluster_snapshot
+
+
+def create_auto_snapshot(self, db_instance_identifier, db_snapshot_identifier):
+    # moto names a new instance's automated snapshot by the minute and fails the create when
+    # that name exists: a clone made, discarded and made again within a minute (a rollback
+    # and a rerun). AWS keeps no such snapshot in the way of a create: the newer one wins.
+    self.database_snapshots.pop(db_snapshot_identifier, None)
+    return orig_auto_snapshot(self, db_instance_identifier, db_snapshot_identifier)
+
+
+def create_auto_cluster_snapshot(self, db_cluster_identifier, db_snapshot_identifier):
+    self.cluster_snapshots.pop(db_snapshot_identifier, None)
+    return orig_auto_cluster_snapshot(self, db_cluster_identifier, db_snapshot_identifier)
+
+
+RDSBackend.create_auto_snapshot = create_auto_snapshot
+RDSBackend.create_auto_cluster_snapshot = create_auto_cluster_snapshot
 RDSBackend.create_db_instance = create_db_instance
 RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
 RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
