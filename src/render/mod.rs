@@ -78,10 +78,16 @@ pub(crate) fn databases_sentence(plan: &crate::plan::Plan) -> Option<String> {
         .iter()
         .map(|p| format!("{} from {} ({})", p.target, p.source, p.kind.as_str()))
         .collect();
-    Some(format!(
-        "Databases: {}: cloned side by side, retired only once every clone is ready, swapped together; one restart command after every swap.",
-        pairs.join(", ")
-    ))
+    // A forward plan says how the pairs go together; a rollback just lists them.
+    let forward = plan
+        .steps
+        .iter()
+        .any(|s| s.id.kind == crate::plan::StepKind::Guard);
+    let how = match forward {
+        true => ": cloned side by side, retired only once every clone is ready, swapped together; one restart command after every swap",
+        false => "",
+    };
+    Some(format!("Databases: {}{how}.", pairs.join(", ")))
 }
 
 /// `Key=Value` pairs for people; the identifiers already shown in their own column are left out.
