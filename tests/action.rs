@@ -861,3 +861,54 @@ fn dispatch_apply_refreshes_an_environment() {
     assert_eq!(lines, vec!["::add-mask::demo-password-42"], "{log}");
     assert_eq!(emu.password("mitosis-demo"), "demo-password-42");
 }
+
+/// `config` naming an environment of two databases: one run refreshes both, the summary's
+/// flight plan lists them, and each target's password is masked.
+#[test]
+fn dispatch_apply_refreshes_an_environment_of_two_databases() {
+    let emu = Emulator::start();
+    emu.seed("environment-two");
+    let clusters = emu.clusters();
+    let ws = Workspace::new("apply-environment-two");
+    let config = support::repo()
+        .join("tests/scenarios/environment-two.toml")
+        .display()
+        .to_string();
+    let env = vec![
+        ("INPUT_MODE", "apply".to_string()),
+        ("INPUT_CONFIG", config),
+        ("INPUT_SOURCE", "production".into()),
+        ("INPUT_TARGET", "demo".into()),
+        (
+            "INPUT_RESTART",
+            "echo restarted $STACK_MITOSIS_TARGETS".into(),
+        ),
+        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ];
+    let out = action(&emu, &ws, &env);
+    let log = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
+    let summary = ws.read("summary");
+    assert!(
+        summary.contains("Databases: mitosis-demo from mitosis-prod (instance), orders-demo from orders-prod (cluster)"),
+        "{summary}"
+    );
+    assert!(summary.contains("swap-orders-demo") && summary.contains("swap-mitosis-demo"));
+    assert_ne!(
+        emu.clusters()["orders-demo"]["DbClusterResourceId"],
+        clusters["orders-demo"]["DbClusterResourceId"]
+    );
+    for password in ["demo-password-42", "orders-password-7"] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(password)).collect();
+        assert_eq!(lines, vec![format!("::add-mask::{password}")], "{log}");
+    }
+    assert_eq!(emu.password("orders-demo"), "orders-password-7");
+}

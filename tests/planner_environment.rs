@@ -545,3 +545,38 @@ fn an_interrupted_environment_run_plans_only_what_remains() {
         assert_eq!(end, expected, "after {done} steps");
     }
 }
+
+/// Databases caught in two different interrupted runs cannot be resumed as one: refused, with
+/// what to do.
+#[test]
+fn databases_in_two_different_runs_are_refused() {
+    let mut mid = two_databases();
+    for (i, request) in two_requests("run-x").into_iter().enumerate() {
+        let run = format!("run-{i}");
+        let alone = plan(
+            &mid,
+            &PlanRequest {
+                run_id: run,
+                ..request
+            },
+        )
+        .unwrap();
+        // Each database's own run got as far as its first clone.
+        let create = alone
+            .steps
+            .iter()
+            .find(|s| s.id.kind == StepKind::Create)
+            .unwrap();
+        stack_mitosis::plan::predict(&mut mid, create).unwrap();
+    }
+    let pairs: Vec<(Observed, PlanRequest)> = two_requests("run2")
+        .into_iter()
+        .map(|r| (mid.clone(), r))
+        .collect();
+    let e = plan_pairs(&pairs).unwrap_err().to_string();
+    assert!(e.contains("different runs"), "{e}");
+    assert!(
+        e.contains("demo (run run-0)") && e.contains("demo-orders (run run-1)"),
+        "{e}"
+    );
+}
