@@ -107,6 +107,31 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The log of a run that must have succeeded (exit 0).
+fn succeeded(out: Output) -> String {
+    let log = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    log
+}
+
+/// A `workflow_dispatch` run of `mode: apply` with `inputs` (and a token, fast polling) that
+/// must succeed: its log.
+fn dispatch_apply(emu: &Emulator, ws: &Workspace, inputs: &[(&'static str, String)]) -> String {
+    let mut env = vec![("INPUT_MODE", "apply".to_string())];
+    env.extend(inputs.iter().cloned());
+    env.extend([
+        ("INPUT_GITHUB-TOKEN", "ghs_unused".to_string()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
+    ]);
+    succeeded(action(emu, ws, &env))
+}
+
 async fn oidc_server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -190,14 +215,7 @@ async fn pull_request_plan_updates_the_sticky_comment_found_on_a_later_page() {
         ),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-123".into()),
     ];
-    let out = action(&emu, &ws, &env);
-    let log = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = succeeded(action(&emu, &ws, &env));
 
     let o = outputs(&ws.read("output"));
     assert_eq!(o["result"], "succeeded");
@@ -280,25 +298,17 @@ async fn dispatch_apply_refreshes_and_writes_report_outputs() {
     let emu = Emulator::start();
     emu.seed("same-vpc");
     let ws = Workspace::new("apply");
-    let env = vec![
-        ("INPUT_MODE", "apply".to_string()),
-        ("INPUT_SOURCE", "mitosis-prod".into()),
-        ("INPUT_TARGET", "mitosis-demo".into()),
-        (
-            "INPUT_RESTART",
-            "echo restarted $STACK_MITOSIS_TARGET".into(),
-        ),
-        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
-        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
-        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
-    ];
-    let out = action(&emu, &ws, &env);
-    let log = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let log = dispatch_apply(
+        &emu,
+        &ws,
+        &[
+            ("INPUT_SOURCE", "mitosis-prod".into()),
+            ("INPUT_TARGET", "mitosis-demo".into()),
+            (
+                "INPUT_RESTART",
+                "echo restarted $STACK_MITOSIS_TARGET".into(),
+            ),
+        ],
     );
     assert!(
         log.contains("::group::Build the clone")
@@ -577,14 +587,7 @@ fn dispatch_apply_refreshes_an_aurora_cluster() {
         ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
         ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
     ];
-    let out = action(&emu, &ws, &env);
-    let log = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = succeeded(action(&emu, &ws, &env));
     let o = outputs(&ws.read("output"));
     assert_eq!(o["result"], "succeeded");
     assert!(
@@ -831,23 +834,15 @@ fn dispatch_apply_refreshes_an_environment() {
     emu.seed("environment-small");
     let groups = emu.groups();
     let ws = Workspace::new("apply-environment");
-    let env = vec![
-        ("INPUT_MODE", "apply".to_string()),
-        ("INPUT_CONFIG", small_environments()),
-        ("INPUT_SOURCE", "production".into()),
-        ("INPUT_TARGET", "demo".into()),
-        ("INPUT_RESTART", "echo restarted".into()),
-        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
-        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
-        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
-    ];
-    let out = action(&emu, &ws, &env);
-    let log = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let log = dispatch_apply(
+        &emu,
+        &ws,
+        &[
+            ("INPUT_CONFIG", small_environments()),
+            ("INPUT_SOURCE", "production".into()),
+            ("INPUT_TARGET", "demo".into()),
+            ("INPUT_RESTART", "echo restarted".into()),
+        ],
     );
     assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
     assert!(ws.read("summary").contains("sync-bucket-acme-demo-uploads"));
@@ -874,26 +869,18 @@ fn dispatch_apply_refreshes_an_environment_of_two_databases() {
         .join("tests/scenarios/environment-two.toml")
         .display()
         .to_string();
-    let env = vec![
-        ("INPUT_MODE", "apply".to_string()),
-        ("INPUT_CONFIG", config),
-        ("INPUT_SOURCE", "production".into()),
-        ("INPUT_TARGET", "demo".into()),
-        (
-            "INPUT_RESTART",
-            "echo restarted $STACK_MITOSIS_TARGETS".into(),
-        ),
-        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
-        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
-        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
-    ];
-    let out = action(&emu, &ws, &env);
-    let log = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let log = dispatch_apply(
+        &emu,
+        &ws,
+        &[
+            ("INPUT_CONFIG", config),
+            ("INPUT_SOURCE", "production".into()),
+            ("INPUT_TARGET", "demo".into()),
+            (
+                "INPUT_RESTART",
+                "echo restarted $STACK_MITOSIS_TARGETS".into(),
+            ),
+        ],
     );
     assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
     let summary = ws.read("summary");
