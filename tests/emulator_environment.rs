@@ -905,22 +905,27 @@ fn a_rollback_puts_both_databases_back() {
         &[],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    let (after, clusters) = (emu.describe(), emu.clusters());
-    for id in ["mitosis-demo", "mitosis-demo-ro", "orders-demo-1"] {
+    // Each database has its own instances and cluster again; no clone is left; the group
+    // is back in service.
+    let assert_both_back = || {
+        let (after, clusters) = (emu.describe(), emu.clusters());
+        for id in ["mitosis-demo", "mitosis-demo-ro", "orders-demo-1"] {
+            assert_eq!(
+                before[id]["DbiResourceId"], after[id]["DbiResourceId"],
+                "{id}"
+            );
+        }
         assert_eq!(
-            before[id]["DbiResourceId"], after[id]["DbiResourceId"],
-            "{id}"
+            clusters["orders-demo"]["DbClusterResourceId"],
+            clusters_before["orders-demo"]["DbClusterResourceId"]
         );
-    }
-    assert_eq!(
-        clusters["orders-demo"]["DbClusterResourceId"],
-        clusters_before["orders-demo"]["DbClusterResourceId"]
-    );
-    assert!(after
-        .keys()
-        .chain(clusters.keys())
-        .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
-    assert_eq!(emu.groups(), groups_before);
+        assert!(after
+            .keys()
+            .chain(clusters.keys())
+            .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
+        assert_eq!(emu.groups(), groups_before);
+    };
+    assert_both_back();
 
     // `rollback` after `apply --until swap` (both swapped in) puts both back too.
     let args = [
@@ -943,22 +948,7 @@ fn a_rollback_puts_both_databases_back() {
     full.extend_from_slice(FAST);
     let out = emu.cli_with(&full, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let (after, clusters) = (emu.describe(), emu.clusters());
-    for id in ["mitosis-demo", "mitosis-demo-ro", "orders-demo-1"] {
-        assert_eq!(
-            before[id]["DbiResourceId"], after[id]["DbiResourceId"],
-            "{id}"
-        );
-    }
-    assert_eq!(
-        clusters["orders-demo"]["DbClusterResourceId"],
-        clusters_before["orders-demo"]["DbClusterResourceId"]
-    );
-    assert!(after
-        .keys()
-        .chain(clusters.keys())
-        .all(|k| !k.starts_with("temp-") && !k.starts_with("old-")));
-    assert_eq!(emu.groups(), groups_before);
+    assert_both_back();
 }
 
 /// A run over two databases cut off after any mutating call is finished by the rerun, which
