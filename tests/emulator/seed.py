@@ -7,15 +7,18 @@ and a security group "<name>-db"), "parameter_groups" ([{name, family}]), "optio
 ([{name, engine, major}]), "instances" ([{id, engine, engine_version, class, vpc, port,
 backup_retention, backup_window, maintenance_window, parameter_group, option_group, tags,
 deletion_protection, multi_az, replica_of, status, snapshots, no_snapshots, cluster,
-promotion_tier}]), "clusters" [{id, engine, vpc, engine_version, port, parameter_group,
+promotion_tier, password, sql}]), "clusters" [{id, engine, vpc, engine_version, port, parameter_group,
 backup_retention, backup_window, maintenance_window, deletion_protection, iam_auth,
 log_exports, backtrack_window, serverless_v2, engine_mode, tags, snapshots, status,
-endpoints [{id, type, static, excluded}]}],
+password, sql, endpoints [{id, type, static, excluded}]}],
 "cluster_parameter_groups", "secrets" [{name, value}], "buckets" and "auto_scaling_groups"
 (see seed_buckets and seed_groups), "kms_keys" (aliases, e.g.
 "refresh-share": customer-managed keys), and "accounts" ({account id: scenario}: the same keys
 seeded in another account, through a role assumed there). Instances may be "encrypted" (with
-"kms_key", an alias, or the default key).
+"kms_key", an alias, or the default key). "password" is the master password (default
+"not-a-real-password"); "sql" (statements) is run as the master user through the reported
+endpoint once everything is seeded, when the emulator holds real data (server.py --databases),
+and the automated snapshots are then taken again.
 Every call is followed by a jump of the emulator's clock, so the result is settled.
 """
 
@@ -165,7 +168,8 @@ def seed(scenario, endpoint, credentials=None):
                 extra[name] = cluster[key]
         tags = [{"Key": k, "Value": v} for k, v in cluster.get("tags", {}).items()]
         rds.create_db_cluster(DBClusterIdentifier=cluster["id"], Engine=cluster["engine"],
-                              MasterUsername="admin", MasterUserPassword="not-a-real-password",
+                              MasterUsername="admin",
+                              MasterUserPassword=cluster.get("password", PASSWORD),
                               StorageEncrypted=True, Tags=tags, **extra)
         for custom in cluster.get("endpoints", []):
             pending_endpoints.append((cluster["id"], custom))
@@ -207,7 +211,7 @@ def seed(scenario, endpoint, credentials=None):
                 DBInstanceIdentifier=ident, Engine=inst.get("engine", "postgres"),
                 EngineVersion=inst.get("engine_version", "16.3"),
                 DBInstanceClass=inst.get("class", "db.t3.micro"), AllocatedStorage=20,
-                MasterUsername="admin", MasterUserPassword="not-a-real-password",
+                MasterUsername="admin", MasterUserPassword=inst.get("password", PASSWORD),
                 BackupRetentionPeriod=inst.get("backup_retention", 7), Tags=tags,
                 **{k: v for k, v in common.items() if k != "DBInstanceClass"}, **extra)
         modify = {}
@@ -242,10 +246,44 @@ def seed(scenario, endpoint, credentials=None):
                                        StaticMembers=e.get("static", []),
                                        ExcludedMembers=e.get("excluded", []))
     settle()
+    # Rows in the real databases behind the emulator (server.py --databases), then the nightly
+    # backup, so that the latest automated snapshot holds them.
+    for res, kind in [(c, "cluster") for c in scenario.get("clusters", [])] + \
+            [(i, "instance") for i in scenario.get("instances", [])]:
+        if res.get("sql"):
+            load_sql(rds, kind, res)
+            post(endpoint, "/_emulator/backup", {"id": res["id"]})
     # Leave instances in a given status (e.g. "modifying"), as if a change were under way.
     for inst in scenario.get("instances", []) + scenario.get("clusters", []):
         if inst.get("status"):
             post(endpoint, "/_emulator/status", {"id": inst["id"], "status": inst["status"]})
+
+
+PASSWORD = "not-a-real-password"
+
+
+def load_sql(rds, kind, res):
+    """Runs a resource's "sql" (a list of statements) as its master user, through the endpoint
+    the emulator reports, with the engine's own client."""
+    import os
+    import subprocess
+    if kind == "cluster":
+        found = rds.describe_db_clusters(DBClusterIdentifier=res["id"])["DBClusters"][0]
+        host, port, engine = found["Endpoint"], found["Port"], found["Engine"]
+    else:
+        found = rds.describe_db_instances(DBInstanceIdentifier=res["id"])["DBInstances"][0]
+        host, port, engine = found["Endpoint"]["Address"], found["Endpoint"]["Port"], \
+            found["Engine"]
+    password = res.get("password", PASSWORD)
+    sql = "\n".join(res["sql"]) + "\n"
+    if "postgres" in engine:
+        cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port),
+               "-U", "admin", "-d", "app", "-f", "-"]
+        env = dict(os.environ, PGPASSWORD=password)
+    else:
+        cmd = ["mariadb", "-h", host, "-P", str(port), "-u", "admin"]
+        env = dict(os.environ, MYSQL_PWD=password)
+    subprocess.run(cmd, input=sql, text=True, env=env, check=True)
 
 
 def main():

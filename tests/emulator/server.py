@@ -77,6 +77,9 @@ from moto.rds.exceptions import (
 )
 from moto.rds.models import DBCluster, DBInstance, RDSBackend
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402  (real data behind instances and clusters: --databases)
+
 LOCK = threading.RLock()
 SCALE = {"unit": 0.05}  # seconds of wall time per simulated "unit" (about a minute of RDS)
 EVENTS = []  # (due, seq, fn)
@@ -196,6 +199,10 @@ def create_db_instance(self, db_kwargs):
     # timeline, and so do the members of a cluster the tool restored.
     if getattr(cluster, "emulator_restored", False):
         timeline(db, [("creating", D_CREATE)])
+    if cluster is None:
+        data.own(db)
+    elif data.enabled():
+        db.port = cluster.port
     return db
 
 
@@ -223,6 +230,8 @@ def create_db_instance_read_replica(self, db_kwargs):
     db.pending_modified_values = {}
     db.source_db_instance_identifier = source.db_instance_identifier
     db.is_replica = True
+    if data.enabled():
+        db.port = source.port  # it reads its source's database (data.py)
     timeline(db, [("creating", D_CREATE)])
     return db
 
@@ -244,7 +253,9 @@ def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
     db = orig_restore(self, from_snapshot_id, overrides)
     if option_group:
         db.option_group_name = option_group
-    return restored_instance(db, overrides, tags)
+    db = restored_instance(db, overrides, tags)
+    data.own(db, source=snap)
+    return db
 
 
 def restored_instance(db, overrides, tags):
@@ -301,7 +312,9 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
     db = orig_pitr_instance(self, source_db_identifier, target, overrides)
     # The groups asked for, not the source's (RDS's default group when none is asked for).
     db.vpc_security_group_ids = list(overrides.get("vpc_security_group_ids") or [])
-    return restored_instance(db, overrides, tags)
+    db = restored_instance(db, overrides, tags)
+    data.own(db, source=source)
+    return db
 
 
 PENDING_FIELDS = {
@@ -387,6 +400,7 @@ def promote_read_replica(self, db_kwargs):
     retention = db_kwargs.get("backup_retention_period")
 
     def finish():
+        data.fork(db)  # it stops reading its source: it keeps a copy
         detach(self, db)
         if retention is not None:
             db.backup_retention_period = retention
@@ -414,13 +428,16 @@ def delete_db_instance(self, db_instance_identifier, final_db_snapshot_identifie
         # Deleting a primary promotes its replicas.
         for other in list(self.databases.values()):
             if other.source_db_instance_identifier == db.db_instance_identifier:
+                data.fork(other)
                 detach(self, other)
+        data.forget(db)
         detach(self, db)
         self.databases.pop(db.db_instance_identifier, None)
         endpoints_follow_member(db.db_instance_identifier, None)
         for snap in list(self.database_snapshots.values()):
             if snap.snapshot_type == "automated" and snap.database is db:
                 self.database_snapshots.pop(snap.db_snapshot_identifier, None)
+                data.forget(snap)
 
     db.status = "deleting"
     schedule(D_DELETE, finish)
@@ -432,6 +449,7 @@ def create_db_snapshot(self, db_instance_identifier, db_snapshot_identifier,
                        kms_key_id=None):
     snap = orig_snapshot(self, db_instance_identifier, db_snapshot_identifier, snapshot_type,
                          tags, original_created_at, kms_key_id)
+    data.capture(snap, self.databases.get(db_instance_identifier))
     if snapshot_type == "manual":
         snap.status = "creating"
         schedule(D_CREATE, lambda: setattr(snap, "status", "available"))
@@ -493,6 +511,7 @@ def create_db_cluster(self, kwargs):
         raise cluster_exists_fault(kwargs["db_cluster_identifier"])
     cluster = orig_create_cluster(self, kwargs)
     cluster.status = "available"
+    data.own(cluster)
     return cluster
 
 
@@ -538,7 +557,9 @@ def restore_db_cluster_to_point_in_time(self, db_cluster_identifier,
         cluster.clone_group_id = source.clone_group_id
     else:
         cluster.clone_group_id = None
-    return restored_cluster(cluster, tags, restore_type)
+    cluster = restored_cluster(cluster, tags, restore_type)
+    data.own(cluster, source=source)
+    return cluster
 
 
 def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
@@ -556,7 +577,9 @@ def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
         if value is not None and not value and key != "db_cluster_identifier":
             setattr(cluster, key, value)
     cluster.clone_group_id = None
-    return restored_cluster(cluster, tags, "snapshot")
+    cluster = restored_cluster(cluster, tags, "snapshot")
+    data.own(cluster, source=snap)
+    return cluster
 
 
 def modify_db_cluster(self, kwargs):
@@ -628,6 +651,7 @@ def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
                      if e["DBClusterIdentifier"] == cluster.db_cluster_identifier]:
             ENDPOINTS.pop(name, None)
         self.clusters.pop(cluster.db_cluster_identifier, None)
+        data.forget(cluster)
 
     schedule(D_DELETE, finish)
     return cluster
@@ -637,6 +661,7 @@ def create_db_cluster_snapshot(self, db_cluster_identifier, db_cluster_snapshot_
                                snapshot_type="manual", tags=None):
     snap = orig_cluster_snapshot(self, db_cluster_identifier, db_cluster_snapshot_identifier,
                                  snapshot_type, tags)
+    data.capture(snap, self.clusters.get(db_cluster_identifier))
     if snapshot_type == "manual":
         snap.status = "creating"
         schedule(D_CREATE, lambda: setattr(snap, "status", "available"))
@@ -776,12 +801,12 @@ def create_auto_snapshot(self, db_instance_identifier, db_snapshot_identifier):
     # moto names a new instance's automated snapshot by the minute and fails the create when
     # that name exists: a clone made, discarded and made again within a minute (a rollback
     # and a rerun). AWS keeps no such snapshot in the way of a create: the newer one wins.
-    self.database_snapshots.pop(db_snapshot_identifier, None)
+    data.forget(self.database_snapshots.pop(db_snapshot_identifier, None))
     return orig_auto_snapshot(self, db_instance_identifier, db_snapshot_identifier)
 
 
 def create_auto_cluster_snapshot(self, db_cluster_identifier, db_snapshot_identifier):
-    self.cluster_snapshots.pop(db_snapshot_identifier, None)
+    data.forget(self.cluster_snapshots.pop(db_snapshot_identifier, None))
     return orig_auto_cluster_snapshot(self, db_cluster_identifier, db_snapshot_identifier)
 
 
@@ -844,9 +869,11 @@ def copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_ide
                      kms_key_id=None, tags=None, copy_tags=False, **kw):
     shared = shared_snapshot(self, source_db_snapshot_identifier, cluster=False)
     if shared is None:
-        return copying(orig_copy_snapshot(self, source_db_snapshot_identifier,
-                                          target_db_snapshot_identifier, kms_key_id, tags,
-                                          copy_tags, **kw))
+        snap = orig_copy_snapshot(self, source_db_snapshot_identifier,
+                                  target_db_snapshot_identifier, kms_key_id, tags, copy_tags, **kw)
+        data.copy_snapshot(snap, self.database_snapshots.get(
+            source_db_snapshot_identifier.split(":")[-1]))
+        return copying(snap)
     if shared.encrypted and not kms_key_id:
         raise InvalidParameterCombination(
             "KmsKeyId is required to copy an encrypted snapshot shared from another account.")
@@ -858,6 +885,7 @@ def copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_ide
                                  tags=tags or [], kms_key_id=key,
                                  original_created_at=shared.original_snapshot_create_time)
     self.database_snapshots[target_db_snapshot_identifier] = snap
+    data.copy_snapshot(snap, shared)
     return copying(snap)
 
 
@@ -866,9 +894,12 @@ def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier,
                              copy_tags=False, tags=None, **kw):
     shared = shared_snapshot(self, source_db_cluster_snapshot_identifier, cluster=True)
     if shared is None:
-        return copying(orig_copy_cluster_snapshot(
+        snap = orig_copy_cluster_snapshot(
             self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
-            kms_key_id, copy_tags, tags, **kw))
+            kms_key_id, copy_tags, tags, **kw)
+        data.copy_snapshot(snap, self.cluster_snapshots.get(
+            source_db_cluster_snapshot_identifier.split(":")[-1]))
+        return copying(snap)
     if shared.storage_encrypted and not kms_key_id:
         raise InvalidParameterCombination(
             "KmsKeyId is required to copy an encrypted snapshot shared from another account.")
@@ -880,6 +911,7 @@ def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier,
                                         target_db_cluster_snapshot_identifier,
                                         tags=tags or [], kms_key_id=key)
     self.cluster_snapshots[target_db_cluster_snapshot_identifier] = snap
+    data.copy_snapshot(snap, shared)
     return copying(snap)
 
 
@@ -918,6 +950,45 @@ def modify_db_cluster_snapshot_attribute(self, db_cluster_snapshot_identifier, a
                                                   values_to_remove)
 
 
+orig_delete_snapshot = RDSBackend.delete_db_snapshot
+orig_delete_cluster_snapshot = RDSBackend.delete_db_cluster_snapshot
+
+
+def delete_db_snapshot(self, db_snapshot_identifier):
+    snap = orig_delete_snapshot(self, db_snapshot_identifier)
+    data.forget(snap)
+    return snap
+
+
+def delete_db_cluster_snapshot(self, db_snapshot_identifier):
+    snap = orig_delete_cluster_snapshot(self, db_snapshot_identifier)
+    data.forget(snap)
+    return snap
+
+
+orig_instance_address = DBInstance.address
+orig_cluster_endpoint = DBCluster.endpoint
+orig_cluster_reader_endpoint = DBCluster.reader_endpoint
+
+
+def endpoint_property(kind, orig, name_of):
+    """With real data (--databases), an endpoint is a loopback address that belongs to its
+    name (data.py); otherwise moto's DNS name."""
+    def get(self):
+        if data.enabled() and data.engine_of(self) is not None:
+            return data.address(self.backend, kind, name_of(self))
+        return orig.fget(self)
+    return property(get)
+
+
+DBInstance.address = endpoint_property("instance", orig_instance_address,
+                                       lambda db: db.db_instance_identifier)
+DBCluster.endpoint = endpoint_property("writer", orig_cluster_endpoint,
+                                       lambda c: c.db_cluster_identifier)
+DBCluster.reader_endpoint = endpoint_property("reader", orig_cluster_reader_endpoint,
+                                              lambda c: c.db_cluster_identifier)
+RDSBackend.delete_db_snapshot = delete_db_snapshot
+RDSBackend.delete_db_cluster_snapshot = delete_db_cluster_snapshot
 RDSBackend.copy_db_snapshot = copy_db_snapshot
 RDSBackend.copy_db_cluster_snapshot = copy_db_cluster_snapshot
 RDSBackend.modify_db_snapshot_attribute = modify_db_snapshot_attribute
@@ -1178,6 +1249,22 @@ def control(environ, start_response, path):
                     return json_response(start_response, "200 OK",
                                          {"password": getattr(db, "_master_user_password", None)})
             return json_response(start_response, "404 Not Found", body)
+        if path == "/_emulator/backup":
+            # The nightly backup: an instance's or cluster's automated snapshots take its data
+            # again (with --databases; a seed loads rows after the create's first backup).
+            taken = []
+            for backend in all_rds_backends():
+                for snap in backend.database_snapshots.values():
+                    if snap.snapshot_type == "automated" \
+                            and snap.database.db_instance_identifier == body["id"]:
+                        data.capture(snap, backend.databases.get(body["id"]))
+                        taken.append(snap.db_snapshot_identifier)
+                for snap in backend.cluster_snapshots.values():
+                    if snap.snapshot_type == "automated" \
+                            and snap.cluster.db_cluster_identifier == body["id"]:
+                        data.capture(snap, backend.clusters.get(body["id"]))
+                        taken.append(snap.db_cluster_snapshot_identifier)
+            return json_response(start_response, "200 OK", {"snapshots": taken})
         if path == "/_emulator/deny-role":
             DENIED_ROLES.add(body["arn"])
             return json_response(start_response, "200 OK", sorted(DENIED_ROLES))
@@ -1215,7 +1302,11 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--scale", type=float, default=float(os.environ.get(
         "EMULATOR_SECONDS_PER_UNIT", "0.05")))
+    parser.add_argument("--databases", help="servers.json of databases.py: instances and "
+                        "clusters hold real data (data.py)")
     args = parser.parse_args()
+    if args.databases:
+        data.enable(args.databases, LOCK)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("the emulator only listens on loopback")
     SCALE["unit"] = args.scale
