@@ -42,7 +42,7 @@ OWN = {}  # id(resource or snapshot) -> (object, real database name)
 PENDING = {}  # id(new resource) -> snapshots waiting for its initial data
 COUNT = [0]
 ADDRESSES = {}  # (account, region, kind, name) -> loopback address; kind: instance/writer/reader
-ROUTES = {}  # loopback address -> (backend, kind, name)
+ROUTES = {}  # loopback address -> (account, region, kind, name)
 PASSWORDS = {}  # real role -> password last set on it
 NET = (random.randint(1, 254), random.randint(0, 255))
 PORTS = {}  # engine family -> the proxy's port
@@ -280,7 +280,7 @@ def address(backend, kind, name):
             n = len(ADDRESSES) + 1
             ip = f"127.{NET[0]}.{NET[1] + n // 250 % 256}.{n % 250 + 1}"
             ADDRESSES[key] = ip
-            ROUTES[ip] = (backend, kind, name)
+            ROUTES[ip] = key
             for fam, port in PORTS.items():
                 asyncio.run_coroutine_threadsafe(
                     asyncio.start_server(lambda r, w, fam=fam, ip=ip: serve(fam, ip, r, w),
@@ -290,8 +290,11 @@ def address(backend, kind, name):
 
 def route(fam, ip, user):
     """(real database, role, password) for a login to `ip`, or an error message."""
+    from moto.rds.models import rds_backends
     with LOCK:
-        backend, kind, name = ROUTES[ip]
+        account, region, kind, name = ROUTES[ip]
+        # Looked up now: the emulator's reset replaces the backends.
+        backend = rds_backends[account][region]
         if kind == "instance":
             target = backend.databases.get(name)
             if target is None:

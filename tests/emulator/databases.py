@@ -4,9 +4,9 @@ instances to hold real data (see data.py).
     python databases.py start DIR   start both under DIR (a new directory), write DIR/servers.json
                                     and print it, then return; the servers keep running
     python databases.py stop DIR    stop them by their PIDs (from DIR/servers.json), remove DIR
-    python databases.py serve       start both in a temporary directory, print the JSON on one
-                                    line, and stop them (by PID) when stdin closes: a test
-                                    process holds the pipe, so the servers end with it
+    python databases.py serve       start both in a temporary directory, print the path of its
+                                    servers.json, and stop them (by PID) when stdin closes: a
+                                    test process holds the pipe, so the servers end with it
 
 servers.json: {"postgres": {"port", "socket_dir", "pid"}, "mysql": {"port", "socket", "pid"}}.
 Both listen on 127.0.0.1 only. Each server is tuned for tests (no fsync): its data is thrown
@@ -180,8 +180,8 @@ def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "serve":
         root = tempfile.mkdtemp(prefix="stack-mitosis-db-")
         os.chmod(root, 0o755)
-        servers = start(root)
-        print(json.dumps(servers), flush=True)
+        start(root)
+        print(os.path.join(root, "servers.json"), flush=True)
         try:
             sys.stdin.read()  # until the test process that started us is gone
         finally:

@@ -44,11 +44,110 @@ pub struct Emulator {
     port: u16,
 }
 
+/// The servers.json of one PostgreSQL and one MariaDB server (tests/emulator/databases.py),
+/// started once for the whole test process. The starter holds a pipe from this process and
+/// stops both servers (by PID) when the pipe closes, that is when the tests are over.
+fn database_servers() -> &'static str {
+    static SERVERS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SERVERS.get_or_init(|| {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/emulator/databases.py"))
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the database servers (scripts/setup-databases installs them)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the servers' file");
+        assert!(
+            !line.trim().is_empty(),
+            "the database servers did not start: run scripts/setup-databases"
+        );
+        // The child (and its stdin) live as long as this process.
+        std::mem::forget(child);
+        line.trim().to_string()
+    })
+}
+
+/// A database endpoint's address and port, as the emulator reports it.
+pub struct Login<'a> {
+    pub address: &'a str,
+    pub port: u64,
+    pub engine: &'a str,
+}
+
+/// Runs `sql` as `admin` with `password` through the real client of the engine (psql or
+/// mariadb): its output (tab-separated rows), or the client's error.
+pub fn sql(login: &Login, password: &str, sql: &str) -> Result<String, String> {
+    let mut cmd = if login.engine.contains("postgres") {
+        let mut c = Command::new("psql");
+        c.args(["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-U", "admin"])
+            .args(["-d", "app", "-h", login.address, "-p", &login.port.to_string()])
+            .args(["-c", sql])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "10");
+        c
+    } else {
+        let mut c = Command::new("mariadb");
+        c.args(["--batch", "--skip-column-names", "-u", "admin", "-h", login.address])
+            .args(["-P", &login.port.to_string(), "-e", sql])
+            .env("MYSQL_PWD", password);
+        c
+    };
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the database client");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 impl Emulator {
     pub fn start() -> Self {
+        Self::launch(&[])
+    }
+
+    /// An emulator whose instances and clusters hold real data (tests/emulator/data.py).
+    pub fn with_data() -> Self {
+        Self::launch(&["--databases", database_servers()])
+    }
+
+    /// Runs `query` on an instance (`id`) or a cluster (`cluster:ID` for its writer endpoint,
+    /// `reader:ID` for its reader endpoint), through the endpoint the emulator reports.
+    pub fn sql(&self, id: &str, password: &str, query: &str) -> Result<String, String> {
+        let (address, port, engine) = match id.split_once(':') {
+            Some((kind, cluster)) => {
+                let c = &self.clusters()[cluster];
+                let key = if kind == "reader" { "ReaderEndpoint" } else { "Endpoint" };
+                (c[key].clone(), c["Port"].clone(), c["Engine"].clone())
+            }
+            None => {
+                let i = &self.describe()[id];
+                (
+                    i["Endpoint"]["Address"].clone(),
+                    i["Endpoint"]["Port"].clone(),
+                    i["Engine"].clone(),
+                )
+            }
+        };
+        let login = Login {
+            address: address.as_str().expect("an endpoint address"),
+            port: port.as_u64().expect("an endpoint port"),
+            engine: engine.as_str().expect("an engine"),
+        };
+        sql(&login, password, query)
+    }
+
+    fn launch(extra: &[&str]) -> Self {
         let mut child = Command::new(python())
             .arg(repo().join("tests/emulator/server.py"))
             .args(["--host", "127.0.0.1", "--port", "0", "--scale", "0.01"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
