@@ -399,7 +399,21 @@ async def serve_postgres(ip, reader, writer):
                                                        SERVERS["postgres"]["port"])
     server_w.write(struct.pack("!II", len(body) + 8, code) + body)
     await server_w.drain()
-    await relay(reader, writer, server_r, server_w)
+    # Until the login is over, the server's messages name the real role: the client hears its
+    # own user name. The client's side of the exchange (SCRAM) flows meanwhile.
+    upstream = asyncio.ensure_future(pipe(reader, server_w))
+    while True:
+        kind = await server_r.readexactly(1)
+        size = struct.unpack("!I", await server_r.readexactly(4))[0]
+        message = await server_r.readexactly(size - 4)
+        if kind == b"E":
+            message = message.replace(role.encode(), user.encode())
+            size = len(message) + 4
+        writer.write(kind + struct.pack("!I", size) + message)
+        await writer.drain()
+        if kind == b"E" or (kind == b"R" and message[:4] == b"\0\0\0\0"):
+            break
+    await asyncio.gather(upstream, pipe(server_r, writer))
 
 
 async def read_packet(reader):
@@ -470,4 +484,10 @@ async def serve_mysql(ip, reader, writer):
                 + db.encode() + b"\0" + rest)
     server_w.write(packet(seq, response))
     await server_w.drain()
+    # A refused login names the real user: the client hears its own user name.
+    seq, answer = await read_packet(server_r)
+    if answer[:1] == b"\xff":
+        answer = answer.replace(role.encode(), user.encode())
+    writer.write(packet(seq, answer))
+    await writer.drain()
     await relay(reader, writer, server_r, server_w)
