@@ -94,9 +94,16 @@ fn postgres_tree_holds_production_rows_scrubbed_and_keeps_its_password() {
     let e = refused(&emu, "shop-demo-ro", SHOP_DEMO, "DELETE FROM customers");
     assert!(e.contains("read-only transaction"), "{e}");
     // The refreshed root takes writes (it is no replica).
-    rows(&emu, "shop-demo", SHOP_DEMO, "INSERT INTO orders VALUES (200, 1, 1)");
+    rows(
+        &emu,
+        "shop-demo",
+        SHOP_DEMO,
+        "INSERT INTO orders VALUES (200, 1, 1)",
+    );
     assert_eq!(rows(&emu, "shop-demo-ro", SHOP_DEMO, ORDERS), "5\t75.74\n");
     assert_eq!(rows(&emu, "shop-prod", SHOP_PROD, ORDERS), "4\t74.74\n");
+    // The old tree's data went with it.
+    emu.assert_no_stray_data();
 }
 
 /// Every way to take production's data copies its rows into the clone: the latest automated
@@ -117,11 +124,17 @@ fn snapshot_and_point_in_time_restores_carry_the_rows() {
         let out = apply(&emu, &args, &[]);
         assert!(out.status.success(), "{how:?}: {}", stderr(&out));
         for id in ["shop-demo", "shop-demo-ro"] {
-            assert_eq!(rows(&emu, id, SHOP_PROD, CUSTOMERS), SHOP_ROWS, "{how:?} {id}");
+            assert_eq!(
+                rows(&emu, id, SHOP_PROD, CUSTOMERS),
+                SHOP_ROWS,
+                "{how:?} {id}"
+            );
         }
         let e = refused(&emu, "shop-demo", SHOP_DEMO, "SELECT 1");
         assert!(e.contains("password authentication failed"), "{how:?}: {e}");
         shop_unchanged(&emu);
+        // A fresh snapshot's copy goes with the snapshot, once the clone exists.
+        emu.assert_no_stray_data();
     }
 }
 
@@ -136,10 +149,7 @@ fn rollback_brings_back_the_old_rows() {
     first.extend(["--before-swap", PSQL_SCRUB, "--until", "swap"]);
     let out = apply(&emu, &first, &[("PGPASSWORD", SHOP_PROD)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        rows(&emu, "shop-demo", SHOP_PROD, CUSTOMERS),
-        SHOP_SCRUBBED
-    );
+    assert_eq!(rows(&emu, "shop-demo", SHOP_PROD, CUSTOMERS), SHOP_SCRUBBED);
     let mut back = vec!["rollback"];
     back.extend_from_slice(&target);
     back.extend_from_slice(FAST);
@@ -149,6 +159,7 @@ fn rollback_brings_back_the_old_rows() {
         assert_eq!(rows(&emu, id, SHOP_DEMO, CUSTOMERS), SHOP_OLD_DEMO, "{id}");
     }
     shop_unchanged(&emu);
+    emu.assert_no_stray_data();
 }
 
 /// MySQL: the tree gets production's contacts scrubbed by a `mariadb` command; production keeps
@@ -184,6 +195,8 @@ fn mysql_tree_refreshed_scrubbed_and_rolled_back() {
         assert_eq!(rows(&emu, id, CRM_DEMO, CONTACTS), CRM_OLD_DEMO, "{id}");
     }
     assert_eq!(rows(&emu, "crm-prod", CRM_PROD, CONTACTS), CRM_ROWS);
+    // The rolled-back clones' data went with them.
+    emu.assert_no_stray_data();
 }
 
 /// An Aurora PostgreSQL cluster: the copy-on-write clone holds production's rows, scrubbed
@@ -228,4 +241,44 @@ fn aurora_clone_holds_production_rows() {
         rows(&emu, "cluster:books-prod", BOOKS_PROD, readers),
         "1\tAda Lovelace\tada@example.com\n2\tAlan Turing\talan@example.com\n"
     );
+    emu.assert_no_stray_data();
+}
+
+/// An environment of a PostgreSQL and a MySQL tree refreshed in one run (`--config`): each
+/// before-swap command scrubs its own clone (the engine's client, chosen by the target), each
+/// target keeps the password of its secret, and production keeps its rows.
+#[test]
+fn environment_of_two_engines_keeps_each_targets_password() {
+    let emu = Emulator::with_data();
+    emu.seed("data");
+    let config = repo().join("tests/scenarios/data.toml");
+    let scrub = format!(
+        "case $STACK_MITOSIS_TARGET in shop-demo) {PSQL_SCRUB} ;; crm-demo) {MYSQL_SCRUB} ;; esac"
+    );
+    let out = apply(
+        &emu,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--source",
+            "production",
+            "--target",
+            "demo",
+            "--before-swap",
+            &scrub,
+        ],
+        &[("PGPASSWORD", SHOP_DEMO), ("MYSQL_PWD", CRM_DEMO)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for id in ["shop-demo", "shop-demo-ro"] {
+        assert_eq!(rows(&emu, id, SHOP_DEMO, CUSTOMERS), SHOP_SCRUBBED, "{id}");
+    }
+    for id in ["crm-demo", "crm-demo-ro"] {
+        assert_eq!(rows(&emu, id, CRM_DEMO, CONTACTS), CRM_SCRUBBED, "{id}");
+    }
+    let e = refused(&emu, "crm-demo", CRM_PROD, "SELECT 1");
+    assert!(e.contains("Access denied for user 'admin'"), "{e}");
+    shop_unchanged(&emu);
+    assert_eq!(rows(&emu, "crm-prod", CRM_PROD, CONTACTS), CRM_ROWS);
+    emu.assert_no_stray_data();
 }

@@ -38,7 +38,7 @@ import threading
 
 SERVERS = {}  # what databases.py wrote: {"postgres": {...}, "mysql": {...}}
 PREFIX = "e" + "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
-OWN = {}  # id(resource or snapshot) -> (object, real database name)
+OWN = {}  # id(resource or snapshot) -> (object, real database name, engine family)
 PENDING = {}  # id(new resource) -> snapshots waiting for its initial data
 COUNT = [0]
 ADDRESSES = {}  # (account, region, kind, name) -> loopback address; kind: instance/writer/reader
@@ -207,7 +207,8 @@ def own(obj, source=None):
             origin = real(holder(source))
         name = new_name()
         create(fam, name, origin)
-        OWN[id(obj)] = (obj, name)
+        assert id(obj) not in OWN, "a resource is given its data once"
+        OWN[id(obj)] = (obj, name, fam)
         obj.port = PORTS[fam]
         for snap in PENDING.pop(id(obj), []):
             capture(snap, obj)
@@ -225,7 +226,7 @@ def fork(obj):
     fam = engine_of(obj)
     name = new_name()
     create(fam, name, real(source))
-    OWN[id(obj)] = (obj, name)
+    OWN[id(obj)] = (obj, name, fam)
 
 
 def capture(snap, origin):
@@ -242,7 +243,7 @@ def capture(snap, origin):
         forget(snap)
         name = new_name()
         create(fam, name, real(source))
-        OWN[id(snap)] = (snap, name)
+        OWN[id(snap)] = (snap, name, fam)
 
 
 def copy_snapshot(new, old):
@@ -253,7 +254,7 @@ def copy_snapshot(new, old):
     with LOCK:
         name = new_name()
         create(fam, name, real(old))
-        OWN[id(new)] = (new, name)
+        OWN[id(new)] = (new, name, fam)
 
 
 def forget(obj):
@@ -264,9 +265,34 @@ def forget(obj):
         entry = OWN.pop(id(obj), None)
         PENDING.pop(id(obj), None)
     if entry is not None:
-        fam = engine_of(obj) or engine_of(getattr(obj, "database", None)) \
-            or engine_of(getattr(obj, "cluster", None))
-        drop(fam, entry[1])
+        drop(entry[2], entry[1])
+
+
+def reset():
+    """The emulator's reset: every real database it made goes."""
+    with LOCK:
+        entries = list(OWN.values())
+        OWN.clear()
+        PENDING.clear()
+    for _, name, fam in entries:
+        drop(fam, name)
+
+
+def inventory(alive):
+    """What holds data: `owned` (real databases the emulator's resources and snapshots hold),
+    `orphans` (those held by objects no longer in the emulator: `alive` is the ids of every
+    instance, cluster and snapshot it has), `server` (this emulator's databases on the
+    servers). A delete that did not drop its data shows as an orphan or an extra database."""
+    with LOCK:
+        owned = sorted(name for _, name, _ in OWN.values())
+        orphans = sorted(name for key, (_, name, _) in OWN.items() if key not in alive)
+    server = []
+    if "postgres" in SERVERS:
+        server += admin("postgres", "SELECT datname FROM pg_database "
+                        f"WHERE datname LIKE '{PREFIX}\\_%';").split()
+    if "mysql" in SERVERS:
+        server += admin("mysql", f"SHOW DATABASES LIKE '{PREFIX}\\_%';").split()
+    return {"owned": owned, "orphans": orphans, "server": sorted(server)}
 
 
 # ---- endpoints --------------------------------------------------------------------------------

@@ -45,7 +45,9 @@ waits that long before it is served, outside the lock, as a request to AWS takes
 `settle` (POST: run every scheduled transition now), `deny-role` (POST {"arn"}: AssumeRole of
 that role answers AccessDenied, as a trust policy that does not allow the caller would), `global` (POST {"cluster", "global"}: make
 a cluster a member of a global database), `password` (POST {"id"}: the master password an
-instance or cluster has now), `note` (POST {"note"}: add a marker to
+instance or cluster has now), `backup` (POST {"id"}: with --databases, take the automated
+snapshots' data again), `data` (POST: with --databases, the real databases held, orphaned and
+on the servers), `note` (POST {"note"}: add a marker to
 the record, e.g. from a hook), `replica-lag` (POST {"id", "seconds"}: the ReplicaLag CloudWatch
 reports for a replica, served in the CBOR protocol the Rust SDK speaks to CloudWatch), `reset`
 (POST: empty everything).
@@ -182,6 +184,25 @@ orig_delete = RDSBackend.delete_db_instance
 orig_snapshot = RDSBackend.create_db_snapshot
 
 
+RESTORING = threading.local()
+
+
+def restoring(fn, *args, **kwargs):
+    """Runs one of moto's restores, which create through create_db_instance/create_db_cluster:
+    the restore, not that create, gives the new resource its data (data.own)."""
+    RESTORING.active = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        RESTORING.active = False
+
+
+def created_with_data(resource):
+    """A resource created directly (not by a restore) starts with an empty database."""
+    if not getattr(RESTORING, "active", False):
+        data.own(resource)
+
+
 def create_db_instance(self, db_kwargs):
     ident = db_kwargs["db_instance_identifier"]
     if reserved(self, ident):
@@ -200,7 +221,7 @@ def create_db_instance(self, db_kwargs):
     if getattr(cluster, "emulator_restored", False):
         timeline(db, [("creating", D_CREATE)])
     if cluster is None:
-        data.own(db)
+        created_with_data(db)
     elif data.enabled():
         db.port = cluster.port
     return db
@@ -250,7 +271,7 @@ def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
     option_group = overrides.get("option_group_name") or ""
     if option_group.startswith("default:"):
         overrides.pop("option_group_name")
-    db = orig_restore(self, from_snapshot_id, overrides)
+    db = restoring(orig_restore, self, from_snapshot_id, overrides)
     if option_group:
         db.option_group_name = option_group
     db = restored_instance(db, overrides, tags)
@@ -309,7 +330,7 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
     option_group = overrides.get("option_group_name") or ""
     if option_group.startswith("default:"):
         overrides.pop("option_group_name")
-    db = orig_pitr_instance(self, source_db_identifier, target, overrides)
+    db = restoring(orig_pitr_instance, self, source_db_identifier, target, overrides)
     # The groups asked for, not the source's (RDS's default group when none is asked for).
     db.vpc_security_group_ids = list(overrides.get("vpc_security_group_ids") or [])
     db = restored_instance(db, overrides, tags)
@@ -422,7 +443,8 @@ def delete_db_instance(self, db_instance_identifier, final_db_snapshot_identifie
                          "storage-full"):
         require_available(db)
     if final_db_snapshot_identifier and not skip_final_snapshot:
-        orig_snapshot(self, db_instance_identifier, final_db_snapshot_identifier)
+        final = orig_snapshot(self, db_instance_identifier, final_db_snapshot_identifier)
+        data.capture(final, db)
 
     def finish():
         # Deleting a primary promotes its replicas.
@@ -511,7 +533,7 @@ def create_db_cluster(self, kwargs):
         raise cluster_exists_fault(kwargs["db_cluster_identifier"])
     cluster = orig_create_cluster(self, kwargs)
     cluster.status = "available"
-    data.own(cluster)
+    created_with_data(cluster)
     return cluster
 
 
@@ -547,7 +569,7 @@ def restore_db_cluster_to_point_in_time(self, db_cluster_identifier,
                              f"Cannot clone DB cluster {source.db_cluster_identifier}: it has "
                              "no DB instances.")
     tags = overrides.pop("tags", None)
-    cluster = orig_pitr(self, db_cluster_identifier, source_db_cluster_identifier, restore_type,
+    cluster = restoring(orig_pitr, self, db_cluster_identifier, source_db_cluster_identifier, restore_type,
                         restore_to_time, use_latest_restorable_time, **overrides)
     cluster.vpc_security_group_ids = list(overrides.get("vpc_security_group_ids")
                                           or source.vpc_security_group_ids)
@@ -571,7 +593,7 @@ def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
         raise RDSClientError("InvalidDBClusterSnapshotStateFault",
                              f"Snapshot {from_snapshot_id} is {snap.status}, not available.")
     tags = overrides.pop("tags", None)
-    cluster = orig_cluster_restore(self, from_snapshot_id, overrides)
+    cluster = restoring(orig_cluster_restore, self, from_snapshot_id, overrides)
     # moto drops false/0 overrides and copies the snapshot's cluster wholesale.
     for key, value in overrides.items():
         if value is not None and not value and key != "db_cluster_identifier":
@@ -642,7 +664,8 @@ def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
         raise DBClusterToBeDeletedHasActiveMembers()
     require_cluster_available(cluster)
     if snapshot_name:
-        orig_cluster_snapshot(self, cluster_identifier, snapshot_name)
+        final = orig_cluster_snapshot(self, cluster_identifier, snapshot_name)
+        data.capture(final, cluster)
     cluster.status = "deleting"
 
     def finish():
@@ -1284,7 +1307,15 @@ def control(environ, start_response, path):
             BLACKOUT.update({"after": None, "seen": 0})
             REPLICA_LAG.clear()
             DENIED_ROLES.clear()
+            data.reset()
             return json_response(start_response, "200 OK", {"reset": True})
+        if path == "/_emulator/data":
+            # Which real databases hold data, and whether any outlived its resource.
+            alive = {id(o) for backend in all_rds_backends()
+                     for table in (backend.databases, backend.clusters,
+                                   backend.database_snapshots, backend.cluster_snapshots)
+                     for o in table.values()}
+            return json_response(start_response, "200 OK", data.inventory(alive))
         if path == "/_emulator/replica-lag":
             REPLICA_LAG[body["id"]] = body.get("seconds")
             return json_response(start_response, "200 OK", REPLICA_LAG)

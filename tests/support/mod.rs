@@ -83,17 +83,42 @@ pub struct Login<'a> {
 pub fn sql(login: &Login, password: &str, sql: &str) -> Result<String, String> {
     let mut cmd = if login.engine.contains("postgres") {
         let mut c = Command::new("psql");
-        c.args(["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-U", "admin"])
-            .args(["-d", "app", "-h", login.address, "-p", &login.port.to_string()])
-            .args(["-c", sql])
-            .env("PGPASSWORD", password)
-            .env("PGCONNECT_TIMEOUT", "10");
+        c.args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "\t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "admin",
+        ])
+        .args([
+            "-d",
+            "app",
+            "-h",
+            login.address,
+            "-p",
+            &login.port.to_string(),
+        ])
+        .args(["-c", sql])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10");
         c
     } else {
         let mut c = Command::new("mariadb");
-        c.args(["--batch", "--skip-column-names", "-u", "admin", "-h", login.address])
-            .args(["-P", &login.port.to_string(), "-e", sql])
-            .env("MYSQL_PWD", password);
+        c.args([
+            "--batch",
+            "--skip-column-names",
+            "-u",
+            "admin",
+            "-h",
+            login.address,
+        ])
+        .args(["-P", &login.port.to_string(), "-e", sql])
+        .env("MYSQL_PWD", password);
         c
     };
     let out = cmd
@@ -123,7 +148,11 @@ impl Emulator {
         let (address, port, engine) = match id.split_once(':') {
             Some((kind, cluster)) => {
                 let c = &self.clusters()[cluster];
-                let key = if kind == "reader" { "ReaderEndpoint" } else { "Endpoint" };
+                let key = if kind == "reader" {
+                    "ReaderEndpoint"
+                } else {
+                    "Endpoint"
+                };
                 (c[key].clone(), c["Port"].clone(), c["Engine"].clone())
             }
             None => {
@@ -141,6 +170,18 @@ impl Emulator {
             engine: engine.as_str().expect("an engine"),
         };
         sql(&login, password, query)
+    }
+
+    /// With real data: every real database belongs to a live instance, cluster or snapshot
+    /// of the emulator, and no database of its is left on the servers (deletes dropped theirs).
+    pub fn assert_no_stray_data(&self) {
+        let v: Value = serde_json::from_str(&self.control("/_emulator/data", "")).unwrap();
+        assert_eq!(
+            v["orphans"],
+            Value::Array(vec![]),
+            "data of deleted resources: {v}"
+        );
+        assert_eq!(v["server"], v["owned"], "databases on the servers: {v}");
     }
 
     fn launch(extra: &[&str]) -> Self {
