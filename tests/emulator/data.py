@@ -35,6 +35,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 SERVERS = {}  # what databases.py wrote: {"postgres": {...}, "mysql": {...}}
 PREFIX = "e" + "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
@@ -118,7 +119,6 @@ def create(fam, name, source=None):
                 # A template must have no session open: wait for a client to finish.
                 if "being accessed by other users" not in str(e) or attempt == 49:
                     raise
-                import time
                 time.sleep(0.1)
         if source:
             # The copy's objects belong to its own login, so the source's can be dropped.
@@ -222,11 +222,12 @@ def fork(obj):
     """A replica stops reading its source (promoted, or its source deleted): it keeps a copy."""
     if not enabled() or engine_of(obj) is None or id(obj) in OWN:
         return
-    source = holder(obj)
-    fam = engine_of(obj)
-    name = new_name()
-    create(fam, name, real(source))
-    OWN[id(obj)] = (obj, name, fam)
+    with LOCK:
+        source = holder(obj)
+        fam = engine_of(obj)
+        name = new_name()
+        create(fam, name, real(source))
+        OWN[id(obj)] = (obj, name, fam)
 
 
 def capture(snap, origin):
