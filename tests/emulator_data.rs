@@ -282,3 +282,38 @@ fn environment_of_two_engines_keeps_each_targets_password() {
     assert_eq!(rows(&emu, "crm-prod", CRM_PROD, CONTACTS), CRM_ROWS);
     emu.assert_no_stray_data();
 }
+
+/// Production in another account: its rows travel through the shared snapshot hand-over
+/// (its latest automated snapshot, copied, shared, copied into the target's account, restored)
+/// into demo's root and replica, which keep demo's password; production's rows are unchanged
+/// and no copy of them is left behind in either account.
+#[test]
+fn rows_from_another_account() {
+    let emu = Emulator::with_data();
+    emu.seed("data-cross-account");
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "shop-prod",
+            "--target",
+            "shop-demo",
+            "--source-role-arn",
+            "arn:aws:iam::222222222222:role/prod-refresh",
+            "--source-kms-key-id",
+            "alias/refresh-share",
+            "--master-password-secret",
+            "shop-demo-master",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for id in ["shop-demo", "shop-demo-ro"] {
+        assert_eq!(rows(&emu, id, SHOP_DEMO, CUSTOMERS), SHOP_ROWS, "{id}");
+    }
+    let prod = emu
+        .sql_in(Some("222222222222"), "shop-prod", SHOP_PROD, CUSTOMERS)
+        .expect("production's rows");
+    assert_eq!(prod, SHOP_ROWS);
+    emu.assert_no_stray_data();
+}

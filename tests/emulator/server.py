@@ -888,6 +888,14 @@ def copying(snap):
     return snap
 
 
+def snapshot_name(ident):
+    """A snapshot's identifier from an ARN or an identifier (automated ones hold a colon:
+    rds:NAME-DATE)."""
+    if ident.startswith("arn:"):
+        return ":".join(ident.split(":")[6:])
+    return ident
+
+
 def copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_identifier,
                      kms_key_id=None, tags=None, copy_tags=False, **kw):
     shared = shared_snapshot(self, source_db_snapshot_identifier, cluster=False)
@@ -895,7 +903,7 @@ def copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_ide
         snap = orig_copy_snapshot(self, source_db_snapshot_identifier,
                                   target_db_snapshot_identifier, kms_key_id, tags, copy_tags, **kw)
         data.copy_snapshot(snap, self.database_snapshots.get(
-            source_db_snapshot_identifier.split(":")[-1]))
+            snapshot_name(source_db_snapshot_identifier)))
         return copying(snap)
     if shared.encrypted and not kms_key_id:
         raise InvalidParameterCombination(
@@ -921,7 +929,7 @@ def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier,
             self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
             kms_key_id, copy_tags, tags, **kw)
         data.copy_snapshot(snap, self.cluster_snapshots.get(
-            source_db_cluster_snapshot_identifier.split(":")[-1]))
+            snapshot_name(source_db_cluster_snapshot_identifier)))
         return copying(snap)
     if shared.storage_encrypted and not kms_key_id:
         raise InvalidParameterCombination(

@@ -145,6 +145,17 @@ impl Emulator {
     /// Runs `query` on an instance (`id`) or a cluster (`cluster:ID` for its writer endpoint,
     /// `reader:ID` for its reader endpoint), through the endpoint the emulator reports.
     pub fn sql(&self, id: &str, password: &str, query: &str) -> Result<String, String> {
+        self.sql_in(None, id, password, query)
+    }
+
+    /// `sql` in another emulated account (an instance `id` there).
+    pub fn sql_in(
+        &self,
+        account: Option<&str>,
+        id: &str,
+        password: &str,
+        query: &str,
+    ) -> Result<String, String> {
         let (address, port, engine) = match id.split_once(':') {
             Some((kind, cluster)) => {
                 let c = &self.clusters()[cluster];
@@ -156,7 +167,11 @@ impl Emulator {
                 (c[key].clone(), c["Port"].clone(), c["Engine"].clone())
             }
             None => {
-                let i = &self.describe()[id];
+                let all = match account {
+                    Some(account) => self.in_account(account, &[]),
+                    None => self.describe(),
+                };
+                let i = &all[id];
                 (
                     i["Endpoint"]["Address"].clone(),
                     i["Endpoint"]["Port"].clone(),
