@@ -899,3 +899,43 @@ fn dispatch_apply_refreshes_an_environment_of_two_databases() {
     }
     assert_eq!(emu.password("orders-demo"), "orders-password-7");
 }
+
+/// The Action's before-swap command runs SQL against the clone (the image carries psql and
+/// the MariaDB client): a dispatch refresh on an emulator with real databases leaves demo
+/// with production's rows, scrubbed through the endpoint in the hook's environment, and
+/// demo's own password, which the log only masks.
+#[test]
+fn dispatch_apply_scrubs_real_rows_with_psql() {
+    let emu = Emulator::with_data();
+    emu.seed("data");
+    let ws = Workspace::new("apply-data");
+    let scrub = "psql -X -q -v ON_ERROR_STOP=1 -h \"$STACK_MITOSIS_ENDPOINT_ADDRESS\" \
+        -p \"$STACK_MITOSIS_ENDPOINT_PORT\" -U admin -d app \
+        -c \"UPDATE customers SET name = 'Customer ' || id, email = NULL\"";
+    let log = dispatch_apply(
+        &emu,
+        &ws,
+        &[
+            ("INPUT_SOURCE", "shop-prod".into()),
+            ("INPUT_TARGET", "shop-demo".into()),
+            ("INPUT_BEFORE-SWAP", scrub.into()),
+            ("INPUT_MASTER-PASSWORD-SECRET", "shop-demo-master".into()),
+            // A workflow's `env:` from a repository secret.
+            ("PGPASSWORD", "demo-password-1".into()),
+        ],
+    );
+    // The secret's value is masked, and shown nowhere else.
+    let shown: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("demo-password-1"))
+        .collect();
+    assert_eq!(shown, ["::add-mask::demo-password-1"], "{log}");
+    let customers = "SELECT id, name, email FROM customers ORDER BY id";
+    let scrubbed = "1\tCustomer 1\t\n2\tCustomer 2\t\n3\tCustomer 3\t\n";
+    for id in ["shop-demo", "shop-demo-ro"] {
+        let rows = emu.sql(id, "demo-password-1", customers).unwrap();
+        assert_eq!(rows, scrubbed, "{id}");
+    }
+    let prod = emu.sql("shop-prod", "prod-password-1", customers).unwrap();
+    assert!(prod.contains("Ada Lovelace"), "{prod}");
+}

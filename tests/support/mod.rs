@@ -44,12 +44,17 @@ pub struct Emulator {
     port: u16,
 }
 
-/// The servers.json of one PostgreSQL and one MariaDB server (tests/emulator/databases.py),
-/// started once for the whole test process. The starter holds a pipe from this process and
-/// stops both servers (by PID) when the pipe closes, that is when the tests are over.
+/// The servers.json of one PostgreSQL and one MariaDB server (tests/emulator/databases.py):
+/// those of `STACK_MITOSIS_TEST_DATABASES` (scripts/test starts one pair for the whole suite),
+/// else a pair started once for this test process. That starter holds a pipe from this
+/// process and stops both servers (by PID) when the pipe closes, that is when the tests are
+/// over.
 fn database_servers() -> &'static str {
     static SERVERS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SERVERS.get_or_init(|| {
+        if let Some(file) = std::env::var_os("STACK_MITOSIS_TEST_DATABASES") {
+            return file.to_string_lossy().into_owned();
+        }
         let mut child = Command::new(python())
             .arg(repo().join("tests/emulator/databases.py"))
             .arg("serve")
