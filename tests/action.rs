@@ -574,20 +574,19 @@ fn dispatch_apply_refreshes_an_aurora_cluster() {
     let emu = Emulator::start();
     emu.seed("aurora");
     let ws = Workspace::new("apply-cluster");
-    let env = vec![
-        ("INPUT_MODE", "apply".to_string()),
-        ("INPUT_SOURCE", "pg-prod".into()),
-        ("INPUT_TARGET", "pg-demo".into()),
-        ("INPUT_MASTER-PASSWORD-SECRET", "demo-db-master".into()),
-        (
-            "INPUT_RESTART",
-            "echo restarted $STACK_MITOSIS_TARGET".into(),
-        ),
-        ("INPUT_GITHUB-TOKEN", "ghs_unused".into()),
-        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
-        ("STACK_MITOSIS_POLL_INTERVAL", "0.02".into()),
-    ];
-    let log = succeeded(action(&emu, &ws, &env));
+    let log = dispatch_apply(
+        &emu,
+        &ws,
+        &[
+            ("INPUT_SOURCE", "pg-prod".into()),
+            ("INPUT_TARGET", "pg-demo".into()),
+            ("INPUT_MASTER-PASSWORD-SECRET", "demo-db-master".into()),
+            (
+                "INPUT_RESTART",
+                "echo restarted $STACK_MITOSIS_TARGET".into(),
+            ),
+        ],
+    );
     let o = outputs(&ws.read("output"));
     assert_eq!(o["result"], "succeeded");
     assert!(

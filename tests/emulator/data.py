@@ -169,25 +169,35 @@ def engine_of(obj):
 
 
 def holder(obj):
-    """The resource whose database `obj` reads: a cluster member its cluster's, a read replica
-    its source's (following a chain of replicas), otherwise its own."""
+    """What holds the data `obj` reads: itself when it owns a database (a resource or a
+    snapshot), a cluster member its cluster, a read replica its source (following a chain of
+    replicas)."""
     seen = 0
     while obj is not None and seen < 20:
         seen += 1
+        if id(obj) in OWN:
+            return obj
         cluster_id = getattr(obj, "db_cluster_identifier", None)
         if cluster_id and hasattr(obj, "db_instance_identifier"):
             return obj.backend.clusters.get(cluster_id)
         source = getattr(obj, "source_db_instance_identifier", None)
-        if source and id(obj) not in OWN:
-            obj = obj.backend.databases.get(source)
-            continue
-        return obj
+        if not source:
+            return obj
+        obj = obj.backend.databases.get(source)
     return None
 
 
 def real(obj):
     entry = OWN.get(id(obj))
     return entry[1] if entry else None
+
+
+def give(obj, fam, origin):
+    """`obj` owns a new real database: a copy of real database `origin`, or empty."""
+    name = new_name()
+    create(fam, name, origin)
+    assert id(obj) not in OWN, "a resource or snapshot is given its data once"
+    OWN[id(obj)] = (obj, name, fam)
 
 
 def own(obj, source=None):
@@ -198,24 +208,10 @@ def own(obj, source=None):
     if not enabled() or fam is None:
         return
     with LOCK:
-        # A snapshot holds its own copy; an instance or cluster is read where its data is.
-        if source is None:
-            origin = None
-        elif is_snapshot(source):
-            origin = real(source)
-        else:
-            origin = real(holder(source))
-        name = new_name()
-        create(fam, name, origin)
-        assert id(obj) not in OWN, "a resource is given its data once"
-        OWN[id(obj)] = (obj, name, fam)
+        give(obj, fam, real(holder(source)) if source is not None else None)
         obj.port = PORTS[fam]
         for snap in PENDING.pop(id(obj), []):
             capture(snap, obj)
-
-
-def is_snapshot(obj):
-    return hasattr(obj, "db_snapshot_identifier") or hasattr(obj, "snapshot_type")
 
 
 def fork(obj):
@@ -223,11 +219,7 @@ def fork(obj):
     if not enabled() or engine_of(obj) is None or id(obj) in OWN:
         return
     with LOCK:
-        source = holder(obj)
-        fam = engine_of(obj)
-        name = new_name()
-        create(fam, name, real(source))
-        OWN[id(obj)] = (obj, name, fam)
+        give(obj, engine_of(obj), real(holder(obj)))
 
 
 def capture(snap, origin):
@@ -242,20 +234,15 @@ def capture(snap, origin):
             PENDING.setdefault(id(origin), []).append(snap)
             return
         forget(snap)
-        name = new_name()
-        create(fam, name, real(source))
-        OWN[id(snap)] = (snap, name, fam)
+        give(snap, fam, real(source))
 
 
 def copy_snapshot(new, old):
-    fam = engine_of(old) or engine_of(getattr(old, "database", None)) \
-        or engine_of(getattr(old, "cluster", None))
-    if not enabled() or fam is None or real(old) is None:
-        return
+    """A snapshot copy (`new`) holds a copy of `old`'s data."""
     with LOCK:
-        name = new_name()
-        create(fam, name, real(old))
-        OWN[id(new)] = (new, name, fam)
+        entry = OWN.get(id(old))
+        if entry is not None:
+            give(new, entry[2], entry[1])
 
 
 def forget(obj):

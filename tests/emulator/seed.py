@@ -24,6 +24,8 @@ Every call is followed by a jump of the emulator's clock, so the result is settl
 
 import argparse
 import json
+import os
+import subprocess
 import urllib.request
 
 import boto3
@@ -265,8 +267,6 @@ PASSWORD = "not-a-real-password"
 def load_sql(rds, kind, res):
     """Runs a resource's "sql" (a list of statements) as its master user, through the endpoint
     the emulator reports, with the engine's own client."""
-    import os
-    import subprocess
     if kind == "cluster":
         found = rds.describe_db_clusters(DBClusterIdentifier=res["id"])["DBClusters"][0]
         host, port, engine = found["Endpoint"], found["Port"], found["Engine"]

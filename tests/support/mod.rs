@@ -62,18 +62,24 @@ fn database_servers() -> &'static str {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the database servers (scripts/setup-databases installs them)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the servers' file");
+        let file = first_line(&mut child);
         assert!(
-            !line.trim().is_empty(),
+            !file.is_empty(),
             "the database servers did not start: run scripts/setup-databases"
         );
         // The child (and its stdin) live as long as this process.
         std::mem::forget(child);
-        line.trim().to_string()
+        file
     })
+}
+
+/// The line a helper process prints once it is ready (trimmed; empty if it printed none).
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read a helper's first line");
+    line.trim().to_string()
 }
 
 /// A database endpoint's address and port, as the emulator reports it.
@@ -213,12 +219,8 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("start the emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the emulator's address");
+        let line = first_line(&mut child);
         let endpoint = line
-            .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected emulator output: {line:?}"))
             .to_string();
