@@ -16,6 +16,10 @@ use stack_mitosis::refresh::{
 use stack_mitosis::render::{plan_text, render_plan, report_text, Format, TextProgress};
 use std::io::IsTerminal;
 
+/// The most attempts per AWS call `--max-attempts` / `AWS_MAX_ATTEMPTS` may ask for: beyond it
+/// a throttled run waits for minutes on one call instead of failing and being resumed.
+const MAX_ATTEMPTS_LIMIT: i64 = 20;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "stack-mitosis",
@@ -55,6 +59,7 @@ pub struct Cli {
         global = true,
         env = "AWS_MAX_ATTEMPTS",
         default_value_t = DEFAULT_MAX_ATTEMPTS,
+        value_parser = clap::value_parser!(u32).range(1..=MAX_ATTEMPTS_LIMIT),
         hide = true
     )]
     pub max_attempts: u32,
@@ -174,6 +179,10 @@ pub struct ApplyArgs {
         hide_env_values = true
     )]
     pub notify: Option<String>,
+    /// Pass this variable to the hook commands although the tool withholds it (the runner's
+    /// ACTIONS_* tokens, the GitHub token input, the webhook URL, the MFA code); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub hook_env: Vec<String>,
     /// Do not ask for confirmation (needed without a terminal: scripts, CI).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -321,6 +330,10 @@ pub struct RefreshArgs {
     /// standby while the snapshot is taken (a clean snapshot, with announced downtime).
     #[arg(long, requires = "config")]
     pub quiesce_source: bool,
+    /// Show the --before-swap and --restart commands in the plan and the log by their first
+    /// word and a hash only (for commands that carry a connection string or a password).
+    #[arg(long)]
+    pub redact_commands: bool,
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +371,7 @@ impl RefreshArgs {
             kms_key_id: self.kms_key_id.clone(),
             config: self.config.clone(),
             quiesce_source: self.quiesce_source,
+            redact_commands: self.redact_commands,
         }
     }
 
@@ -387,6 +401,8 @@ impl RefreshArgs {
             ));
         }
         if let Some(arn) = &self.source_role_arn {
+            stack_mitosis::aws::credentials::check_role_arn("--source-role-arn", arn)
+                .map_err(MitosisError::bad_input)?;
             let role = RoleRequest {
                 role_arn: arn.clone(),
                 mfa_serial: None,
@@ -414,6 +430,20 @@ impl ApplyArgs {
             .map(|url| NotifySettings { url, link: None })
     }
 
+    /// The options, checked before any AWS call: durations, the webhook, and the files the
+    /// run will write (a report that cannot be written would be lost after the run).
+    fn checked_options(&self) -> Result<ApplyOptions, MitosisError> {
+        let options = self.options();
+        options.validate()?;
+        if let Some(url) = &self.notify {
+            stack_mitosis::notify::check_url("--notify", url)?;
+        }
+        if let Some(path) = &self.report_json {
+            stack_mitosis::files::check_writable("--report-json", path)?;
+        }
+        Ok(options)
+    }
+
     fn options(&self) -> ApplyOptions {
         ApplyOptions {
             on_failure: self.on_failure.into(),
@@ -425,6 +455,7 @@ impl ApplyArgs {
             until: self.until,
             max_replica_lag_seconds: self.max_replica_lag,
             swap_timeout_seconds: self.swap_timeout,
+            hook_env: self.hook_env.clone(),
             ..self.wait.options()
         }
     }
@@ -448,7 +479,10 @@ pub fn init_logging(verbose: u8) {
         _ => "stack_mitosis=trace,aws_smithy_runtime=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("STACK_MITOSIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+        // The HTTP client's spans carry whole URLs: a webhook's is a secret, and the runner's
+        // token endpoint's is none of the log's business. Whatever level is asked for.
+        .add_directive("octocrab=off".parse().expect("a valid directive"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -518,7 +552,17 @@ async fn role_credentials(
     cli: &Cli,
     settings: &AwsSettings,
 ) -> Result<Option<aws_credential_types::provider::SharedCredentialsProvider>, MitosisError> {
-    use stack_mitosis::aws::credentials::{assume_role, check_mfa_code, profile_role, RoleRequest};
+    use stack_mitosis::aws::credentials::{
+        assume_role, check_mfa_code, check_role_arn, check_role_duration, profile_role, RoleRequest,
+    };
+    if let Some(arn) = &cli.role_arn {
+        check_role_arn("--role-arn", arn).map_err(MitosisError::bad_input)?;
+    }
+    check_role_duration(
+        "--role-duration-seconds",
+        i64::from(cli.role_duration_seconds),
+    )
+    .map_err(MitosisError::bad_input)?;
     let role = match (&cli.role_arn, &cli.profile) {
         (Some(arn), _) => RoleRequest {
             role_arn: arn.clone(),
@@ -569,8 +613,7 @@ async fn apply(settings: &AwsSettings, args: ApplyArgs) -> Result<(), MitosisErr
             "apply refreshes a target (--target): for a copy like a template use `stack-mitosis copy`",
         ));
     }
-    let options = args.options();
-    options.validate()?;
+    let options = args.checked_options()?;
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
     let clients = Clients::connect(settings, &args.refresh).await?;
@@ -601,8 +644,10 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
             "copy needs --like T --prefix P: the template the copy is shaped like, and what its names begin with",
         ));
     }
-    let options = a.options();
-    options.validate()?;
+    let options = a.checked_options()?;
+    if let Some(path) = &args.password_file {
+        stack_mitosis::files::check_secret_path("--password-file", path)?;
+    }
     let latency = load_latency(a.latency_model.as_deref())?;
     let request = a.refresh.options().request(&new_run_id())?;
     let clients = Clients::connect(settings, &a.refresh).await?;
@@ -643,23 +688,9 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     result
 }
 
-/// Writes a secret to a file only its owner may read.
+/// Writes a secret to a file only its owner may read (`stack_mitosis::files::write_secret`).
 fn write_secret(path: &std::path::Path, secret: &str) -> Result<(), MitosisError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(secret.as_bytes()))
-        .map_err(|e| {
-            MitosisError::bad_input(format!(
-                "cannot write --password-file {}: {e}",
-                path.display()
-            ))
-        })
+    stack_mitosis::files::write_secret("--password-file", path, secret)
 }
 
 /// `destroy`: the copy's delete plan, carried out; nothing there is no error.
@@ -802,8 +833,7 @@ async fn rollback(settings: &AwsSettings, args: ApplyArgs) -> Result<(), Mitosis
             "rollback undoes a refresh (--target): a copy is removed with `stack-mitosis destroy`",
         ));
     }
-    let options = args.options();
-    options.validate()?;
+    let options = args.checked_options()?;
     let latency = load_latency(args.latency_model.as_deref())?;
     let request = args.refresh.options().request(&new_run_id())?;
     let clients = Clients::connect(settings, &args.refresh).await?;

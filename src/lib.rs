@@ -10,6 +10,7 @@ pub mod aws;
 pub mod environment;
 pub mod error;
 pub mod exec;
+pub mod files;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
 pub mod github;

@@ -18,11 +18,60 @@ const ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Where to post, and what every message says about the run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NotifySettings {
+    /// A secret: whoever has a webhook's URL may post to the channel behind it.
     pub url: String,
     /// The workflow run's page, when running as an Action.
     pub link: Option<String>,
+}
+
+/// Never the URL, even at trace level.
+impl std::fmt::Debug for NotifySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifySettings")
+            .field("url", &"<redacted>")
+            .field("link", &self.link)
+            .finish()
+    }
+}
+
+/// A webhook URL the tool will post to: https, or http to this machine only (a local relay,
+/// a test); no user name or password in it (they would be sent to whoever the host is and
+/// printed by any tool that shows URLs). Checked before any AWS call.
+pub fn check_url(flag: &str, url: &str) -> Result<(), crate::error::MitosisError> {
+    let bad = |why: &str| {
+        crate::error::MitosisError::bad_input(format!(
+            "{flag} is not a webhook URL this tool posts to: {why}"
+        ))
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| bad("it does not parse as a URL (https://HOST/PATH)"))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| bad("it has no host (https://HOST/PATH)"))?;
+    if authority.as_str().contains('@') {
+        return Err(bad(
+            "it carries a user name or password before the host: put the credential in the path or a header the service documents",
+        ));
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if loopback => Ok(()),
+        Some("http") => Err(bad(
+            "plain http is only for this machine (localhost, 127.0.0.1, ::1): use https",
+        )),
+        _ => Err(bad("give an https:// URL")),
+    }
 }
 
 /// Sends the run's milestones; see the module's header.
@@ -217,4 +266,35 @@ pub async fn with_notifier<T>(
         tracing::warn!("notifications still pending after 30 s: given up");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn webhooks_are_https_or_this_machine_without_credentials() {
+        for ok in [
+            "https://hooks.example.com/services/T0/B0/x",
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://[::1]:9/hook",
+        ] {
+            assert!(check_url("--notify", ok).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("http://hooks.example.com/x", "plain http"),
+            (
+                "https://user:pass@hooks.example.com/x",
+                "user name or password",
+            ),
+            ("ftp://hooks.example.com/x", "https://"),
+            ("hooks.example.com/x", "https://HOST/PATH"),
+            ("not a url", "does not parse"),
+        ] {
+            let e = check_url("--notify", bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(!e.contains("pass@"), "the message repeats the URL: {e}");
+        }
+    }
 }

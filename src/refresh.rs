@@ -61,6 +61,8 @@ pub struct RefreshOptions {
     pub config: Option<std::path::PathBuf>,
     /// `--quiesce-source`: the source environment's groups in standby during its snapshot.
     pub quiesce_source: bool,
+    /// `--redact-commands`: the hooks shown by their first word and a hash only.
+    pub redact_commands: bool,
 }
 
 /// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
@@ -85,6 +87,10 @@ pub fn password_of(value: &str) -> Result<String, String> {
 /// production data nobody destroyed does not outlive a sweep by long.
 pub const DEFAULT_COPY_EXPIRY: &str = "7d";
 
+/// The longest lifetime `--expires` may give a copy: a year. A copy meant to stay says
+/// `never` (and is destroyed by name); a bigger number is a typo, or would overflow a date.
+pub const MAX_COPY_LIFETIME_SECONDS: i64 = 366 * 86_400;
+
 /// `--expires`: `<n>` followed by `s`, `m`, `h`, `d` or `w` (seconds), or `never` (None).
 pub fn parse_expires(value: &str) -> Result<Option<i64>, MitosisError> {
     let v = value.trim();
@@ -107,7 +113,10 @@ pub fn parse_expires(value: &str) -> Result<Option<i64>, MitosisError> {
         _ => return Err(bad()),
     };
     match n.checked_mul(unit) {
-        Some(secs) if secs > 0 => Ok(Some(secs)),
+        Some(secs) if secs > 0 && secs <= MAX_COPY_LIFETIME_SECONDS => Ok(Some(secs)),
+        Some(secs) if secs > 0 => Err(MitosisError::bad_input(format!(
+            "--expires {value:?} is longer than a copy may live (366d): give at most 366d, or `never` for a copy you destroy yourself"
+        ))),
         _ => Err(bad()),
     }
 }
@@ -394,6 +403,7 @@ impl RefreshOptions {
         );
         request.restart = self.restart.clone().filter(|c| !c.trim().is_empty());
         request.before_swap = self.before_swap.clone().filter(|c| !c.trim().is_empty());
+        request.redact_commands = self.redact_commands;
         request.final_snapshot = self.final_snapshot;
         request.snapshot_path = self.restore_snapshot || self.snapshot.is_some();
         request.snapshot = snapshot;
@@ -442,6 +452,8 @@ pub struct ApplyOptions {
     pub max_replica_lag_seconds: u64,
     /// The longest the retire and swap-in renames may take before the run rolls back.
     pub swap_timeout_seconds: u64,
+    /// Variables kept from hooks that the user passes to them on purpose (`--hook-env`).
+    pub hook_env: Vec<String>,
 }
 
 impl Default for ApplyOptions {
@@ -460,6 +472,7 @@ impl Default for ApplyOptions {
             until: None,
             max_replica_lag_seconds: defaults::MAX_REPLICA_LAG_SECONDS,
             swap_timeout_seconds: defaults::SWAP_TIMEOUT_SECONDS,
+            hook_env: Vec::new(),
         }
     }
 }
@@ -513,6 +526,7 @@ impl ApplyOptions {
                 step_timeout: Duration::from_secs(self.step_timeout_seconds),
             },
             hook_timeout: Duration::from_secs(self.hook_timeout_seconds),
+            hook_env: self.hook_env.clone(),
             rollback_timeout: Duration::from_secs(self.rollback_timeout_seconds),
             until: self.until,
             max_replica_lag: self.max_replica_lag_seconds as f64,
@@ -544,12 +558,16 @@ pub fn load_latency(path: Option<&std::path::Path>) -> Result<LatencyModel, Mito
             path.display()
         ))
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    let model: LatencyModel = serde_json::from_str(&text).map_err(|e| {
         MitosisError::bad_input(format!(
             "the latency model {} is not valid: {e} (fields are seconds, see the README)",
             path.display()
         ))
-    })
+    })?;
+    model.check().map_err(|e| {
+        MitosisError::bad_input(format!("the latency model {}: {e}", path.display()))
+    })?;
+    Ok(model)
 }
 
 /// The AWS access of a refresh: the target's account, and the source's when the source lives
@@ -693,7 +711,7 @@ pub async fn execute(
         if !plan.has_work() {
             return (None, Ok(()));
         }
-        tracing::info!("the new plan:\n{}", crate::render::plan_text(&plan));
+        sink.event(&crate::exec::Event::Replanned { plan: &plan });
     }
     (
         None,

@@ -177,7 +177,8 @@ async fn pull_request_plan_updates_the_sticky_comment_found_on_a_later_page() {
         .and(path("/repos/acme/infra/issues/7/comments"))
         .and(query_param("page", "2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
-            {"id": 9001, "body": "<!-- stack-mitosis:plan target=mitosis-demo -->\nold plan"}
+            {"id": 9001, "body": "<!-- stack-mitosis:plan target=mitosis-demo -->\nold plan",
+             "user": {"login": "github-actions[bot]"}}
         ])))
         .mount(&github)
         .await;
@@ -291,6 +292,164 @@ async fn a_first_plan_on_a_pull_request_creates_the_comment() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(rds_mutations(&emu), Vec::<String>::new());
     drop(github);
+}
+
+/// The PR's comments: one by someone else that carries the marker, and, with `own`, the
+/// tool's own (id 9002). Pull request 9.
+async fn comments_with_a_planted_marker(own: bool) -> MockServer {
+    let github = MockServer::start().await;
+    let mut comments = vec![serde_json::json!({
+        "id": 666, "user": {"login": "mallory"},
+        "body": "<!-- stack-mitosis:plan target=mitosis-demo -->\nlooks like the plan"
+    })];
+    if own {
+        comments.push(serde_json::json!({
+            "id": 9002, "user": {"login": "github-actions[bot]"},
+            "body": "<!-- stack-mitosis:plan target=mitosis-demo -->\nold plan"
+        }));
+    }
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/infra/issues/9/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comments))
+        .mount(&github)
+        .await;
+    // The workflow's token may not read /user (an installation token).
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"message": "Resource not accessible by integration"}),
+        ))
+        .mount(&github)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/infra/issues/comments/666"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 666})))
+        .expect(0)
+        .mount(&github)
+        .await;
+    github
+}
+
+fn plan_on_pr_9(emu: &Emulator, ws: &Workspace, github: &MockServer) -> Output {
+    let env = vec![
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        ("INPUT_GITHUB-TOKEN", "ghs_token".into()),
+        ("GITHUB_EVENT_NAME", "pull_request".into()),
+        ("GITHUB_EVENT_PATH", pr_event(ws, 9)),
+        ("GITHUB_API_URL", github.uri()),
+    ];
+    action(emu, ws, &env)
+}
+
+/// Someone else's comment with the marker is never rewritten: the tool writes its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_of_someone_else_with_the_marker_is_left_alone() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("planted");
+    let github = comments_with_a_planted_marker(false).await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/infra/issues/9/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 78})))
+        .expect(1)
+        .mount(&github)
+        .await;
+    let out = plan_on_pr_9(&emu, &ws, &github);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    drop(github);
+}
+
+/// The tool's own comment is updated; when the update is refused, a new comment is written;
+/// when no comment can be written, the run warns and goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_that_cannot_be_updated_is_written_anew_and_one_that_cannot_be_written_warns() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("refused");
+    let github = comments_with_a_planted_marker(true).await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/infra/issues/comments/9002"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not Found"})),
+        )
+        .expect(1)
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/infra/issues/9/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 79})))
+        .expect(1)
+        .mount(&github)
+        .await;
+    let out = plan_on_pr_9(&emu, &ws, &github);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    drop(github);
+
+    // Nothing can be written: a warning, and the plan still succeeds.
+    let github = comments_with_a_planted_marker(false).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"message": "Resource not accessible by integration"}),
+        ))
+        .mount(&github)
+        .await;
+    let out = plan_on_pr_9(&emu, &ws, &github);
+    let log = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("::warning::the flight plan was not posted on pull request #9"),
+        "{log}"
+    );
+    assert_eq!(outputs(&ws.read("output"))["result"], "succeeded");
+    drop(github);
+}
+
+/// A hook command is shown as written in the log, inside a block the runner does not read
+/// commands from, and in the summary without markup, links or mentions; `redact-commands`
+/// shows its first word and a hash only.
+#[test]
+fn hook_commands_are_shown_never_obeyed() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let ws = Workspace::new("verbatim");
+    let command = "echo ok\n::add-mask::planted <img src=x> [link](https://x.example) @octocat";
+    let env = vec![
+        ("INPUT_MODE", "plan".to_string()),
+        ("INPUT_SOURCE", "mitosis-prod".to_string()),
+        ("INPUT_TARGET", "mitosis-demo".into()),
+        ("INPUT_RESTART", command.into()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".into()),
+    ];
+    let log = succeeded(action(&emu, &ws, &env));
+    let planted = log
+        .find("\n::add-mask::planted")
+        .expect("the command is shown");
+    let stop = log
+        .find("::stop-commands::")
+        .expect("a stop-commands block");
+    let token = log[stop + "::stop-commands::".len()..]
+        .lines()
+        .next()
+        .unwrap();
+    assert!(token.len() >= 32, "a guessable token: {token:?}");
+    let resume = log.find(&format!("::{token}::")).expect("commands resumed");
+    assert!(stop < planted && planted < resume, "{log}");
+    let summary = ws.read("summary");
+    for raw in ["<img", "[link]", "@octocat"] {
+        assert!(!summary.contains(raw), "{raw} in the summary: {summary}");
+    }
+    assert!(summary.contains("&lt;img"), "{summary}");
+
+    let mut env = env;
+    env.push(("INPUT_REDACT-COMMANDS", "true".into()));
+    let ws = Workspace::new("redacted");
+    let log = succeeded(action(&emu, &ws, &env));
+    let summary = ws.read("summary");
+    for shown in [&log, &summary, &ws.read("output")] {
+        assert!(!shown.contains("planted"), "{shown}");
+        assert!(shown.contains("echo … (redacted, sha256 "), "{shown}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

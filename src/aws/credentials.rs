@@ -51,6 +51,46 @@ pub async fn profile_role(profile: &str) -> Option<RoleRequest> {
     })
 }
 
+/// The shortest and longest session STS gives an assumed role (a role's own maximum may be
+/// lower; STS says so).
+pub const ROLE_DURATION_RANGE: std::ops::RangeInclusive<i64> = 900..=43_200;
+
+/// A role ARN as STS takes it: `arn:PARTITION:iam::ACCOUNT:role/NAME`. `what` names the flag or
+/// input in the message. Checked before any AWS call.
+pub fn check_role_arn(what: &str, arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {arn:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        ))
+    }
+}
+
+/// A session length STS accepts, in seconds. Checked before any AWS call.
+pub fn check_role_duration(what: &str, seconds: i64) -> Result<(), String> {
+    if ROLE_DURATION_RANGE.contains(&seconds) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {seconds} is out of range: a role session lasts {} to {} seconds",
+            ROLE_DURATION_RANGE.start(),
+            ROLE_DURATION_RANGE.end()
+        ))
+    }
+}
+
 /// An MFA code must be six digits; checked before any AWS call.
 pub fn check_mfa_code(code: &str) -> Result<String, MitosisError> {
     let code = code.trim();

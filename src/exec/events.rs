@@ -59,6 +59,11 @@ pub enum Event<'a> {
         cluster: &'a str,
         kind: CloneKind,
     },
+    /// Another run held the lock until now: the run goes on with this plan, made again from
+    /// what that run left.
+    Replanned {
+        plan: &'a Plan,
+    },
     /// The run is over.
     RunFinished {
         result: RunResult,

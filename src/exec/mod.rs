@@ -11,7 +11,7 @@
 
 mod bucket;
 mod events;
-mod hooks;
+pub mod hooks;
 pub mod lock;
 mod report;
 mod rollback;
@@ -71,6 +71,8 @@ pub enum ExecError {
 pub struct ExecConfig {
     pub poll: PollSettings,
     pub hook_timeout: Duration,
+    /// The withheld variables hooks get anyway (`--hook-env`, see `hooks`).
+    pub hook_env: Vec<String>,
     pub on_failure: OnFailure,
     /// How many steps may be in flight at once (1: one step at a time).
     pub concurrency: usize,

@@ -79,7 +79,7 @@ impl EventSink for ReportBuilder {
                 });
                 b.in_rollback = false;
             }
-            Event::StepStarted { .. } | Event::OutageStarted => {}
+            Event::StepStarted { .. } | Event::OutageStarted | Event::Replanned { .. } => {}
             Event::OutageEnded { seconds } => {
                 if let Some(r) = b.report.as_mut() {
                     r.outage_seconds = Some(*seconds);

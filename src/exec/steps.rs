@@ -549,7 +549,9 @@ impl Executor<'_> {
         hooks::run_hook(
             op.hook.as_str(),
             &op.command,
+            &op.shown(),
             &env,
+            &self.config.hook_env,
             self.config.hook_timeout,
         )
         .await

@@ -42,6 +42,34 @@ pub fn group(title: &str) -> String {
 
 pub const END_GROUP: &str = "::endgroup::";
 
+/// `text` printed as written, with the runner's command processing stopped around it: a line
+/// of it that starts with `::` (a hook command can hold anything) is shown, never obeyed. The
+/// token that resumes processing is random, so that the text cannot guess and end the block.
+pub fn verbatim(text: &str) -> String {
+    let token = random_token();
+    let mut out = format!("::stop-commands::{token}\n{text}");
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("::{token}::\n"));
+    out
+}
+
+/// 32 hex digits from the system's random source (the clock and the process as a fallback).
+fn random_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (nanos ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Tells the runner to hide `secret` in every later log line.
 pub fn add_mask(secret: &str) -> String {
     format!("::add-mask::{}", escape_data(secret))

@@ -1,5 +1,8 @@
 //! The sticky PR comment: one per target, found again by a hidden marker on any page of the
-//! PR's comments, and updated in place.
+//! PR's comments, and updated in place. Only a comment the token's own identity wrote is
+//! ever updated: anyone can post the marker, and a comment of theirs must never be rewritten
+//! (nor block the run). A comment that cannot be updated is written anew; one that cannot be
+//! written at all is a warning, and the run goes on (the plan is in the job summary).
 
 use super::commands::fit;
 
@@ -24,28 +27,48 @@ pub fn body(target: &str, markdown: &str, summary_url: Option<&str>) -> String {
     head.clone() + &fit(markdown, COMMENT_LIMIT - head.len(), &note)
 }
 
-/// Creates or updates the comment; returns its id.
+/// The identity of the workflow's own token (`GITHUB_TOKEN`), which cannot read `/user`.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// The login the token writes comments as: `/user` for a user's token; the workflow token's
+/// bot for an installation token, which may not read `/user`.
+pub async fn identity(github: &octocrab::Octocrab) -> String {
+    let user: Result<serde_json::Value, _> = github.get("/user", None::<&()>).await;
+    match user {
+        Ok(user) => user["login"].as_str().unwrap_or(ACTIONS_BOT).to_string(),
+        Err(_) => ACTIONS_BOT.to_string(),
+    }
+}
+
+/// Creates or updates the comment; returns its id. The comment found is this target's, written
+/// by `author`; when it cannot be updated (deleted meanwhile, locked), a new one is written.
 pub async fn upsert(
     github: &octocrab::Octocrab,
     owner: &str,
     repo: &str,
     pr: u64,
     target: &str,
+    author: &str,
     body: &str,
 ) -> Result<u64, String> {
-    match find(github, owner, repo, pr, target).await? {
-        Some(id) => update(github, owner, repo, id, body).await,
-        None => create(github, owner, repo, pr, body).await,
+    if let Some(id) = find(github, owner, repo, pr, target, author).await? {
+        match update(github, owner, repo, id, body).await {
+            Ok(id) => return Ok(id),
+            Err(e) => tracing::warn!("{e}: writing a new comment instead"),
+        }
     }
+    create(github, owner, repo, pr, body).await
 }
 
-/// The id of this target's comment, searching every page of the PR's comments.
+/// The id of this target's comment written by `author`, searching every page of the PR's
+/// comments; comments of anyone else are passed over, marker or not.
 pub async fn find(
     github: &octocrab::Octocrab,
     owner: &str,
     repo: &str,
     pr: u64,
     target: &str,
+    author: &str,
 ) -> Result<Option<u64>, String> {
     let mark = marker(target);
     let route = format!("/repos/{owner}/{repo}/issues/{pr}/comments");
@@ -57,10 +80,10 @@ pub async fn find(
             )
             .await
             .map_err(|e| explain(e, "list the PR's comments"))?;
-        if let Some(c) = comments
-            .iter()
-            .find(|c| c["body"].as_str().is_some_and(|b| b.contains(&mark)))
-        {
+        if let Some(c) = comments.iter().find(|c| {
+            c["body"].as_str().is_some_and(|b| b.contains(&mark))
+                && c["user"]["login"].as_str() == Some(author)
+        }) {
             return Ok(c["id"].as_u64());
         }
         if comments.len() < 100 {
@@ -121,7 +144,8 @@ fn explain(e: octocrab::Error, what: &str) -> String {
     format!("cannot {what}: {text}{hint}")
 }
 
-/// Posts (or updates) the flight plan as the pull request's sticky comment.
+/// Posts (or updates) the flight plan as the pull request's sticky comment. Only a runner
+/// without a repository to post to is an error; GitHub refusing the comment is a warning.
 pub async fn post(
     env: &super::ActionEnv,
     token: &str,
@@ -148,10 +172,16 @@ pub async fn post(
         .and_then(|b| b.personal_token(token.to_string()).build())
         .map_err(|e| github_error(format!("cannot reach GitHub at {api}: {e}")))?;
     let body = body(target, markdown, env.summary_url().as_deref());
-    let id = upsert(&github, owner, name, pr, target, &body)
-        .await
-        .map_err(github_error)?;
-    tracing::info!(comment = id, "flight plan posted on pull request #{pr}");
+    let author = identity(&github).await;
+    match upsert(&github, owner, name, pr, target, &author, &body).await {
+        Ok(id) => tracing::info!(comment = id, "flight plan posted on pull request #{pr}"),
+        Err(e) => println!(
+            "{}",
+            super::commands::warning(&format!(
+                "the flight plan was not posted on pull request #{pr} ({e}); it is in the job summary"
+            ))
+        ),
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The Action's inputs, read from `INPUT_*` exactly as the runner sets them (upper case,
 //! spaces to `_`, hyphens kept), and validated before anything touches AWS.
 
-use crate::aws::credentials::DEFAULT_ROLE_DURATION_SECONDS;
+use crate::aws::credentials::{check_role_arn, DEFAULT_ROLE_DURATION_SECONDS, ROLE_DURATION_RANGE};
 use crate::plan::OnFailure;
 use crate::plan::SourceTime;
 use crate::refresh::{ApplyOptions, RefreshOptions};
@@ -29,7 +29,7 @@ pub enum CommentMode {
     Never,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ActionInputs {
     pub mode: Mode,
     /// What to refresh, as the command line's flags would give it.
@@ -48,6 +48,27 @@ pub struct ActionInputs {
     pub notify_url: Option<String>,
     /// `mode: copy`: destroy an existing copy first, then make it anew (`reset`).
     pub reset: bool,
+}
+
+/// Never the token or the webhook, whatever prints the inputs.
+impl std::fmt::Debug for ActionInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ActionInputs")
+            .field("mode", &self.mode)
+            .field("refresh", &self.refresh)
+            .field("apply", &self.apply)
+            .field("role_to_assume", &self.role_to_assume)
+            .field("source_role_to_assume", &self.source_role_to_assume)
+            .field("role_session_name", &self.role_session_name)
+            .field("role_duration_seconds", &self.role_duration_seconds)
+            .field("aws_region", &self.aws_region)
+            .field("comment", &self.comment)
+            .field("github_token", &redacted(&self.github_token))
+            .field("notify_url", &redacted(&self.notify_url))
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 /// The session name of the role the Action assumes, unless `role-session-name` says otherwise.
@@ -95,6 +116,16 @@ impl Raw<'_> {
     }
 
     /// The runner's booleans: true|True|TRUE|false|False|FALSE.
+    /// A list input: names separated by commas, spaces or new lines.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .unwrap_or_default()
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     fn boolean(&self, name: &str) -> Result<bool, InputError> {
         match self.get(name).as_deref() {
             None | Some("false") | Some("False") | Some("FALSE") => Ok(false),
@@ -173,8 +204,8 @@ pub fn read_inputs(env: &BTreeMap<String, String>) -> Result<ActionInputs, Input
         role_duration_seconds: raw.number(
             "role-duration-seconds",
             i64::from(DEFAULT_ROLE_DURATION_SECONDS),
-            900,
-            43_200,
+            *ROLE_DURATION_RANGE.start(),
+            *ROLE_DURATION_RANGE.end(),
         )? as i32,
         aws_region: raw.get("aws-region"),
         comment,
@@ -223,6 +254,7 @@ fn refresh_options(raw: &Raw<'_>, mode: Mode) -> Result<RefreshOptions, InputErr
         kms_key_id: raw.get("kms-key-id"),
         config: raw.get("config").map(std::path::PathBuf::from),
         quiesce_source: raw.boolean("quiesce-source")?,
+        redact_commands: raw.boolean("redact-commands")?,
     })
 }
 
@@ -246,6 +278,7 @@ fn apply_options(raw: &Raw<'_>) -> Result<ApplyOptions, InputError> {
         on_failure,
         step_timeout_seconds: step_timeout as u64,
         until,
+        hook_env: raw.list("hook-env"),
         ..defaults
     })
 }
@@ -270,11 +303,11 @@ fn session_name(raw: &Raw<'_>) -> Result<String, InputError> {
 
 fn role_arn(raw: &Raw<'_>, input: &str) -> Result<Option<String>, InputError> {
     match raw.get(input) {
-        Some(role) if !role.starts_with("arn:") || !role.contains(":role/") => Err(Raw::bad(
-            input,
-            format!("{role:?} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-        )),
-        other => Ok(other),
+        Some(role) => match check_role_arn("the value", &role) {
+            Ok(()) => Ok(Some(role)),
+            Err(e) => Err(Raw::bad(input, e)),
+        },
+        None => Ok(None),
     }
 }
 

@@ -29,6 +29,13 @@ fn mask(secret: &str) {
     }
 }
 
+/// A plan in a log group of its own, shown as written (`commands::verbatim`).
+pub(crate) fn print_plan(title: &str, plan: &Plan) {
+    println!("{}", commands::group(title));
+    print!("{}", commands::verbatim(&crate::render::plan_text(plan)));
+    println!("{}", commands::END_GROUP);
+}
+
 fn fail(title: &str, message: &str, code: u8) -> u8 {
     println!("{}", commands::error(title, message));
     code
@@ -53,6 +60,13 @@ pub async fn run(env: ActionEnv, aws: AwsSettings) -> u8 {
     }
     if let Some(url) = notify_url(&env, &inputs) {
         mask(&url);
+        let name = match inputs.notify_url {
+            Some(_) => "input 'notify-url'",
+            None => "STACK_MITOSIS_NOTIFY_URL",
+        };
+        if let Err(e) = crate::notify::check_url(name, &url) {
+            return fail("Invalid input: notify-url", &e.to_string(), e.exit_code());
+        }
     }
     let pr = env.pull_request();
     let comment_on = match (inputs.comment, pr) {
@@ -185,9 +199,7 @@ async fn show_plan(
     comment_on: Option<u64>,
 ) -> Result<(), MitosisError> {
     let markdown = plan_markdown(plan);
-    println!("{}", commands::group("Flight plan"));
-    print!("{}", crate::render::plan_text(plan));
-    println!("{}", commands::END_GROUP);
+    print_plan("Flight plan", plan);
     summary(env, &markdown)?;
     if let Some(pr) = comment_on {
         let token = inputs.github_token.as_deref().unwrap_or_default();
@@ -278,9 +290,7 @@ async fn destroy_copy(
         );
         return Ok(None);
     };
-    println!("{}", commands::group(&format!("Destroy {}", plan.target)));
-    print!("{}", crate::render::plan_text(&plan));
-    println!("{}", commands::END_GROUP);
+    print_plan(&format!("Destroy {}", plan.target), &plan);
     summary(env, &plan_markdown(&plan))?;
     let progress = ActionProgress::default();
     let options = apply_options(env, inputs);
@@ -366,9 +376,7 @@ async fn rollback_mode(
             Ok(())
         }
         Some(plan) => {
-            println!("{}", commands::group("Rollback plan"));
-            print!("{}", crate::render::plan_text(&plan));
-            println!("{}", commands::END_GROUP);
+            print_plan("Rollback plan", &plan);
             summary(env, &plan_markdown(&plan))?;
             outputs.push(("plan", plan_json(&plan).trim_end().to_string()));
             let progress = ActionProgress::default();

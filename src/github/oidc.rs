@@ -8,7 +8,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use std::time::SystemTime;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OidcRole {
     /// `ACTIONS_ID_TOKEN_REQUEST_URL` (it already has a query string).
     pub request_url: String,
@@ -20,6 +20,20 @@ pub struct OidcRole {
     pub sts: aws_sdk_sts::Client,
     /// Writes `::add-mask::` lines so later logs hide the token and credentials.
     pub mask: fn(&str),
+}
+
+/// The SDK shows its credential provider at debug level: never the request token (it mints
+/// tokens for any role that trusts the workflow) nor the URL it is sent to.
+impl std::fmt::Debug for OidcRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcRole")
+            .field("request_url", &"<redacted>")
+            .field("request_token", &"<redacted>")
+            .field("role_arn", &self.role_arn)
+            .field("session_name", &self.session_name)
+            .field("duration_seconds", &self.duration_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OidcRole {

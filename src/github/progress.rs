@@ -54,6 +54,10 @@ impl EventSink for ActionProgress {
         match event {
             // Hidden in every later line of the log, before anything could show it.
             Event::Secret(value) => println!("{}", commands::add_mask(value)),
+            Event::Replanned { plan } => {
+                self.close();
+                super::print_plan("The new plan (another run held the lock until now)", plan);
+            }
             Event::StepFailed { step, error, .. } => println!(
                 "{}",
                 commands::error(&format!("Step {} failed", step.id), error)

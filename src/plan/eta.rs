@@ -70,6 +70,23 @@ impl Default for LatencyModel {
     }
 }
 
+impl LatencyModel {
+    /// Every figure a number of seconds a clock can wait: finite and not negative (JSON
+    /// itself has no infinity, but `1e999` parses as one).
+    pub fn check(&self) -> Result<(), String> {
+        let fields = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        for (name, value) in fields.as_object().into_iter().flatten() {
+            let seconds = value.as_f64();
+            if !seconds.is_some_and(|s| s.is_finite() && s >= 0.0) {
+                return Err(format!(
+                    "{name} is {value}: give a finite number of seconds, 0 or more"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Eta {
     /// Critical path through the pending steps, in seconds.

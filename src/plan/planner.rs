@@ -79,6 +79,8 @@ pub struct PlanRequest {
     /// Shell command run once the clone tree is built, before any rename: the place to scrub
     /// personal data or rotate passwords before anyone can reach the copy.
     pub before_swap: Option<String>,
+    /// Show the commands redacted in the plan and the log (`--redact-commands`).
+    pub redact_commands: bool,
     /// Keep a final snapshot of each old-* instance when deleting it.
     pub final_snapshot: bool,
     /// Clone through a snapshot even when source and target share a VPC.
@@ -118,6 +120,7 @@ impl PlanRequest {
             target: target.to_string(),
             restart: None,
             before_swap: None,
+            redact_commands: false,
             final_snapshot: false,
             snapshot_path: false,
             snapshot: SnapshotChoice::Latest,
@@ -1019,6 +1022,7 @@ impl Builder<'_> {
         let op = CommandOp {
             hook: Hook::BeforeSwap,
             command: command.clone(),
+            redacted: self.req.redact_commands,
         };
         let hook = self.push(
             StepId::once(StepKind::BeforeSwap),
@@ -1120,6 +1124,7 @@ impl Builder<'_> {
         let op = CommandOp {
             hook: Hook::Restart,
             command: command.clone(),
+            redacted: self.req.redact_commands,
         };
         let target = self.req.target.clone();
         vec![self.push(

@@ -64,6 +64,22 @@ pub fn plan_markdown(plan: &Plan) -> String {
     out
 }
 
+/// A table cell's text as text only: no cell break, no HTML (`<`, `>`), no link (`[`, `]`) and
+/// no mention (`@`): a command shown in a comment must not ping people or render markup.
 fn escape_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            // A word joiner after `@` keeps the text and breaks the mention.
+            '@' => out.push_str("@\u{2060}"),
+            c => out.push(c),
+        }
+    }
+    out
 }

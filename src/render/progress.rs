@@ -24,6 +24,10 @@ pub fn progress_line(event: &Event<'_>) -> Option<String> {
         Event::Cloned { cluster, kind } => {
             Some(format!("   {cluster} is a {} clone", kind.as_str()))
         }
+        Event::Replanned { plan } => Some(format!(
+            "another run held the lock until now; the new plan:\n{}",
+            super::plan_text(plan).trim_end()
+        )),
         // The run's start and end, and the outage, are shown by the report; a secret never.
         Event::Secret(_)
         | Event::NewPassword { .. }

@@ -158,6 +158,7 @@ pub fn concurrent_options(latency: &LatencyModel) -> ExecConfig {
             step_timeout: Duration::from_secs(6 * 3600),
         },
         hook_timeout: Duration::from_secs(60),
+        hook_env: Vec::new(),
         rollback_timeout: Duration::from_secs(6 * 3600),
         until: None,
         max_replica_lag: 30.0,

@@ -9,6 +9,7 @@ import json
 import sys
 
 USED = {
+    "/user": ["get"],
     "/repos/{owner}/{repo}/issues/{issue_number}/comments": ["get", "post"],
     "/repos/{owner}/{repo}/issues/comments/{comment_id}": ["patch"],
 }
