@@ -4,7 +4,7 @@
 //! prints what it copied and deleted as JSON, and its peak memory (VmHWM) on stderr. `scripts/bench-buckets` times it against
 //! `aws s3 sync` on the emulator.
 
-use stack_mitosis::aws::{AwsSettings, SdkEnv};
+use stack_mitosis::aws::{AwsSettings, EnvRead, OwnedBucket, SdkEnv};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,10 +15,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: bucket_sync SOURCE TARGET [CONCURRENCY]".into()),
     };
     let env = SdkEnv::connect(&AwsSettings::default()).await;
+    // Both buckets are the account's own.
+    let owner = env.account().await?;
     let done = stack_mitosis::exec::sync(
         &env,
-        source,
-        target,
+        &OwnedBucket::new(source, &owner),
+        &OwnedBucket::new(target, &owner),
         stack_mitosis::exec::SyncPart::Both,
         concurrency,
         &|_| {},

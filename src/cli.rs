@@ -334,6 +334,10 @@ pub struct RefreshArgs {
     /// word and a hash only (for commands that carry a connection string or a password).
     #[arg(long)]
     pub redact_commands: bool,
+    /// Refresh a target that looks like production (deletion protection on, or a tag env,
+    /// environment or stage = prod or production): refused without this flag.
+    #[arg(long)]
+    pub allow_protected_target: bool,
 }
 
 #[derive(Debug, Args)]
@@ -372,6 +376,7 @@ impl RefreshArgs {
             config: self.config.clone(),
             quiesce_source: self.quiesce_source,
             redact_commands: self.redact_commands,
+            allow_protected_target: self.allow_protected_target,
         }
     }
 
@@ -654,7 +659,8 @@ async fn copy(settings: &AwsSettings, args: CopyArgs) -> Result<(), MitosisError
     let (api, apis) = (&clients.api, clients.apis());
     if args.reset {
         let copy = a.refresh.options().copy_to_destroy()?;
-        destroy_one(api, clients.env.as_ref(), &copy, &a.wait).await?;
+        let removal = stack_mitosis::plan::Removal::Destroy;
+        destroy_one(api, clients.env.as_ref(), &copy, removal, &a.wait).await?;
     }
     let (_, plan) = observe_and_plan(apis.read(), &request, &latency).await?;
     eprint!("{}", plan_text(&plan));
@@ -704,19 +710,21 @@ async fn destroy(settings: &AwsSettings, args: DestroyArgs) -> Result<(), Mitosi
     .copy_to_destroy()?;
     let api = SdkRds::connect(settings).await;
     let env = SdkEnv::connect_if(settings, !copy.buckets.is_empty()).await;
-    destroy_one(&api, env.as_ref(), &copy, &args.wait).await
+    let removal = stack_mitosis::plan::Removal::Destroy;
+    destroy_one(&api, env.as_ref(), &copy, removal, &args.wait).await
 }
 
 async fn destroy_one(
     api: &SdkRds,
     env: Option<&SdkEnv>,
     copy: &stack_mitosis::refresh::CopyRef,
+    removal: stack_mitosis::plan::Removal,
     wait: &WaitArgs,
 ) -> Result<(), MitosisError> {
     let options = wait.options();
     options.validate()?;
     let read = env.map(|e| e as &dyn stack_mitosis::aws::EnvRead);
-    let Some(plan) = stack_mitosis::refresh::plan_destroy(api, read, copy).await? else {
+    let Some(plan) = stack_mitosis::refresh::plan_destroy(api, read, copy, removal).await? else {
         eprintln!(
             "nothing to destroy: no copy {} exists (already gone)",
             copy.name()
@@ -757,10 +765,20 @@ async fn sweep(settings: &AwsSettings, args: SweepArgs) -> Result<(), MitosisErr
     if args.dry_run {
         return Ok(());
     }
+    let mut result = Ok(());
     for copy in &expired {
-        destroy_one(&api, Some(&env), copy, &args.wait).await?;
+        let removal = stack_mitosis::plan::Removal::Sweep;
+        match destroy_one(&api, Some(&env), copy, removal, &args.wait).await {
+            Ok(()) => {}
+            // Not provably a copy: passed over, with why; the sweep goes on.
+            Err(MitosisError::BadInput(why)) => eprintln!("{why}"),
+            Err(e) => {
+                eprintln!("sweep: {} was not destroyed: {e}", copy.name());
+                result = Err(e);
+            }
+        }
     }
-    Ok(())
+    result
 }
 
 /// The AWS clients of a command: the target account's RDS, the source account's when it is

@@ -2,7 +2,7 @@
 //! Auto Scaling groups, the secrets with its databases' master passwords), read from TOML,
 //! and what a refresh of one environment from another covers. Pure: no AWS here.
 
-use crate::aws::{EnvRead, GroupState, ObjectEntry};
+use crate::aws::{EnvRead, GroupState, ObjectEntry, OwnedBucket};
 use crate::error::MitosisError;
 use crate::plan::SyncCounts;
 use serde::Deserialize;
@@ -254,10 +254,17 @@ impl Config {
 /// What the planner needs to know of an environment's buckets and groups.
 #[derive(Debug, Clone, Default)]
 pub struct ObservedEnv {
+    /// The account that owns the target buckets (the target's), and the one that owns the
+    /// source buckets (the source's: the same one unless the source is in another account).
+    pub owner: String,
+    pub source_owner: String,
     /// What each target bucket lacks or has too much of, by target bucket.
     pub syncs: BTreeMap<String, SyncCounts>,
     /// A copy's buckets: their tags, None for one that does not exist yet.
     pub copies: BTreeMap<String, Option<BTreeMap<String, String>>>,
+    /// A copy's other buckets of the account whose names begin with its prefix, with their
+    /// tags: each must be one of the prefix's copies.
+    pub prefixed: BTreeMap<String, BTreeMap<String, String>>,
     pub groups: BTreeMap<String, GroupState>,
 }
 
@@ -280,22 +287,36 @@ pub fn copy_bucket_name(prefix: &str, bucket: &str) -> Result<String, MitosisErr
     }
 }
 
-/// Whether a bucket's tags say the tool made it as a copy with `prefix`.
-pub fn is_bucket_copy(tags: &BTreeMap<String, String>, prefix: &str) -> bool {
-    use crate::observed::tags as t;
-    tags.get(t::ROLE).map(String::as_str) == Some(t::ROLE_COPY)
-        && tags.get(t::COPY_PREFIX).map(String::as_str) == Some(prefix)
+/// Why the bucket `name` with `tags` is not provably a copy made with `prefix` (by `run`,
+/// when known): see `crate::plan::proof`; its owner is checked by S3 on every call. None when
+/// it is one.
+pub fn bucket_copy_refusal(
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    prefix: &str,
+    run: Option<&str>,
+) -> Option<String> {
+    crate::plan::proof::copy_refusal(
+        crate::plan::proof::Found {
+            name,
+            tags,
+            created: None,
+        },
+        prefix,
+        run,
+    )
 }
 
-/// The prefix of a bucket copy whose expiry is before `now` (epoch seconds).
+/// The prefix a bucket's tags give, when they say it is a copy whose expiry is before `now`
+/// (epoch seconds): a candidate for a sweep, which then proves it a copy or skips it.
 pub fn expired_bucket_copy(tags: &BTreeMap<String, String>, now: i64) -> Option<String> {
     use crate::observed::tags as t;
     let expired = tags
         .get(t::EXPIRES)
         .and_then(|e| crate::plan::SourceTime::parse(e).ok())
         .is_some_and(|at| matches!(at, crate::plan::SourceTime::At(at) if at < now));
-    let prefix = tags.get(t::COPY_PREFIX)?;
-    (expired && is_bucket_copy(tags, prefix)).then(|| prefix.clone())
+    let copy = tags.get(t::ROLE).map(String::as_str) == Some(t::ROLE_COPY);
+    (expired && copy).then(|| tags.get(t::COPY_PREFIX).cloned().unwrap_or_default())
 }
 
 /// The tags a group in standby carries: the run, and what to put back.
@@ -545,16 +566,16 @@ pub struct Diff<'a> {
 }
 
 struct Listing {
-    bucket: String,
+    bucket: OwnedBucket,
     page: std::collections::VecDeque<ObjectEntry>,
     token: Option<String>,
     done: bool,
 }
 
 impl Listing {
-    fn new(bucket: &str) -> Self {
+    fn new(bucket: &OwnedBucket) -> Self {
         Listing {
-            bucket: bucket.to_string(),
+            bucket: bucket.clone(),
             page: Default::default(),
             token: None,
             done: false,
@@ -576,7 +597,12 @@ impl Listing {
 impl<'a> Diff<'a> {
     /// The difference of two buckets; `target_exists: false` for a bucket yet to be made
     /// (everything is to be copied).
-    pub fn new(api: &'a dyn EnvRead, source: &str, target: &str, target_exists: bool) -> Self {
+    pub fn new(
+        api: &'a dyn EnvRead,
+        source: &OwnedBucket,
+        target: &OwnedBucket,
+        target_exists: bool,
+    ) -> Self {
         let mut target = Listing::new(target);
         target.done = !target_exists;
         Diff {

@@ -157,6 +157,7 @@ pub fn cluster(
         latest_restorable: Some(LATEST_RESTORABLE),
         pending_modifications: Vec::new(),
         endpoints: Vec::new(),
+        created: Some(LATEST_RESTORABLE - 400 * 86_400),
         tags: [("team".to_string(), format!("team-{id}"))].into(),
     };
     let instances = members

@@ -5,25 +5,11 @@
 //! says (`Op::grants`). The source tree appears in a mutating statement only as the
 //! replication or snapshot source.
 
-use crate::observed::{AccountInfo, Observed};
-use crate::plan::ops::{kms_arn, GrantContext, KMS_COPY_ACTIONS};
+use crate::observed::{tags, AccountInfo, Observed};
+use crate::plan::ops::{kms_arn, GrantContext, Grants, KMS_COPY_ACTIONS};
 use crate::plan::{Account, CopyFor, Op, Plan, SnapshotOp};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
-
-/// The mutating actions a plan needs, each with the resource ARNs it is allowed on.
-#[derive(Debug, Default)]
-pub struct Grants {
-    by_action: BTreeMap<&'static str, BTreeSet<String>>,
-}
-
-impl Grants {
-    /// Allows `action` on `resources`: an RDS action by its name (`CreateDBSnapshot`), another
-    /// service's with its prefix (`cloudwatch:GetMetricStatistics`).
-    pub fn allow(&mut self, action: &'static str, resources: impl IntoIterator<Item = String>) {
-        self.by_action.entry(action).or_default().extend(resources);
-    }
-}
+use std::collections::BTreeMap;
 
 /// The IAM action: `rds:` unless the name has its own service prefix.
 fn qualified(action: &str) -> String {
@@ -46,11 +32,21 @@ fn sid(action: &str) -> String {
 /// prefix (and only those: the ARNs are the prefix's).
 fn destroy_statement(plan: &Plan, account: &AccountInfo) -> Option<Value> {
     let prefix = plan.copy_prefix.as_deref()?;
+    let tag = |key: &str| format!("aws:ResourceTag/{key}");
+    // The names are a pattern, so the resources must also carry the copy's tags with this
+    // prefix, and not the tag that forbids any delete (`plan` refuses a prefix whose names
+    // reach anything but its copies).
     Some(json!({
         "Sid": "DestroyCopies",
         "Effect": "Allow",
         "Action": ["rds:DeleteDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBCluster", "rds:ModifyDBCluster"],
         "Resource": [account.arn(&format!("db:{prefix}*")), account.arn(&format!("cluster:{prefix}*"))],
+        // StringLike for the prefix: a per-pull-request workflow writes `pr-*` in both places.
+        "Condition": {
+            "StringEquals": { tag(tags::ROLE): tags::ROLE_COPY },
+            "StringLike": { tag(tags::COPY_PREFIX): prefix },
+            "StringNotEqualsIgnoreCase": { tag(tags::PROTECTED): "true" },
+        },
     }))
 }
 
@@ -69,11 +65,14 @@ fn destroy_buckets_statement(plan: &Plan, account: &AccountInfo) -> Vec<Value> {
     }
     let bucket = format!("arn:{}:s3:::{prefix}*", account.partition);
     vec![
+        // S3 checks bucket tags in a policy only where a bucket has ABAC switched on, so the
+        // pattern is held to this account's buckets; the tool proves each one a copy first.
         json!({
             "Sid": "DestroyCopyBuckets",
             "Effect": "Allow",
             "Action": ["s3:GetBucketTagging", "s3:ListBucket", "s3:DeleteObject", "s3:DeleteBucket"],
             "Resource": [bucket.clone(), format!("{bucket}/*")],
+            "Condition": { "StringEquals": { "s3:ResourceAccount": account.account } },
         }),
         // `sweep` finds expired bucket copies among the account's buckets (not scoped by ARN).
         json!({
@@ -90,12 +89,24 @@ fn destroy_buckets_statement(plan: &Plan, account: &AccountInfo) -> Vec<Value> {
 /// one null when the source is not encrypted).
 pub fn policies(plan: &Plan, observed: &Observed) -> Value {
     let Some(src) = observed.source_account.as_deref() else {
-        return policy(plan, &observed.account);
+        return account_policy(
+            plan,
+            &observed.account,
+            Account::Target,
+            None,
+            &observed.key_arns,
+        );
     };
-    let source_key = source_key(plan).map(|k| kms_arn(&k, &src.account));
+    let source_key = source_key(plan).map(|k| {
+        observed
+            .key_arns
+            .get(&(src.account.account.clone(), k.clone()))
+            .cloned()
+            .unwrap_or_else(|| kms_arn(&k, &src.account))
+    });
     json!({
-        "target": account_policy(plan, &observed.account, Account::Target, source_key.as_deref()),
-        "source": account_policy(plan, &src.account, Account::Source, None),
+        "target": account_policy(plan, &observed.account, Account::Target, source_key.as_deref(), &observed.key_arns),
+        "source": account_policy(plan, &src.account, Account::Source, None, &observed.key_arns),
         "source_key_policy_statement": source_key.map(|_| key_policy_statement(&observed.account)),
     })
 }
@@ -127,12 +138,15 @@ fn key_policy_statement(target: &AccountInfo) -> Value {
         "Principal": { "AWS": format!("arn:{}:iam::{}:root", target.partition, target.account) },
         "Action": KMS_COPY_ACTIONS,
         "Resource": "*",
+        // Grants only for RDS's own use of the key (the other actions carry no such key).
+        "Condition": { "BoolIfExists": { "kms:GrantIsForAWSResource": "true" } },
     })
 }
 
-/// The least-privilege policy for one account of the plan.
+/// The least-privilege policy for one account of the plan (its KMS keys as the plan names
+/// them: `policies` resolves aliases).
 pub fn policy(plan: &Plan, account: &AccountInfo) -> Value {
-    account_policy(plan, account, Account::Target, None)
+    account_policy(plan, account, Account::Target, None, &BTreeMap::new())
 }
 
 fn account_policy(
@@ -140,6 +154,7 @@ fn account_policy(
     account: &AccountInfo,
     side: Account,
     shared_key: Option<&str>,
+    key_arns: &BTreeMap<(String, String), String>,
 ) -> Value {
     let mut grants = Grants::default();
     for step in plan.steps.iter().filter(|s| s.account == side) {
@@ -151,6 +166,7 @@ fn account_policy(
             target: pair.target,
             kind: pair.kind,
             shared_key,
+            key_arns,
         };
         step.op.grants(&step.resource, &ctx, &mut grants);
     }
@@ -194,13 +210,22 @@ fn account_policy(
             "Resource": [account.arn("cluster:*"), account.arn("cluster-endpoint:*")],
         }));
     }
-    for (action, resources) in grants.by_action {
-        statements.push(json!({
-            "Sid": sid(action.rsplit(':').next().unwrap_or(action)),
+    let mut sids: BTreeMap<String, usize> = BTreeMap::new();
+    for (action, condition, resources) in grants.into_statements() {
+        // One statement per action and condition; a second one of an action numbers its Sid.
+        let base = sid(action.rsplit(':').next().unwrap_or(action));
+        let n = sids.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let mut statement = json!({
+            "Sid": if *n == 1 { base } else { format!("{base}{n}") },
             "Effect": "Allow",
             "Action": [qualified(action)],
-            "Resource": resources.into_iter().collect::<Vec<_>>(),
-        }));
+            "Resource": resources,
+        });
+        if let Some(condition) = condition {
+            statement["Condition"] = condition;
+        }
+        statements.push(statement);
     }
     if side == Account::Target {
         statements.extend(destroy_statement(plan, account));

@@ -342,6 +342,9 @@ pub struct Cluster {
     pub latest_restorable: Option<i64>,
     pub pending_modifications: Vec<String>,
     pub endpoints: Vec<CustomEndpoint>,
+    /// `ClusterCreateTime` (epoch seconds).
+    #[serde(default)]
+    pub created: Option<i64>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -400,14 +403,15 @@ impl AccountInfo {
         }
     }
 
-    /// A Secrets Manager secret's ARN: as given, or for a name every version of it (Secrets
-    /// Manager adds six random characters to a secret's ARN).
+    /// A Secrets Manager secret's ARN: as given, or for a name the secret of that name
+    /// (Secrets Manager adds a hyphen and six random characters to a secret's ARN: `name-*`
+    /// would also match `name-other-xyz123`).
     pub fn secret_arn(&self, secret: &str) -> String {
         if secret.starts_with("arn:") {
             secret.to_string()
         } else {
             format!(
-                "arn:{}:secretsmanager:{}:{}:secret:{secret}-*",
+                "arn:{}:secretsmanager:{}:{}:secret:{secret}-??????",
                 self.partition, self.region, self.account
             )
         }
@@ -437,6 +441,10 @@ pub struct Observed {
     /// holds the target account's copies of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_account: Option<Box<Observed>>,
+    /// The KMS keys the request names by alias or id, resolved to their ARNs (DescribeKey):
+    /// by the account they are in and the key as given (and as its alias ARN).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub key_arns: BTreeMap<(String, String), String>,
 }
 
 impl Observed {
@@ -447,6 +455,7 @@ impl Observed {
             snapshots,
             account,
             source_account: None,
+            key_arns: BTreeMap::new(),
         }
     }
 

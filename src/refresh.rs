@@ -3,11 +3,13 @@
 //! here. Read the account and plan; take the lock, execute, release. The clock is read here,
 //! at the edge, for run ids and lock expiry.
 
-use crate::aws::{observe, observe_environment, EnvRead, EnvWrite, RdsRead, RdsWrite};
+use crate::aws::{observe, observe_environment, EnvRead, EnvWrite, OwnedBucket, RdsRead, RdsWrite};
 use crate::error::MitosisError;
 use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
 use crate::observed::Observed;
-use crate::plan::{LatencyModel, OnFailure, Plan, PlanRequest, SnapshotChoice, SourceTime};
+use crate::plan::{
+    LatencyModel, OnFailure, Plan, PlanRequest, Removal, SnapshotChoice, SourceTime,
+};
 use crate::schema::{RunReport, RunResult, StepStatus};
 use std::time::Duration;
 
@@ -63,6 +65,8 @@ pub struct RefreshOptions {
     pub quiesce_source: bool,
     /// `--redact-commands`: the hooks shown by their first word and a hash only.
     pub redact_commands: bool,
+    /// `--allow-protected-target`: replace a target that looks like production all the same.
+    pub allow_protected_target: bool,
 }
 
 /// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
@@ -178,27 +182,40 @@ impl CopyRef {
     }
 }
 
-/// What `destroy --like T --prefix P` would do: None when no such copy exists.
+/// What `destroy --like T --prefix P` would do (or a sweep, when `removal` says so): None
+/// when no such copy exists. Every resource must be provably the copy's, or nothing is done.
 pub async fn plan_destroy(
     api: &dyn RdsRead,
     env: Option<&dyn EnvRead>,
     copy: &CopyRef,
+    removal: Removal,
 ) -> Result<Option<Plan>, MitosisError> {
     let prefix = copy.prefix.trim().to_ascii_lowercase();
     let database = match &copy.like {
         Some(like) => {
             let observed = observe(api, None, "", &format!("{prefix}{like}")).await?;
-            crate::plan::plan_destroy(&observed, like, &prefix)?
+            crate::plan::plan_destroy(&observed, like, &prefix, removal)?
         }
         None => None,
     };
+    let run = database.as_ref().map(|p| p.run_id.as_str());
     let mut found = Vec::new();
+    let mut owner = String::new();
     if let (Some(env), false) = (env, copy.buckets.is_empty()) {
+        owner = env.account().await?;
         for bucket in &copy.buckets {
-            found.push((bucket.clone(), env.bucket_tags(bucket).await?));
+            let tags = env
+                .bucket_tags(&OwnedBucket::new(bucket, &owner))
+                .await
+                .map_err(|e| {
+                    MitosisError::bad_input(format!(
+                        "the bucket {bucket} cannot be read as account {owner}'s ({e}): nothing was deleted"
+                    ))
+                })?;
+            found.push((bucket.clone(), tags));
         }
     }
-    let buckets = crate::plan::environment::destroy_buckets(&found, &prefix)?;
+    let buckets = crate::plan::environment::destroy_buckets(&found, &prefix, run, &owner, removal)?;
     Ok(match (database, buckets.is_empty()) {
         (None, true) => None,
         (Some(mut plan), _) => {
@@ -213,9 +230,10 @@ pub async fn plan_destroy(
     })
 }
 
-/// The copies whose expiry has passed: databases (template, prefix), and with `env` the
-/// buckets of copies (each on its own: it carries its own expiry). A role that may not list
-/// the account's buckets sweeps databases only, and says so.
+/// The copies whose expiry has passed, as their tags say: databases (template, prefix), and
+/// with `env` the buckets of copies (each on its own: it carries its own expiry). Candidates
+/// only: a sweep plans each with `Removal::Sweep`, which proves it a copy or skips it. A role
+/// that may not list the account's buckets sweeps databases only, and says so.
 pub async fn expired_copies(
     api: &dyn RdsRead,
     env: Option<&dyn EnvRead>,
@@ -240,8 +258,9 @@ pub async fn expired_copies(
             return Ok(copies);
         }
     };
+    let owner = env.account().await?;
     for bucket in buckets {
-        let Some(tags) = env.bucket_tags(&bucket).await? else {
+        let Some(tags) = env.bucket_tags(&OwnedBucket::new(&bucket, &owner)).await? else {
             continue;
         };
         if let Some(prefix) = crate::environment::expired_bucket_copy(&tags, now) {
@@ -404,6 +423,7 @@ impl RefreshOptions {
         request.restart = self.restart.clone().filter(|c| !c.trim().is_empty());
         request.before_swap = self.before_swap.clone().filter(|c| !c.trim().is_empty());
         request.redact_commands = self.redact_commands;
+        request.allow_protected_target = self.allow_protected_target;
         request.final_snapshot = self.final_snapshot;
         request.snapshot_path = self.restore_snapshot || self.snapshot.is_some();
         request.snapshot = snapshot;
@@ -617,7 +637,8 @@ pub async fn observe_and_plan(
             "--source-kms-key-id and --kms-key-id encrypt the snapshot copies of a cross-account refresh: give --source-role-arn or --source-profile for the source's account, or leave them out",
         ));
     }
-    let (observed, mut plan) = plan_databases(apis, request).await?;
+    let (mut observed, mut plan) = plan_databases(apis, request).await?;
+    resolve_keys(apis, &mut observed, &plan).await?;
     if let Some(spec) = &request.environment {
         if apis.source.is_some() && !spec.source_groups.is_empty() {
             return Err(MitosisError::bad_input(
@@ -629,7 +650,15 @@ pub async fn observe_and_plan(
                 "this command does not refresh environments: leave out --config",
             )
         })?;
-        let found = observe_environment(env, spec, request.copy.is_some()).await?;
+        // The buckets must be the accounts' own: the target's, and the source's (the same
+        // one unless the source is in another account).
+        let owner = env.account().await?;
+        let source_owner = observed
+            .source_account
+            .as_ref()
+            .map_or(owner.clone(), |s| s.account.account.clone());
+        let prefix = request.copy.as_ref().map(|c| c.prefix.as_str());
+        let found = observe_environment(env, spec, prefix, &owner, &source_owner).await?;
         plan = crate::plan::environment::extend(plan, request, &found)?;
     }
     let mut plan = plan.with_eta(latency);
@@ -640,6 +669,54 @@ pub async fn observe_and_plan(
         ));
     }
     Ok((observed, plan))
+}
+
+/// The KMS keys the plan names by alias, resolved to their key ARNs (DescribeKey) in the
+/// account each is used in, for the policy: an alias ARN authorizes no use of the key.
+async fn resolve_keys(
+    apis: ReadApis<'_>,
+    observed: &mut Observed,
+    plan: &Plan,
+) -> Result<(), MitosisError> {
+    for step in &plan.steps {
+        for key in step.op.kms_keys() {
+            if !key.contains("alias/") {
+                continue;
+            }
+            let (reader, in_account) = match (step.account, apis.source) {
+                (crate::plan::Account::Source, Some(source)) => (
+                    source,
+                    observed
+                        .source_account
+                        .as_ref()
+                        .map_or(observed.account.clone(), |s| s.account.clone()),
+                ),
+                _ => (apis.target, observed.account.clone()),
+            };
+            // An alias ARN names the account it is in.
+            let account = crate::observed::AccountInfo::from_arn(key)
+                .map_or(in_account.account.clone(), |a| a.account);
+            if observed
+                .key_arns
+                .contains_key(&(account.clone(), key.to_string()))
+            {
+                continue;
+            }
+            let arn = reader.key_arn(key).await.map_err(|e| {
+                MitosisError::bad_input(format!(
+                    "the KMS key {key} ({}) cannot be described in account {account} ({e}): check --kms-key-id or --source-kms-key-id, and that this role may kms:DescribeKey it",
+                    step.id
+                ))
+            })?;
+            let alias_arn = crate::plan::ops::kms_arn(key, &in_account);
+            for given in [key.to_string(), alias_arn] {
+                observed
+                    .key_arns
+                    .insert((account.clone(), given), arn.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads one database pair's state, and its secret (a secret the run could not use stops it
@@ -730,6 +807,12 @@ pub async fn plan_rollback(
     request: &PlanRequest,
     latency: &LatencyModel,
 ) -> Result<Option<Plan>, MitosisError> {
+    // A rollback puts the target back, never deletes it: a target that looks like production
+    // needs no --allow-protected-target to be restored.
+    let request = &PlanRequest {
+        allow_protected_target: true,
+        ..request.clone()
+    };
     let (observed, forward) = observe_and_plan(apis, request, latency).await?;
     if !forward.resuming {
         return Ok(None);

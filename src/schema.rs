@@ -23,6 +23,10 @@ pub struct PlanDoc {
     /// A cross-account plan: the source's and the target's account ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<crate::plan::Accounts>,
+    /// Why the target looks like production, when `--allow-protected-target` lets the
+    /// refresh replace it (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_targets: Vec<String>,
     /// `copy` or `destroy` (absent for a refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<crate::plan::Operation>,
@@ -95,6 +99,7 @@ impl PlanDoc {
             resuming: plan.resuming,
             notes: plan.notes.clone(),
             accounts: plan.accounts.clone(),
+            protected_targets: plan.protected_targets.clone(),
             operation: (plan.operation != crate::plan::Operation::Refresh)
                 .then_some(plan.operation),
             databases: DatabaseDoc::of(plan),

@@ -216,7 +216,19 @@ async fn pull_request_plan_updates_the_sticky_comment_found_on_a_later_page() {
         ),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-123".into()),
     ];
-    let log = succeeded(action(&emu, &ws, &env));
+    let mut traced = env.clone();
+    traced.push(("STACK_MITOSIS_LOG", "trace".into()));
+    let out = action(&emu, &ws, &traced);
+    let trace = String::from_utf8_lossy(&out.stderr).into_owned();
+    let log = succeeded(out);
+    assert!(
+        trace.len() > 10_000,
+        "not a trace log: {} bytes",
+        trace.len()
+    );
+    for secret in ["request-token-123", "ghs_secret_token_789"] {
+        assert!(!trace.contains(secret), "{secret} in the trace log");
+    }
 
     let o = outputs(&ws.read("output"));
     assert_eq!(o["result"], "succeeded");
@@ -739,6 +751,8 @@ fn dispatch_apply_refreshes_an_aurora_cluster() {
         &[
             ("INPUT_SOURCE", "pg-prod".into()),
             ("INPUT_TARGET", "pg-demo".into()),
+            // pg-demo has deletion protection on: replaced on purpose.
+            ("INPUT_ALLOW-PROTECTED-TARGET", "true".into()),
             ("INPUT_MASTER-PASSWORD-SECRET", "demo-db-master".into()),
             (
                 "INPUT_RESTART",

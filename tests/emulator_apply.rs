@@ -23,6 +23,8 @@ fn same_vpc_postgres_primary_and_two_replicas() {
             "app-prod",
             "--target",
             "app-staging",
+            // app-staging has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--restart",
             &restart,
             "--report-json",

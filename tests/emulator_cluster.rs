@@ -164,6 +164,8 @@ fn aurora_postgresql_cluster_refreshed_from_a_copy_on_write_clone() {
             "pg-prod",
             "--target",
             "pg-demo",
+            // The target has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--restart",
             &restart,
             "--before-swap",
@@ -233,6 +235,8 @@ fn aurora_mysql_cluster_refreshed_from_a_cluster_snapshot() {
             "my-prod",
             "--target",
             "my-demo",
+            // The target has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--snapshot",
             "my-prod-nightly",
         ],
@@ -262,6 +266,8 @@ fn crash_matrix_of_a_cluster_refresh() {
         "my-prod",
         "--target",
         "my-demo",
+        // The target has deletion protection on: replaced on purpose.
+        "--allow-protected-target",
         "--restart",
         &restart,
         "--master-password-secret",
@@ -314,6 +320,8 @@ fn a_failing_restart_puts_the_cluster_and_its_members_back() {
             "pg-prod",
             "--target",
             "pg-demo",
+            // The target has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--restart",
             "false",
         ],
@@ -405,6 +413,8 @@ fn bad_cluster_input_is_refused_before_any_change() {
                 "my-prod",
                 "--target",
                 "my-demo",
+                // The target has deletion protection on: replaced on purpose.
+                "--allow-protected-target",
                 "--snapshot",
                 "nope",
             ],
@@ -441,6 +451,8 @@ fn fresh_and_final_cluster_snapshots() {
             "my-prod",
             "--target",
             "my-demo",
+            // The target has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--snapshot",
             "fresh",
             "--final-snapshot",
@@ -483,7 +495,13 @@ fn a_cluster_refresh_until_the_clone_then_to_the_end() {
     let emu = Emulator::start();
     emu.seed("aurora");
     let before = state(&emu);
-    let args = ["--source", "pg-prod", "--target", "pg-demo"];
+    let args = [
+        "--source",
+        "pg-prod",
+        "--target",
+        "pg-demo",
+        "--allow-protected-target",
+    ];
     let mut first = args.to_vec();
     first.extend(["--until", "clone"]);
     let out = apply(&emu, &first, &[]);
@@ -511,6 +529,8 @@ fn two_concurrent_cluster_applies_one_refuses() {
         "my-prod",
         "--target",
         "my-demo",
+        // The target has deletion protection on: replaced on purpose.
+        "--allow-protected-target",
         "--lock-wait",
         "1",
         "--restart",
@@ -537,7 +557,17 @@ fn a_global_database_member_is_refused() {
         "/_emulator/global",
         r#"{"cluster": "my-demo", "global": "world"}"#,
     );
-    let out = apply(&emu, &["--source", "my-prod", "--target", "my-demo"], &[]);
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "my-prod",
+            "--target",
+            "my-demo",
+            "--allow-protected-target",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("global database \"world\""),
@@ -563,7 +593,17 @@ fn busy_refusals_are_waited_out() {
         "/_emulator/faults",
         r#"{"action": "DeleteDBCluster", "count": 1, "code": "InvalidDBClusterStateFault", "status": 400}"#,
     );
-    let out = apply(&emu, &["--source", "my-prod", "--target", "my-demo"], &[]);
+    let out = apply(
+        &emu,
+        &[
+            "--source",
+            "my-prod",
+            "--target",
+            "my-demo",
+            "--allow-protected-target",
+        ],
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_cluster_refreshed(&before, &state(&emu), "my-prod", "my-demo");
     let refused = emu

@@ -242,6 +242,27 @@ fn the_plan_and_the_policies_name_both_accounts() {
         policies["source_key_policy_statement"]["Principal"]["AWS"],
         format!("arn:aws:iam::{STAGING}:root")
     );
+    // Keys given by alias are named by their key ARNs (an alias ARN authorizes no use of a
+    // key), and grants on them are for RDS's own use only.
+    for side in ["source", "target"] {
+        for statement in policies[side]["Statement"].as_array().unwrap() {
+            let resources = statement["Resource"].to_string();
+            assert!(!resources.contains(":alias/"), "{side}: {statement}");
+            if statement["Action"].to_string().contains("kms:CreateGrant") {
+                assert_eq!(
+                    statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"], "true",
+                    "{statement}"
+                );
+            }
+        }
+    }
+    assert!(
+        policies["source"]
+            .to_string()
+            .contains(&format!(":{PROD}:key/")),
+        "{}",
+        policies["source"]
+    );
     assert!(emu.mutating_actions().is_empty());
 }
 

@@ -27,6 +27,8 @@ fn the_latest_moment_in_the_sources_vpc() {
             "app-prod",
             "--target",
             "app-staging",
+            // app-staging has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--source-time",
             "latest",
         ],
@@ -116,6 +118,8 @@ fn a_cluster_restored_as_a_full_copy() {
             "my-prod",
             "--target",
             "my-demo",
+            // my-demo has deletion protection on: replaced on purpose.
+            "--allow-protected-target",
             "--source-time",
             "latest",
             "--report-json",
@@ -220,6 +224,8 @@ fn the_target_keeps_its_own_master_password() {
                 source,
                 "--target",
                 target,
+                // pg-demo has deletion protection on: replaced on purpose.
+                "--allow-protected-target",
                 "--master-password-secret",
                 "demo-db-master",
                 "--before-swap",

@@ -292,7 +292,14 @@ fn single_instance_and_several_replicas() {
 fn deletion_protection_ends_on_the_new_target_and_comes_off_the_old_just_before_delete() {
     let mut obs = two_pairs();
     obs.instances.get_mut("demo").unwrap().deletion_protection = true;
-    let p = plan(&obs, &request("prod", "demo")).unwrap();
+    let p = plan(
+        &obs,
+        &PlanRequest {
+            allow_protected_target: true,
+            ..request("prod", "demo")
+        },
+    )
+    .unwrap();
     let protect = p.step("protect-demo").unwrap();
     assert_eq!(protect.op.params("demo")["DeletionProtection"], true);
     let unprotect = p.step("unprotect-old-demo").unwrap();

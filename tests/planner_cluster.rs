@@ -53,6 +53,8 @@ fn with_endpoint() -> Observed {
 fn request() -> PlanRequest {
     PlanRequest {
         restart: Some("kubectl rollout restart deploy/app".into()),
+        // The fixtures' clusters may have deletion protection on: replaced on purpose.
+        allow_protected_target: true,
         ..PlanRequest::new("prod", "demo", "run1")
     }
 }

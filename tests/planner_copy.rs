@@ -7,10 +7,12 @@ use stack_mitosis::fixtures::{account, add_replica, cluster, primary, state};
 use stack_mitosis::observed::{tags, Observed};
 use stack_mitosis::plan::{
     expired_copies, plan, plan_destroy, predict, predict_all, ClonePath, CopySpec, Operation,
-    Phase, PlanRequest, StepKind,
+    Phase, PlanRequest, Removal, StepKind,
 };
 
 const EXPIRES: i64 = 1_800_000_000;
+/// The copy's run: a run id of the tool's own form (a copy is proven by it).
+const RUN: &str = "20261121T030000Z-0001";
 
 fn request(source: &str, like: &str, prefix: &str) -> PlanRequest {
     PlanRequest {
@@ -20,7 +22,7 @@ fn request(source: &str, like: &str, prefix: &str) -> PlanRequest {
             prefix: prefix.into(),
             expires: Some(EXPIRES),
         }),
-        ..PlanRequest::new(source, like, "run1")
+        ..PlanRequest::new(source, like, RUN)
     }
 }
 
@@ -106,7 +108,7 @@ fn a_copy_is_the_template_tree_under_the_prefix() {
         assert!(end.instances["pr-42-demo"].replica_source.is_none());
         // A rerun reuses it: only the new password and the restart remain.
         let again = plan(&end, &request("prod", "demo", "pr-42-")).unwrap();
-        assert_eq!(again.run_id, "run1");
+        assert_eq!(again.run_id, RUN);
         let pending: Vec<String> = again.pending().map(|s| s.id.to_string()).collect();
         assert_eq!(pending, ["password-pr-42-demo", "restart"], "{vpc}");
     }
@@ -125,7 +127,7 @@ fn a_copy_resumes_after_any_prefix() {
             predict(&mut mid, s).unwrap();
         }
         let resumed = plan(&mid, &req).unwrap();
-        assert_eq!(resumed.run_id, "run1", "after {done} steps");
+        assert_eq!(resumed.run_id, RUN, "after {done} steps");
         let mut end = mid.clone();
         predict_all(&mut end, &resumed).unwrap();
         assert_eq!(end, expected, "after {done} steps");
@@ -179,7 +181,9 @@ fn a_cluster_copy_is_a_clone_with_its_members() {
     assert_eq!(copy.tag(tags::ROLE), Some(tags::ROLE_COPY));
     assert_eq!(copy.members.len(), 2);
     // Destroy: members before the cluster.
-    let d = plan_destroy(&end, "demo", "pr-7-").unwrap().unwrap();
+    let d = plan_destroy(&end, "demo", "pr-7-", Removal::Destroy)
+        .unwrap()
+        .unwrap();
     let order: Vec<String> = d.steps.iter().map(|s| s.id.to_string()).collect();
     assert_eq!(order.last().unwrap(), "delete-pr-7-demo");
     let last = d.steps.last().unwrap();
@@ -197,9 +201,11 @@ fn destroy_deletes_only_the_copy_replicas_first() {
     let p = plan(&obs, &request("prod", "demo", "pr-42-")).unwrap();
     let mut made = obs.clone();
     predict_all(&mut made, &p).unwrap();
-    let d = plan_destroy(&made, "demo", "pr-42-").unwrap().unwrap();
+    let d = plan_destroy(&made, "demo", "pr-42-", Removal::Destroy)
+        .unwrap()
+        .unwrap();
     assert_eq!(d.operation, Operation::Destroy);
-    assert_eq!(d.run_id, "run1");
+    assert_eq!(d.run_id, RUN);
     let root = d.step("delete-pr-42-demo").unwrap();
     assert!(root.depends_on.iter().any(|s| *s == "delete-pr-42-demo-r1"));
     assert!(root.depends_on.iter().any(|s| *s == "delete-pr-42-demo-r2"));
@@ -210,14 +216,16 @@ fn destroy_deletes_only_the_copy_replicas_first() {
     predict_all(&mut gone, &d).unwrap();
     assert_eq!(gone.instances, obs.instances);
     // Gone already: nothing to do.
-    assert!(plan_destroy(&gone, "demo", "pr-42-").unwrap().is_none());
+    assert!(plan_destroy(&gone, "demo", "pr-42-", Removal::Destroy)
+        .unwrap()
+        .is_none());
     // A look-alike the tool did not make: refused, whichever of its instances is not ours.
     let mut fake = gone.clone();
     fake.instances.insert(
         "pr-42-demo".into(),
         primary("pr-42-demo", "postgres", "shared"),
     );
-    let err = plan_destroy(&fake, "demo", "pr-42-").unwrap_err();
+    let err = plan_destroy(&fake, "demo", "pr-42-", Removal::Destroy).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("did not make it"), "{err}");
     let mut mixed = made.clone();
@@ -227,7 +235,78 @@ fn destroy_deletes_only_the_copy_replicas_first() {
         .unwrap()
         .tags
         .remove(tags::ROLE);
-    assert!(plan_destroy(&mixed, "demo", "pr-42-").is_err());
+    assert!(plan_destroy(&mixed, "demo", "pr-42-", Removal::Destroy).is_err());
+}
+
+/// Tags anyone may write are never enough: a resource named like a copy, with copy marks, is
+/// destroyed only when every mark holds and nothing forbids it; a sweep also passes over one
+/// with deletion protection on. Nothing of a refused copy is planned at all.
+#[test]
+fn a_copy_is_destroyed_only_when_it_is_provably_one() {
+    let obs = environment("shared");
+    let p = plan(&obs, &request("prod", "demo", "pr-42-")).unwrap();
+    let mut made = obs.clone();
+    predict_all(&mut made, &p).unwrap();
+    let refused = |state: &Observed, removal: Removal, says: &str| {
+        let e = plan_destroy(state, "demo", "pr-42-", removal).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains(says), "{says}: {e}");
+    };
+    let with = |id: &str, change: &dyn Fn(&mut stack_mitosis::observed::Instance)| {
+        let mut state = made.clone();
+        change(state.instances.get_mut(id).unwrap());
+        state
+    };
+    let protected = with("pr-42-demo-r1", &|i| {
+        i.tags.insert(tags::PROTECTED.into(), "True".into());
+    });
+    refused(&protected, Removal::Destroy, "protected");
+    let no_run = with("pr-42-demo", &|i| {
+        i.tags.remove(tags::RUN);
+    });
+    refused(&no_run, Removal::Destroy, "no run");
+    let other_run = with("pr-42-demo-r2", &|i| {
+        i.tags
+            .insert(tags::RUN.into(), "20261121T040000Z-0002".into());
+    });
+    refused(&other_run, Removal::Destroy, "the rest of the copy");
+    // Marks added to something older than the run they name.
+    let older = with("pr-42-demo", &|i| i.created = Some(1_000_000_000));
+    refused(&older, Removal::Destroy, "created before run");
+    // A sweep leaves a copy with deletion protection on; a destroy by name takes it.
+    let kept = with("pr-42-demo", &|i| i.deletion_protection = true);
+    refused(&kept, Removal::Sweep, "sweep skips");
+    let d = plan_destroy(&kept, "demo", "pr-42-", Removal::Destroy)
+        .unwrap()
+        .unwrap();
+    let unprotect = d.step("unprotect-pr-42-demo").unwrap();
+    assert!(d
+        .step("delete-pr-42-demo")
+        .unwrap()
+        .depends_on
+        .contains(&unprotect.id));
+}
+
+/// A copy's policy deletes on every name that begins with its prefix: a prefix that begins
+/// the name of something that is not its copy, or the source, is refused.
+#[test]
+fn a_prefix_that_reaches_anything_but_copies_is_refused() {
+    let obs = environment("shared");
+    for (prefix, reached) in [("de-", None), ("d", Some("demo")), ("pro", Some("prod"))] {
+        let result = plan(&obs, &request("prod", "demo", prefix));
+        match reached {
+            None => {
+                result.unwrap();
+            }
+            Some(name) => {
+                let e = result.unwrap_err().to_string();
+                assert!(
+                    e.contains(name) && e.contains("not a copy made with it"),
+                    "{e}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -89,6 +89,8 @@ fn shapes() -> Vec<(&'static str, Observed)> {
 fn request() -> PlanRequest {
     PlanRequest {
         source_kms_key_id: Some("alias/refresh-share".into()),
+        // The fixtures' clusters may have deletion protection on: replaced on purpose.
+        allow_protected_target: true,
         ..PlanRequest::new("app", "app", "run1")
     }
 }

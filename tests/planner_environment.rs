@@ -9,8 +9,8 @@ use stack_mitosis::fixtures::{account, add_replica, primary, state};
 use stack_mitosis::observed::Observed;
 use stack_mitosis::plan::environment::{bring_back, extend};
 use stack_mitosis::plan::{
-    plan, plan_pairs, predict_all, rollback, OnFailure, Op, Plan, PlanRequest, SnapshotChoice,
-    StepKind, SyncCounts,
+    plan, plan_pairs, predict_all, rollback, OnFailure, Op, Plan, PlanRequest, Removal,
+    SnapshotChoice, StepKind, SyncCounts,
 };
 
 fn tree() -> Observed {
@@ -33,7 +33,11 @@ fn spec() -> EnvSpec {
 }
 
 fn found(copy: u64) -> ObservedEnv {
-    let mut env = ObservedEnv::default();
+    let mut env = ObservedEnv {
+        owner: "123456789012".into(),
+        source_owner: "123456789012".into(),
+        ..ObservedEnv::default()
+    };
     env.syncs.insert(
         "demo-uploads".into(),
         SyncCounts {
@@ -252,6 +256,9 @@ fn the_policy_reads_the_source_bucket_and_writes_the_target_bucket_only() {
     assert!(on("autoscaling:ExitStandby").contains("autoScalingGroupName/demo-web"));
 }
 
+/// A copy's run id, of the tool's own form (a copy's resources are proven by it).
+const COPY_RUN: &str = "20261121T030000Z-0001";
+
 fn copy_request() -> PlanRequest {
     PlanRequest {
         before_swap: Some("./scrub.sh".into()),
@@ -259,6 +266,7 @@ fn copy_request() -> PlanRequest {
             prefix: "pr-1-".into(),
             expires: Some(1_800_000_000),
         }),
+        run_id: COPY_RUN.into(),
         ..request()
     }
 }
@@ -272,7 +280,11 @@ fn copy_spec() -> EnvSpec {
 }
 
 fn copy_found(existing: Option<&[(&str, &str)]>) -> ObservedEnv {
-    let mut env = ObservedEnv::default();
+    let mut env = ObservedEnv {
+        owner: "123456789012".into(),
+        source_owner: "123456789012".into(),
+        ..ObservedEnv::default()
+    };
     env.syncs.insert(
         "pr-1-demo-uploads".into(),
         SyncCounts {
@@ -318,10 +330,39 @@ fn a_copy_of_an_environment_makes_and_fills_its_buckets() {
     assert!(policy.contains("s3:CreateBucket"), "{policy}");
     assert!(policy.contains("DestroyCopyBuckets") && policy.contains("s3:::pr-1-*"));
 
-    // A rerun finds its own bucket; someone else's bucket of that name is refused.
+    // The bucket is made once the copy's root exists (the run's own record).
+    assert!(after(
+        &p,
+        "create-bucket-pr-1-demo-uploads",
+        "create-pr-1-demo"
+    ));
+    // Every S3 statement holds only for buckets of the expected account.
+    for statement in stack_mitosis::iam::policy(&p, &account())["Statement"]
+        .as_array()
+        .unwrap()
+    {
+        let action = statement["Action"].to_string();
+        let exempt = [
+            "s3:CreateBucket",
+            "s3:PutBucketTagging",
+            "s3:TagResource",
+            "s3:ListAllMyBuckets",
+        ];
+        if action.contains("s3:") && !exempt.iter().any(|a| action.contains(a)) {
+            assert_eq!(
+                statement["Condition"]["StringEquals"]["s3:ResourceAccount"], "123456789012",
+                "{statement}"
+            );
+        }
+    }
+
+    // A rerun finds its own bucket (every mark, this run); any other bucket of that name is
+    // refused: someone else's, another run's, one without the run, a protected one.
     let ours = [
         ("stack-mitosis:role", "copy"),
+        ("stack-mitosis:original", "demo-uploads"),
         ("stack-mitosis:prefix", "pr-1-"),
+        ("stack-mitosis:run", COPY_RUN),
     ];
     let p = with_env(&copy_request(), copy_spec(), &copy_found(Some(&ours))).unwrap();
     assert!(p
@@ -330,8 +371,28 @@ fn a_copy_of_an_environment_makes_and_fills_its_buckets() {
         .skip
         .is_some());
     let theirs = [("team", "web")];
-    let e = with_env(&copy_request(), copy_spec(), &copy_found(Some(&theirs))).unwrap_err();
-    assert!(e.to_string().contains("pick another --prefix"), "{e}");
+    let other_run = [
+        ("stack-mitosis:role", "copy"),
+        ("stack-mitosis:original", "demo-uploads"),
+        ("stack-mitosis:prefix", "pr-1-"),
+        ("stack-mitosis:run", "20261120T030000Z-0002"),
+    ];
+    let no_run = &ours[..3];
+    let protected = [&ours[..], &[("stack-mitosis:protected", "true")]].concat();
+    for found in [&theirs[..], &other_run[..], no_run, &protected[..]] {
+        let e = with_env(&copy_request(), copy_spec(), &copy_found(Some(found))).unwrap_err();
+        assert!(
+            e.to_string().contains("pick another --prefix"),
+            "{found:?}: {e}"
+        );
+    }
+    // Another bucket of the account that the prefix's pattern reaches.
+    let mut strangers = copy_found(None);
+    strangers
+        .prefixed
+        .insert("pr-1-payroll".into(), Default::default());
+    let e = with_env(&copy_request(), copy_spec(), &strangers).unwrap_err();
+    assert!(e.to_string().contains("pr-1-payroll"), "{e}");
 }
 
 #[test]
@@ -345,29 +406,57 @@ fn a_destroy_deletes_only_buckets_that_carry_the_copys_tags() {
                 .collect(),
         )
     };
-    let ours = tagged(&[
-        ("stack-mitosis:role", "copy"),
-        ("stack-mitosis:prefix", "pr-1-"),
-    ]);
-    let steps = destroy_buckets(
-        &[("pr-1-a".into(), ours.clone()), ("pr-1-gone".into(), None)],
-        "pr-1-",
-    )
-    .unwrap();
+    let marks = |name: &str, prefix: &str, run: &str| {
+        tagged(&[
+            ("stack-mitosis:role", "copy"),
+            ("stack-mitosis:original", name),
+            ("stack-mitosis:prefix", prefix),
+            ("stack-mitosis:run", run),
+        ])
+    };
+    let ours = marks("a", "pr-1-", COPY_RUN);
+    let destroy = |found: &[(String, Option<std::collections::BTreeMap<String, String>>)]| {
+        destroy_buckets(
+            found,
+            "pr-1-",
+            Some(COPY_RUN),
+            "123456789012",
+            Removal::Destroy,
+        )
+    };
+    let steps = destroy(&[("pr-1-a".into(), ours.clone()), ("pr-1-gone".into(), None)]).unwrap();
     let ids: Vec<String> = steps.iter().map(|s| s.id.to_string()).collect();
     assert_eq!(ids, vec!["delete-bucket-pr-1-a"]);
-    let other_prefix = tagged(&[
-        ("stack-mitosis:role", "copy"),
-        ("stack-mitosis:prefix", "pr-2-"),
-    ]);
-    for tags in [other_prefix, tagged(&[("team", "web")])] {
-        let e = destroy_buckets(
-            &[("pr-1-a".into(), ours.clone()), ("pr-1-b".into(), tags)],
-            "pr-1-",
-        )
-        .unwrap_err();
+    assert_eq!(
+        steps[0].op.params("pr-1-a")["ExpectedBucketOwner"],
+        "123456789012"
+    );
+    let mut protected = marks("b", "pr-1-", COPY_RUN).unwrap();
+    protected.insert("stack-mitosis:protected".into(), "true".into());
+    for tags in [
+        marks("b", "pr-2-", COPY_RUN),
+        tagged(&[("team", "web")]),
+        // Named otherwise than its marks say (pr-1-b is not pr-1- + prod-b).
+        marks("prod-b", "pr-1-", COPY_RUN),
+        marks("b", "pr-1-", "20261120T030000Z-0002"),
+        Some(protected),
+    ] {
+        let e = destroy(&[("pr-1-a".into(), ours.clone()), ("pr-1-b".into(), tags)]).unwrap_err();
         assert!(e.to_string().contains("nothing was deleted"), "{e}");
     }
+    // A sweep says so in its own words.
+    let e = destroy_buckets(
+        &[("pr-1-b".into(), tagged(&[("team", "web")]))],
+        "pr-1-",
+        None,
+        "123456789012",
+        Removal::Sweep,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("sweep skips the bucket pr-1-b"),
+        "{e}"
+    );
 }
 
 // An environment of several databases: each pair planned on its own, merged into one run.

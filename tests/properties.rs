@@ -112,6 +112,8 @@ fn build(c: &Case) -> Observed {
 fn request(run: &str) -> PlanRequest {
     PlanRequest {
         restart: Some("true".into()),
+        // Some targets have deletion protection on: replaced on purpose.
+        allow_protected_target: true,
         ..PlanRequest::new("src", "tgt", run)
     }
 }

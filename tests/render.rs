@@ -10,6 +10,8 @@ fn example() -> Plan {
     obs.instances.get_mut("demo").unwrap().deletion_protection = true;
     let req = PlanRequest {
         restart: Some("kubectl rollout restart deploy/app".into()),
+        // demo has deletion protection on: replaced on purpose, and the plan says so first.
+        allow_protected_target: true,
         ..PlanRequest::new("prod", "demo", "20261121T030000Z")
     };
     let full = plan(&obs, &req).unwrap();

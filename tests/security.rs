@@ -247,3 +247,252 @@ async fn a_trace_log_never_shows_the_webhook() {
         "the webhook is in the log"
     );
 }
+
+fn tamper(emu: &Emulator, args: &str) {
+    let status = std::process::Command::new("sh")
+        .args(["-c", &emu.tamper_command(args)])
+        .status()
+        .unwrap();
+    assert!(status.success(), "tamper {args}");
+    emu.control("/_emulator/settle", "{}");
+}
+
+/// The marks of an expired copy with prefix `mitosis-`, as anyone with tagging rights can
+/// write them on production.
+fn forged_copy_marks(original: &str, run: &str, extra: &str) -> String {
+    format!(
+        "stack-mitosis:role=copy stack-mitosis:original={original} stack-mitosis:prefix=mitosis- stack-mitosis:expires=2020-01-01T00:00:00Z stack-mitosis:run={run} {extra}"
+    )
+}
+
+/// Production dressed as an expired copy is not swept: tagged protected, it is passed over;
+/// without a run its marks are refused; with deletion protection on, a sweep leaves it. In
+/// each case nothing at all is changed (its deletion protection is never switched off), the
+/// sweep says why in its own words, and it exits 0.
+#[test]
+fn sweep_passes_over_production_dressed_as_an_expired_copy() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let run = "20200101T000000Z-0000";
+    for (extra, says) in [
+        (
+            "stack-mitosis:protected=true",
+            "stack-mitosis:protected=true",
+        ),
+        ("stack-mitosis:protected=false stack-mitosis:run=", "no run"),
+        (
+            &format!("stack-mitosis:run={run}") as &str,
+            "deletion protection is on",
+        ),
+    ] {
+        tamper(
+            &emu,
+            &format!("tag mitosis-prod {}", forged_copy_marks("prod", run, extra)),
+        );
+        tamper(
+            &emu,
+            &format!(
+                "tag mitosis-prod-replica {}",
+                forged_copy_marks("prod-replica", run, extra)
+            ),
+        );
+        emu.forget_requests();
+        let out = emu.cli(&["sweep"]);
+        assert!(out.status.success(), "{extra}: {}", stderr(&out));
+        let log = stderr(&out);
+        assert!(
+            log.contains("sweep skips \"mitosis-prod\""),
+            "{extra}: {log}"
+        );
+        assert!(log.contains(says), "{extra}: {log}");
+        assert_eq!(emu.mutating_actions(), Vec::<String>::new(), "{extra}");
+        let prod = &emu.describe()["mitosis-prod"];
+        assert_eq!(prod["DeletionProtection"], true);
+        assert_eq!(prod["DBInstanceStatus"], "available");
+    }
+}
+
+/// A production bucket tagged as an expired copy whose name is not its prefix and template
+/// is not swept: no object of it is deleted.
+#[test]
+fn sweep_passes_over_a_bucket_dressed_as_an_expired_copy() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let before = emu.buckets()["acme-prod-uploads"].clone();
+    tamper(
+        &emu,
+        "tag-bucket acme-prod-uploads stack-mitosis:role=copy stack-mitosis:original=uploads stack-mitosis:prefix=pr-9- stack-mitosis:expires=2020-01-01T00:00:00Z stack-mitosis:run=20200101T000000Z-0000",
+    );
+    emu.forget_requests();
+    let out = emu.cli(&["sweep"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sweep skips the bucket acme-prod-uploads"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.mutating_actions(), Vec::<String>::new());
+    assert_eq!(emu.buckets()["acme-prod-uploads"], before);
+}
+
+fn copy_of_small(emu: &Emulator, prefix: &str) -> std::process::Output {
+    let config = support::repo().join("tests/scenarios/environment-small.toml");
+    emu.cli(&[
+        "copy",
+        "--config",
+        config.to_str().unwrap(),
+        "--source",
+        "production",
+        "--like",
+        "demo",
+        "--prefix",
+        prefix,
+        "--poll-interval",
+        "0.02",
+        "--max-poll-interval",
+        "0.05",
+    ])
+}
+
+/// `copy --config` never takes a bucket it did not make in this run: one of the copy's name
+/// with two of the copy's tags, an empty untagged one, or one another account made first
+/// (names are global) is refused with nothing written; and a copy it does make passes the
+/// expected owners on every S3 call.
+#[test]
+fn a_copy_takes_no_bucket_it_did_not_make() {
+    let emu = Emulator::start();
+    emu.seed("environment-small");
+    let squat = [
+        (
+            "pr-1-",
+            "tag-bucket pr-1-acme-demo-uploads stack-mitosis:role=copy stack-mitosis:prefix=pr-1-",
+            "pick another --prefix",
+        ),
+        ("pr-2-", "tag-bucket pr-2-acme-demo-uploads", "pick another --prefix"),
+        (
+            "pr-3-",
+            "bucket-in 222222222222 pr-3-acme-demo-uploads stack-mitosis:role=copy stack-mitosis:original=acme-demo-uploads stack-mitosis:prefix=pr-3-",
+            "another account may own one of this name",
+        ),
+    ];
+    for (prefix, made, says) in squat {
+        tamper(&emu, made);
+        emu.forget_requests();
+        let out = copy_of_small(&emu, prefix);
+        assert_eq!(out.status.code(), Some(2), "{prefix}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{prefix}: {}", stderr(&out));
+        assert_eq!(emu.mutating_actions(), Vec::<String>::new(), "{prefix}");
+    }
+
+    // A copy of its own: every S3 call names the account that must own the bucket.
+    emu.forget_requests();
+    let out = copy_of_small(&emu, "pr-4-");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s3_calls: Vec<serde_json::Value> = emu
+        .record()
+        .into_iter()
+        .filter(|r| r["params"].get("Bucket").is_some())
+        .collect();
+    assert!(s3_calls.len() > 5, "{s3_calls:?}");
+    for call in &s3_calls {
+        let (action, params) = (call["action"].as_str().unwrap(), &call["params"]);
+        if matches!(action, "CreateBucket" | "ListBuckets") {
+            continue;
+        }
+        assert_eq!(params["ExpectedBucketOwner"], "123456789012", "{call}");
+        if params.get("CopySource").is_some() {
+            assert_eq!(
+                params["ExpectedSourceBucketOwner"], "123456789012",
+                "{call}"
+            );
+        }
+    }
+}
+
+/// `iam-policy` and `plan` refuse a copy prefix whose names reach production; the policy of a
+/// good prefix deletes only what carries the copy's tags.
+#[test]
+fn a_policy_cannot_reach_production() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    let policy = |prefix: &str| {
+        emu.cli(&[
+            "iam-policy",
+            "--source",
+            "mitosis-prod",
+            "--like",
+            "mitosis-demo",
+            "--prefix",
+            prefix,
+        ])
+    };
+    let out = policy("mitosis-");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mitosis-prod"), "{}", stderr(&out));
+    let out = policy("pr-5-");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let destroy = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "DestroyCopies")
+        .unwrap()
+        .clone();
+    let condition = &destroy["Condition"];
+    assert_eq!(
+        condition["StringEquals"]["aws:ResourceTag/stack-mitosis:role"],
+        "copy"
+    );
+    assert_eq!(
+        condition["StringLike"]["aws:ResourceTag/stack-mitosis:prefix"],
+        "pr-5-"
+    );
+    assert_eq!(
+        condition["StringNotEqualsIgnoreCase"]["aws:ResourceTag/stack-mitosis:protected"],
+        "true"
+    );
+    assert_eq!(emu.mutating_actions(), Vec::<String>::new());
+}
+
+/// Production named as the target by mistake (deletion protection on, a production tag) is
+/// refused before any change; `--allow-protected-target` replaces it, and the flight plan
+/// says so first.
+#[test]
+fn production_named_as_the_target_is_refused_unless_allowed() {
+    let emu = Emulator::start();
+    emu.seed("same-vpc");
+    tamper(&emu, "tag mitosis-demo environment=Production");
+    emu.forget_requests();
+    let out = emu.cli_with(&apply_args(&[]), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is tagged environment=Production")
+            && stderr(&out).contains("--allow-protected-target"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.mutating_actions(), Vec::<String>::new());
+    let out = emu.cli(&[
+        "plan",
+        "--format",
+        "text",
+        "--source",
+        "mitosis-prod",
+        "--target",
+        "mitosis-demo",
+        "--allow-protected-target",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = support::stdout(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.contains("--allow-protected-target") && first.contains("environment=Production"),
+        "{first}"
+    );
+    let out = emu.cli_with(&apply_args(&["--allow-protected-target"]), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -9,6 +9,26 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
+/// A bucket and the account that must own it. Every S3 call about it names that owner
+/// (`ExpectedBucketOwner`, and `ExpectedSourceBucketOwner` for the source of a copy): bucket
+/// names are global, anyone may make one of a given name, and S3 itself refuses a call about
+/// a bucket another account owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedBucket {
+    pub name: String,
+    /// The owner's account id.
+    pub owner: String,
+}
+
+impl OwnedBucket {
+    pub fn new(name: &str, owner: &str) -> Self {
+        OwnedBucket {
+            name: name.to_string(),
+            owner: owner.to_string(),
+        }
+    }
+}
+
 /// One object as ListObjectsV2 shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEntry {
@@ -42,25 +62,34 @@ pub struct GroupState {
 /// Reading buckets and groups: nothing here changes the account.
 #[async_trait]
 pub trait EnvRead: Send + Sync {
-    /// Whether the bucket exists and may be listed (HeadBucket).
-    async fn bucket_exists(&self, bucket: &str) -> Result<bool, MitosisError>;
+    /// Whether the bucket exists, is its owner's and may be listed (HeadBucket).
+    async fn bucket_exists(&self, bucket: &OwnedBucket) -> Result<bool, MitosisError>;
     /// One page of the bucket's objects, from `token`.
     async fn list_objects(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         token: Option<String>,
     ) -> Result<ObjectPage, MitosisError>;
     /// The size of each part of a multipart object (HeadObject with partNumber), from part 1.
-    async fn part_size(&self, bucket: &str, key: &str, part: i32) -> Result<u64, MitosisError>;
+    async fn part_size(
+        &self,
+        bucket: &OwnedBucket,
+        key: &str,
+        part: i32,
+    ) -> Result<u64, MitosisError>;
     /// The groups among `names` that exist.
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError>;
-    /// A bucket's tags (GetBucketTagging); None when the bucket does not exist.
+    /// A bucket's tags (GetBucketTagging); None when the bucket does not exist. A bucket of
+    /// the name that another account owns is an error (S3 refuses the call).
     async fn bucket_tags(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
     ) -> Result<Option<BTreeMap<String, String>>, MitosisError>;
-    /// Every bucket of the account (ListBuckets).
+    /// Every bucket of the caller's account (ListBuckets lists no other account's).
     async fn list_buckets(&self) -> Result<Vec<String>, MitosisError>;
+    /// The account these credentials act in (STS GetCallerIdentity): the owner every bucket
+    /// of the target environment must have.
+    async fn account(&self) -> Result<String, MitosisError>;
 }
 
 /// The object's headers a multipart copy must set itself (CopyObject keeps them by
@@ -77,42 +106,57 @@ pub struct ObjectHeaders {
 #[async_trait]
 pub trait EnvWrite: EnvRead {
     /// CopyObject with its metadata, content type and tags.
-    async fn copy_object(&self, from: &str, key: &str, to: &str) -> Result<(), MitosisError>;
-    async fn object_headers(&self, bucket: &str, key: &str) -> Result<ObjectHeaders, MitosisError>;
+    async fn copy_object(
+        &self,
+        from: &OwnedBucket,
+        key: &str,
+        to: &OwnedBucket,
+    ) -> Result<(), MitosisError>;
+    async fn object_headers(
+        &self,
+        bucket: &OwnedBucket,
+        key: &str,
+    ) -> Result<ObjectHeaders, MitosisError>;
     async fn create_multipart(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         key: &str,
         headers: &ObjectHeaders,
     ) -> Result<String, MitosisError>;
     /// UploadPartCopy of bytes `range` (inclusive) of `from/key`; the part's ETag.
     async fn upload_part_copy(
         &self,
-        from: &str,
+        from: &OwnedBucket,
         key: &str,
-        to: &str,
+        to: &OwnedBucket,
         upload_id: &str,
         part: i32,
         range: (u64, u64),
     ) -> Result<String, MitosisError>;
     async fn complete_multipart(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         key: &str,
         upload_id: &str,
         etags: &[String],
     ) -> Result<(), MitosisError>;
     async fn abort_multipart(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         key: &str,
         upload_id: &str,
     ) -> Result<(), MitosisError>;
-    /// CreateBucket in the client's region, then PutBucketTagging.
+    /// CreateBucket in the client's region with its tags in the same call, so that no moment
+    /// exists when the bucket is there without them. A bucket of the name that exists already,
+    /// this account's or another's, is an error.
     async fn create_bucket(&self, bucket: &str, tags: &[Tag]) -> Result<(), MitosisError>;
-    async fn delete_bucket(&self, bucket: &str) -> Result<(), MitosisError>;
+    async fn delete_bucket(&self, bucket: &OwnedBucket) -> Result<(), MitosisError>;
     /// DeleteObjects of up to 1,000 keys; fails when any key could not be deleted.
-    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), MitosisError>;
+    async fn delete_objects(
+        &self,
+        bucket: &OwnedBucket,
+        keys: &[String],
+    ) -> Result<(), MitosisError>;
 
     async fn tag_group(&self, group: &str, tags: &[(String, String)]) -> Result<(), MitosisError>;
     async fn untag_group(&self, group: &str, keys: &[String]) -> Result<(), MitosisError>;
@@ -133,6 +177,8 @@ pub trait EnvWrite: EnvRead {
 pub struct SdkEnv {
     s3: aws_sdk_s3::Client,
     autoscaling: aws_sdk_autoscaling::Client,
+    sts: aws_sdk_sts::Client,
+    account: tokio::sync::OnceCell<String>,
 }
 
 impl SdkEnv {
@@ -145,6 +191,8 @@ impl SdkEnv {
         SdkEnv {
             s3: aws_sdk_s3::Client::from_conf(s3),
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            account: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -163,8 +211,13 @@ fn unquote(etag: &str) -> String {
 
 #[async_trait]
 impl EnvRead for SdkEnv {
-    async fn bucket_exists(&self, bucket: &str) -> Result<bool, MitosisError> {
-        match self.s3.head_bucket().bucket(bucket).send().await {
+    async fn bucket_exists(&self, bucket: &OwnedBucket) -> Result<bool, MitosisError> {
+        let call = self
+            .s3
+            .head_bucket()
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner);
+        match call.send().await {
             Ok(_) => Ok(true),
             Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(false),
             Err(e) => Err(aws_error("HeadBucket", e)),
@@ -173,13 +226,14 @@ impl EnvRead for SdkEnv {
 
     async fn list_objects(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         token: Option<String>,
     ) -> Result<ObjectPage, MitosisError> {
         let out = self
             .s3
             .list_objects_v2()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .set_continuation_token(token)
             .send()
             .await
@@ -204,11 +258,17 @@ impl EnvRead for SdkEnv {
         })
     }
 
-    async fn part_size(&self, bucket: &str, key: &str, part: i32) -> Result<u64, MitosisError> {
+    async fn part_size(
+        &self,
+        bucket: &OwnedBucket,
+        key: &str,
+        part: i32,
+    ) -> Result<u64, MitosisError> {
         let out = self
             .s3
             .head_object()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .key(key)
             .part_number(part)
             .send()
@@ -219,9 +279,14 @@ impl EnvRead for SdkEnv {
 
     async fn bucket_tags(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
     ) -> Result<Option<BTreeMap<String, String>>, MitosisError> {
-        match self.s3.get_bucket_tagging().bucket(bucket).send().await {
+        let call = self
+            .s3
+            .get_bucket_tagging()
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner);
+        match call.send().await {
             Ok(out) => Ok(Some(
                 out.tag_set()
                     .iter()
@@ -248,6 +313,26 @@ impl EnvRead for SdkEnv {
             .iter()
             .filter_map(|b| b.name().map(str::to_string))
             .collect())
+    }
+
+    async fn account(&self) -> Result<String, MitosisError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("GetCallerIdentity", e))?;
+                out.account()
+                    .map(str::to_string)
+                    .ok_or_else(|| MitosisError::Aws {
+                        operation: "GetCallerIdentity".into(),
+                        message: "no account in the answer".into(),
+                    })
+            })
+            .await
+            .cloned()
     }
 
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError> {
@@ -301,28 +386,8 @@ impl EnvRead for SdkEnv {
 #[async_trait]
 impl EnvWrite for SdkEnv {
     async fn create_bucket(&self, bucket: &str, tags: &[Tag]) -> Result<(), MitosisError> {
-        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tagging};
-        // us-east-1 takes no location constraint; every other region needs its own.
-        let region = self.s3.config().region().map(|r| r.as_ref().to_string());
-        let location = region.filter(|r| r != "us-east-1").map(|r| {
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(r.as_str()))
-                .build()
-        });
-        match self
-            .s3
-            .create_bucket()
-            .bucket(bucket)
-            .set_create_bucket_configuration(location)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            // A rerun after a crash between the two calls: the bucket is this account's.
-            Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => {}
-            Err(e) => return Err(aws_error("CreateBucket", e)),
-        }
-        let tag_set = tags
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        let tag_set: Vec<aws_sdk_s3::types::Tag> = tags
             .iter()
             .filter_map(|t| {
                 aws_sdk_s3::types::Tag::builder()
@@ -332,38 +397,49 @@ impl EnvWrite for SdkEnv {
                     .ok()
             })
             .collect();
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tag_set))
-            .build()
-            .map_err(|e| MitosisError::Aws {
-                operation: "PutBucketTagging".into(),
-                message: e.to_string(),
-            })?;
+        // us-east-1 takes no location constraint; every other region needs its own.
+        let region = self.s3.config().region().map(|r| r.as_ref().to_string());
+        let configuration = CreateBucketConfiguration::builder()
+            .set_location_constraint(
+                region
+                    .filter(|r| r != "us-east-1")
+                    .map(|r| BucketLocationConstraint::from(r.as_str())),
+            )
+            .set_tags(Some(tag_set))
+            .build();
         self.s3
-            .put_bucket_tagging()
+            .create_bucket()
             .bucket(bucket)
-            .tagging(tagging)
+            .create_bucket_configuration(configuration)
             .send()
             .await
-            .map_err(|e| aws_error("PutBucketTagging", e))?;
+            .map_err(|e| aws_error("CreateBucket", e))?;
         Ok(())
     }
 
-    async fn delete_bucket(&self, bucket: &str) -> Result<(), MitosisError> {
+    async fn delete_bucket(&self, bucket: &OwnedBucket) -> Result<(), MitosisError> {
         self.s3
             .delete_bucket()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .send()
             .await
             .map_err(|e| aws_error("DeleteBucket", e))?;
         Ok(())
     }
 
-    async fn copy_object(&self, from: &str, key: &str, to: &str) -> Result<(), MitosisError> {
+    async fn copy_object(
+        &self,
+        from: &OwnedBucket,
+        key: &str,
+        to: &OwnedBucket,
+    ) -> Result<(), MitosisError> {
         self.s3
             .copy_object()
-            .copy_source(copy_source(from, key))
-            .bucket(to)
+            .copy_source(copy_source(&from.name, key))
+            .expected_source_bucket_owner(&from.owner)
+            .bucket(&to.name)
+            .expected_bucket_owner(&to.owner)
             .key(key)
             .metadata_directive(aws_sdk_s3::types::MetadataDirective::Copy)
             .tagging_directive(aws_sdk_s3::types::TaggingDirective::Copy)
@@ -373,11 +449,16 @@ impl EnvWrite for SdkEnv {
         Ok(())
     }
 
-    async fn object_headers(&self, bucket: &str, key: &str) -> Result<ObjectHeaders, MitosisError> {
+    async fn object_headers(
+        &self,
+        bucket: &OwnedBucket,
+        key: &str,
+    ) -> Result<ObjectHeaders, MitosisError> {
         let head = self
             .s3
             .head_object()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .key(key)
             .send()
             .await
@@ -385,7 +466,8 @@ impl EnvWrite for SdkEnv {
         let tags = self
             .s3
             .get_object_tagging()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .key(key)
             .send()
             .await
@@ -407,14 +489,15 @@ impl EnvWrite for SdkEnv {
 
     async fn create_multipart(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         key: &str,
         headers: &ObjectHeaders,
     ) -> Result<String, MitosisError> {
         let out = self
             .s3
             .create_multipart_upload()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .key(key)
             .set_content_type(headers.content_type.clone())
             .set_metadata(
@@ -435,9 +518,9 @@ impl EnvWrite for SdkEnv {
 
     async fn upload_part_copy(
         &self,
-        from: &str,
+        from: &OwnedBucket,
         key: &str,
-        to: &str,
+        to: &OwnedBucket,
         upload_id: &str,
         part: i32,
         range: (u64, u64),
@@ -445,9 +528,11 @@ impl EnvWrite for SdkEnv {
         let out = self
             .s3
             .upload_part_copy()
-            .copy_source(copy_source(from, key))
+            .copy_source(copy_source(&from.name, key))
+            .expected_source_bucket_owner(&from.owner)
             .copy_source_range(format!("bytes={}-{}", range.0, range.1))
-            .bucket(to)
+            .bucket(&to.name)
+            .expected_bucket_owner(&to.owner)
             .key(key)
             .upload_id(upload_id)
             .part_number(part)
@@ -463,7 +548,7 @@ impl EnvWrite for SdkEnv {
 
     async fn complete_multipart(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         key: &str,
         upload_id: &str,
         etags: &[String],
@@ -481,7 +566,8 @@ impl EnvWrite for SdkEnv {
             .collect();
         self.s3
             .complete_multipart_upload()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(
@@ -497,13 +583,14 @@ impl EnvWrite for SdkEnv {
 
     async fn abort_multipart(
         &self,
-        bucket: &str,
+        bucket: &OwnedBucket,
         key: &str,
         upload_id: &str,
     ) -> Result<(), MitosisError> {
         self.s3
             .abort_multipart_upload()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .key(key)
             .upload_id(upload_id)
             .send()
@@ -512,7 +599,11 @@ impl EnvWrite for SdkEnv {
         Ok(())
     }
 
-    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), MitosisError> {
+    async fn delete_objects(
+        &self,
+        bucket: &OwnedBucket,
+        keys: &[String],
+    ) -> Result<(), MitosisError> {
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         let objects = keys
             .iter()
@@ -529,7 +620,8 @@ impl EnvWrite for SdkEnv {
         let out = self
             .s3
             .delete_objects()
-            .bucket(bucket)
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
             .delete(delete)
             .send()
             .await

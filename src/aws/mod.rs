@@ -8,7 +8,9 @@ mod env;
 mod observe;
 mod sdk;
 
-pub use env::{EnvRead, EnvWrite, GroupState, ObjectEntry, ObjectHeaders, ObjectPage, SdkEnv};
+pub use env::{
+    EnvRead, EnvWrite, GroupState, ObjectEntry, ObjectHeaders, ObjectPage, OwnedBucket, SdkEnv,
+};
 pub use observe::{observe, observe_environment};
 pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 
@@ -45,6 +47,8 @@ pub trait RdsRead: Send + Sync {
     ) -> Result<Vec<CustomEndpoint>, MitosisError>;
     /// The region the client talks to, when known.
     fn region(&self) -> Option<String>;
+    /// A KMS key's ARN, from its id, alias or ARN (DescribeKey).
+    async fn key_arn(&self, key: &str) -> Result<String, MitosisError>;
 
     /// The instances among `ids` that exist, in one DescribeDBInstances call (a filter on
     /// db-instance-id): the poller's one request per tick, however many are in flight.

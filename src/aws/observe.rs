@@ -118,41 +118,64 @@ async fn observe_account(
 
 /// An environment's buckets and groups (`--config`): what each target bucket lacks or has
 /// too much of, and each group's state. A bucket or group that does not exist is bad input:
-/// nothing has been changed yet.
-/// For a copy (`copying`), the target buckets are the copy's: they may not exist yet.
+/// nothing has been changed yet. Target buckets must be `owner`'s, source buckets
+/// `source_owner`'s (S3 checks both on every call).
+/// For a copy (`copying`), the target buckets are the copy's: they may not exist yet, and
+/// every bucket of the account that begins with the copy's prefix must be one of its copies
+/// (the copy's policy allows deletes on those names).
 pub async fn observe_environment(
     api: &dyn super::EnvRead,
     spec: &crate::environment::EnvSpec,
-    copying: bool,
+    copying: Option<&str>,
+    owner: &str,
+    source_owner: &str,
 ) -> Result<crate::environment::ObservedEnv, MitosisError> {
-    let mut observed = crate::environment::ObservedEnv::default();
+    use super::OwnedBucket;
+    let mut observed = crate::environment::ObservedEnv {
+        owner: owner.to_string(),
+        source_owner: source_owner.to_string(),
+        ..Default::default()
+    };
     for (source, target) in &spec.buckets {
-        let mut must_exist = vec![source];
+        let source = OwnedBucket::new(source, source_owner);
+        let target = OwnedBucket::new(target, owner);
+        let mut must_exist = vec![&source];
         let mut target_exists = true;
-        if copying {
-            let mut tags = api.bucket_tags(target).await?;
-            if tags.as_ref().is_some_and(|t| t.is_empty())
-                && api.list_objects(target, None).await?.objects.is_empty()
-            {
-                // Empty and untagged: a copy cut off between CreateBucket and its tagging.
-                tags = None;
-            }
+        if copying.is_some() {
+            let tags = api.bucket_tags(&target).await.map_err(|e| {
+                MitosisError::bad_input(format!(
+                    "the bucket {} cannot be read as this account's ({e}): bucket names are global, and another account may own one of this name; pick another --prefix (or let this role s3:GetBucketTagging it)",
+                    target.name
+                ))
+            })?;
             target_exists = tags.is_some();
-            observed.copies.insert(target.clone(), tags);
+            observed.copies.insert(target.name.clone(), tags);
         } else {
-            must_exist.push(target);
+            must_exist.push(&target);
         }
         for bucket in must_exist {
             if !api.bucket_exists(bucket).await? {
                 return Err(MitosisError::bad_input(format!(
-                    "the bucket {bucket} does not exist (or this role may not list it): check the environment's `buckets` in the config"
+                    "the bucket {} does not exist in account {} (or this role may not list it): check the environment's `buckets` in the config",
+                    bucket.name, bucket.owner
                 )));
             }
         }
-        let counts = crate::environment::Diff::new(api, source, target, target_exists)
+        let counts = crate::environment::Diff::new(api, &source, &target, target_exists)
             .count()
             .await?;
-        observed.syncs.insert(target.clone(), counts);
+        observed.syncs.insert(target.name.clone(), counts);
+    }
+    if let (Some(prefix), false) = (copying, spec.buckets.is_empty()) {
+        for bucket in api.list_buckets().await? {
+            if bucket.starts_with(prefix) && !observed.copies.contains_key(&bucket) {
+                let tags = api
+                    .bucket_tags(&OwnedBucket::new(&bucket, owner))
+                    .await?
+                    .unwrap_or_default();
+                observed.prefixed.insert(bucket, tags);
+            }
+        }
     }
     let names: Vec<String> = spec
         .target_groups

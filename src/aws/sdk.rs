@@ -134,6 +134,8 @@ pub struct SdkRds {
     secrets: aws_sdk_secretsmanager::Client,
     /// For the replicas' lag, which RDS publishes only as a CloudWatch metric.
     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// For the ARNs of the KMS keys a request names by alias (for the IAM policy).
+    kms: aws_sdk_kms::Client,
 }
 
 impl SdkRds {
@@ -143,6 +145,7 @@ impl SdkRds {
             client: aws_sdk_rds::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
         }
     }
 }
@@ -361,6 +364,32 @@ impl RdsRead for SdkRds {
                 Err(e) => Err(aws_error("DescribeDBClusterSnapshots", e)),
             },
         }
+    }
+
+    async fn key_arn(&self, key: &str) -> Result<String, MitosisError> {
+        let out = self
+            .kms
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| MitosisError::Aws {
+                operation: "DescribeKey".into(),
+                message: match aws_sdk_kms::error::ProvideErrorMetadata::code(&e) {
+                    Some(code) => format!(
+                        "{code}: {}",
+                        aws_sdk_kms::error::ProvideErrorMetadata::message(&e).unwrap_or("")
+                    ),
+                    None => aws_sdk_kms::error::DisplayErrorContext(&e).to_string(),
+                },
+            })?;
+        out.key_metadata()
+            .and_then(|m| m.arn())
+            .map(str::to_string)
+            .ok_or_else(|| MitosisError::Aws {
+                operation: "DescribeKey".into(),
+                message: format!("no ARN for the key {key}"),
+            })
     }
 
     async fn secret_value(&self, arn: &str) -> Result<String, MitosisError> {
@@ -1123,6 +1152,7 @@ pub(crate) fn cluster_from_sdk(d: &DbCluster) -> Cluster {
         latest_restorable: d.latest_restorable_time().map(|t| t.secs()),
         pending_modifications: pending.unwrap_or_default(),
         endpoints: Vec::new(),
+        created: d.cluster_create_time().map(|t| t.secs()),
         tags: d
             .tag_list()
             .iter()

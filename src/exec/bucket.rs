@@ -5,7 +5,7 @@
 //! (`SyncPart`). Idempotent: a rerun copies only what still differs.
 
 use super::{Event, ExecError, Executor};
-use crate::aws::{EnvWrite, ObjectEntry};
+use crate::aws::{EnvWrite, ObjectEntry, OwnedBucket};
 use crate::environment::{Change, Diff};
 use crate::error::MitosisError;
 use crate::plan::{Step, SyncCounts};
@@ -43,8 +43,8 @@ pub enum SyncPart {
 /// far.
 pub async fn sync(
     api: &dyn EnvWrite,
-    source: &str,
-    target: &str,
+    source: &OwnedBucket,
+    target: &OwnedBucket,
     part: SyncPart,
     concurrency: usize,
     progress: &(dyn Fn(SyncCounts) + Sync),
@@ -93,7 +93,7 @@ pub async fn sync(
     }
 }
 
-fn delete<'a>(api: &'a dyn EnvWrite, bucket: &'a str, keys: Vec<String>) -> Job<'a> {
+fn delete<'a>(api: &'a dyn EnvWrite, bucket: &'a OwnedBucket, keys: Vec<String>) -> Job<'a> {
     Box::pin(async move {
         api.delete_objects(bucket, &keys).await?;
         Ok(SyncCounts {
@@ -107,8 +107,8 @@ fn delete<'a>(api: &'a dyn EnvWrite, bucket: &'a str, keys: Vec<String>) -> Job<
 /// source was uploaded in parts (its ETag ends in `-N`) or is too large for one copy.
 async fn copy(
     api: &dyn EnvWrite,
-    source: &str,
-    target: &str,
+    source: &OwnedBucket,
+    target: &OwnedBucket,
     object: ObjectEntry,
 ) -> Result<SyncCounts, MitosisError> {
     let parts = object
@@ -132,7 +132,7 @@ async fn copy(
 /// as upload tools make them (checked; otherwise each part is asked for).
 async fn part_ranges(
     api: &dyn EnvWrite,
-    source: &str,
+    source: &OwnedBucket,
     object: &ObjectEntry,
     parts: Option<u64>,
 ) -> Result<Vec<(u64, u64)>, MitosisError> {
@@ -175,8 +175,8 @@ fn even_parts(size: u64, part: u64) -> Vec<u64> {
 /// CompleteMultipartUpload; aborted on failure so that no parts are left to pay for.
 async fn copy_in_parts(
     api: &dyn EnvWrite,
-    source: &str,
-    target: &str,
+    source: &OwnedBucket,
+    target: &OwnedBucket,
     key: &str,
     ranges: &[(u64, u64)],
 ) -> Result<(), MitosisError> {
@@ -195,86 +195,96 @@ async fn copy_in_parts(
     .await;
     if result.is_err() {
         if let Err(e) = api.abort_multipart(target, key, &upload).await {
-            tracing::warn!("could not abort the multipart upload of {target}/{key}: {e}");
+            tracing::warn!(
+                "could not abort the multipart upload of {}/{key}: {e}",
+                target.name
+            );
         }
     }
     result
 }
 
 impl Executor<'_> {
-    /// A copy's bucket: created with its tags, or, after a crash, found with them.
+    /// A copy's bucket: created with its tags in one call, or, on a rerun, found provably
+    /// made by this run (`crate::plan::proof`). Any other bucket of the name is refused before
+    /// anything is written to it: one of another account (S3 refuses the expected owner), one
+    /// without the copy's whole marks, one of another run.
     pub(super) async fn run_create_bucket(
         &self,
         bucket: &str,
         tags: &[crate::plan::Tag],
+        owner: &str,
     ) -> Result<(), ExecError> {
         let api = self.env()?;
-        let prefix = tags
-            .iter()
-            .find(|t| t.key == crate::observed::tags::COPY_PREFIX)
-            .map(|t| t.value.as_str())
-            .unwrap_or_default();
-        let found = api.bucket_tags(bucket).await.map_err(ExecError::Aws)?;
-        // Empty and untagged: this run (or a crashed one) was cut off before the tagging.
-        let unfinished = match &found {
-            Some(t) if t.is_empty() => api
-                .list_objects(bucket, None)
-                .await
-                .map_err(ExecError::Aws)?
-                .objects
-                .is_empty(),
-            _ => false,
+        let tag = |key: &str| {
+            tags.iter()
+                .find(|t| t.key == key)
+                .map(|t| t.value.as_str())
+                .unwrap_or_default()
         };
-        match found {
-            None => api
+        let (prefix, run) = (
+            tag(crate::observed::tags::COPY_PREFIX),
+            tag(crate::observed::tags::RUN),
+        );
+        let owned = OwnedBucket::new(bucket, owner);
+        let found = api.bucket_tags(&owned).await.map_err(|e| {
+            ExecError::Refused(format!(
+                "the bucket {bucket} cannot be read as account {owner}'s ({e}): another account may own it; nothing was written to it"
+            ))
+        })?;
+        let Some(found) = found else {
+            return api
                 .create_bucket(bucket, tags)
                 .await
-                .map_err(ExecError::Aws),
-            Some(_) if unfinished => api
-                .create_bucket(bucket, tags)
-                .await
-                .map_err(ExecError::Aws),
-            Some(found) if crate::environment::is_bucket_copy(&found, prefix) => Ok(()),
-            Some(_) => Err(ExecError::Refused(format!(
-                "the bucket {bucket} exists and stack-mitosis did not make it as this copy: pick another --prefix"
+                .map_err(ExecError::Aws);
+        };
+        match crate::environment::bucket_copy_refusal(bucket, &found, prefix, Some(run)) {
+            None => Ok(()),
+            Some(why) => Err(ExecError::Refused(format!(
+                "the bucket {bucket} exists and stack-mitosis did not make it as this copy ({why}): nothing was written to it; pick another --prefix"
             ))),
         }
     }
 
-    /// A copy's bucket deleted: only when its tags say it is a copy with `prefix` (read again
-    /// right before), emptied a page at a time, then deleted. Gone already: done.
+    /// A copy's bucket deleted: only when it is provably the copy with `prefix` made by `run`
+    /// (its tags read again right before), emptied a page at a time, then deleted. Gone
+    /// already: done.
     pub(super) async fn run_delete_bucket(
         &self,
         bucket: &str,
         prefix: &str,
+        run: &str,
+        owner: &str,
     ) -> Result<(), ExecError> {
         let api = self.env()?;
         let aws = ExecError::Aws;
-        match api.bucket_tags(bucket).await.map_err(aws)? {
-            None => return Ok(()),
-            Some(found) if crate::environment::is_bucket_copy(&found, prefix) => {}
-            Some(_) => {
-                return Err(ExecError::Refused(format!(
-                    "{bucket} does not carry the tags of a copy with prefix {prefix:?}: not deleted"
-                )))
-            }
+        let owned = OwnedBucket::new(bucket, owner);
+        let Some(found) = api.bucket_tags(&owned).await.map_err(aws)? else {
+            return Ok(());
+        };
+        if let Some(why) =
+            crate::environment::bucket_copy_refusal(bucket, &found, prefix, Some(run))
+        {
+            return Err(ExecError::Refused(format!(
+                "{bucket} is not provably the copy with prefix {prefix:?} of run {run} ({why}): nothing of it was deleted"
+            )));
         }
         loop {
-            let page = api.list_objects(bucket, None).await.map_err(aws)?;
+            let page = api.list_objects(&owned, None).await.map_err(aws)?;
             if page.objects.is_empty() {
                 break;
             }
             let keys: Vec<String> = page.objects.into_iter().map(|o| o.key).collect();
-            api.delete_objects(bucket, &keys).await.map_err(aws)?;
+            api.delete_objects(&owned, &keys).await.map_err(aws)?;
         }
-        api.delete_bucket(bucket).await.map_err(aws)
+        api.delete_bucket(&owned).await.map_err(aws)
     }
 
     pub(super) async fn run_sync(
         &self,
         step: &Step,
-        source: &str,
-        target: &str,
+        source: &OwnedBucket,
+        target: &OwnedBucket,
         part: SyncPart,
     ) -> Result<(), ExecError> {
         let api = self.env()?;

@@ -6,7 +6,7 @@ use super::{hooks, settled, ExecError, Executor};
 use crate::observed::{tags, Cluster, Instance};
 use crate::plan::{
     expected, ClusterModify, ClusterOp, CommandOp, GuardOp, InstanceOp, Kind, LockOp, ModifyAttrs,
-    Op, Pair, Plan, SnapshotOf, SnapshotOp, Step,
+    Op, Pair, Plan, SnapshotOf, SnapshotOp, Step, StepKind,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -41,6 +41,11 @@ impl Executor<'_> {
         if !matches!(step.op, Op::Lock(_)) {
             self.fence().await?;
         }
+        // Deletion protection comes off only what the delete after it would take: the
+        // delete's own check, made first, on what AWS reports now.
+        if step.id.kind == StepKind::Unprotect {
+            self.check_still_deletable(plan, step).await?;
+        }
         let expect = expected(step, &self.config.latency);
         let id = step.resource.as_str();
         match &step.op {
@@ -57,19 +62,33 @@ impl Executor<'_> {
             Op::Command(op) => self.run_command(plan, step, op).await,
             Op::Lock(op) => self.run_lock_op(plan.pair(step).kind, id, op).await,
             Op::Guard(op) => self.check_guardrails(plan.pair(step), op).await,
-            Op::Bucket(crate::plan::BucketOp::Sync { source, .. }) => {
-                self.run_sync(step, source, id, super::bucket::SyncPart::Copy)
-                    .await
+            Op::Bucket(
+                crate::plan::BucketOp::Sync {
+                    source,
+                    source_owner,
+                    owner,
+                    ..
+                }
+                | crate::plan::BucketOp::Prune {
+                    source,
+                    source_owner,
+                    owner,
+                    ..
+                },
+            ) => {
+                let part = match &step.op {
+                    Op::Bucket(crate::plan::BucketOp::Sync { .. }) => super::bucket::SyncPart::Copy,
+                    _ => super::bucket::SyncPart::Delete,
+                };
+                let source = crate::aws::OwnedBucket::new(source, source_owner);
+                let target = crate::aws::OwnedBucket::new(id, owner);
+                self.run_sync(step, &source, &target, part).await
             }
-            Op::Bucket(crate::plan::BucketOp::Prune { source, .. }) => {
-                self.run_sync(step, source, id, super::bucket::SyncPart::Delete)
-                    .await
+            Op::Bucket(crate::plan::BucketOp::Create { tags, owner }) => {
+                self.run_create_bucket(id, tags, owner).await
             }
-            Op::Bucket(crate::plan::BucketOp::Create { tags }) => {
-                self.run_create_bucket(id, tags).await
-            }
-            Op::Bucket(crate::plan::BucketOp::Delete { prefix }) => {
-                self.run_delete_bucket(id, prefix).await
+            Op::Bucket(crate::plan::BucketOp::Delete { prefix, run, owner }) => {
+                self.run_delete_bucket(id, prefix, run, owner).await
             }
             Op::Group(crate::plan::GroupOp::Standby) => self.run_standby(&plan.run_id, id).await,
             Op::Group(crate::plan::GroupOp::InService) => self.run_in_service(id).await,
@@ -401,7 +420,7 @@ impl Executor<'_> {
     ) -> Result<(), ExecError> {
         let mut inst = self.settle(id).await?;
         inst.tags = self.api.list_tags(&inst.arn).await.map_err(aws)?;
-        check_deletable(&inst, &plan.run_id)?;
+        check_deletable(&inst, plan)?;
         self.note_change(&[id]);
         self.while_busy(id, || self.api.delete(id, final_snapshot_id))
             .await?;
@@ -753,7 +772,7 @@ impl Executor<'_> {
             ClusterOp::Delete { final_snapshot_id } => {
                 let mut c = self.settle_cluster(id).await?;
                 c.tags = self.api.list_tags(&c.arn).await.map_err(aws)?;
-                check_cluster_deletable(&c, &plan.run_id)?;
+                check_cluster_deletable(&c, plan)?;
                 self.note_change(&[id]);
                 self.while_busy(id, || {
                     self.api.delete_cluster(id, final_snapshot_id.as_deref())
@@ -890,6 +909,23 @@ impl Executor<'_> {
         }
     }
 
+    /// The check a delete makes, for the step that switches deletion protection off first.
+    async fn check_still_deletable(&self, plan: &Plan, step: &Step) -> Result<(), ExecError> {
+        let id = step.resource.as_str();
+        match &step.op {
+            Op::Cluster(_) => {
+                let mut c = self.settle_cluster(id).await?;
+                c.tags = self.api.list_tags(&c.arn).await.map_err(aws)?;
+                check_cluster_deletable(&c, plan)
+            }
+            _ => {
+                let mut inst = self.settle(id).await?;
+                inst.tags = self.api.list_tags(&inst.arn).await.map_err(aws)?;
+                check_deletable(&inst, plan)
+            }
+        }
+    }
+
     /// Waits until cluster `id` exists and is settled.
     async fn settle_cluster(&self, id: &str) -> Result<Cluster, ExecError> {
         let last_change = self.changed.lock().ok().and_then(|c| c.get(id).copied());
@@ -1016,25 +1052,57 @@ async fn own_snapshot(
     }
 }
 
-/// The last guard before a delete: the instance's own tags must say that this run retired it
-/// (old-X) or, on rollback, created it (temp-X). The plan says so too; this re-checks what AWS
-/// reports right now.
-fn check_deletable(inst: &Instance, run_id: &str) -> Result<(), ExecError> {
-    deletable(&inst.id, inst.tag(tags::RUN), inst.marked_name(), run_id)
+/// The last guard before a delete (and before deletion protection comes off for it): the
+/// instance's own tags, as AWS reports them right now, must say that this run retired it
+/// (old-X) or, on rollback, created it (temp-X); for a destroy, that it is provably the copy
+/// of the plan's run (`crate::plan::proof`). The plan says so too; this re-checks.
+fn check_deletable(inst: &Instance, plan: &Plan) -> Result<(), ExecError> {
+    deletable(plan, &inst.id, &inst.tags, inst.created)
 }
 
 /// The same guard for a cluster.
-fn check_cluster_deletable(c: &Cluster, run_id: &str) -> Result<(), ExecError> {
-    deletable(&c.id, c.tag(tags::RUN), c.marked_name(), run_id)
+fn check_cluster_deletable(c: &Cluster, plan: &Plan) -> Result<(), ExecError> {
+    deletable(plan, &c.id, &c.tags, c.created)
 }
 
 fn deletable(
+    plan: &Plan,
     id: &str,
-    run: Option<&str>,
-    marked_name: Option<String>,
-    run_id: &str,
+    resource_tags: &std::collections::BTreeMap<String, String>,
+    created: Option<i64>,
 ) -> Result<(), ExecError> {
-    if run == Some(run_id) && marked_name.is_some_and(|name| id == name) {
+    let run_id = plan.run_id.as_str();
+    if crate::plan::proof::is_protected(resource_tags) {
+        return Err(ExecError::Refused(format!(
+            "refusing to delete {id}: it is tagged {}=true",
+            tags::PROTECTED
+        )));
+    }
+    if plan.operation == crate::plan::Operation::Destroy {
+        let prefix = plan.copy_prefix.as_deref().unwrap_or_default();
+        let found = crate::plan::proof::Found {
+            name: id,
+            tags: resource_tags,
+            created,
+        };
+        return match crate::plan::proof::copy_refusal(found, prefix, Some(run_id)) {
+            None => Ok(()),
+            Some(why) => Err(ExecError::Refused(format!(
+                "refusing to delete {id}: it is not provably the copy run {run_id} made ({why})"
+            ))),
+        };
+    }
+    let tag = |key: &str| resource_tags.get(key).map(String::as_str);
+    let marked_name = match tag(tags::ROLE) {
+        Some(tags::ROLE_TEMP) => {
+            tag(tags::ORIGINAL).map(|o| format!("{}{o}", crate::observed::TEMP_PREFIX))
+        }
+        Some(tags::ROLE_OLD) => {
+            tag(tags::ORIGINAL).map(|o| format!("{}{o}", crate::observed::OLD_PREFIX))
+        }
+        _ => None,
+    };
+    if tag(tags::RUN) == Some(run_id) && marked_name.as_deref() == Some(id) {
         Ok(())
     } else {
         Err(ExecError::Refused(format!(

@@ -255,6 +255,7 @@ fn refresh_options(raw: &Raw<'_>, mode: Mode) -> Result<RefreshOptions, InputErr
         config: raw.get("config").map(std::path::PathBuf::from),
         quiesce_source: raw.boolean("quiesce-source")?,
         redact_commands: raw.boolean("redact-commands")?,
+        allow_protected_target: raw.boolean("allow-protected-target")?,
     })
 }
 

@@ -267,7 +267,8 @@ async fn reset_copy(
     latency: &crate::plan::LatencyModel,
 ) -> Result<(), MitosisError> {
     let copy = inputs.refresh.copy_to_destroy()?;
-    destroy_copy(env, inputs, api, env_api, &copy, latency)
+    let removal = crate::plan::Removal::Destroy;
+    destroy_copy(env, inputs, api, env_api, &copy, removal, latency)
         .await
         .map(drop)
 }
@@ -280,10 +281,11 @@ async fn destroy_copy(
     api: &SdkRds,
     env_api: Option<&SdkEnv>,
     copy: &crate::refresh::CopyRef,
+    removal: crate::plan::Removal,
     latency: &crate::plan::LatencyModel,
 ) -> Result<Option<String>, MitosisError> {
     let read = env_api.map(|e| e as &dyn crate::aws::EnvRead);
-    let Some(plan) = crate::refresh::plan_destroy(api, read, copy).await? else {
+    let Some(plan) = crate::refresh::plan_destroy(api, read, copy, removal).await? else {
         println!(
             "nothing to destroy: no copy {} exists (already gone)",
             copy.name()
@@ -322,18 +324,40 @@ async fn destroy_mode(
     // A sweep looks for expired bucket copies too; a destroy needs S3 with --config.
     let needs_s3 = inputs.mode == Mode::Sweep || inputs.refresh.config.is_some();
     let env_api = SdkEnv::connect_if(accounts.settings, needs_s3).await;
-    let copies = match inputs.mode {
-        Mode::Destroy => vec![inputs.refresh.copy_to_destroy()?],
+    let (copies, removal) = match inputs.mode {
+        Mode::Destroy => (
+            vec![inputs.refresh.copy_to_destroy()?],
+            crate::plan::Removal::Destroy,
+        ),
         _ => {
             let read = env_api.as_ref().map(|e| e as &dyn crate::aws::EnvRead);
-            crate::refresh::expired_copies(&api, read).await?
+            let found = crate::refresh::expired_copies(&api, read).await?;
+            (found, crate::plan::Removal::Sweep)
         }
     };
     let mut destroyed = Vec::new();
     let mut result = Ok(());
     for copy in copies {
-        match destroy_copy(env, inputs, &api, env_api.as_ref(), &copy, &latency).await {
+        match destroy_copy(
+            env,
+            inputs,
+            &api,
+            env_api.as_ref(),
+            &copy,
+            removal,
+            &latency,
+        )
+        .await
+        {
             Ok(gone) => destroyed.extend(gone),
+            // A sweep passes over what is not provably a copy, and says why; it goes on.
+            Err(MitosisError::BadInput(why)) if removal == crate::plan::Removal::Sweep => {
+                println!("{}", commands::notice(&why));
+            }
+            Err(e) if removal == crate::plan::Removal::Sweep => {
+                println!("{}", commands::error("sweep", &e.to_string()));
+                result = Err(e);
+            }
             Err(e) => {
                 result = Err(e);
                 break;

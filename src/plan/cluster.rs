@@ -414,6 +414,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         operation: super::Operation::Refresh,
         copy_prefix: None,
         more: Vec::new(),
+        protected_targets: Vec::new(),
     };
     Ok(with_lock(plan, &req.run_id))
 }
@@ -1031,5 +1032,6 @@ pub(super) fn rollback_cluster(
         operation: super::Operation::Refresh,
         copy_prefix: None,
         more: Vec::new(),
+        protected_targets: Vec::new(),
     })
 }

@@ -32,17 +32,10 @@ pub struct CopySpec {
     pub expires: Option<i64>,
 }
 
-/// True when `r` is the copy of the template's `name` made with `prefix`.
-fn is_copy<R: Resource>(r: &R, name: &str, prefix: &str) -> bool {
-    r.is_marked(tags::ROLE_COPY, name) && r.tag(tags::COPY_PREFIX) == Some(prefix)
-}
-
-/// True when `r` is a copy made with `prefix`: named `prefix` and the template resource its
-/// markers name.
-fn copy_with_prefix<R: Resource>(r: &R, prefix: &str) -> bool {
-    r.id()
-        .strip_prefix(prefix)
-        .is_some_and(|name| is_copy(r, name, prefix))
+/// Why `r` is not provably a copy made with `prefix` (by `run`, when the copy's run is
+/// known): see `super::proof`. None when it is one.
+fn not_a_copy<R: Resource>(r: &R, prefix: &str, run: Option<&str>) -> Option<String> {
+    super::proof::copy_refusal(r.found(), prefix, run)
 }
 
 /// A copy's resource name: the prefix and the template's name, checked as an identifier.
@@ -56,19 +49,53 @@ fn copy_name(prefix: &str, name: &str) -> Result<String, MitosisError> {
     Ok(id)
 }
 
-/// Refuses a name that exists but is not this copy's.
+/// Refuses a name that exists but is not provably this copy's.
 fn check_free<R: Resource>(
     existing: Option<&R>,
     name: &str,
     prefix: &str,
 ) -> Result<(), MitosisError> {
-    match existing {
-        Some(r) if !is_copy(r, name, prefix) => Err(MitosisError::bad_input(format!(
-            "{:?} already exists and stack-mitosis did not make it as a copy of {name:?} with prefix {prefix:?}: pick another --prefix",
+    match existing.and_then(|r| not_a_copy(r, prefix, None).map(|why| (r, why))) {
+        Some((r, why)) => Err(MitosisError::bad_input(format!(
+            "{:?} already exists and stack-mitosis did not make it as a copy of {name:?} with prefix {prefix:?} ({why}): pick another --prefix",
             r.id()
         ))),
-        _ => Ok(()),
+        None => Ok(()),
     }
+}
+
+/// The policy of a copy allows deletes on every name that begins with the prefix
+/// (`db:<prefix>*`, `cluster:<prefix>*`): refused when that reaches a resource that is not
+/// one of the prefix's copies, or the source.
+fn check_prefix_reaches_copies_only(
+    obs: &Observed,
+    req: &PlanRequest,
+    prefix: &str,
+) -> Result<(), MitosisError> {
+    let instances = obs
+        .instances
+        .values()
+        .filter(|i| i.id.starts_with(prefix))
+        .filter_map(|i| not_a_copy(i, prefix, None).map(|why| format!("{} ({why})", i.id)));
+    let clusters = obs
+        .clusters
+        .values()
+        .filter(|c| c.id.starts_with(prefix))
+        .filter_map(|c| not_a_copy(c, prefix, None).map(|why| format!("{} ({why})", c.id)));
+    let mut reached: Vec<String> = instances.chain(clusters).collect();
+    if obs.source_account.is_none() && req.source.starts_with(prefix) {
+        reached.push(format!("{} (the source)", req.source));
+    }
+    reached.sort();
+    reached.dedup();
+    if reached.is_empty() {
+        return Ok(());
+    }
+    Err(MitosisError::bad_input(format!(
+        "--prefix {prefix:?} also begins {}, which {} not a copy made with it: the copy's policy allows deletes on every name that begins with the prefix, so pick a prefix that begins no other name (a pull request's number makes a good one, as in pr-42-)",
+        reached.join(", "),
+        if reached.len() == 1 { "is" } else { "are" }
+    )))
 }
 
 /// The template's tree as nodes whose clones are the copy's instances.
@@ -135,7 +162,9 @@ fn cluster_copy_nodes(
     check_not_protected(like, &template.tags)?;
     let name = copy_name(prefix, like)?;
     check_free(obs.cluster(&name), like, prefix)?;
-    let copy = obs.cluster(&name).filter(|c| is_copy(*c, like, prefix));
+    let copy = obs
+        .cluster(&name)
+        .filter(|c| not_a_copy(*c, prefix, None).is_none());
     let mut members: Vec<(bool, String)> = template
         .members
         .iter()
@@ -200,11 +229,14 @@ pub(super) fn plan_copy(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mitos
         }
         t
     };
-    if names_a_cluster(obs, req) {
-        plan_cluster_copy(obs, req, &r, &spec, copy_tags)
+    let plan = if names_a_cluster(obs, req) {
+        plan_cluster_copy(obs, req, &r, &spec, copy_tags)?
     } else {
-        plan_instance_copy(obs, req, &r, &spec, copy_tags)
-    }
+        plan_instance_copy(obs, req, &r, &spec, copy_tags)?
+    };
+    // Once the copy's own names are known to be free or its own: what else the prefix reaches.
+    check_prefix_reaches_copies_only(obs, req, &spec.prefix)?;
+    Ok(plan)
 }
 
 fn plan_instance_copy(
@@ -413,6 +445,7 @@ fn copy_plan(
         operation: Operation::Copy,
         copy_prefix: req.copy.as_ref().map(|c| c.prefix.clone()),
         more: Vec::new(),
+        protected_targets: Vec::new(),
     }
 }
 
@@ -441,47 +474,78 @@ impl Builder<'_> {
     }
 }
 
-/// The flight plan of `destroy --like T --prefix P`: None when no such copy exists (already
-/// gone). Replicas go before their primary, members before their cluster, deletion
-/// protection off first; everything must carry the copy's marks.
+/// Who removes a copy: `destroy` (named by the user) or `sweep` (found by its expiry, with
+/// nobody to ask). A sweep also passes over a copy with deletion protection on: copies are
+/// made without it, so someone switched it on to keep it (or it is no copy at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Destroy,
+    Sweep,
+}
+
+/// The flight plan of `destroy --like T --prefix P` (or a sweep's of an expired copy): None
+/// when no such copy exists (already gone). Replicas go before their primary, members before
+/// their cluster, deletion protection off first; every resource must be provably the copy's
+/// (`super::proof`), all of one run, or nothing is planned at all.
 pub fn plan_destroy(
     obs: &Observed,
     like: &str,
     prefix: &str,
+    removal: Removal,
 ) -> Result<Option<Plan>, MitosisError> {
     validate_identifier("--like", like)?;
     let root = copy_name(prefix, like)?;
-    let not_ours = |id: &str| {
-        MitosisError::bad_input(format!(
-            "{id:?} is named like a copy of {like:?} with prefix {prefix:?}, but stack-mitosis did not make it as one (its tags say so): nothing was deleted"
-        ))
+    let not_ours = |id: &str, why: String| {
+        MitosisError::bad_input(match removal {
+            Removal::Destroy => format!(
+                "{id:?} is named like a copy of {like:?} with prefix {prefix:?}, but stack-mitosis did not make it as one ({why}): nothing was deleted"
+            ),
+            Removal::Sweep => format!(
+                "sweep skips {id:?}: it is not provably a copy with prefix {prefix:?} ({why}); nothing of it was touched"
+            ),
+        })
+    };
+    let check = |r: &dyn ProvedResource, run: Option<&str>| -> Result<(), MitosisError> {
+        if let Some(why) = r.refusal(prefix, run) {
+            return Err(not_ours(r.name(), why));
+        }
+        if removal == Removal::Sweep && r.protection() {
+            return Err(not_ours(
+                r.name(),
+                "deletion protection is on, and copies are made without it; destroy it by name if it should go".into(),
+            ));
+        }
+        Ok(())
     };
     let mut steps = Vec::new();
-    // Every resource of the copy, found by name, must carry the copy's marks.
-    let ours = |id: &str| {
-        obs.get(id)
-            .filter(|i| copy_with_prefix(*i, prefix))
-            .ok_or_else(|| not_ours(id))
+    // Every resource of the copy, found by name, must be provably the copy's, of one run.
+    let ours = |id: &str, run: &str| -> Result<&Instance, MitosisError> {
+        let inst = obs
+            .get(id)
+            .ok_or_else(|| not_ours(id, "it is gone".into()))?;
+        check(inst, Some(run))?;
+        Ok(inst)
     };
     let (kind, run_id, source) = if let Some(c) = obs.cluster(&root) {
-        if !copy_with_prefix(c, prefix) {
-            return Err(not_ours(&c.id));
-        }
+        check(c, None)?;
+        let run = run_tag(c.tag(tags::RUN));
         let mut deleted = Vec::new();
         for m in &c.members {
-            deleted.push(delete_instance_steps(&mut steps, ours(&m.id)?, Vec::new()));
+            deleted.push(delete_instance_steps(
+                &mut steps,
+                ours(&m.id, &run)?,
+                Vec::new(),
+            ));
         }
         delete_cluster_steps(&mut steps, c, deleted);
-        (
-            Kind::Cluster,
-            run_tag(c.tag(tags::RUN)),
-            c.tag(tags::SOURCE),
-        )
+        (Kind::Cluster, run, c.tag(tags::SOURCE))
     } else if let Some(i) = obs.get(&root) {
+        check(i, None)?;
+        let run = run_tag(i.tag(tags::RUN));
         // Children first: each delete waits for its replicas' deletes.
         let mut deleted: Vec<(String, StepId)> = Vec::new();
         for id in obs.tree(&root).iter().rev() {
-            let inst = ours(id)?;
+            let inst = ours(id, &run)?;
             let deps = obs
                 .children(id)
                 .iter()
@@ -490,11 +554,7 @@ pub fn plan_destroy(
             let step = delete_instance_steps(&mut steps, inst, deps);
             deleted.push((id.clone(), step));
         }
-        (
-            Kind::Instance,
-            run_tag(i.tag(tags::RUN)),
-            i.tag(tags::SOURCE),
-        )
+        (Kind::Instance, run, i.tag(tags::SOURCE))
     } else {
         return Ok(None);
     };
@@ -506,6 +566,37 @@ pub fn plan_destroy(
         steps,
         prefix,
     )))
+}
+
+/// An instance or a cluster as the destroy's checks see it.
+trait ProvedResource {
+    fn name(&self) -> &str;
+    fn refusal(&self, prefix: &str, run: Option<&str>) -> Option<String>;
+    fn protection(&self) -> bool;
+}
+
+impl ProvedResource for Instance {
+    fn name(&self) -> &str {
+        &self.id
+    }
+    fn refusal(&self, prefix: &str, run: Option<&str>) -> Option<String> {
+        not_a_copy(self, prefix, run)
+    }
+    fn protection(&self) -> bool {
+        self.deletion_protection
+    }
+}
+
+impl ProvedResource for Cluster {
+    fn name(&self) -> &str {
+        &self.id
+    }
+    fn refusal(&self, prefix: &str, run: Option<&str>) -> Option<String> {
+        not_a_copy(self, prefix, run)
+    }
+    fn protection(&self) -> bool {
+        self.deletion_protection
+    }
 }
 
 /// The plan of a destroy: its steps, named for the copy (`target`) and its prefix.
@@ -531,6 +622,7 @@ pub(super) fn destroy_plan(
         operation: Operation::Destroy,
         copy_prefix: Some(prefix.to_string()),
         more: Vec::new(),
+        protected_targets: Vec::new(),
     }
 }
 

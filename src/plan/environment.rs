@@ -10,7 +10,7 @@ use super::ops::{BucketOp, GroupOp, LockOp, Op};
 use super::step::{push, Phase, Step, StepId, StepKind};
 use super::{CopySpec, PlanRequest, SourceTime, Tag};
 use super::{Operation, Plan};
-use crate::environment::{is_bucket_copy, EnvSpec, ObservedEnv, Recorded};
+use crate::environment::{bucket_copy_refusal, EnvSpec, ObservedEnv, Recorded};
 use crate::error::MitosisError;
 use crate::observed::tags;
 
@@ -56,14 +56,37 @@ fn copy_steps(
     env: &ObservedEnv,
 ) -> Result<Plan, MitosisError> {
     let clones = ids(&plan, |s| s.phase == Phase::Clone);
+    // The copy's root exists (with the run's marks) before its buckets are made: a rerun
+    // finds the run there, and only a bucket of that run is ever taken as the copy's.
+    let root_made = plan
+        .steps
+        .iter()
+        .find(|s| s.phase == Phase::Clone && s.resource == plan.target)
+        .map(|s| s.id.clone());
+    // The copy's policy allows deletes on every bucket name that begins with the prefix.
+    let strangers: Vec<String> = env
+        .prefixed
+        .iter()
+        .filter_map(|(name, tags)| {
+            bucket_copy_refusal(name, tags, &copy.prefix, None).map(|why| format!("{name} ({why})"))
+        })
+        .collect();
+    if !strangers.is_empty() {
+        return Err(MitosisError::bad_input(format!(
+            "--prefix {:?} also begins the bucket names {}, which are not copies made with it: the copy's policy allows deletes on every bucket name that begins with the prefix, so pick a prefix that begins no other bucket's name",
+            copy.prefix,
+            strangers.join(", ")
+        )));
+    }
     let mut syncs = Vec::new();
     for (source, bucket) in &spec.buckets {
         let template = bucket.strip_prefix(&copy.prefix).unwrap_or(bucket);
         let existing = env.copies.get(bucket).cloned().flatten();
         if let Some(found) = &existing {
-            if !is_bucket_copy(found, &copy.prefix) {
+            if let Some(why) = bucket_copy_refusal(bucket, found, &copy.prefix, Some(&plan.run_id))
+            {
                 return Err(MitosisError::bad_input(format!(
-                    "the bucket {bucket} already exists and stack-mitosis did not make it as a copy with prefix {:?} (bucket names are global): pick another --prefix",
+                    "the bucket {bucket} already exists and stack-mitosis did not make it as this copy with prefix {:?} ({why}; bucket names are global): nothing was written to it; pick another --prefix, or destroy the copy first",
                     copy.prefix
                 )));
             }
@@ -82,11 +105,14 @@ fn copy_steps(
             StepId::new(StepKind::CreateBucket, bucket),
             Phase::Clone,
             bucket,
-            Op::Bucket(BucketOp::Create { tags: bucket_tags }),
-            Vec::new(),
+            Op::Bucket(BucketOp::Create {
+                tags: bucket_tags,
+                owner: env.owner.clone(),
+            }),
+            root_made.iter().cloned().collect(),
             existing
                 .is_some()
-                .then(|| format!("{bucket} exists (a copy made by the tool)")),
+                .then(|| format!("{bucket} exists (made by this copy's run)")),
         );
         let counts = env.syncs.get(bucket).copied().unwrap_or_default();
         let skip = (existing.is_some() && counts.copy == 0)
@@ -100,6 +126,8 @@ fn copy_steps(
             bucket,
             Op::Bucket(BucketOp::Sync {
                 source: source.clone(),
+                source_owner: env.source_owner.clone(),
+                owner: env.owner.clone(),
                 counts,
             }),
             deps,
@@ -128,20 +156,30 @@ fn copy_steps(
     Ok(plan)
 }
 
-/// A copy's buckets deleted (`destroy`, `sweep`): each that exists must carry the copy's tags
-/// with this prefix, or nothing is deleted. None when none exists.
+/// A copy's buckets deleted (`destroy`, `sweep`), all `owner`'s: each that exists must be
+/// provably a copy with this prefix (of the copy's `run`, when its databases name one), or
+/// nothing is deleted. None when none exists.
 pub fn destroy_buckets(
     found: &[(String, Option<std::collections::BTreeMap<String, String>>)],
     prefix: &str,
+    run: Option<&str>,
+    owner: &str,
+    removal: super::Removal,
 ) -> Result<Vec<Step>, MitosisError> {
     let mut steps = Vec::new();
     for (bucket, tags) in found {
         let Some(tags) = tags else { continue };
-        if !is_bucket_copy(tags, prefix) {
-            return Err(MitosisError::bad_input(format!(
-                "the bucket {bucket} is named like a copy with prefix {prefix:?}, but stack-mitosis did not make it as one (its tags say so): nothing was deleted"
-            )));
+        if let Some(why) = bucket_copy_refusal(bucket, tags, prefix, run) {
+            return Err(MitosisError::bad_input(match removal {
+                super::Removal::Destroy => format!(
+                    "the bucket {bucket} is named like a copy with prefix {prefix:?}, but stack-mitosis did not make it as one ({why}): nothing was deleted"
+                ),
+                super::Removal::Sweep => format!(
+                    "sweep skips the bucket {bucket}: it is not provably a copy with prefix {prefix:?} ({why}); nothing of it was touched"
+                ),
+            }));
         }
+        let made_by = tags.get(tags::RUN).cloned().unwrap_or_default();
         push(
             &mut steps,
             StepId::new(StepKind::DeleteBucket, bucket),
@@ -149,6 +187,8 @@ pub fn destroy_buckets(
             bucket,
             Op::Bucket(BucketOp::Delete {
                 prefix: prefix.to_string(),
+                run: made_by,
+                owner: owner.to_string(),
             }),
             Vec::new(),
             None,
@@ -196,6 +236,8 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
         };
         let op = Op::Bucket(BucketOp::Sync {
             source: source.clone(),
+            source_owner: env.source_owner.clone(),
+            owner: env.owner.clone(),
             counts,
         });
         let id = StepId::new(StepKind::SyncBucket, target);
@@ -236,6 +278,8 @@ fn refresh_steps(mut plan: Plan, spec: &EnvSpec, env: &ObservedEnv) -> Result<Pl
             target,
             Op::Bucket(BucketOp::Prune {
                 source: source.clone(),
+                source_owner: env.source_owner.clone(),
+                owner: env.owner.clone(),
                 count,
             }),
             deps,

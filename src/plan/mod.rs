@@ -14,6 +14,7 @@ mod parts;
 mod planner;
 #[cfg(any(test, feature = "test-support"))]
 mod predict;
+pub mod proof;
 mod rollback;
 mod step;
 mod tree;
@@ -21,7 +22,7 @@ mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs, ServerlessV2Scaling};
-pub use copy::{expired_copies, plan_destroy, CopySpec};
+pub use copy::{expired_copies, plan_destroy, CopySpec, Removal};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{
     BucketOp, ClusterOp, CommandOp, CopyFor, GroupOp, GuardOp, Hook, InstanceOp, LockOp, Op,
@@ -120,6 +121,9 @@ pub struct Plan {
     /// config's order: a step whose `part` is i > 0 is about `more[i - 1]`; part 0 is the
     /// plan's own `source`, `target` and `kind`.
     pub more: Vec<Part>,
+    /// Why a target looks like production (deletion protection, a production tag), when
+    /// `--allow-protected-target` lets the refresh replace it anyway: the plan's first words.
+    pub protected_targets: Vec<String>,
 }
 
 /// One database pair of a plan with several (see `Plan::more`).

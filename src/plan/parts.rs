@@ -144,6 +144,11 @@ pub fn combine(plans: Vec<Plan>) -> Result<Plan, MitosisError> {
             });
         }
         merged.resuming |= plan.resuming;
+        if part > 0 {
+            merged
+                .protected_targets
+                .extend(plan.protected_targets.iter().cloned());
+        }
         for note in plan.notes {
             if !merged.notes.contains(&note) {
                 merged.notes.push(note);

@@ -109,6 +109,9 @@ pub struct PlanRequest {
     /// An environment's further databases (`--config`), each planned like `source` and
     /// `target` with the same choices, then merged into one plan (`super::merge`).
     pub more: Vec<crate::environment::DatabasePair>,
+    /// `--allow-protected-target`: replace a target that looks like production (deletion
+    /// protection on, a production tag) all the same.
+    pub allow_protected_target: bool,
 }
 
 impl PlanRequest {
@@ -133,6 +136,7 @@ impl PlanRequest {
             copy: None,
             environment: None,
             more: Vec::new(),
+            allow_protected_target: false,
         }
     }
 
@@ -162,9 +166,26 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     if req.copy.is_some() {
         return super::copy::plan_copy(obs, req);
     }
-    if super::cluster::names_a_cluster(obs, req) {
-        return super::cluster::plan_cluster(obs, req);
+    let mut plan = if super::cluster::names_a_cluster(obs, req) {
+        super::cluster::plan_cluster(obs, req)?
+    } else {
+        plan_instances(obs, req)?
+    };
+    // Checked once the request is known to be sound otherwise: its own mistakes come first.
+    let protected = super::validate::looks_like_production(obs, &req.target);
+    if !protected.is_empty() && !req.allow_protected_target {
+        return Err(MitosisError::bad_input(format!(
+            "{}: a refresh retires and deletes the target. If {:?} really is the environment to replace, give --allow-protected-target; otherwise check --target (did you mean the source?)",
+            protected.join("; "),
+            req.target
+        )));
     }
+    plan.protected_targets = protected;
+    Ok(plan)
+}
+
+/// The refresh of an instance tree.
+fn plan_instances(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     validate_identifier("--source", &req.source)?;
     validate_identifier("--target", &req.target)?;
     let cross = obs.source_account.is_some();
@@ -260,6 +281,7 @@ pub fn plan(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
         operation: super::Operation::Refresh,
         copy_prefix: None,
         more: Vec::new(),
+        protected_targets: Vec::new(),
     };
     // The lock is the invocation's own, even when it resumes an earlier run (see `LockOp`).
     Ok(with_lock(plan, &req.run_id))

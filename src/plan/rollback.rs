@@ -149,6 +149,7 @@ pub fn rollback(
         operation: super::Operation::Refresh,
         copy_prefix: None,
         more: Vec::new(),
+        protected_targets: Vec::new(),
     })
 }
 

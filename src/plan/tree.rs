@@ -10,11 +10,20 @@ pub trait Resource {
     fn id(&self) -> &str;
     fn is_marked(&self, role: &str, original: &str) -> bool;
     fn tag(&self, key: &str) -> Option<&str>;
+    /// What `super::proof` reads of it.
+    fn found(&self) -> super::proof::Found<'_>;
 }
 
 impl Resource for Instance {
     fn id(&self) -> &str {
         &self.id
+    }
+    fn found(&self) -> super::proof::Found<'_> {
+        super::proof::Found {
+            name: &self.id,
+            tags: &self.tags,
+            created: self.created,
+        }
     }
     fn tag(&self, key: &str) -> Option<&str> {
         Instance::tag(self, key)
@@ -27,6 +36,13 @@ impl Resource for Instance {
 impl Resource for Cluster {
     fn id(&self) -> &str {
         &self.id
+    }
+    fn found(&self) -> super::proof::Found<'_> {
+        super::proof::Found {
+            name: &self.id,
+            tags: &self.tags,
+            created: self.created,
+        }
     }
     fn tag(&self, key: &str) -> Option<&str> {
         Cluster::tag(self, key)

@@ -147,6 +147,46 @@ pub fn check_not_protected(
     }
 }
 
+/// Why the target `name` (an instance tree, or a cluster and its members) looks like
+/// production: deletion protection on, or a tag `env`, `environment` or `stage` saying `prod`
+/// or `production` (any case). Resources the tool made or retired are its own, not the user's
+/// target, and are passed over. Empty: nothing looks like production.
+pub fn looks_like_production(obs: &Observed, name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut check = |id: &str,
+                     protection: bool,
+                     tags: &std::collections::BTreeMap<String, String>| {
+        if protection {
+            found.push(format!("{id:?} has deletion protection on"));
+        }
+        for (key, value) in tags {
+            let key_says = matches!(
+                key.to_ascii_lowercase().as_str(),
+                "env" | "environment" | "stage"
+            );
+            let value_says = matches!(value.to_ascii_lowercase().as_str(), "prod" | "production");
+            if key_says && value_says {
+                found.push(format!("{id:?} is tagged {key}={value}"));
+            }
+        }
+    };
+    if let Some(c) = obs.cluster(name).filter(|c| c.mitosis_role().is_none()) {
+        check(&c.id, c.deletion_protection, &c.tags);
+        for m in &c.members {
+            if let Some(i) = obs.get(&m.id).filter(|i| i.mitosis_role().is_none()) {
+                check(&i.id, i.deletion_protection, &i.tags);
+            }
+        }
+    } else if obs.get(name).is_some_and(|i| i.mitosis_role().is_none()) {
+        for id in obs.tree(name) {
+            if let Some(i) = obs.get(&id).filter(|i| i.mitosis_role().is_none()) {
+                check(&i.id, i.deletion_protection, &i.tags);
+            }
+        }
+    }
+    found
+}
+
 pub fn check_available(i: &Instance, what: &str) -> Result<(), MitosisError> {
     if i.is_available() {
         Ok(())

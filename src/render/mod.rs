@@ -58,6 +58,17 @@ pub(crate) fn shown_resource(plan: &crate::plan::Plan, step: &crate::plan::Step)
     }
 }
 
+/// The warning a plan opens with when `--allow-protected-target` lets it replace a target
+/// that looks like production.
+pub(crate) fn protected_sentence(plan: &crate::plan::Plan) -> Option<String> {
+    (!plan.protected_targets.is_empty()).then(|| {
+        format!(
+            "--allow-protected-target: this refresh retires and deletes a target that looks like production ({})",
+            plan.protected_targets.join("; ")
+        )
+    })
+}
+
 /// The accounts sentence of a cross-account plan.
 pub(crate) fn accounts_sentence(plan: &crate::plan::Plan) -> Option<String> {
     plan.accounts.as_ref().map(|a| {

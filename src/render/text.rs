@@ -6,6 +6,9 @@ use std::fmt::Write;
 pub fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
     let pending = plan.pending().count();
+    if let Some(warning) = super::protected_sentence(plan) {
+        let _ = writeln!(out, "!! {warning}");
+    }
     let _ = match plan.operation {
         Operation::Refresh => writeln!(
             out,

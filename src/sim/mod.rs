@@ -417,6 +417,15 @@ impl RdsRead for SimRds {
         .await
     }
 
+    async fn key_arn(&self, key: &str) -> Result<String, MitosisError> {
+        // The simulated account's keys are whatever is asked for: key/<name> in its account.
+        let name = key.rsplit('/').next().unwrap_or(key);
+        Ok(format!(
+            "arn:aws:kms:us-east-1:123456789012:key/{}",
+            name.trim_start_matches("alias/")
+        ))
+    }
+
     async fn secret_value(&self, arn: &str) -> Result<String, MitosisError> {
         self.call("GetSecretValue", |w, _| {
             w.secrets.get(arn).cloned().ok_or_else(|| {

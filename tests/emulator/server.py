@@ -1060,12 +1060,14 @@ def s3_action(environ, body):
     bucket, _, key = environ.get("PATH_INFO", "").lstrip("/").partition("/")
     copy_source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
     if method == "GET":
-        action = ("GetObjectTagging" if "tagging" in query else "GetObject" if key
+        action = ("ListBuckets" if not bucket
+                  else ("GetObjectTagging" if key else "GetBucketTagging") if "tagging" in query
+                  else "GetObject" if key
                   else "ListObjectsV2" if "list-type" in query else "ListObjects")
     elif method == "HEAD":
         action = "HeadObject" if key else "HeadBucket"
     elif method == "PUT":
-        action = ("PutObjectTagging" if "tagging" in query
+        action = (("PutObjectTagging" if key else "PutBucketTagging") if "tagging" in query
                   else ("UploadPartCopy" if copy_source else "UploadPart") if "partNumber" in query
                   else "CopyObject" if copy_source else "PutObject" if key else "CreateBucket")
     elif method == "POST":
@@ -1082,9 +1084,46 @@ def s3_action(environ, body):
         params["Key"] = unquote(key)
     if copy_source:
         params["CopySource"] = unquote(copy_source)
+    # The owners the caller expects (AWS refuses the call when the bucket is another's).
+    for header, name in (("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER", "ExpectedBucketOwner"),
+                         ("HTTP_X_AMZ_SOURCE_EXPECTED_BUCKET_OWNER", "ExpectedSourceBucketOwner")):
+        if environ.get(header):
+            params[name] = environ[header]
     if action == "DeleteObjects":
         params["Keys"] = re.findall(r"<Key>([^<]*)</Key>", body.decode("utf-8", "replace"))
     return action, params
+
+
+def bucket_owner(name):
+    """The account that owns bucket `name` (bucket names are global), or None."""
+    from moto.s3.models import s3_backends
+    found = s3_backends.bucket_accounts.get(name)
+    return found[1] if found else None
+
+
+def s3_owner_refusal(action, params):
+    """What AWS answers and moto 5.2.5 does not check: a call whose expected bucket owner (or
+    expected source bucket owner) is not the bucket's owner is refused with 403 AccessDenied."""
+    checks = [(params.get("Bucket"), params.get("ExpectedBucketOwner"))]
+    source = params.get("CopySource", "").lstrip("/").split("/", 1)[0].split("?", 1)[0]
+    if source:
+        checks.append((source, params.get("ExpectedSourceBucketOwner")))
+    for bucket, expected in checks:
+        owner = bucket_owner(bucket) if bucket else None
+        if expected and owner and owner != expected:
+            return "AccessDenied", f"Access Denied: {bucket} is not owned by {expected}"
+    return None
+
+
+def s3_create_bucket_tags(params, body, account):
+    """CreateBucket with Tags in its CreateBucketConfiguration (which AWS applies in the same
+    call, and moto 5.2.5 ignores): the new bucket gets them before anyone else can act on it."""
+    import re
+    from moto.s3.models import s3_backends
+    text = body.decode("utf-8", "replace")
+    tags = dict(re.findall(r"<Tag>\s*<Key>([^<]*)</Key>\s*<Value>([^<]*)</Value>\s*</Tag>", text))
+    if tags and account:
+        s3_backends[account]["aws"].put_bucket_tagging(params["Bucket"], tags)
 
 
 def autoscaling_corrections():
@@ -1142,6 +1181,15 @@ def aws_error(start_response, status, code, message):
             f'<Message>{message}</Message></Error><RequestId>emulator</RequestId>'
             f'</ErrorResponse>').encode()
     start_response(f"{status} Error", [("Content-Type", "text/xml"),
+                                       ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def s3_error(start_response, status, code, message):
+    """An error as S3 writes it (REST XML: an unwrapped <Error>)."""
+    body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+            f'<Message>{message}</Message><RequestId>emulator</RequestId></Error>').encode()
+    start_response(f"{status} Error", [("Content-Type", "application/xml"),
                                        ("Content-Length", str(len(body)))])
     return [body]
 
@@ -1220,9 +1268,15 @@ def make_app(moto_app):
                         RECORD.append({"action": action, "params": params, "fault": fault["code"]})
                         return aws_error(start_response, fault["status"], fault["code"],
                                          "injected by the emulator")
+                refusal = s3_owner_refusal(action, params) if "Bucket" in params else None
+                if refusal:
+                    RECORD.append({"action": action, "params": params, "fault": refusal[0]})
+                    return s3_error(start_response, 403, *refusal)
                 RECORD.append({"action": action, "params": params,
                                "account": caller_account(environ)})
             result = list(moto_app(environ, start_response))
+            if action == "CreateBucket" and not result_is_error(result):
+                s3_create_bucket_tags(params, body, caller_account(environ))
             if mutating and BLACKOUT["after"] is not None and not result_is_error(result):
                 BLACKOUT["seen"] += 1
             return result

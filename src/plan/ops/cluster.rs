@@ -2,8 +2,8 @@
 //! (settings, renames, deletion protection), tag, delete. Members are DB instances
 //! (`InstanceOp::CreateMember` and the instance renames and deletes).
 
+use super::Grants;
 use super::{GrantContext, Tag};
-use crate::iam::Grants;
 use crate::observed::CustomEndpoint;
 use crate::plan::cluster_attributes::{ClusterAttrs, ClusterModify};
 use crate::plan::{LatencyModel, SourceTime};
@@ -193,8 +193,13 @@ impl ClusterOp {
             // A cluster encrypted with a customer-managed key is restored through grants on
             // that key (for the AWS-managed key the statement is harmless).
             if let Some(key) = key {
-                g.allow("kms:CreateGrant", [key.clone()]);
-                g.allow("kms:DescribeKey", [key.clone()]);
+                let key = ctx.key_arn(key);
+                g.allow_when(
+                    "kms:CreateGrant",
+                    [key.clone()],
+                    super::grants::for_aws_resource(),
+                );
+                g.allow("kms:DescribeKey", [key]);
             }
         };
         match self {
@@ -425,6 +430,8 @@ mod effect {
         c.resource_id = Some(format!("cluster-{id}-{}", state.clusters.len()));
         c.members = Vec::new();
         c.endpoints = Vec::new();
+        // Made now (a moment the model does not know): not its origin's creation time.
+        c.created = None;
         c.clone_group_id = clone_group;
         c.subnet_group = attrs.subnet_group.clone();
         c.vpc_security_groups = attrs

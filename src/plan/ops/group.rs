@@ -6,7 +6,7 @@
 //! brings it back. See `crate::exec::standby`.
 
 use super::GrantContext;
-use crate::iam::Grants;
+use super::Grants;
 use crate::plan::LatencyModel;
 use serde_json::{json, Map, Value};
 

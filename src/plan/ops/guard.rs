@@ -4,7 +4,7 @@
 //! with nothing retired.
 
 use super::GrantContext;
-use crate::iam::Grants;
+use super::Grants;
 use crate::plan::LatencyModel;
 use serde_json::{json, Map, Value};
 

@@ -1,8 +1,8 @@
 //! DB instances: create (as a replica or from a snapshot), promote, modify (attributes,
 //! renames, deletion protection), tag, delete.
 
+use super::Grants;
 use super::{GrantContext, Tag};
-use crate::iam::Grants;
 use crate::plan::attributes::{CreateAttrs, ModifyAttrs};
 use crate::plan::cluster_attributes::MemberAttrs;
 use crate::plan::{LatencyModel, SourceTime};
@@ -163,6 +163,7 @@ impl InstanceOp {
                     "CreateDBInstanceReadReplica",
                     [inst.clone(), db(source)].into_iter().chain(groups()),
                 );
+                pass_monitoring_role(g, attrs.insights.as_ref());
                 if !attrs.tags.is_empty() {
                     g.allow("AddTagsToResource", [inst]);
                 }
@@ -174,6 +175,7 @@ impl InstanceOp {
                 r.push(snapshot(&format!("rds:{}-*", ctx.source)));
                 r.extend(groups());
                 g.allow("RestoreDBInstanceFromDBSnapshot", r);
+                pass_monitoring_role(g, attrs.insights.as_ref());
                 if !attrs.tags.is_empty() {
                     g.allow("AddTagsToResource", [inst]);
                 }
@@ -183,6 +185,7 @@ impl InstanceOp {
                     "RestoreDBInstanceToPointInTime",
                     [inst.clone(), db(source)].into_iter().chain(groups()),
                 );
+                pass_monitoring_role(g, attrs.insights.as_ref());
                 if !attrs.tags.is_empty() {
                     g.allow("AddTagsToResource", [inst]);
                 }
@@ -197,6 +200,7 @@ impl InstanceOp {
                         a.arn("subgrp:*"),
                     ],
                 );
+                pass_monitoring_role(g, attrs.insights.as_ref());
                 if !attrs.tags.is_empty() {
                     g.allow("AddTagsToResource", [inst]);
                 }
@@ -214,6 +218,7 @@ impl InstanceOp {
                     g.allow("RebootDBInstance", [inst]);
                 }
                 g.allow("ModifyDBInstance", r);
+                pass_monitoring_role(g, m.insights.as_ref());
             }
             InstanceOp::SetPassword { secret } => {
                 g.allow("ModifyDBInstance", [inst]);
@@ -230,6 +235,20 @@ impl InstanceOp {
                 }
             }
         }
+    }
+}
+
+/// Enhanced Monitoring's role, where a request gives it: RDS may be handed that role (and
+/// only RDS's monitoring may be).
+fn pass_monitoring_role(g: &mut Grants, insights: Option<&crate::plan::InsightsAttrs>) {
+    if let Some(role) = insights.and_then(|i| i.monitoring_role_arn.clone()) {
+        g.allow_when(
+            "iam:PassRole",
+            [role],
+            serde_json::json!({
+                "StringEquals": { "iam:PassedToService": "monitoring.rds.amazonaws.com" }
+            }),
+        );
     }
 }
 
@@ -534,6 +553,8 @@ mod effect {
     /// A new instance copied from its data's origin, with the creation attributes given.
     fn fresh_clone(inst: &mut Instance, id: &str, attrs: &CreateAttrs, state: &Observed) {
         inst.replicas.clear();
+        // Made now (a moment the model does not know): not its origin's creation time.
+        inst.created = None;
         inst.deletion_protection = attrs.deletion_protection;
         inst.performance_insights = false;
         inst.monitoring_interval = None;

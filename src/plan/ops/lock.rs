@@ -3,7 +3,7 @@
 //! before the old one is deleted, released at the end. See `crate::exec::lock` for how it is raced and waited for.
 
 use super::GrantContext;
-use crate::iam::Grants;
+use super::Grants;
 use crate::observed::{OLD_PREFIX, TEMP_PREFIX};
 use crate::plan::LatencyModel;
 use serde_json::{json, Map, Value};

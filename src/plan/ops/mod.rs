@@ -7,6 +7,7 @@
 pub mod bucket;
 pub mod cluster;
 pub mod command;
+pub mod grants;
 pub mod group;
 pub mod guard;
 pub mod instance;
@@ -16,6 +17,7 @@ pub mod snapshot;
 pub use bucket::{BucketOp, SyncCounts};
 pub use cluster::ClusterOp;
 pub use command::{CommandOp, Hook};
+pub use grants::Grants;
 pub use group::GroupOp;
 pub use guard::GuardOp;
 pub use instance::InstanceOp;
@@ -23,7 +25,7 @@ pub use lock::LockOp;
 pub use snapshot::{kms_arn, CopyFor, SnapshotOf, SnapshotOp, KMS_COPY_ACTIONS};
 
 use super::eta::LatencyModel;
-use crate::iam::Grants;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -74,6 +76,19 @@ pub struct GrantContext<'a> {
     pub shared_key: Option<&'a str>,
     /// What the plan refreshes: the lock's ARNs depend on it.
     pub kind: super::Kind,
+    /// The request's KMS keys resolved to their ARNs (`Observed::key_arns`).
+    pub key_arns: &'a std::collections::BTreeMap<(String, String), String>,
+}
+
+impl GrantContext<'_> {
+    /// A KMS key's ARN for the policy: its resolved ARN when the request named it by alias or
+    /// id (an alias ARN does not authorize the key's use), else as `kms_arn` writes it.
+    pub fn key_arn(&self, key: &str) -> String {
+        self.key_arns
+            .get(&(self.account.account.clone(), key.to_string()))
+            .cloned()
+            .unwrap_or_else(|| kms_arn(key, self.account))
+    }
 }
 
 impl Op {
@@ -142,6 +157,22 @@ impl Op {
             Op::Bucket(op) => op.grants(resource, ctx, grants),
             Op::Group(op) => op.grants(resource, ctx, grants),
             Op::Command(_) => {}
+        }
+    }
+
+    /// The KMS keys this step names, as given (an id, an alias, an ARN): the policy must name
+    /// each by its key ARN.
+    pub fn kms_keys(&self) -> Vec<&str> {
+        match self {
+            Op::Snapshot(SnapshotOp::Copy { kms_key_id, .. })
+            | Op::ClusterSnapshot(SnapshotOp::Copy { kms_key_id, .. }) => {
+                kms_key_id.iter().map(String::as_str).collect()
+            }
+            Op::Cluster(
+                ClusterOp::Clone { source_key, .. }
+                | ClusterOp::RestoreFromSnapshot { source_key, .. },
+            ) => source_key.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -2,8 +2,8 @@
 //! delete once the clone restored from it exists (manual snapshots never expire: left
 //! behind, a weekly refresh would keep 52 full copies of production a year).
 
+use super::Grants;
 use super::{GrantContext, Tag};
-use crate::iam::Grants;
 use crate::plan::LatencyModel;
 use serde_json::{Map, Value};
 
@@ -137,6 +137,24 @@ pub fn kms_arn(key: &str, account: &crate::observed::AccountInfo) -> String {
     }
 }
 
+/// A snapshot the tool's tags mark as one it took (`stack-mitosis:role=snapshot`).
+fn tool_snapshot() -> serde_json::Value {
+    serde_json::json!({
+        "StringEquals": { format!("aws:ResourceTag/{}", crate::observed::tags::ROLE): crate::observed::tags::ROLE_SNAPSHOT }
+    })
+}
+
+/// What copying with `key` takes of it; grants only for RDS's own use.
+fn key_grants(g: &mut Grants, key: String) {
+    for action in KMS_COPY_ACTIONS {
+        if action == "kms:CreateGrant" {
+            g.allow_when(action, [key.clone()], super::grants::for_aws_resource());
+        } else {
+            g.allow(action, [key.clone()]);
+        }
+    }
+}
+
 impl SnapshotOp {
     pub fn action(&self, of: SnapshotOf) -> &'static str {
         match self {
@@ -259,10 +277,15 @@ impl SnapshotOp {
                     g.allow("AddTagsToResource", [fresh]);
                 }
             }
-            SnapshotOp::Delete { snapshot_id } => g.allow(of.delete(), [pattern_of(snapshot_id)]),
-            SnapshotOp::Unmark { snapshot_id, .. } => {
-                g.allow("RemoveTagsFromResource", [pattern_of(snapshot_id)])
+            // A pattern of names: only the snapshots the tool's tags mark as its own.
+            SnapshotOp::Delete { snapshot_id } => {
+                g.allow_when(of.delete(), [pattern_of(snapshot_id)], tool_snapshot())
             }
+            SnapshotOp::Unmark { snapshot_id, .. } => g.allow_when(
+                "RemoveTagsFromResource",
+                [pattern_of(snapshot_id)],
+                tool_snapshot(),
+            ),
             SnapshotOp::Copy {
                 from,
                 kms_key_id,
@@ -301,21 +324,17 @@ impl SnapshotOp {
                     g.allow("AddTagsToResource", [made]);
                 }
                 if let Some(key) = kms_key_id {
-                    let key = kms_arn(key, a);
-                    for action in KMS_COPY_ACTIONS {
-                        g.allow(action, [key.clone()]);
-                    }
+                    key_grants(g, ctx.key_arn(key));
                 }
                 // Decrypting the shared snapshot uses the source account's key too.
                 if let (CopyFor::Import, Some(key)) = (purpose, ctx.shared_key) {
-                    for action in KMS_COPY_ACTIONS {
-                        g.allow(action, [key.to_string()]);
-                    }
+                    key_grants(g, key.to_string());
                 }
             }
-            SnapshotOp::Share { .. } => g.allow(
+            SnapshotOp::Share { .. } => g.allow_when(
                 of.modify_attribute(),
                 [own(crate::plan::transfer_snapshot_pattern(ctx.target))],
+                tool_snapshot(),
             ),
         }
     }
