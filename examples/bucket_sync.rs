@@ -4,24 +4,27 @@
 //! prints what it copied and deleted as JSON, and its peak memory (VmHWM) on stderr. `scripts/bench-buckets` times it against
 //! `aws s3 sync` on the emulator.
 
-use stack_mitosis::aws::{AwsSettings, EnvRead, OwnedBucket, SdkEnv};
+use stack_mitosis::aws::AwsSettings;
+use stack_mitosis::kinds::bucket::{
+    sync, BucketRead, OwnedBucket, SdkS3, SyncPart, SYNC_CONCURRENCY,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (source, target, concurrency) = match args.as_slice() {
-        [s, t] => (s, t, stack_mitosis::exec::SYNC_CONCURRENCY),
+        [s, t] => (s, t, SYNC_CONCURRENCY),
         [s, t, n] => (s, t, n.parse()?),
         _ => return Err("usage: bucket_sync SOURCE TARGET [CONCURRENCY]".into()),
     };
-    let env = SdkEnv::connect(&AwsSettings::default()).await;
+    let env = SdkS3::connect(&AwsSettings::default()).await;
     // Both buckets are the account's own.
     let owner = env.account().await?;
-    let done = stack_mitosis::exec::sync(
+    let done = sync(
         &env,
         &OwnedBucket::new(source, &owner),
         &OwnedBucket::new(target, &owner),
-        stack_mitosis::exec::SyncPart::Both,
+        SyncPart::Both,
         concurrency,
         &|_| {},
     )

@@ -5,8 +5,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stack_mitosis::aws::credentials::{CLI_SESSION_NAME, DEFAULT_ROLE_DURATION_SECONDS};
-use stack_mitosis::aws::{AwsSettings, EnvWrite, RdsWrite, SdkEnv, SdkRds, DEFAULT_MAX_ATTEMPTS};
+use stack_mitosis::aws::{AwsSettings, RdsWrite, SdkRds, DEFAULT_MAX_ATTEMPTS};
 use stack_mitosis::error::MitosisError;
+use stack_mitosis::kinds::Sdk;
 use stack_mitosis::notify::{with_notifier, NotifySettings};
 use stack_mitosis::plan::{LatencyModel, OnFailure, SourceTime};
 use stack_mitosis::refresh::{
@@ -709,21 +710,21 @@ async fn destroy(settings: &AwsSettings, args: DestroyArgs) -> Result<(), Mitosi
     }
     .copy_to_destroy()?;
     let api = SdkRds::connect(settings).await;
-    let env = SdkEnv::connect_if(settings, !copy.buckets.is_empty()).await;
+    let env = Sdk::connect_if(settings, !copy.buckets.is_empty()).await;
     let removal = stack_mitosis::plan::Removal::Destroy;
     destroy_one(&api, env.as_ref(), &copy, removal, &args.wait).await
 }
 
 async fn destroy_one(
     api: &SdkRds,
-    env: Option<&SdkEnv>,
+    env: Option<&Sdk>,
     copy: &stack_mitosis::refresh::CopyRef,
     removal: stack_mitosis::plan::Removal,
     wait: &WaitArgs,
 ) -> Result<(), MitosisError> {
     let options = wait.options();
     options.validate()?;
-    let read = env.map(|e| e as &dyn stack_mitosis::aws::EnvRead);
+    let read = env.map(Sdk::reads);
     let Some(plan) = stack_mitosis::refresh::plan_destroy(api, read, copy, removal).await? else {
         eprintln!(
             "nothing to destroy: no copy {} exists (already gone)",
@@ -734,7 +735,7 @@ async fn destroy_one(
     eprint!("{}", plan_text(&plan));
     let (report, result) = stack_mitosis::refresh::execute_unlocked(
         api,
-        env.map(|e| e as &dyn EnvWrite),
+        env.map(Sdk::writes),
         &plan,
         &options,
         LatencyModel::default(),
@@ -751,8 +752,8 @@ async fn destroy_one(
 async fn sweep(settings: &AwsSettings, args: SweepArgs) -> Result<(), MitosisError> {
     let api = SdkRds::connect(settings).await;
     // Expired bucket copies carry their own tags: the account's buckets are looked at too.
-    let env = SdkEnv::connect(settings).await;
-    let expired = stack_mitosis::refresh::expired_copies(&api, Some(&env)).await?;
+    let env = Sdk::connect(settings).await;
+    let expired = stack_mitosis::refresh::expired_copies(&api, Some(env.reads())).await?;
     if expired.is_empty() {
         eprintln!("no expired copies");
     }
@@ -786,7 +787,7 @@ async fn sweep(settings: &AwsSettings, args: SweepArgs) -> Result<(), MitosisErr
 struct Clients {
     api: SdkRds,
     source: Option<SdkRds>,
-    env: Option<SdkEnv>,
+    env: Option<Sdk>,
 }
 
 impl Clients {
@@ -794,7 +795,7 @@ impl Clients {
         Ok(Clients {
             api: SdkRds::connect(settings).await,
             source: args.source_api(settings).await?,
-            env: SdkEnv::connect_if(settings, args.config.is_some()).await,
+            env: Sdk::connect_if(settings, args.config.is_some()).await,
         })
     }
 
@@ -802,7 +803,7 @@ impl Clients {
         Apis {
             target: &self.api,
             source: self.source.as_ref().map(|s| s as &dyn RdsWrite),
-            env: self.env.as_ref().map(|e| e as &dyn EnvWrite),
+            env: self.env.as_ref().map(Sdk::writes),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! (`github`) share.
 
 pub mod aws;
-pub mod environment;
+pub mod config;
 pub mod error;
 pub mod exec;
 pub mod files;
@@ -16,6 +16,7 @@ pub mod fixtures;
 pub mod github;
 pub mod http_client;
 pub mod iam;
+pub mod kinds;
 pub mod notify;
 pub mod observed;
 pub mod plan;

@@ -3,9 +3,11 @@
 //! here. Read the account and plan; take the lock, execute, release. The clock is read here,
 //! at the edge, for run ids and lock expiry.
 
-use crate::aws::{observe, observe_environment, EnvRead, EnvWrite, OwnedBucket, RdsRead, RdsWrite};
+use crate::aws::{observe, RdsRead, RdsWrite};
 use crate::error::MitosisError;
 use crate::exec::{EventSink, ExecConfig, ExecError, Executor, LockSettings, PollSettings};
+use crate::kinds::bucket::OwnedBucket;
+use crate::kinds::{Reads, Writes};
 use crate::observed::Observed;
 use crate::plan::{
     LatencyModel, OnFailure, Plan, PlanRequest, Removal, SnapshotChoice, SourceTime,
@@ -67,24 +69,6 @@ pub struct RefreshOptions {
     pub redact_commands: bool,
     /// `--allow-protected-target`: replace a target that looks like production all the same.
     pub allow_protected_target: bool,
-}
-
-/// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
-/// templates write it), or the whole string. The error never quotes the value.
-pub fn password_of(value: &str) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.starts_with('{') {
-        let json: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|_| "the secret looks like JSON but does not parse".to_string())?;
-        return match json.get("password").and_then(|p| p.as_str()) {
-            Some(p) if !p.is_empty() => Ok(p.to_string()),
-            _ => Err("the secret's JSON has no non-empty \"password\" key".to_string()),
-        };
-    }
-    if value.is_empty() {
-        return Err("the secret is empty".to_string());
-    }
-    Ok(value.to_string())
 }
 
 /// How long a copy lives unless `--expires` says otherwise: a safety net, so that a copy of
@@ -186,7 +170,7 @@ impl CopyRef {
 /// when no such copy exists. Every resource must be provably the copy's, or nothing is done.
 pub async fn plan_destroy(
     api: &dyn RdsRead,
-    env: Option<&dyn EnvRead>,
+    env: Option<Reads<'_>>,
     copy: &CopyRef,
     removal: Removal,
 ) -> Result<Option<Plan>, MitosisError> {
@@ -202,9 +186,10 @@ pub async fn plan_destroy(
     let mut found = Vec::new();
     let mut owner = String::new();
     if let (Some(env), false) = (env, copy.buckets.is_empty()) {
-        owner = env.account().await?;
+        owner = env.buckets.account().await?;
         for bucket in &copy.buckets {
             let tags = env
+                .buckets
                 .bucket_tags(&OwnedBucket::new(bucket, &owner))
                 .await
                 .map_err(|e| {
@@ -215,14 +200,15 @@ pub async fn plan_destroy(
             found.push((bucket.clone(), tags));
         }
     }
-    let buckets = crate::plan::environment::destroy_buckets(&found, &prefix, run, &owner, removal)?;
+    let buckets =
+        crate::kinds::bucket::steps::destroy_buckets(&found, &prefix, run, &owner, removal)?;
     Ok(match (database, buckets.is_empty()) {
         (None, true) => None,
         (Some(mut plan), _) => {
             plan.steps.extend(buckets);
             Some(plan)
         }
-        (None, false) => Some(crate::plan::environment::buckets_plan(
+        (None, false) => Some(crate::kinds::bucket::steps::buckets_plan(
             &copy.name(),
             &prefix,
             buckets,
@@ -236,7 +222,7 @@ pub async fn plan_destroy(
 /// that may not list the account's buckets sweeps databases only, and says so.
 pub async fn expired_copies(
     api: &dyn RdsRead,
-    env: Option<&dyn EnvRead>,
+    env: Option<Reads<'_>>,
 ) -> Result<Vec<CopyRef>, MitosisError> {
     let observed = observe(api, None, "", "").await?;
     let now = now_epoch();
@@ -251,19 +237,23 @@ pub async fn expired_copies(
     let Some(env) = env else {
         return Ok(copies);
     };
-    let buckets = match env.list_buckets().await {
+    let buckets = match env.buckets.list_buckets().await {
         Ok(buckets) => buckets,
         Err(e) => {
             tracing::warn!("buckets not swept: {e}");
             return Ok(copies);
         }
     };
-    let owner = env.account().await?;
+    let owner = env.buckets.account().await?;
     for bucket in buckets {
-        let Some(tags) = env.bucket_tags(&OwnedBucket::new(&bucket, &owner)).await? else {
+        let found = env
+            .buckets
+            .bucket_tags(&OwnedBucket::new(&bucket, &owner))
+            .await?;
+        let Some(tags) = found else {
             continue;
         };
-        if let Some(prefix) = crate::environment::expired_bucket_copy(&tags, now) {
+        if let Some(prefix) = crate::kinds::bucket::expired_bucket_copy(&tags, now) {
             copies.push(CopyRef {
                 like: None,
                 prefix,
@@ -277,7 +267,7 @@ pub async fn expired_copies(
 /// Carries out a plan that takes no lock (a destroy) and is not planned again.
 pub async fn execute_unlocked(
     api: &dyn RdsWrite,
-    env: Option<&dyn EnvWrite>,
+    env: Option<Writes<'_>>,
     plan: &Plan,
     options: &ApplyOptions,
     latency: LatencyModel,
@@ -308,8 +298,11 @@ impl RefreshOptions {
                 buckets: Vec::new(),
             });
         };
-        let (database, buckets) =
-            crate::environment::Config::load(path)?.copy_of(&like, &prefix)?;
+        let (database, templates) = crate::config::Config::load(path)?.copy_of(&like)?;
+        let buckets = templates
+            .iter()
+            .map(|b| crate::kinds::bucket::copy_bucket_name(&prefix, b))
+            .collect::<Result<_, _>>()?;
         Ok(CopyRef {
             like: Some(database),
             prefix,
@@ -328,10 +321,10 @@ impl RefreshOptions {
             }
             return self.database_request(run_id);
         };
-        let config = crate::environment::Config::load(path)?;
+        let config = crate::config::Config::load(path)?;
         let use_ = match self.prefix {
-            Some(_) => crate::environment::Use::Template,
-            None => crate::environment::Use::Refresh,
+            Some(_) => crate::config::Use::Template,
+            None => crate::config::Use::Refresh,
         };
         let resolved = config.resolve(
             self.source.trim(),
@@ -379,7 +372,7 @@ impl RefreshOptions {
             let prefix = prefix.trim().to_ascii_lowercase();
             spec.target_groups.clear();
             for (_, target) in spec.buckets.iter_mut() {
-                *target = crate::environment::copy_bucket_name(&prefix, target)?;
+                *target = crate::kinds::bucket::copy_bucket_name(&prefix, target)?;
             }
         }
         let mut database = self.clone();
@@ -591,26 +584,26 @@ pub fn load_latency(path: Option<&std::path::Path>) -> Result<LatencyModel, Mito
 }
 
 /// The AWS access of a refresh: the target's account, and the source's when the source lives
-/// in another one (`--source-role-arn`). `Apis<dyn RdsRead>` for planning (read-only by type),
-/// `Apis<dyn RdsWrite>` for applying.
-pub struct Apis<'a, T: ?Sized, E: ?Sized> {
+/// in another one (`--source-role-arn`). `ReadApis` for planning (read-only by type),
+/// `WriteApis` for applying.
+pub struct Apis<'a, T: ?Sized, W> {
     pub target: &'a T,
     pub source: Option<&'a T>,
     /// An environment's buckets and groups (`--config`), in the target's account.
-    pub env: Option<&'a E>,
+    pub env: Option<W>,
 }
 
 /// What planning is given: reads only.
-pub type ReadApis<'a> = Apis<'a, dyn RdsRead, dyn EnvRead>;
+pub type ReadApis<'a> = Apis<'a, dyn RdsRead, Reads<'a>>;
 /// What applying is given.
-pub type WriteApis<'a> = Apis<'a, dyn RdsWrite, dyn EnvWrite>;
+pub type WriteApis<'a> = Apis<'a, dyn RdsWrite, Writes<'a>>;
 
-impl<T: ?Sized, E: ?Sized> Clone for Apis<'_, T, E> {
+impl<T: ?Sized, W: Copy> Clone for Apis<'_, T, W> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<T: ?Sized, E: ?Sized> Copy for Apis<'_, T, E> {}
+impl<T: ?Sized, W: Copy> Copy for Apis<'_, T, W> {}
 
 impl<'a> WriteApis<'a> {
     /// The same accounts, for reading.
@@ -618,7 +611,7 @@ impl<'a> WriteApis<'a> {
         Apis {
             target: self.target,
             source: self.source.map(|s| s as &dyn RdsRead),
-            env: self.env.map(|e| e as &dyn EnvRead),
+            env: self.env.map(Writes::read),
         }
     }
 }
@@ -652,14 +645,14 @@ pub async fn observe_and_plan(
         })?;
         // The buckets must be the accounts' own: the target's, and the source's (the same
         // one unless the source is in another account).
-        let owner = env.account().await?;
+        let owner = env.buckets.account().await?;
         let source_owner = observed
             .source_account
             .as_ref()
             .map_or(owner.clone(), |s| s.account.account.clone());
         let prefix = request.copy.as_ref().map(|c| c.prefix.as_str());
-        let found = observe_environment(env, spec, prefix, &owner, &source_owner).await?;
-        plan = crate::plan::environment::extend(plan, request, &found)?;
+        let found = crate::kinds::observe(env, spec, prefix, &owner, &source_owner).await?;
+        plan = crate::kinds::extend(plan, request, &found)?;
     }
     let mut plan = plan.with_eta(latency);
     if apis.source.is_some() && observed.source_account.is_none() {
@@ -733,7 +726,7 @@ async fn observe_database(
                 "the secret {arn} cannot be read ({e}): check --master-password-secret, the region, and that this role may secretsmanager:GetSecretValue it"
             ))
         })?;
-        password_of(&value).map_err(|e| {
+        crate::aws::password_of(&value).map_err(|e| {
             MitosisError::bad_input(format!(
                 "{arn}: {e}: store the master password as the secret's plain string or under \"password\""
             ))
@@ -858,7 +851,7 @@ pub async fn plan_rollback(
             OnFailure::Rollback,
         )?);
     }
-    let rollback = crate::plan::environment::bring_back(
+    let rollback = crate::kinds::bring_back(
         crate::plan::with_lock(crate::plan::combine(rollbacks)?, &request.run_id),
         &forward,
     );
@@ -936,44 +929,10 @@ pub fn now_epoch() -> i64 {
 /// A new run id from the clock: sortable and readable in tags (`20261121T224300Z-1a2b`). The
 /// suffix tells apart two runs started in the same second.
 pub fn new_run_id() -> String {
-    let secs = now_epoch();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let suffix = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) & 0xffff;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_from_days;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_413), (2025, 11, 21));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
+    format!("{}-{suffix:04x}", crate::plan::time::compact(now_epoch()))
 }

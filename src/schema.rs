@@ -222,6 +222,16 @@ pub enum StoppedAt {
     Complete,
 }
 
+/// Where a run that stops at `--until` is reported to have stopped.
+impl From<crate::plan::Until> for StoppedAt {
+    fn from(until: crate::plan::Until) -> Self {
+        match until {
+            crate::plan::Until::Clone => StoppedAt::Clone,
+            crate::plan::Until::Swap => StoppedAt::Swap,
+        }
+    }
+}
+
 impl StoppedAt {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -317,54 +317,40 @@ fn a_cluster_copy_and_its_destroy() {
 #[test]
 fn crash_matrix_of_copy_and_destroy() {
     let emu = Emulator::start();
-    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
-    let copy = copy_args("pr-6-", &[]);
-    let destroy = ["destroy", "--like", "app-staging", "--prefix", "pr-6-"];
-    for (name, first, crashed) in [
-        ("copy", None, &copy[..]),
-        ("destroy", Some(&copy[..]), &destroy[..]),
+    let with_wait = |args: &[&'static str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(WAIT);
+        all
+    };
+    let copy = with_wait(&copy_args("pr-6-", &[]));
+    let destroy = with_wait(&["destroy", "--like", "app-staging", "--prefix", "pr-6-"]);
+    for (name, setup, crashed) in [
+        ("copy", None, &copy),
+        ("destroy", Some(&copy[..]), &destroy),
     ] {
-        let mut crash_after = 0;
-        loop {
-            crash_after += 1;
-            emu.reset();
-            emu.seed("pg-two-replicas");
-            let before = emu.describe();
-            if let Some(first) = first {
-                let out = run(&emu, first, &no_retry);
-                assert!(out.status.success(), "{}", stderr(&out));
-            }
-            emu.control(
-                "/_emulator/blackout",
-                &format!("{{\"after\": {crash_after}}}"),
-            );
-            let out = run(&emu, crashed, &no_retry);
-            emu.control("/_emulator/blackout", r#"{"after": null}"#);
-            let done = out.status.success();
-            if !done {
-                let out = run(&emu, crashed, &[]);
-                assert!(
-                    out.status.success(),
-                    "{name}: crash after {crash_after}: the rerun failed: {}",
-                    stderr(&out)
-                );
-            }
-            let after = emu.describe();
-            for id in ["app-prod", "app-prod-ro"].into_iter().chain(TEMPLATE) {
-                assert_eq!(
-                    before[id], after[id],
-                    "{name}: crash after {crash_after}: {id}"
-                );
-            }
-            if first.is_none() {
-                assert_copy(&before, &after, "pr-6-");
-            } else {
-                assert_eq!(after, before, "{name}: crash after {crash_after}");
-            }
-            if done {
-                assert!(crash_after > 3, "{name}: only {crash_after} crash points");
-                break;
-            }
-        }
+        let calls = support::crash_each(
+            &emu,
+            "pg-two-replicas",
+            setup,
+            crashed,
+            |emu, before, crash_after, _| {
+                let after = emu.describe();
+                for id in ["app-prod", "app-prod-ro"].into_iter().chain(TEMPLATE) {
+                    assert_eq!(
+                        before[id], after[id],
+                        "{name}: crash after {crash_after}: {id}"
+                    );
+                }
+                if setup.is_none() {
+                    assert_copy(before, &after, "pr-6-");
+                } else {
+                    // Everything but the copy, as it was.
+                    let mut kept = before.clone();
+                    kept.retain(|id, _| !id.starts_with("pr-6-"));
+                    assert_eq!(after, kept, "{name}: crash after {crash_after}");
+                }
+            },
+        );
+        assert!(calls >= 3, "{name}: only {calls} calls");
     }
 }

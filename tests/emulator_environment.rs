@@ -671,14 +671,12 @@ fn make_bucket(emu: &Emulator, bucket: &str) {
 }
 
 /// A copy of an environment and its destroy, cut off after any mutating call (database,
-/// CreateBucket, its tagging, the objects, DeleteObjects, DeleteBucket), are finished by the
-/// rerun: the copy's bucket holds the source's objects; after the destroy nothing of the copy
-/// is left.
+/// CreateBucket, the objects, DeleteObjects, DeleteBucket), are finished by the rerun: the
+/// copy's bucket holds the source's objects; after the destroy nothing of the copy is left.
 #[test]
 fn crash_matrix_of_an_environment_copy_and_its_destroy() {
     let emu = Emulator::start();
     let config = config_small();
-    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
     let copy = [
         "copy",
         "--config",
@@ -699,55 +697,34 @@ fn crash_matrix_of_an_environment_copy_and_its_destroy() {
         all.iter().map(|s| s.to_string()).collect::<Vec<String>>()
     };
     let (copy, destroy) = (with_wait(&copy), with_wait(&destroy));
-
-    for (name, first, crashed) in [
+    for (name, setup, crashed) in [
         ("copy", None, strs(&copy)),
         ("destroy", Some(strs(&copy)), strs(&destroy)),
     ] {
-        let mut crash_after = 0;
-        loop {
-            crash_after += 1;
-            emu.reset();
-            emu.seed("environment-small");
-            if let Some(first) = &first {
-                let out = emu.cli_with(first, &no_retry);
-                assert!(out.status.success(), "{}", stderr(&out));
-            }
-            emu.control(
-                "/_emulator/blackout",
-                &format!("{{\"after\": {crash_after}}}"),
-            );
-            let out = emu.cli_with(&crashed, &no_retry);
-            emu.control("/_emulator/blackout", r#"{"after": null}"#);
-            let done = out.status.success();
-            if !done {
-                let out = emu.cli(&crashed);
-                assert!(
-                    out.status.success(),
-                    "{name}: crash after {crash_after}: the rerun failed: {}",
-                    stderr(&out)
-                );
-            }
-            let buckets = emu.buckets();
-            let instances = emu.describe();
-            if first.is_none() {
-                assert_eq!(
-                    buckets["pr-6-acme-demo-uploads"], buckets["acme-prod-uploads"],
-                    "{name}: crash after {crash_after}"
-                );
-                assert!(instances.contains_key("pr-6-mitosis-demo"));
-            } else {
-                assert!(
-                    !buckets.contains_key("pr-6-acme-demo-uploads")
-                        && !instances.contains_key("pr-6-mitosis-demo"),
-                    "{name}: crash after {crash_after}"
-                );
-            }
-            if done {
-                assert!(crash_after > 3, "{name}: only {crash_after} crash points");
-                break;
-            }
-        }
+        let calls = support::crash_each(
+            &emu,
+            "environment-small",
+            setup.as_deref(),
+            &crashed,
+            |emu, _before, crash_after, _| {
+                let buckets = emu.buckets();
+                let instances = emu.describe();
+                if setup.is_none() {
+                    assert_eq!(
+                        buckets["pr-6-acme-demo-uploads"], buckets["acme-prod-uploads"],
+                        "{name}: crash after {crash_after}"
+                    );
+                    assert!(instances.contains_key("pr-6-mitosis-demo"));
+                } else {
+                    assert!(
+                        !buckets.contains_key("pr-6-acme-demo-uploads")
+                            && !instances.contains_key("pr-6-mitosis-demo"),
+                        "{name}: crash after {crash_after}"
+                    );
+                }
+            },
+        );
+        assert!(calls >= 3, "{name}: only {calls} calls");
     }
 }
 

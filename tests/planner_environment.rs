@@ -2,15 +2,16 @@
 //! the step graph, what a resumed plan still does, what a rollback brings back, and the IAM
 //! statements (reads on the source bucket only).
 
-use stack_mitosis::aws::GroupState;
-use stack_mitosis::environment::{DatabasePair, EnvSpec, ObservedEnv, Recorded};
+use stack_mitosis::config::{DatabasePair, EnvSpec};
 use stack_mitosis::error::MitosisError;
 use stack_mitosis::fixtures::{account, add_replica, primary, state};
+use stack_mitosis::kinds::bucket::SyncCounts;
+use stack_mitosis::kinds::group::{GroupState, Recorded};
+use stack_mitosis::kinds::{bring_back, extend, ObservedEnv};
 use stack_mitosis::observed::Observed;
-use stack_mitosis::plan::environment::{bring_back, extend};
 use stack_mitosis::plan::{
     plan, plan_pairs, predict_all, rollback, OnFailure, Op, Plan, PlanRequest, Removal,
-    SnapshotChoice, StepKind, SyncCounts,
+    SnapshotChoice, StepKind,
 };
 
 fn tree() -> Observed {
@@ -33,12 +34,10 @@ fn spec() -> EnvSpec {
 }
 
 fn found(copy: u64) -> ObservedEnv {
-    let mut env = ObservedEnv {
-        owner: "123456789012".into(),
-        source_owner: "123456789012".into(),
-        ..ObservedEnv::default()
-    };
-    env.syncs.insert(
+    let mut env = ObservedEnv::default();
+    env.buckets.owner = "123456789012".into();
+    env.buckets.source_owner = "123456789012".into();
+    env.buckets.syncs.insert(
         "demo-uploads".into(),
         SyncCounts {
             copy,
@@ -46,7 +45,7 @@ fn found(copy: u64) -> ObservedEnv {
             delete: 3,
         },
     );
-    env.groups.insert(
+    env.groups.groups.insert(
         "demo-web".into(),
         GroupState {
             name: "demo-web".into(),
@@ -149,7 +148,12 @@ fn a_bucket_already_in_sync_skips_its_sync() {
         "three to delete"
     );
     let mut nothing = found(0);
-    nothing.syncs.get_mut("demo-uploads").unwrap().delete = 0;
+    nothing
+        .buckets
+        .syncs
+        .get_mut("demo-uploads")
+        .unwrap()
+        .delete = 0;
     let p = with_env(&request(), spec(), &nothing).unwrap();
     assert!(p.step("sync-bucket-demo-uploads").unwrap().skip.is_some());
     assert!(p.step("prune-bucket-demo-uploads").unwrap().skip.is_some());
@@ -172,7 +176,7 @@ fn a_group_left_in_standby_by_a_crashed_run_is_brought_back() {
         instances: vec!["i-1".into(), "i-2".into()],
         suspended: vec!["Launch".into()],
     };
-    env.groups.get_mut("demo-web").unwrap().tags = recorded.to_tags().into_iter().collect();
+    env.groups.groups.get_mut("demo-web").unwrap().tags = recorded.to_tags().into_iter().collect();
     let p = extend(p, &env_request(&request(), spec()), &env).unwrap();
     assert!(p.step("standby-demo-web").unwrap().skip.is_some());
     assert!(p.step("in-service-demo-web").unwrap().skip.is_none());
@@ -214,7 +218,7 @@ fn quiesce_source_wraps_the_fresh_snapshot() {
     let mut spec = spec();
     spec.source_groups = vec!["prod-web".into()];
     let mut env = found(1);
-    env.groups.insert(
+    env.groups.groups.insert(
         "prod-web".into(),
         GroupState {
             name: "prod-web".into(),
@@ -280,12 +284,10 @@ fn copy_spec() -> EnvSpec {
 }
 
 fn copy_found(existing: Option<&[(&str, &str)]>) -> ObservedEnv {
-    let mut env = ObservedEnv {
-        owner: "123456789012".into(),
-        source_owner: "123456789012".into(),
-        ..ObservedEnv::default()
-    };
-    env.syncs.insert(
+    let mut env = ObservedEnv::default();
+    env.buckets.owner = "123456789012".into();
+    env.buckets.source_owner = "123456789012".into();
+    env.buckets.syncs.insert(
         "pr-1-demo-uploads".into(),
         SyncCounts {
             copy: 4,
@@ -293,7 +295,7 @@ fn copy_found(existing: Option<&[(&str, &str)]>) -> ObservedEnv {
             delete: 0,
         },
     );
-    env.copies.insert(
+    env.buckets.copies.insert(
         "pr-1-demo-uploads".into(),
         existing.map(|tags| {
             tags.iter()
@@ -389,6 +391,7 @@ fn a_copy_of_an_environment_makes_and_fills_its_buckets() {
     // Another bucket of the account that the prefix's pattern reaches.
     let mut strangers = copy_found(None);
     strangers
+        .buckets
         .prefixed
         .insert("pr-1-payroll".into(), Default::default());
     let e = with_env(&copy_request(), copy_spec(), &strangers).unwrap_err();
@@ -397,7 +400,7 @@ fn a_copy_of_an_environment_makes_and_fills_its_buckets() {
 
 #[test]
 fn a_destroy_deletes_only_buckets_that_carry_the_copys_tags() {
-    use stack_mitosis::plan::environment::destroy_buckets;
+    use stack_mitosis::kinds::bucket::steps::destroy_buckets;
     let tagged = |pairs: &[(&str, &str)]| {
         Some(
             pairs

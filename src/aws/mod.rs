@@ -4,14 +4,11 @@
 //! emulator through it, or fakes of the traits.
 
 pub mod credentials;
-mod env;
 mod observe;
 mod sdk;
 
-pub use env::{
-    EnvRead, EnvWrite, GroupState, ObjectEntry, ObjectHeaders, ObjectPage, OwnedBucket, SdkEnv,
-};
-pub use observe::{observe, observe_environment};
+pub use observe::observe;
+pub(crate) use sdk::aws_error;
 pub use sdk::{load_config, AwsSettings, SdkRds, DEFAULT_MAX_ATTEMPTS};
 
 use crate::error::MitosisError;
@@ -21,6 +18,24 @@ use crate::plan::{
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+
+/// The password a secret holds: the `password` key of its JSON (as RDS and most rotation
+/// templates write it), or the whole string. The error never quotes the value.
+pub fn password_of(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.starts_with('{') {
+        let json: serde_json::Value = serde_json::from_str(trimmed)
+            .map_err(|_| "the secret looks like JSON but does not parse".to_string())?;
+        return match json.get("password").and_then(|p| p.as_str()) {
+            Some(p) if !p.is_empty() => Ok(p.to_string()),
+            _ => Err("the secret's JSON has no non-empty \"password\" key".to_string()),
+        };
+    }
+    if value.is_empty() {
+        return Err("the secret is empty".to_string());
+    }
+    Ok(value.to_string())
+}
 
 /// Reading RDS: nothing here changes the account.
 #[async_trait]

@@ -9,24 +9,21 @@
 //! this run retired it (or, on rollback, that this run created it); no cleanup step runs
 //! unless every earlier step succeeded.
 
-mod bucket;
 mod events;
 pub mod hooks;
 pub mod lock;
 mod report;
 mod rollback;
 mod scheduler;
-mod standby;
 mod steps;
 mod wait;
 
-pub use bucket::{human_bytes, sync, SyncPart, SYNC_CONCURRENCY};
 pub use events::{Both, Event, EventSink, Silent};
 pub use lock::LockSettings;
 pub use report::ReportBuilder;
 pub use wait::{classify, settled, Looks, PollSettings, Poller, StatusClass, Watched};
 
-use crate::aws::{EnvWrite, RdsWrite};
+use crate::aws::RdsWrite;
 use crate::error::MitosisError;
 use crate::plan::{LatencyModel, OnFailure, Phase, Plan};
 use crate::schema::{EndpointReport, RunReport, RunResult};
@@ -95,8 +92,8 @@ pub struct Executor<'a> {
     /// A cross-account refresh: the source account, for the steps made there (its snapshot's
     /// preparation, sharing and removal), with a poller of its own.
     source: Option<(&'a dyn RdsWrite, Poller<'a>)>,
-    /// An environment's buckets and groups (`--config`).
-    env: Option<&'a dyn EnvWrite>,
+    /// The AWS access of an environment's buckets and groups (`--config`).
+    wings: Option<crate::kinds::Writes<'a>>,
     config: ExecConfig,
     sink: &'a dyn EventSink,
     report: ReportBuilder,
@@ -131,7 +128,7 @@ impl<'a> Executor<'a> {
         Executor {
             api,
             source: None,
-            env: None,
+            wings: None,
             config,
             sink,
             report: ReportBuilder::default(),
@@ -196,20 +193,11 @@ impl<'a> Executor<'a> {
         self
     }
 
-    /// The executor of an environment refresh: bucket and group steps go through `env`.
-    pub fn with_environment(mut self, env: &'a dyn EnvWrite) -> Self {
-        self.env = Some(env);
+    /// The executor of an environment refresh: the steps of its buckets and groups go
+    /// through `wings`.
+    pub fn with_environment(mut self, wings: crate::kinds::Writes<'a>) -> Self {
+        self.wings = Some(wings);
         self
-    }
-
-    /// The buckets' and groups' API: a plan with their steps needs one.
-    fn env(&self) -> Result<&'a dyn EnvWrite, ExecError> {
-        self.env.ok_or_else(|| {
-            ExecError::Refused(
-                "this plan has bucket or group steps but no S3/Auto Scaling client was given"
-                    .into(),
-            )
-        })
     }
 
     /// The API and poller of the account a step is made in.
@@ -289,7 +277,7 @@ impl<'a> Executor<'a> {
         };
         let endpoints = self.endpoints(plan).await;
         let phase = match (&error, self.config.until) {
-            (None, Some(until)) => until.stopped_at(),
+            (None, Some(until)) => until.into(),
             _ => crate::schema::StoppedAt::Complete,
         };
         self.emit(Event::RunFinished {

@@ -34,7 +34,7 @@ impl Executor<'_> {
             );
         }
         let rollback = crate::plan::combine(rollbacks).map_err(ExecError::Plan)?;
-        let rollback = crate::plan::environment::bring_back(rollback, plan);
+        let rollback = crate::kinds::bring_back(rollback, plan);
         self.emit(Event::RollbackStarted { plan: &rollback });
         if let Some((e, _)) = self.run_graph(&rollback).await {
             return Err(e);

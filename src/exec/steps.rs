@@ -62,36 +62,16 @@ impl Executor<'_> {
             Op::Command(op) => self.run_command(plan, step, op).await,
             Op::Lock(op) => self.run_lock_op(plan.pair(step).kind, id, op).await,
             Op::Guard(op) => self.check_guardrails(plan.pair(step), op).await,
-            Op::Bucket(
-                crate::plan::BucketOp::Sync {
-                    source,
-                    source_owner,
-                    owner,
-                    ..
-                }
-                | crate::plan::BucketOp::Prune {
-                    source,
-                    source_owner,
-                    owner,
-                    ..
-                },
-            ) => {
-                let part = match &step.op {
-                    Op::Bucket(crate::plan::BucketOp::Sync { .. }) => super::bucket::SyncPart::Copy,
-                    _ => super::bucket::SyncPart::Delete,
+            Op::Wing(op) => {
+                let ctx = WingContext {
+                    executor: self,
+                    step,
+                    run_id: &plan.run_id,
                 };
-                let source = crate::aws::OwnedBucket::new(source, source_owner);
-                let target = crate::aws::OwnedBucket::new(id, owner);
-                self.run_sync(step, &source, &target, part).await
+                crate::kinds::run(op, id, &ctx)
+                    .await
+                    .map_err(ExecError::from)
             }
-            Op::Bucket(crate::plan::BucketOp::Create { tags, owner }) => {
-                self.run_create_bucket(id, tags, owner).await
-            }
-            Op::Bucket(crate::plan::BucketOp::Delete { prefix, run, owner }) => {
-                self.run_delete_bucket(id, prefix, run, owner).await
-            }
-            Op::Group(crate::plan::GroupOp::Standby) => self.run_standby(&plan.run_id, id).await,
-            Op::Group(crate::plan::GroupOp::InService) => self.run_in_service(id).await,
         }
     }
 
@@ -850,7 +830,7 @@ impl Executor<'_> {
         let password = match secret {
             Some(secret) => {
                 let value = self.api.secret_value(secret).await.map_err(aws)?;
-                crate::refresh::password_of(&value).map_err(ExecError::Refused)?
+                crate::aws::password_of(&value).map_err(ExecError::Refused)?
             }
             None => random_password()?,
         };
@@ -968,6 +948,55 @@ impl Executor<'_> {
             )
             .await?;
         Ok(seen.cluster(id).cloned().expect("the wait saw it"))
+    }
+}
+
+/// What a wing's step is given to run (`crate::kinds::RunContext`): the executor's clients,
+/// waits and reporters, for that one step.
+struct WingContext<'e, 'a> {
+    executor: &'e Executor<'a>,
+    step: &'e Step,
+    run_id: &'e str,
+}
+
+#[async_trait::async_trait]
+impl crate::kinds::RunContext for WingContext<'_, '_> {
+    fn clients(&self) -> Option<crate::kinds::Writes<'_>> {
+        self.executor.wings
+    }
+
+    fn run_id(&self) -> &str {
+        self.run_id
+    }
+
+    fn step_timeout(&self) -> Duration {
+        self.executor.config.poll.step_timeout
+    }
+
+    async fn tick(&self) {
+        tokio::time::sleep(self.executor.config.poll.min_tick).await;
+    }
+
+    fn progress(&self, message: String) {
+        self.executor.emit(super::Event::Progress {
+            step: self.step,
+            message,
+        });
+    }
+}
+
+impl From<crate::kinds::RunError> for ExecError {
+    fn from(e: crate::kinds::RunError) -> Self {
+        match e {
+            crate::kinds::RunError::Aws(e) => ExecError::Aws(e),
+            crate::kinds::RunError::Refused(why) => ExecError::Refused(why),
+            crate::kinds::RunError::Timeout { what, after, last } => ExecError::Timeout {
+                what,
+                after,
+                last,
+                flag: "--step-timeout",
+            },
+        }
     }
 }
 

@@ -12,8 +12,9 @@ mod progress;
 
 pub use env::ActionEnv;
 
-use crate::aws::{AwsSettings, RdsWrite, SdkEnv, SdkRds};
+use crate::aws::{AwsSettings, RdsWrite, SdkRds};
 use crate::error::{exit, MitosisError};
+use crate::kinds::Sdk;
 use crate::notify::{with_notifier, NotifySettings};
 use crate::observed::Observed;
 use crate::plan::Plan;
@@ -147,11 +148,11 @@ struct Accounts<'a> {
 }
 
 impl<'a> Accounts<'a> {
-    fn apis(self, api: &'a SdkRds, env: Option<&'a SdkEnv>) -> WriteApis<'a> {
+    fn apis(self, api: &'a SdkRds, env: Option<&'a Sdk>) -> WriteApis<'a> {
         Apis {
             target: api,
             source: self.source.map(|s| s as &dyn RdsWrite),
-            env: env.map(|e| e as &dyn crate::aws::EnvWrite),
+            env: env.map(Sdk::writes),
         }
     }
 }
@@ -168,7 +169,7 @@ async fn run_mode(
     let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(accounts.settings).await;
-    let env_api = SdkEnv::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
+    let env_api = Sdk::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
     let apis = accounts.apis(&api, env_api.as_ref());
     if inputs.mode == Mode::Copy && inputs.reset {
         reset_copy(env, inputs, &api, env_api.as_ref(), &latency).await?;
@@ -263,7 +264,7 @@ async fn reset_copy(
     env: &ActionEnv,
     inputs: &ActionInputs,
     api: &SdkRds,
-    env_api: Option<&SdkEnv>,
+    env_api: Option<&Sdk>,
     latency: &crate::plan::LatencyModel,
 ) -> Result<(), MitosisError> {
     let copy = inputs.refresh.copy_to_destroy()?;
@@ -279,12 +280,12 @@ async fn destroy_copy(
     env: &ActionEnv,
     inputs: &ActionInputs,
     api: &SdkRds,
-    env_api: Option<&SdkEnv>,
+    env_api: Option<&Sdk>,
     copy: &crate::refresh::CopyRef,
     removal: crate::plan::Removal,
     latency: &crate::plan::LatencyModel,
 ) -> Result<Option<String>, MitosisError> {
-    let read = env_api.map(|e| e as &dyn crate::aws::EnvRead);
+    let read = env_api.map(Sdk::reads);
     let Some(plan) = crate::refresh::plan_destroy(api, read, copy, removal).await? else {
         println!(
             "nothing to destroy: no copy {} exists (already gone)",
@@ -298,7 +299,7 @@ async fn destroy_copy(
     let options = apply_options(env, inputs);
     let (report, result) = crate::refresh::execute_unlocked(
         api,
-        env_api.map(|e| e as &dyn crate::aws::EnvWrite),
+        env_api.map(Sdk::writes),
         &plan,
         &options,
         latency.clone(),
@@ -323,14 +324,14 @@ async fn destroy_mode(
     let api = SdkRds::connect(accounts.settings).await;
     // A sweep looks for expired bucket copies too; a destroy needs S3 with --config.
     let needs_s3 = inputs.mode == Mode::Sweep || inputs.refresh.config.is_some();
-    let env_api = SdkEnv::connect_if(accounts.settings, needs_s3).await;
+    let env_api = Sdk::connect_if(accounts.settings, needs_s3).await;
     let (copies, removal) = match inputs.mode {
         Mode::Destroy => (
             vec![inputs.refresh.copy_to_destroy()?],
             crate::plan::Removal::Destroy,
         ),
         _ => {
-            let read = env_api.as_ref().map(|e| e as &dyn crate::aws::EnvRead);
+            let read = env_api.as_ref().map(Sdk::reads);
             let found = crate::refresh::expired_copies(&api, read).await?;
             (found, crate::plan::Removal::Sweep)
         }
@@ -387,7 +388,7 @@ async fn rollback_mode(
     let request = inputs.refresh.request(&new_run_id())?;
     let latency = load_latency(env.path("STACK_MITOSIS_LATENCY_MODEL").as_deref())?;
     let api = SdkRds::connect(accounts.settings).await;
-    let env_api = SdkEnv::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
+    let env_api = Sdk::connect_if(accounts.settings, inputs.refresh.config.is_some()).await;
     let apis = accounts.apis(&api, env_api.as_ref());
     let mut outputs: Vec<(&str, String)> = Vec::new();
     let result = match crate::refresh::plan_rollback(apis.read(), &request, &latency).await? {

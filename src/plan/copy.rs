@@ -600,7 +600,7 @@ impl ProvedResource for Cluster {
 }
 
 /// The plan of a destroy: its steps, named for the copy (`target`) and its prefix.
-pub(super) fn destroy_plan(
+pub fn destroy_plan(
     source: &str,
     target: &str,
     kind: Kind,

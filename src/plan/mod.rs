@@ -7,8 +7,8 @@ mod attributes;
 mod cluster;
 mod cluster_attributes;
 mod copy;
-pub mod environment;
 mod eta;
+pub mod milestones;
 pub mod ops;
 mod parts;
 mod planner;
@@ -17,16 +17,17 @@ mod predict;
 pub mod proof;
 mod rollback;
 mod step;
+pub mod time;
 mod tree;
 mod validate;
 
 pub use attributes::{CreateAttrs, InsightsAttrs, ModifyAttrs, ProcessorFeature};
 pub use cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs, ServerlessV2Scaling};
-pub use copy::{expired_copies, plan_destroy, CopySpec, Removal};
+pub use copy::{destroy_plan, expired_copies, plan_destroy, CopySpec, Removal};
 pub use eta::{estimate, expected, schedule, Eta, LatencyModel};
 pub use ops::{
-    BucketOp, ClusterOp, CommandOp, CopyFor, GroupOp, GuardOp, Hook, InstanceOp, LockOp, Op,
-    SnapshotOf, SnapshotOp, SyncCounts, Tag,
+    ClusterOp, CommandOp, CopyFor, GuardOp, Hook, InstanceOp, LockOp, Op, SnapshotOf, SnapshotOp,
+    Tag, Wing, WingOp,
 };
 pub use parts::{combine, merge, plan_pairs};
 pub use planner::{
@@ -37,7 +38,7 @@ pub use planner::{
 #[cfg(any(test, feature = "test-support"))]
 pub use predict::{predict, predict_all};
 pub use rollback::{rollback, OnFailure};
-pub use step::{Account, Phase, Step, StepId, StepKind, Until};
+pub use step::{push as push_step, Account, Phase, Step, StepId, StepKind, Until};
 pub use validate::validate_identifier;
 
 use serde::{Deserialize, Serialize};

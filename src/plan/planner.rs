@@ -41,23 +41,19 @@ pub enum SourceTime {
 impl SourceTime {
     /// `latest`, or an RFC 3339 date and time (`2026-11-30T09:00:00Z`, offsets allowed).
     pub fn parse(s: &str) -> Result<Self, String> {
-        use aws_sdk_rds::primitives::{DateTime, DateTimeFormat};
         if s.trim() == "latest" {
             return Ok(SourceTime::Latest);
         }
-        DateTime::from_str(s.trim(), DateTimeFormat::DateTimeWithOffset)
-            .map(|t| SourceTime::At(t.secs()))
-            .map_err(|_| {
+        super::time::parse_rfc3339(s.trim())
+            .map(SourceTime::At)
+            .ok_or_else(|| {
                 format!("--source-time {s:?} is neither `latest` nor an RFC 3339 date and time such as 2026-11-30T09:00:00Z")
             })
     }
 
     /// The moment as RFC 3339 (UTC), for requests and messages.
     pub fn rfc3339(secs: i64) -> String {
-        use aws_sdk_rds::primitives::{DateTime, DateTimeFormat};
-        DateTime::from_secs(secs)
-            .fmt(DateTimeFormat::DateTime)
-            .unwrap_or_else(|_| secs.to_string())
+        super::time::rfc3339(secs)
     }
 }
 
@@ -103,12 +99,12 @@ pub struct PlanRequest {
     pub kms_key_id: Option<String>,
     /// A throwaway copy instead of a refresh: `target` is then the template (`--like`).
     pub copy: Option<super::copy::CopySpec>,
-    /// `--config`: the environment's buckets and groups (`super::environment::extend` adds
-    /// their steps to the database plan).
-    pub environment: Option<crate::environment::EnvSpec>,
+    /// `--config`: the environment's buckets and groups (`crate::kinds::extend` adds their
+    /// steps to the database plan).
+    pub environment: Option<crate::config::EnvSpec>,
     /// An environment's further databases (`--config`), each planned like `source` and
     /// `target` with the same choices, then merged into one plan (`super::merge`).
-    pub more: Vec<crate::environment::DatabasePair>,
+    pub more: Vec<crate::config::DatabasePair>,
     /// `--allow-protected-target`: replace a target that looks like production (deletion
     /// protection on, a production tag) all the same.
     pub allow_protected_target: bool,

@@ -25,8 +25,9 @@ pub fn predict(state: &mut Observed, step: &Step) -> Result<(), String> {
         Op::Instance(op) => op.predict(state, id),
         Op::Cluster(op) => op.predict(state, id),
         Op::Snapshot(op) | Op::ClusterSnapshot(op) => op.predict(state, id),
-        // Locks are transient: no part of the state a refresh leaves.
-        Op::Command(_) | Op::Lock(_) | Op::Guard(_) | Op::Bucket(_) | Op::Group(_) => Ok(()),
+        // Locks are transient: no part of the state a refresh leaves; buckets and groups are
+        // not in the database state.
+        Op::Command(_) | Op::Lock(_) | Op::Guard(_) | Op::Wing(_) => Ok(()),
     };
     result.map_err(|e| format!("step {}: {e}", step.id))
 }

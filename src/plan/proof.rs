@@ -47,10 +47,7 @@ pub fn run_started(run: &str) -> Option<i64> {
         digits(11..13)?,
         digits(13..15)?
     );
-    match super::SourceTime::parse(&rfc).ok()? {
-        super::SourceTime::At(t) => Some(t),
-        super::SourceTime::Latest => None,
-    }
+    super::time::parse_rfc3339(&rfc)
 }
 
 /// Whether the tags say the resource must never be deleted or replaced.

@@ -241,14 +241,6 @@ impl Until {
             Until::Swap => Phase::Swap,
         }
     }
-
-    /// Where a run that stops here is reported to have stopped.
-    pub fn stopped_at(self) -> crate::schema::StoppedAt {
-        match self {
-            Until::Clone => crate::schema::StoppedAt::Clone,
-            Until::Swap => crate::schema::StoppedAt::Swap,
-        }
-    }
 }
 
 impl std::str::FromStr for Until {
@@ -309,7 +301,7 @@ impl Step {
 
 /// Appends a step and returns its id, for the next steps to depend on: the one way the
 /// planner and the rollback build steps.
-pub(super) fn push(
+pub fn push(
     steps: &mut Vec<Step>,
     id: StepId,
     phase: Phase,

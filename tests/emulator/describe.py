@@ -52,7 +52,16 @@ def groups(kw):
     } for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]}
 
 
-def main():
+def main(argv=None):
+    """Prints the JSON (the command line), or returns it (`argv` given: the emulator serves it
+    at /_emulator/describe, without a process of its own)."""
+    out = run(argv)
+    if argv is not None:
+        return out
+    print(out)
+
+
+def run(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--snapshots", action="store_true")
@@ -60,7 +69,7 @@ def main():
     parser.add_argument("--account")
     parser.add_argument("--buckets", action="store_true")
     parser.add_argument("--groups", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.endpoint.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise SystemExit("describe only talks to a loopback emulator")
     credentials = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -72,11 +81,9 @@ def main():
     out = {}
     kw = dict(endpoint_url=args.endpoint, region_name="us-east-1", **credentials)
     if args.buckets:
-        print(json.dumps(buckets(kw), default=str, sort_keys=True))
-        return
+        return json.dumps(buckets(kw), default=str, sort_keys=True)
     if args.groups:
-        print(json.dumps(groups(kw), default=str, sort_keys=True))
-        return
+        return json.dumps(groups(kw), default=str, sort_keys=True)
     if args.snapshots:
         for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
             for s in page["DBSnapshots"]:
@@ -104,8 +111,7 @@ def main():
                     "Tags": {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
                         ResourceName=s["DBClusterSnapshotArn"])["TagList"]},
                 }
-        print(json.dumps(out, default=str, sort_keys=True))
-        return
+        return json.dumps(out, default=str, sort_keys=True)
     if args.clusters:
         for page in rds.get_paginator("describe_db_clusters").paginate():
             for d in page["DBClusters"]:
@@ -123,15 +129,14 @@ def main():
                         DBClusterIdentifier=d["DBClusterIdentifier"])["DBClusterEndpoints"]
                     if e["EndpointType"] == "CUSTOM"}
                 out[d["DBClusterIdentifier"]] = d
-        print(json.dumps(out, default=str, sort_keys=True))
-        return
+        return json.dumps(out, default=str, sort_keys=True)
     for page in rds.get_paginator("describe_db_instances").paginate():
         for d in page["DBInstances"]:
             d.pop("LatestRestorableTime", None)
             d["Tags"] = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
                 ResourceName=d["DBInstanceArn"])["TagList"]}
             out[d["DBInstanceIdentifier"]] = d
-    print(json.dumps(out, default=str, sort_keys=True))
+    return json.dumps(out, default=str, sort_keys=True)
 
 
 if __name__ == "__main__":

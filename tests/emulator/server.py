@@ -88,7 +88,9 @@ EVENTS = []  # (due, seq, fn)
 SEQ = [0]
 RECORD = []
 FAULTS = []
-BLACKOUT = {"after": None, "seen": 0}
+# Cut the client off: after `after` successful mutating calls, or (`after_kind`) right after
+# the first successful mutating call of that kind (see call_kind); every later request fails.
+BLACKOUT = {"after": None, "seen": 0, "after_kind": None}
 
 # Durations in units.
 D_CREATE, D_BACKUP, D_LAG, D_MODIFY, D_GAP, D_RENAME, D_DELETE, D_PROMOTE = (
@@ -1126,6 +1128,36 @@ def s3_create_bucket_tags(params, body, account):
         s3_backends[account]["aws"].put_bucket_tagging(params["Bucket"], tags)
 
 
+IDENTIFIER_PARAMS = ("DBInstanceIdentifier", "DBClusterIdentifier", "TargetDBInstanceIdentifier",
+                     "TargetDBClusterIdentifier", "TargetDBSnapshotIdentifier",
+                     "TargetDBClusterSnapshotIdentifier", "DBSnapshotIdentifier",
+                     "DBClusterSnapshotIdentifier", "DBClusterEndpointIdentifier", "ResourceName",
+                     "Bucket", "AutoScalingGroupName")
+
+
+def call_kind(action, params):
+    """A mutating call's kind: its action and the role of what it names (the tool's lock, a
+    temp- clone, an old- retiree, one of the tool's snapshots by its kind, or a name of the
+    environment), and for tagging the first tag it writes or removes. The crash matrices cut a
+    run after the first call of each kind."""
+    text = json.dumps(params)
+    if "stack-mitosis:lock:" in text:
+        return f"{action}:lock"
+    name = next((params[k] for k in IDENTIFIER_PARAMS if params.get(k)), "")
+    name = name.rsplit(":", 1)[-1] if name.startswith("arn:") else name
+    if name.startswith(("temp-", "old-")):
+        role = name.split("-", 1)[0]
+    elif name.startswith("stack-mitosis-"):
+        rest = name[len("stack-mitosis-"):]
+        role = "snapshot-" + (rest.split("-", 1)[0] if rest.split("-", 1)[0] in
+                              ("transfer", "import", "final") else "fresh")
+    else:
+        role = "named"
+    tag = next((v for k, v in sorted(params.items())
+                if k.startswith(("Tags.member.1.Key", "TagKeys.member.1", "Tags.Tag.1.Key"))), "")
+    return f"{action}:{role}" + (f":{tag}" if tag else "")
+
+
 def autoscaling_corrections():
     """What AWS refuses and moto 5.2.5 accepts: EnterStandby with decrement below MinSize,
     ExitStandby of an instance that is not in standby."""
@@ -1272,13 +1304,19 @@ def make_app(moto_app):
                 if refusal:
                     RECORD.append({"action": action, "params": params, "fault": refusal[0]})
                     return s3_error(start_response, 403, *refusal)
-                RECORD.append({"action": action, "params": params,
-                               "account": caller_account(environ)})
+                entry = {"action": action, "params": params, "account": caller_account(environ)}
+                if mutating:
+                    entry["kind"] = call_kind(action, params)
+                RECORD.append(entry)
             result = list(moto_app(environ, start_response))
             if action == "CreateBucket" and not result_is_error(result):
                 s3_create_bucket_tags(params, body, caller_account(environ))
-            if mutating and BLACKOUT["after"] is not None and not result_is_error(result):
-                BLACKOUT["seen"] += 1
+            if mutating and not result_is_error(result):
+                if BLACKOUT["after"] is not None:
+                    BLACKOUT["seen"] += 1
+                elif BLACKOUT["after_kind"] and entry["kind"] == BLACKOUT["after_kind"]:
+                    # This call goes through; every later one fails.
+                    BLACKOUT.update({"after": 0, "seen": 0})
             return result
     return app
 
@@ -1287,6 +1325,23 @@ def control(environ, start_response, path):
     method = environ.get("REQUEST_METHOD")
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    # The seeder and the describer, served here instead of in a process of their own each
+    # time (a test seeds and describes many times). They call the emulator back over HTTP
+    # like any client: outside the lock, on the server's other threads.
+    own = f"http://127.0.0.1:{environ.get('SERVER_PORT')}"
+    if path == "/_emulator/seed":
+        import seed
+        with open(body["scenario"]) as f:
+            seed.seed(json.load(f), own)
+        with LOCK:
+            RECORD.clear()
+        return json_response(start_response, "200 OK", {"seeded": body["scenario"]})
+    if path == "/_emulator/describe":
+        import describe
+        answer = describe.main(list(body.get("args", [])) + ["--endpoint", own]).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(answer)))])
+        return [answer]
     with LOCK:
         if path == "/_emulator/requests":
             if method == "DELETE":
@@ -1302,8 +1357,25 @@ def control(environ, start_response, path):
             return json_response(start_response, "200 OK", FAULTS)
         if path == "/_emulator/blackout":
             BLACKOUT["after"] = body.get("after")
+            BLACKOUT["after_kind"] = body.get("after_kind")
             BLACKOUT["seen"] = 0
             return json_response(start_response, "200 OK", BLACKOUT)
+        if path == "/_emulator/lapse-locks":
+            # A dead run's lock, lapsed now instead of at its expiry: the tags stay (the tool
+            # finds them and takes over), their expiry is in the past. With "remove": gone,
+            # as the next run would remove a lapsed lock.
+            lapsed = []
+            for backend in all_rds_backends():
+                for db in list(backend.databases.values()) + list(backend.clusters.values()):
+                    tags = getattr(db, "tags", None) or []
+                    for tag in tags:
+                        if tag.get("Key", "").startswith("stack-mitosis:lock:"):
+                            tag["Value"] = "1"
+                            lapsed.append(tag["Key"])
+                    if body.get("remove") and tags:
+                        db.tags = [t for t in tags
+                                   if not t.get("Key", "").startswith("stack-mitosis:lock:")]
+            return json_response(start_response, "200 OK", {"lapsed": lapsed})
         if path == "/_emulator/scale":
             SCALE["unit"] = float(body["seconds_per_unit"])
             return json_response(start_response, "200 OK", SCALE)
@@ -1366,7 +1438,7 @@ def control(environ, start_response, path):
             ENDPOINTS.clear()
             RECORD.clear()
             FAULTS.clear()
-            BLACKOUT.update({"after": None, "seen": 0})
+            BLACKOUT.update({"after": None, "seen": 0, "after_kind": None})
             REPLICA_LAG.clear()
             DENIED_ROLES.clear()
             data.reset()

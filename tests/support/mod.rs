@@ -232,15 +232,16 @@ impl Emulator {
         }
     }
 
+    /// Creates a scenario (`tests/scenarios/NAME.json`, see seed.py, run by the emulator
+    /// itself) and empties the request record.
     pub fn seed(&self, scenario: &str) {
-        let status = Command::new(python())
-            .arg(repo().join("tests/emulator/seed.py"))
-            .arg(repo().join(format!("tests/scenarios/{scenario}.json")))
-            .args(["--endpoint", &self.endpoint])
-            .status()
-            .expect("run the seeder");
-        assert!(status.success(), "seeding {scenario} failed");
-        self.http("DELETE", "/_emulator/requests", "");
+        let path = repo().join(format!("tests/scenarios/{scenario}.json"));
+        let body = serde_json::json!({ "scenario": path }).to_string();
+        let answer = self.http("POST", "/_emulator/seed", &body);
+        assert!(
+            answer.contains("\"seeded\""),
+            "seeding {scenario} failed: {answer}"
+        );
     }
 
     /// Every AWS action the emulator received since the last seed, in order.
@@ -303,21 +304,13 @@ impl Emulator {
         self.describe_py(&args)
     }
 
+    /// What describe.py reports (run by the emulator itself) with these arguments.
     fn describe_py(&self, extra: &[&str]) -> serde_json::Map<String, Value> {
-        let out = Command::new(python())
-            .arg(repo().join("tests/emulator/describe.py"))
-            .args(["--endpoint", &self.endpoint])
-            .args(extra)
-            .output()
-            .expect("run describe.py");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        match serde_json::from_slice(&out.stdout).expect("describe JSON") {
-            Value::Object(m) => m,
-            other => panic!("unexpected describe output {other}"),
+        let body = serde_json::json!({ "args": extra }).to_string();
+        let answer = self.http("POST", "/_emulator/describe", &body);
+        match serde_json::from_str(&answer) {
+            Ok(Value::Object(m)) => m,
+            _ => panic!("unexpected describe output {answer}"),
         }
     }
 
@@ -436,7 +429,8 @@ impl Emulator {
     /// A minimal HTTP/1.0 client: the harness only ever talks to its own loopback emulator.
     fn http(&self, method: &str, path: &str, body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the emulator");
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        // Seeding a scenario with real rows takes a while.
+        s.set_read_timeout(Some(Duration::from_secs(180))).unwrap();
         write!(
             s,
             "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -484,60 +478,153 @@ pub fn apply(emu: &Emulator, args: &[&str], env: &[(&str, &str)]) -> std::proces
     emu.cli_with(&full, env)
 }
 
-/// The crash matrix: for each mutating call in turn, a run is cut off right after it and the
-/// same command is rerun, which must finish: the same end state (checked by `check`, given
-/// the state before and the crash point), no delete before the restart command ran, no lock
-/// left behind. Lock renewals add calls depending on the machine's speed, so the matrix goes
-/// on until a run is no longer cut off (and checks that this came after all of a clean run's
-/// own calls).
+/// Whether the crash matrices cut a run after every mutating call (`scripts/test --full`, or
+/// `STACK_MITOSIS_FULL_MATRIX=1`), or after the first call of each kind (the default).
+pub fn full_matrix() -> bool {
+    std::env::var("STACK_MITOSIS_FULL_MATRIX").is_ok_and(|v| v == "1")
+}
+
+/// Where a crashed run is cut off: after its n-th mutating call, or right after the first
+/// mutating call of a kind (its action and the role of what it names: see `call_kind` in
+/// tests/emulator/server.py), whatever the order concurrent steps make their calls in.
+#[derive(Debug, Clone)]
+pub enum Cut {
+    After(usize),
+    AfterKind(String),
+}
+
+impl Cut {
+    fn blackout(&self) -> String {
+        match self {
+            Cut::After(n) => format!("{{\"after\": {n}}}"),
+            Cut::AfterKind(kind) => serde_json::json!({ "after_kind": kind }).to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cut::After(n) => write!(f, "call {n}"),
+            Cut::AfterKind(kind) => write!(f, "the first {kind}"),
+        }
+    }
+}
+
+/// The kinds of mutating call in the record, in the order they first appear.
+pub fn call_kinds(record: &[Value]) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for r in record.iter().filter(|r| r.get("fault").is_none()) {
+        if let Some(kind) = r["kind"].as_str() {
+            if !kinds.iter().any(|k| k == kind) {
+                kinds.push(kind.to_string());
+            }
+        }
+    }
+    kinds
+}
+
+/// Runs `command` (whole CLI arguments) cut off at each crash point and then again, which must
+/// finish: on `scenario` seeded afresh each time, after `setup` (arguments of a command that
+/// must succeed first, such as the copy a destroy removes). The crash points are those of
+/// `full_matrix`: by default right after the first mutating call of each kind a clean run of
+/// `command` makes; in full after every mutating call, until a run is no longer cut off.
+/// Before each rerun the dead run's lock is made to lapse at once, but after the first crash
+/// point, where the rerun waits for it as it would. `check` gets the emulator, the state
+/// before the crashed run, the crash point, and the rerun's output (None when the run was
+/// not cut short: cut after its last change that matters, it finished by itself). Returns
+/// the number of mutating calls of the clean run for the caller's own checks.
+pub fn crash_each(
+    emu: &Emulator,
+    scenario: &str,
+    setup: Option<&[&str]>,
+    command: &[&str],
+    check: impl Fn(&Emulator, &Map<String, Value>, &Cut, Option<&Output>),
+) -> usize {
+    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
+    let fresh = || {
+        emu.reset();
+        emu.seed(scenario);
+        if let Some(setup) = setup {
+            let out = emu.cli_with(setup, &no_retry);
+            assert!(out.status.success(), "setup: {}", stderr(&out));
+            emu.forget_requests();
+        }
+    };
+    fresh();
+    let out = emu.cli_with(command, &no_retry);
+    assert!(out.status.success(), "the clean run: {}", stderr(&out));
+    let clean = emu.record();
+    let calls = clean
+        .iter()
+        .filter(|r| r.get("fault").is_none() && r.get("kind").is_some())
+        .count();
+    let kinds = call_kinds(&clean);
+    let full = full_matrix();
+    let mut cuts: Vec<Cut> = match full {
+        true => Vec::new(),
+        false => kinds.iter().cloned().map(Cut::AfterKind).collect(),
+    };
+    let mut n = 0;
+    loop {
+        let cut = if full {
+            n += 1;
+            Cut::After(n)
+        } else if cuts.is_empty() {
+            return calls;
+        } else {
+            cuts.remove(0)
+        };
+        fresh();
+        let before = emu.describe();
+        emu.control("/_emulator/blackout", &cut.blackout());
+        let out = emu.cli_with(command, &no_retry);
+        emu.control("/_emulator/blackout", r#"{"after": null}"#);
+        if out.status.success() {
+            if full {
+                // Not cut off: every call of the run was a crash point before.
+                assert!(n > calls, "only {n} crash points of {calls} calls");
+                return calls;
+            }
+            // Cut after its last change that matters: it finished all the same (a lock that
+            // cannot be removed lapses, never a failed run, and the next run removes it). A
+            // rerun would refresh again.
+            emu.control("/_emulator/lapse-locks", r#"{"remove": true}"#);
+            check(emu, &before, &cut, None);
+            continue;
+        }
+        if n != 1 && !matches!(&cut, Cut::AfterKind(k) if Some(k) == kinds.first()) {
+            emu.control("/_emulator/lapse-locks", "{}");
+        }
+        let out = emu.cli(command);
+        assert!(
+            out.status.success(),
+            "crash after {cut}: the rerun failed: {}",
+            stderr(&out)
+        );
+        check(emu, &before, &cut, Some(&out));
+    }
+}
+
+/// The crash matrix of `apply args` on `scenario` (see `crash_each`): the rerun must finish
+/// with the same end state (checked by `check`), no delete before the restart command ran, no
+/// lock left behind; a rerun after the first crash point (the lock taken) waits for the dead
+/// run's lock to lapse.
 pub fn crash_matrix(
     emu: &Emulator,
     scenario: &str,
     args: &[&str],
-    check: impl Fn(&Emulator, &Map<String, Value>, usize),
+    check: impl Fn(&Emulator, &Map<String, Value>, &Cut),
 ) {
-    let no_retry = [("AWS_MAX_ATTEMPTS", "1")];
-    emu.reset();
-    emu.seed(scenario);
-    let out = apply(emu, args, &no_retry);
-    assert!(out.status.success(), "{}", stderr(&out));
-    // The refresh's own calls, without the lock's (renewals come and go with the machine's
-    // speed): every crash run makes at least these, plus taking and releasing the lock.
-    let calls = emu
-        .record()
-        .iter()
-        .filter(|r| r.get("fault").is_none())
-        .filter(|r| changes(r["action"].as_str().unwrap_or("")))
-        .filter(|r| !r.to_string().contains("stack-mitosis:lock:"))
-        .count();
-    assert!(calls >= 14, "only {calls} mutating calls");
-
-    let mut crash_after = 0;
-    loop {
-        crash_after += 1;
-        emu.reset();
-        emu.seed(scenario);
-        let before = emu.describe();
-        emu.control(
-            "/_emulator/blackout",
-            &format!("{{\"after\": {crash_after}}}"),
-        );
-        let out = apply(emu, args, &no_retry);
-        if out.status.success() {
-            // Not cut off any more: every call of the run was a crash point before.
-            assert!(crash_after > calls, "only {crash_after} crash points");
-            return;
-        }
-        emu.control("/_emulator/blackout", r#"{"after": null}"#);
-        let out = apply(emu, args, &[]);
-        assert!(
-            out.status.success(),
-            "crash after {crash_after}: the rerun failed: {}",
-            stderr(&out)
-        );
-        if crash_after == 1 {
+    let mut command = vec!["apply"];
+    command.extend_from_slice(args);
+    command.extend_from_slice(FAST);
+    let first = std::cell::Cell::new(true);
+    let calls = crash_each(emu, scenario, None, &command, |emu, before, cut, rerun| {
+        if first.replace(false) {
             // Nothing but the lock was written: the rerun waited for it to lapse.
-            assert!(stderr(&out).contains("waiting up to"), "{}", stderr(&out));
+            let out = rerun.expect("the first call cuts a run short");
+            assert!(stderr(out).contains("waiting up to"), "{}", stderr(out));
         }
         let restart_at = emu.record().iter().rposition(|r| r["note"] == "restart");
         for (i, r) in emu.record().iter().enumerate() {
@@ -547,7 +634,7 @@ pub fn crash_matrix(
             if deletes && r.get("fault").is_none() {
                 assert!(
                     restart_at.is_some_and(|at| i > at),
-                    "crash after {crash_after}: delete before restart"
+                    "crash after {cut}: delete before restart"
                 );
             }
         }
@@ -556,10 +643,12 @@ pub fn crash_matrix(
                 .values()
                 .chain(emu.clusters().values())
                 .any(|d| d.to_string().contains("stack-mitosis:lock:")),
-            "crash after {crash_after}: a lock was left behind"
+            "crash after {cut}: a lock was left behind"
         );
-        check(emu, &before, crash_after);
-    }
+        check(emu, before, cut);
+    });
+    // The refresh's own calls and the lock's: a matrix of a refresh cuts a run many ways.
+    assert!(calls >= 14, "only {calls} mutating calls");
 }
 
 /// The attributes a refresh must keep, from describe output.

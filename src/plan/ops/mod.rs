@@ -1,28 +1,27 @@
-//! What a step does, by kind of resource. Each kind is one module holding its operations with
-//! everything the rest of the tool asks of them: the AWS action name and request parameters
-//! (flight plan), the expected duration (ETA, poller), the IAM grants, and (for tests) the
-//! effect on an observed state. Adding a kind (a DB cluster, a bucket, a scaling group) is
-//! adding a module here and one arm in each `match` below.
+//! What a step does, by kind of resource. Each database kind is one module holding its
+//! operations with everything the rest of the tool asks of them: the AWS action name and
+//! request parameters (flight plan), the expected duration (ETA, poller), the IAM grants, and
+//! (for tests) the effect on an observed state. The kinds that ride along with the databases
+//! (buckets, groups: `crate::kinds`) keep their operations in their own folders and reach a
+//! plan as `Op::Wing` (see `wing`): adding one touches nothing here.
 
-pub mod bucket;
 pub mod cluster;
 pub mod command;
 pub mod grants;
-pub mod group;
 pub mod guard;
 pub mod instance;
 pub mod lock;
 pub mod snapshot;
+mod wing;
 
-pub use bucket::{BucketOp, SyncCounts};
 pub use cluster::ClusterOp;
 pub use command::{CommandOp, Hook};
 pub use grants::Grants;
-pub use group::GroupOp;
 pub use guard::GuardOp;
 pub use instance::InstanceOp;
 pub use lock::LockOp;
 pub use snapshot::{kms_arn, CopyFor, SnapshotOf, SnapshotOp, KMS_COPY_ACTIONS};
+pub use wing::{Wing, WingOp};
 
 use super::eta::LatencyModel;
 
@@ -58,10 +57,9 @@ pub enum Op {
     Command(CommandOp),
     Lock(LockOp),
     Guard(GuardOp),
-    /// An environment's S3 bucket (`--config`).
-    Bucket(BucketOp),
-    /// An environment's Auto Scaling group (`--config`).
-    Group(GroupOp),
+    /// A step of a kind that rides along with the databases (`crate::kinds`: an environment's
+    /// buckets and groups).
+    Wing(Wing),
 }
 
 /// Where a plan's grants are scoped: the account's ARNs and the source, whose tree is
@@ -102,8 +100,7 @@ impl Op {
             Op::Command(op) => op.action(),
             Op::Lock(op) => op.action(),
             Op::Guard(op) => op.action(),
-            Op::Bucket(op) => op.action(),
-            Op::Group(op) => op.action(),
+            Op::Wing(op) => op.action(),
         }
     }
 
@@ -111,7 +108,7 @@ impl Op {
     /// instance (the source), which is why it is the one call allowed on the source tree.
     pub fn mutates_resource(&self) -> bool {
         match self {
-            Op::Instance(_) | Op::Cluster(_) | Op::Lock(_) | Op::Bucket(_) | Op::Group(_) => true,
+            Op::Instance(_) | Op::Cluster(_) | Op::Lock(_) | Op::Wing(_) => true,
             Op::Snapshot(_) | Op::ClusterSnapshot(_) | Op::Command(_) | Op::Guard(_) => false,
         }
     }
@@ -126,8 +123,7 @@ impl Op {
             Op::Command(op) => op.params(),
             Op::Lock(op) => op.params(resource),
             Op::Guard(op) => op.params(),
-            Op::Bucket(op) => op.params(resource),
-            Op::Group(op) => op.params(resource),
+            Op::Wing(op) => op.params(resource),
         }
     }
 
@@ -140,8 +136,7 @@ impl Op {
             Op::Command(_) => latency.hook,
             Op::Lock(op) => op.expected(latency),
             Op::Guard(op) => op.expected(latency),
-            Op::Bucket(op) => op.expected(latency),
-            Op::Group(op) => op.expected(latency),
+            Op::Wing(op) => op.expected(latency),
         }
     }
 
@@ -154,8 +149,7 @@ impl Op {
             Op::ClusterSnapshot(op) => op.grants(resource, SnapshotOf::Cluster, ctx, grants),
             Op::Lock(op) => op.grants(resource, ctx, grants),
             Op::Guard(op) => op.grants(ctx, grants),
-            Op::Bucket(op) => op.grants(resource, ctx, grants),
-            Op::Group(op) => op.grants(resource, ctx, grants),
+            Op::Wing(op) => op.grants(resource, ctx, grants),
             Op::Command(_) => {}
         }
     }

@@ -1,8 +1,7 @@
-//! The rest of an environment (`--config`): S3 buckets and EC2 Auto Scaling groups, behind
-//! their own narrow traits (`EnvRead` for planning, `EnvWrite` for the executor) and the real
-//! adapter over aws-sdk-s3 and aws-sdk-autoscaling: conversions only, no decisions.
+//! S3 behind the bucket wing's own narrow traits (`BucketRead` for planning, `BucketWrite` for
+//! its steps) and the real adapter over aws-sdk-s3: conversions only, no decisions.
 
-use super::sdk::{aws_error, load_config, AwsSettings};
+use crate::aws::{aws_error, load_config, AwsSettings};
 use crate::error::MitosisError;
 use crate::plan::Tag;
 use async_trait::async_trait;
@@ -45,23 +44,19 @@ pub struct ObjectPage {
     pub next: Option<String>,
 }
 
-/// An Auto Scaling group as the standby steps need it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GroupState {
-    pub name: String,
-    pub min_size: i32,
-    pub max_size: i32,
-    pub desired: i32,
-    /// Each instance's id and lifecycle state (`InService`, `Standby`, `EnteringStandby`...).
-    pub instances: Vec<(String, String)>,
-    /// The processes suspended now.
-    pub suspended: Vec<String>,
-    pub tags: BTreeMap<String, String>,
+/// The object's headers a multipart copy must set itself (CopyObject keeps them by
+/// MetadataDirective=COPY).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectHeaders {
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// URL-encoded `k=v&k=v`, as the Tagging header takes them.
+    pub tagging: Option<String>,
 }
 
-/// Reading buckets and groups: nothing here changes the account.
+/// Reading buckets: nothing here changes the account.
 #[async_trait]
-pub trait EnvRead: Send + Sync {
+pub trait BucketRead: Send + Sync {
     /// Whether the bucket exists, is its owner's and may be listed (HeadBucket).
     async fn bucket_exists(&self, bucket: &OwnedBucket) -> Result<bool, MitosisError>;
     /// One page of the bucket's objects, from `token`.
@@ -77,8 +72,6 @@ pub trait EnvRead: Send + Sync {
         key: &str,
         part: i32,
     ) -> Result<u64, MitosisError>;
-    /// The groups among `names` that exist.
-    async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError>;
     /// A bucket's tags (GetBucketTagging); None when the bucket does not exist. A bucket of
     /// the name that another account owns is an error (S3 refuses the call).
     async fn bucket_tags(
@@ -92,19 +85,9 @@ pub trait EnvRead: Send + Sync {
     async fn account(&self) -> Result<String, MitosisError>;
 }
 
-/// The object's headers a multipart copy must set itself (CopyObject keeps them by
-/// MetadataDirective=COPY).
-#[derive(Debug, Clone, Default)]
-pub struct ObjectHeaders {
-    pub content_type: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-    /// URL-encoded `k=v&k=v`, as the Tagging header takes them.
-    pub tagging: Option<String>,
-}
-
-/// Changing buckets and groups: the executor's calls.
+/// Changing buckets: the bucket steps' calls.
 #[async_trait]
-pub trait EnvWrite: EnvRead {
+pub trait BucketWrite: BucketRead {
     /// CopyObject with its metadata, content type and tags.
     async fn copy_object(
         &self,
@@ -157,51 +140,30 @@ pub trait EnvWrite: EnvRead {
         bucket: &OwnedBucket,
         keys: &[String],
     ) -> Result<(), MitosisError>;
-
-    async fn tag_group(&self, group: &str, tags: &[(String, String)]) -> Result<(), MitosisError>;
-    async fn untag_group(&self, group: &str, keys: &[String]) -> Result<(), MitosisError>;
-    async fn suspend_processes(
-        &self,
-        group: &str,
-        processes: &[String],
-    ) -> Result<(), MitosisError>;
-    async fn resume_processes(&self, group: &str, processes: &[String])
-        -> Result<(), MitosisError>;
-    async fn set_min_size(&self, group: &str, min_size: i32) -> Result<(), MitosisError>;
-    /// EnterStandby (at most 20 instances), decrementing the desired capacity.
-    async fn enter_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError>;
-    /// ExitStandby (at most 20 instances).
-    async fn exit_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError>;
 }
 
-pub struct SdkEnv {
+/// The S3 client (and STS, for the account the credentials act in).
+pub struct SdkS3 {
     s3: aws_sdk_s3::Client,
-    autoscaling: aws_sdk_autoscaling::Client,
     sts: aws_sdk_sts::Client,
     account: tokio::sync::OnceCell<String>,
 }
 
-impl SdkEnv {
-    pub async fn connect(settings: &AwsSettings) -> Self {
-        let config = load_config(settings, true).await;
-        let s3 = aws_sdk_s3::config::Builder::from(&config)
+impl SdkS3 {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
             // Path-style requests work with every endpoint, an emulator's included.
             .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
             .build();
-        SdkEnv {
+        SdkS3 {
             s3: aws_sdk_s3::Client::from_conf(s3),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(config),
             account: tokio::sync::OnceCell::new(),
         }
     }
 
-    /// The clients when an environment is refreshed (`--config`), else none.
-    pub async fn connect_if(settings: &AwsSettings, needed: bool) -> Option<Self> {
-        match needed {
-            true => Some(Self::connect(settings).await),
-            false => None,
-        }
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        Self::new(&load_config(settings, true).await)
     }
 }
 
@@ -210,7 +172,7 @@ fn unquote(etag: &str) -> String {
 }
 
 #[async_trait]
-impl EnvRead for SdkEnv {
+impl BucketRead for SdkS3 {
     async fn bucket_exists(&self, bucket: &OwnedBucket) -> Result<bool, MitosisError> {
         let call = self
             .s3
@@ -334,100 +296,10 @@ impl EnvRead for SdkEnv {
             .await
             .cloned()
     }
-
-    async fn describe_groups(&self, names: &[String]) -> Result<Vec<GroupState>, MitosisError> {
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let groups: Vec<aws_sdk_autoscaling::types::AutoScalingGroup> = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .set_auto_scaling_group_names(Some(names.to_vec()))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("DescribeAutoScalingGroups", e))?;
-        Ok(groups
-            .iter()
-            .map(|g| GroupState {
-                name: g.auto_scaling_group_name().unwrap_or("").to_string(),
-                min_size: g.min_size().unwrap_or(0),
-                max_size: g.max_size().unwrap_or(0),
-                desired: g.desired_capacity().unwrap_or(0),
-                instances: g
-                    .instances()
-                    .iter()
-                    .map(|i| {
-                        (
-                            i.instance_id().unwrap_or("").to_string(),
-                            i.lifecycle_state()
-                                .map(|s| s.as_str().to_string())
-                                .unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
-                suspended: g
-                    .suspended_processes()
-                    .iter()
-                    .filter_map(|p| p.process_name().map(str::to_string))
-                    .collect(),
-                tags: g
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                    .collect(),
-            })
-            .collect())
-    }
 }
 
 #[async_trait]
-impl EnvWrite for SdkEnv {
-    async fn create_bucket(&self, bucket: &str, tags: &[Tag]) -> Result<(), MitosisError> {
-        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-        let tag_set: Vec<aws_sdk_s3::types::Tag> = tags
-            .iter()
-            .filter_map(|t| {
-                aws_sdk_s3::types::Tag::builder()
-                    .key(&t.key)
-                    .value(&t.value)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        // us-east-1 takes no location constraint; every other region needs its own.
-        let region = self.s3.config().region().map(|r| r.as_ref().to_string());
-        let configuration = CreateBucketConfiguration::builder()
-            .set_location_constraint(
-                region
-                    .filter(|r| r != "us-east-1")
-                    .map(|r| BucketLocationConstraint::from(r.as_str())),
-            )
-            .set_tags(Some(tag_set))
-            .build();
-        self.s3
-            .create_bucket()
-            .bucket(bucket)
-            .create_bucket_configuration(configuration)
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateBucket", e))?;
-        Ok(())
-    }
-
-    async fn delete_bucket(&self, bucket: &OwnedBucket) -> Result<(), MitosisError> {
-        self.s3
-            .delete_bucket()
-            .bucket(&bucket.name)
-            .expected_bucket_owner(&bucket.owner)
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteBucket", e))?;
-        Ok(())
-    }
-
+impl BucketWrite for SdkS3 {
     async fn copy_object(
         &self,
         from: &OwnedBucket,
@@ -599,6 +471,49 @@ impl EnvWrite for SdkEnv {
         Ok(())
     }
 
+    async fn create_bucket(&self, bucket: &str, tags: &[Tag]) -> Result<(), MitosisError> {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        let tag_set: Vec<aws_sdk_s3::types::Tag> = tags
+            .iter()
+            .filter_map(|t| {
+                aws_sdk_s3::types::Tag::builder()
+                    .key(&t.key)
+                    .value(&t.value)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        // us-east-1 takes no location constraint; every other region needs its own.
+        let region = self.s3.config().region().map(|r| r.as_ref().to_string());
+        let configuration = CreateBucketConfiguration::builder()
+            .set_location_constraint(
+                region
+                    .filter(|r| r != "us-east-1")
+                    .map(|r| BucketLocationConstraint::from(r.as_str())),
+            )
+            .set_tags(Some(tag_set))
+            .build();
+        self.s3
+            .create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(configuration)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateBucket", e))?;
+        Ok(())
+    }
+
+    async fn delete_bucket(&self, bucket: &OwnedBucket) -> Result<(), MitosisError> {
+        self.s3
+            .delete_bucket()
+            .bucket(&bucket.name)
+            .expected_bucket_owner(&bucket.owner)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteBucket", e))?;
+        Ok(())
+    }
+
     async fn delete_objects(
         &self,
         bucket: &OwnedBucket,
@@ -639,114 +554,6 @@ impl EnvWrite for SdkEnv {
                 ),
             }),
         }
-    }
-
-    async fn tag_group(&self, group: &str, tags: &[(String, String)]) -> Result<(), MitosisError> {
-        use aws_sdk_autoscaling::types::Tag;
-        let tags = tags
-            .iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .resource_id(group)
-                    .resource_type("auto-scaling-group")
-                    .key(k)
-                    .value(v)
-                    .propagate_at_launch(false)
-                    .build()
-            })
-            .collect();
-        self.autoscaling
-            .create_or_update_tags()
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateOrUpdateTags", e))?;
-        Ok(())
-    }
-
-    async fn untag_group(&self, group: &str, keys: &[String]) -> Result<(), MitosisError> {
-        use aws_sdk_autoscaling::types::Tag;
-        let tags = keys
-            .iter()
-            .map(|k| {
-                Tag::builder()
-                    .resource_id(group)
-                    .resource_type("auto-scaling-group")
-                    .key(k)
-                    .build()
-            })
-            .collect();
-        self.autoscaling
-            .delete_tags()
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteTags", e))?;
-        Ok(())
-    }
-
-    async fn suspend_processes(
-        &self,
-        group: &str,
-        processes: &[String],
-    ) -> Result<(), MitosisError> {
-        self.autoscaling
-            .suspend_processes()
-            .auto_scaling_group_name(group)
-            .set_scaling_processes(Some(processes.to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_error("SuspendProcesses", e))?;
-        Ok(())
-    }
-
-    async fn resume_processes(
-        &self,
-        group: &str,
-        processes: &[String],
-    ) -> Result<(), MitosisError> {
-        self.autoscaling
-            .resume_processes()
-            .auto_scaling_group_name(group)
-            .set_scaling_processes(Some(processes.to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_error("ResumeProcesses", e))?;
-        Ok(())
-    }
-
-    async fn set_min_size(&self, group: &str, min_size: i32) -> Result<(), MitosisError> {
-        self.autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(group)
-            .min_size(min_size)
-            .send()
-            .await
-            .map_err(|e| aws_error("UpdateAutoScalingGroup", e))?;
-        Ok(())
-    }
-
-    async fn enter_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError> {
-        self.autoscaling
-            .enter_standby()
-            .auto_scaling_group_name(group)
-            .set_instance_ids(Some(instances.to_vec()))
-            .should_decrement_desired_capacity(true)
-            .send()
-            .await
-            .map_err(|e| aws_error("EnterStandby", e))?;
-        Ok(())
-    }
-
-    async fn exit_standby(&self, group: &str, instances: &[String]) -> Result<(), MitosisError> {
-        self.autoscaling
-            .exit_standby()
-            .auto_scaling_group_name(group)
-            .set_instance_ids(Some(instances.to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_error("ExitStandby", e))?;
-        Ok(())
     }
 }
 

@@ -3,10 +3,9 @@
 //! command; `--quiesce-source` does the same for the source's while its snapshot is taken.
 //! What a group had before (MinSize, desired capacity, the instances put in standby, the
 //! processes suspended) is kept in tags on the group, so that a rerun or a rollback always
-//! brings it back. See `crate::exec::standby`.
+//! brings it back. See `super::run`.
 
-use super::GrantContext;
-use super::Grants;
+use crate::plan::ops::{GrantContext, Grants, WingOp};
 use crate::plan::LatencyModel;
 use serde_json::{json, Map, Value};
 
@@ -33,13 +32,6 @@ pub enum GroupOp {
 }
 
 impl GroupOp {
-    pub fn action(&self) -> &'static str {
-        match self {
-            GroupOp::Standby => "EnterStandby",
-            GroupOp::InService => "ExitStandby",
-        }
-    }
-
     pub fn calls(&self) -> [&'static str; 4] {
         match self {
             GroupOp::Standby => [
@@ -56,8 +48,17 @@ impl GroupOp {
             ],
         }
     }
+}
 
-    pub fn params(&self, group: &str) -> Map<String, Value> {
+impl WingOp for GroupOp {
+    fn action(&self) -> &'static str {
+        match self {
+            GroupOp::Standby => "EnterStandby",
+            GroupOp::InService => "ExitStandby",
+        }
+    }
+
+    fn params(&self, group: &str) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("AutoScalingGroupName".into(), group.into());
         match self {
@@ -78,11 +79,11 @@ impl GroupOp {
     }
 
     /// Instances leave or rejoin the load balancer: deregistration delay, health checks.
-    pub fn expected(&self, latency: &LatencyModel) -> f64 {
+    fn expected(&self, latency: &LatencyModel) -> f64 {
         latency.api_call * 4.0 + 30.0
     }
 
-    pub fn grants(&self, group: &str, ctx: &GrantContext<'_>, g: &mut Grants) {
+    fn grants(&self, group: &str, ctx: &GrantContext<'_>, g: &mut Grants) {
         let a = ctx.account;
         let arn = format!(
             "arn:{}:autoscaling:{}:{}:autoScalingGroup:*:autoScalingGroupName/{group}",

@@ -1,10 +1,9 @@
 //! Environments (`--config FILE`): what an environment is made of (databases, S3 buckets,
 //! Auto Scaling groups, the secrets with its databases' master passwords), read from TOML,
-//! and what a refresh of one environment from another covers. Pure: no AWS here.
+//! and what a refresh of one environment from another covers. Pure: no AWS, and nothing of
+//! the tool but its error type.
 
-use crate::aws::{EnvRead, GroupState, ObjectEntry, OwnedBucket};
 use crate::error::MitosisError;
-use crate::plan::SyncCounts;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -102,9 +101,10 @@ impl Config {
         })
     }
 
-    /// What a copy like `like` with `prefix` consists of besides its database (`destroy`):
-    /// the database's name and the copy's buckets. A protected environment is refused.
-    pub fn copy_of(&self, like: &str, prefix: &str) -> Result<(String, Vec<String>), MitosisError> {
+    /// What a copy like `like` consists of (`destroy`): the database it was made like and the
+    /// template buckets of its own (the copy's are named from them with its prefix). A
+    /// protected environment is refused.
+    pub fn copy_of(&self, like: &str) -> Result<(String, Vec<String>), MitosisError> {
         let env = self.environment(like)?;
         if env.protected {
             return Err(MitosisError::bad_input(format!(
@@ -120,12 +120,7 @@ impl Config {
                 )))
             }
         };
-        let buckets = env
-            .buckets
-            .iter()
-            .map(|b| copy_bucket_name(prefix, b))
-            .collect::<Result<_, _>>()?;
-        Ok((database, buckets))
+        Ok((database, env.buckets.clone()))
     }
 
     fn environment(&self, name: &str) -> Result<&Environment, MitosisError> {
@@ -251,156 +246,6 @@ impl Config {
     }
 }
 
-/// What the planner needs to know of an environment's buckets and groups.
-#[derive(Debug, Clone, Default)]
-pub struct ObservedEnv {
-    /// The account that owns the target buckets (the target's), and the one that owns the
-    /// source buckets (the source's: the same one unless the source is in another account).
-    pub owner: String,
-    pub source_owner: String,
-    /// What each target bucket lacks or has too much of, by target bucket.
-    pub syncs: BTreeMap<String, SyncCounts>,
-    /// A copy's buckets: their tags, None for one that does not exist yet.
-    pub copies: BTreeMap<String, Option<BTreeMap<String, String>>>,
-    /// A copy's other buckets of the account whose names begin with its prefix, with their
-    /// tags: each must be one of the prefix's copies.
-    pub prefixed: BTreeMap<String, BTreeMap<String, String>>,
-    pub groups: BTreeMap<String, GroupState>,
-}
-
-/// A copy's bucket name: the prefix and the template bucket's, checked against S3's rules.
-pub fn copy_bucket_name(prefix: &str, bucket: &str) -> Result<String, MitosisError> {
-    let name = format!("{prefix}{bucket}");
-    let valid = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !name.contains("..");
-    if valid {
-        Ok(name)
-    } else {
-        Err(MitosisError::bad_input(format!(
-            "--prefix {prefix:?} does not make a valid bucket name of {bucket:?} ({name:?}: 3 to 63 lowercase letters, digits, hyphens and dots): use a shorter prefix of lowercase letters, digits and hyphens"
-        )))
-    }
-}
-
-/// Why the bucket `name` with `tags` is not provably a copy made with `prefix` (by `run`,
-/// when known): see `crate::plan::proof`; its owner is checked by S3 on every call. None when
-/// it is one.
-pub fn bucket_copy_refusal(
-    name: &str,
-    tags: &BTreeMap<String, String>,
-    prefix: &str,
-    run: Option<&str>,
-) -> Option<String> {
-    crate::plan::proof::copy_refusal(
-        crate::plan::proof::Found {
-            name,
-            tags,
-            created: None,
-        },
-        prefix,
-        run,
-    )
-}
-
-/// The prefix a bucket's tags give, when they say it is a copy whose expiry is before `now`
-/// (epoch seconds): a candidate for a sweep, which then proves it a copy or skips it.
-pub fn expired_bucket_copy(tags: &BTreeMap<String, String>, now: i64) -> Option<String> {
-    use crate::observed::tags as t;
-    let expired = tags
-        .get(t::EXPIRES)
-        .and_then(|e| crate::plan::SourceTime::parse(e).ok())
-        .is_some_and(|at| matches!(at, crate::plan::SourceTime::At(at) if at < now));
-    let copy = tags.get(t::ROLE).map(String::as_str) == Some(t::ROLE_COPY);
-    (expired && copy).then(|| tags.get(t::COPY_PREFIX).cloned().unwrap_or_default())
-}
-
-/// The tags a group in standby carries: the run, and what to put back.
-pub mod group_tags {
-    /// The run that put the group in standby.
-    pub const STANDBY_RUN: &str = "stack-mitosis:standby-run";
-    pub const MIN_SIZE: &str = "stack-mitosis:standby-min-size";
-    /// The instances this run put in standby, space-separated (over several numbered tags
-    /// when they do not fit in one tag's 256 characters).
-    pub const INSTANCES: &str = "stack-mitosis:standby-instances";
-    /// The processes this run suspended (those already suspended stay so).
-    pub const SUSPENDED: &str = "stack-mitosis:standby-suspended";
-}
-
-/// The longest value a tag may have.
-const TAG_VALUE_MAX: usize = 256;
-
-/// What a group had before the tool put it in standby, as its tags keep it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub run: String,
-    pub min_size: i32,
-    pub instances: Vec<String>,
-    pub suspended: Vec<String>,
-}
-
-impl Recorded {
-    /// From the group's tags; None when the tool has not put it in standby.
-    pub fn from_tags(tags: &BTreeMap<String, String>) -> Option<Self> {
-        let run = tags.get(group_tags::STANDBY_RUN)?.clone();
-        let words = |key: &str| -> Vec<String> {
-            tags.iter()
-                .filter(|(k, _)| {
-                    *k == key || k.strip_prefix(key).is_some_and(|r| r.starts_with('-'))
-                })
-                .flat_map(|(_, v)| v.split_whitespace().map(str::to_string))
-                .collect()
-        };
-        Some(Recorded {
-            run,
-            min_size: tags
-                .get(group_tags::MIN_SIZE)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            instances: words(group_tags::INSTANCES),
-            suspended: words(group_tags::SUSPENDED),
-        })
-    }
-
-    /// The tags that keep it (lists over numbered tags when one tag's value is too short).
-    pub fn to_tags(&self) -> Vec<(String, String)> {
-        let mut tags = vec![
-            (group_tags::STANDBY_RUN.to_string(), self.run.clone()),
-            (group_tags::MIN_SIZE.to_string(), self.min_size.to_string()),
-        ];
-        for (key, list) in [
-            (group_tags::INSTANCES, &self.instances),
-            (group_tags::SUSPENDED, &self.suspended),
-        ] {
-            let mut chunks: Vec<String> = vec![String::new()];
-            for word in list {
-                let last = chunks.last_mut().expect("one chunk at least");
-                if !last.is_empty() && last.len() + 1 + word.len() > TAG_VALUE_MAX {
-                    chunks.push(String::new());
-                }
-                let last = chunks.last_mut().expect("one chunk at least");
-                if !last.is_empty() {
-                    last.push(' ');
-                }
-                last.push_str(word);
-            }
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                let key = if i == 0 {
-                    key.to_string()
-                } else {
-                    format!("{key}-{i}")
-                };
-                tags.push((key, chunk));
-            }
-        }
-        tags
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,22 +263,6 @@ buckets = ["acme-demo-uploads"]
 auto-scaling-groups = ["demo-web"]
 master-password-secrets = ["arn:aws:secretsmanager:eu-west-1:1:secret:demo-db-master"]
 "#;
-
-    #[test]
-    fn recorded_values_survive_their_tags_even_when_long() {
-        let recorded = Recorded {
-            run: "r1".into(),
-            min_size: 2,
-            instances: (0..40).map(|i| format!("i-{i:017}")).collect(),
-            suspended: vec!["Launch".into(), "Terminate".into()],
-        };
-        let tags = recorded.to_tags();
-        assert!(tags.iter().all(|(_, v)| v.len() <= TAG_VALUE_MAX));
-        assert!(tags.len() > 5, "the instances need several tags: {tags:?}");
-        let back = Recorded::from_tags(&tags.into_iter().collect()).unwrap();
-        assert_eq!(back, recorded);
-        assert_eq!(Recorded::from_tags(&BTreeMap::new()), None);
-    }
 
     #[test]
     fn an_environment_refresh_pairs_by_position() {
@@ -544,120 +373,5 @@ master-password-secrets = ["arn:aws:secretsmanager:eu-west-1:1:secret:demo-db-ma
                 ("p-orders", "d-orders", Some("s-orders"))
             ]
         );
-    }
-}
-
-/// One difference between two buckets' listings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The source's object, missing from the target or different there (size or ETag).
-    Copy(ObjectEntry),
-    /// A key the target has and the source does not.
-    Delete(String),
-}
-
-/// The differences between two buckets, found by walking both listings side by side (S3 lists
-/// keys in UTF-8 binary order, which is `String`'s order): at most one page of each bucket is
-/// held, however large the buckets are.
-pub struct Diff<'a> {
-    api: &'a dyn EnvRead,
-    source: Listing,
-    target: Listing,
-}
-
-struct Listing {
-    bucket: OwnedBucket,
-    page: std::collections::VecDeque<ObjectEntry>,
-    token: Option<String>,
-    done: bool,
-}
-
-impl Listing {
-    fn new(bucket: &OwnedBucket) -> Self {
-        Listing {
-            bucket: bucket.clone(),
-            page: Default::default(),
-            token: None,
-            done: false,
-        }
-    }
-
-    /// The next key, reading the next page when this one is used up.
-    async fn front(&mut self, api: &dyn EnvRead) -> Result<Option<&ObjectEntry>, MitosisError> {
-        while self.page.is_empty() && !self.done {
-            let page = api.list_objects(&self.bucket, self.token.take()).await?;
-            self.page = page.objects.into();
-            self.done = page.next.is_none();
-            self.token = page.next;
-        }
-        Ok(self.page.front())
-    }
-}
-
-impl<'a> Diff<'a> {
-    /// The difference of two buckets; `target_exists: false` for a bucket yet to be made
-    /// (everything is to be copied).
-    pub fn new(
-        api: &'a dyn EnvRead,
-        source: &OwnedBucket,
-        target: &OwnedBucket,
-        target_exists: bool,
-    ) -> Self {
-        let mut target = Listing::new(target);
-        target.done = !target_exists;
-        Diff {
-            api,
-            source: Listing::new(source),
-            target,
-        }
-    }
-
-    /// The next difference, or None when the target holds what the source holds.
-    pub async fn next(&mut self) -> Result<Option<Change>, MitosisError> {
-        loop {
-            let s = self.source.front(self.api).await?.cloned();
-            let t = self.target.front(self.api).await?;
-            let order = match (&s, t) {
-                (None, None) => return Ok(None),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some(s), Some(t)) => s.key.cmp(&t.key),
-            };
-            match order {
-                std::cmp::Ordering::Less => {
-                    self.source.page.pop_front();
-                    return Ok(s.map(Change::Copy));
-                }
-                std::cmp::Ordering::Greater => {
-                    let gone = self.target.page.pop_front().map(|t| t.key);
-                    return Ok(gone.map(Change::Delete));
-                }
-                std::cmp::Ordering::Equal => {
-                    let t = self.target.page.pop_front();
-                    self.source.page.pop_front();
-                    let (s, t) = (s.expect("compared"), t.expect("compared"));
-                    // A multipart object is copied part for part, so that its ETag is the
-                    // source's too and a rerun finds nothing to do.
-                    if s.size != t.size || s.etag != t.etag {
-                        return Ok(Some(Change::Copy(s)));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Walks the whole difference: what a sync would copy and delete now.
-    pub async fn count(mut self) -> Result<SyncCounts, MitosisError> {
-        let mut counts = SyncCounts::default();
-        while let Some(change) = self.next().await? {
-            match change {
-                Change::Copy(o) => {
-                    counts.copy += 1;
-                    counts.copy_bytes += o.size;
-                }
-                Change::Delete(_) => counts.delete += 1,
-            }
-        }
-        Ok(counts)
     }
 }

@@ -1,14 +1,17 @@
-//! The bucket steps: the target bucket is made to hold exactly the source bucket's objects.
-//! Both listings are walked side by side (`crate::environment::Diff`: one page of each held at
-//! a time); copies run server side, many at once (`SYNC_CONCURRENCY`), deletions go in
-//! batches of 1,000. A refresh copies before the first retire and deletes after the restart
-//! (`SyncPart`). Idempotent: a rerun copies only what still differs.
+//! How the bucket steps run. The target bucket is made to hold exactly the source bucket's
+//! objects: both listings are walked side by side (`super::diff`: one page of each held at a
+//! time); copies run server side, many at once (`SYNC_CONCURRENCY`), deletions go in batches
+//! of 1,000. A refresh copies before the first retire and deletes after the restart
+//! (`SyncPart`). Idempotent: a rerun copies only what still differs. A copy's bucket is made
+//! with its tags, or taken only when provably this run's; it is deleted only once proven the
+//! copy's again.
 
-use super::{Event, ExecError, Executor};
-use crate::aws::{EnvWrite, ObjectEntry, OwnedBucket};
-use crate::environment::{Change, Diff};
+use super::diff::{Change, Diff};
+use super::op::BucketOp;
+use super::s3::{BucketWrite, ObjectEntry, OwnedBucket};
+use super::SyncCounts;
 use crate::error::MitosisError;
-use crate::plan::{Step, SyncCounts};
+use crate::kinds::{RunContext, RunError};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
@@ -42,7 +45,7 @@ pub enum SyncPart {
 /// copied and deleted. `progress` is called after each finished request with the totals so
 /// far.
 pub async fn sync(
-    api: &dyn EnvWrite,
+    api: &dyn BucketWrite,
     source: &OwnedBucket,
     target: &OwnedBucket,
     part: SyncPart,
@@ -93,7 +96,7 @@ pub async fn sync(
     }
 }
 
-fn delete<'a>(api: &'a dyn EnvWrite, bucket: &'a OwnedBucket, keys: Vec<String>) -> Job<'a> {
+fn delete<'a>(api: &'a dyn BucketWrite, bucket: &'a OwnedBucket, keys: Vec<String>) -> Job<'a> {
     Box::pin(async move {
         api.delete_objects(bucket, &keys).await?;
         Ok(SyncCounts {
@@ -106,7 +109,7 @@ fn delete<'a>(api: &'a dyn EnvWrite, bucket: &'a OwnedBucket, keys: Vec<String>)
 /// One object: CopyObject (metadata and tags copied by directive), or part for part when the
 /// source was uploaded in parts (its ETag ends in `-N`) or is too large for one copy.
 async fn copy(
-    api: &dyn EnvWrite,
+    api: &dyn BucketWrite,
     source: &OwnedBucket,
     target: &OwnedBucket,
     object: ObjectEntry,
@@ -131,7 +134,7 @@ async fn copy(
 /// The byte ranges (inclusive) of the source's parts: all the size of the first but the last,
 /// as upload tools make them (checked; otherwise each part is asked for).
 async fn part_ranges(
-    api: &dyn EnvWrite,
+    api: &dyn BucketWrite,
     source: &OwnedBucket,
     object: &ObjectEntry,
     parts: Option<u64>,
@@ -174,7 +177,7 @@ fn even_parts(size: u64, part: u64) -> Vec<u64> {
 /// CreateMultipartUpload with the source's headers and tags, UploadPartCopy of each range,
 /// CompleteMultipartUpload; aborted on failure so that no parts are left to pay for.
 async fn copy_in_parts(
-    api: &dyn EnvWrite,
+    api: &dyn BucketWrite,
     source: &OwnedBucket,
     target: &OwnedBucket,
     key: &str,
@@ -204,120 +207,147 @@ async fn copy_in_parts(
     result
 }
 
-impl Executor<'_> {
-    /// A copy's bucket: created with its tags in one call, or, on a rerun, found provably
-    /// made by this run (`crate::plan::proof`). Any other bucket of the name is refused before
-    /// anything is written to it: one of another account (S3 refuses the expected owner), one
-    /// without the copy's whole marks, one of another run.
-    pub(super) async fn run_create_bucket(
-        &self,
-        bucket: &str,
-        tags: &[crate::plan::Tag],
-        owner: &str,
-    ) -> Result<(), ExecError> {
-        let api = self.env()?;
-        let tag = |key: &str| {
-            tags.iter()
-                .find(|t| t.key == key)
-                .map(|t| t.value.as_str())
-                .unwrap_or_default()
-        };
-        let (prefix, run) = (
-            tag(crate::observed::tags::COPY_PREFIX),
-            tag(crate::observed::tags::RUN),
-        );
-        let owned = OwnedBucket::new(bucket, owner);
-        let found = api.bucket_tags(&owned).await.map_err(|e| {
-            ExecError::Refused(format!(
-                "the bucket {bucket} cannot be read as account {owner}'s ({e}): another account may own it; nothing was written to it"
-            ))
-        })?;
-        let Some(found) = found else {
-            return api
-                .create_bucket(bucket, tags)
-                .await
-                .map_err(ExecError::Aws);
-        };
-        match crate::environment::bucket_copy_refusal(bucket, &found, prefix, Some(run)) {
-            None => Ok(()),
-            Some(why) => Err(ExecError::Refused(format!(
-                "the bucket {bucket} exists and stack-mitosis did not make it as this copy ({why}): nothing was written to it; pick another --prefix"
-            ))),
+/// Runs one bucket step on `resource` (the target bucket, or the copy's bucket).
+pub async fn run(op: &BucketOp, resource: &str, ctx: &dyn RunContext) -> Result<(), RunError> {
+    let api = ctx.clients().ok_or_else(no_environment)?.buckets;
+    match op {
+        BucketOp::Sync {
+            source,
+            source_owner,
+            owner,
+            ..
+        } => {
+            let (source, target) = (
+                OwnedBucket::new(source, source_owner),
+                OwnedBucket::new(resource, owner),
+            );
+            sync_step(api, ctx, &source, &target, SyncPart::Copy).await
+        }
+        BucketOp::Prune {
+            source,
+            source_owner,
+            owner,
+            ..
+        } => {
+            let (source, target) = (
+                OwnedBucket::new(source, source_owner),
+                OwnedBucket::new(resource, owner),
+            );
+            sync_step(api, ctx, &source, &target, SyncPart::Delete).await
+        }
+        BucketOp::Create { tags, owner } => create(api, resource, tags, owner).await,
+        BucketOp::Delete { prefix, run, owner } => {
+            delete_copy(api, resource, prefix, run, owner).await
         }
     }
+}
 
-    /// A copy's bucket deleted: only when it is provably the copy with `prefix` made by `run`
-    /// (its tags read again right before), emptied a page at a time, then deleted. Gone
-    /// already: done.
-    pub(super) async fn run_delete_bucket(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        run: &str,
-        owner: &str,
-    ) -> Result<(), ExecError> {
-        let api = self.env()?;
-        let aws = ExecError::Aws;
-        let owned = OwnedBucket::new(bucket, owner);
-        let Some(found) = api.bucket_tags(&owned).await.map_err(aws)? else {
-            return Ok(());
-        };
-        if let Some(why) =
-            crate::environment::bucket_copy_refusal(bucket, &found, prefix, Some(run))
-        {
-            return Err(ExecError::Refused(format!(
-                "{bucket} is not provably the copy with prefix {prefix:?} of run {run} ({why}): nothing of it was deleted"
-            )));
-        }
-        loop {
-            let page = api.list_objects(&owned, None).await.map_err(aws)?;
-            if page.objects.is_empty() {
-                break;
-            }
-            let keys: Vec<String> = page.objects.into_iter().map(|o| o.key).collect();
-            api.delete_objects(&owned, &keys).await.map_err(aws)?;
-        }
-        api.delete_bucket(&owned).await.map_err(aws)
-    }
+fn no_environment() -> RunError {
+    RunError::Refused("a bucket step needs the environment's clients: give --config".into())
+}
 
-    pub(super) async fn run_sync(
-        &self,
-        step: &Step,
-        source: &OwnedBucket,
-        target: &OwnedBucket,
-        part: SyncPart,
-    ) -> Result<(), ExecError> {
-        let api = self.env()?;
-        // A line every few seconds, not one per object: a log stays readable.
-        // When the last line was shown, and what it said: the final counts are shown once.
-        let last = std::sync::Mutex::new(None::<(std::time::Instant, SyncCounts)>);
-        let report = |c: SyncCounts, force: bool| {
-            let now = std::time::Instant::now();
-            let mut last = last.lock().expect("progress lock");
-            let recent =
-                last.is_some_and(|(t, _)| now.duration_since(t).as_secs() < PROGRESS_EVERY_SECONDS);
-            if (recent && !force) || last.is_some_and(|(_, shown)| shown == c) {
-                return;
-            }
-            *last = Some((now, c));
-            self.emit(Event::Progress {
-                step,
-                message: format!(
-                    "{} copied ({}), {} deleted",
-                    c.copy,
-                    human_bytes(c.copy_bytes),
-                    c.delete
-                ),
-            })
-        };
-        let done = sync(api, source, target, part, SYNC_CONCURRENCY, &|c| {
-            report(c, false)
-        })
-        .await
-        .map_err(ExecError::Aws)?;
-        report(done, true);
-        Ok(())
+/// A copy's bucket: created with its tags in one call, or, on a rerun, found provably made by
+/// this run (`crate::plan::proof`). Any other bucket of the name is refused before anything is
+/// written to it: one of another account (S3 refuses the expected owner), one without the
+/// copy's whole marks, one of another run.
+async fn create(
+    api: &dyn BucketWrite,
+    bucket: &str,
+    tags: &[crate::plan::Tag],
+    owner: &str,
+) -> Result<(), RunError> {
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.as_str())
+            .unwrap_or_default()
+    };
+    let (prefix, run) = (
+        tag(crate::observed::tags::COPY_PREFIX),
+        tag(crate::observed::tags::RUN),
+    );
+    let owned = OwnedBucket::new(bucket, owner);
+    let found = api.bucket_tags(&owned).await.map_err(|e| {
+        RunError::Refused(format!(
+            "the bucket {bucket} cannot be read as account {owner}'s ({e}): another account may own it; nothing was written to it"
+        ))
+    })?;
+    let Some(found) = found else {
+        return api.create_bucket(bucket, tags).await.map_err(RunError::Aws);
+    };
+    match super::names::bucket_copy_refusal(bucket, &found, prefix, Some(run)) {
+        None => Ok(()),
+        Some(why) => Err(RunError::Refused(format!(
+            "the bucket {bucket} exists and stack-mitosis did not make it as this copy ({why}): nothing was written to it; pick another --prefix"
+        ))),
     }
+}
+
+/// A copy's bucket deleted: only when it is provably the copy with `prefix` made by `run`
+/// (its tags read again right before), emptied a page at a time, then deleted. Gone already:
+/// done.
+async fn delete_copy(
+    api: &dyn BucketWrite,
+    bucket: &str,
+    prefix: &str,
+    run: &str,
+    owner: &str,
+) -> Result<(), RunError> {
+    let aws = RunError::Aws;
+    let owned = OwnedBucket::new(bucket, owner);
+    let Some(found) = api.bucket_tags(&owned).await.map_err(aws)? else {
+        return Ok(());
+    };
+    if let Some(why) = super::names::bucket_copy_refusal(bucket, &found, prefix, Some(run)) {
+        return Err(RunError::Refused(format!(
+            "{bucket} is not provably the copy with prefix {prefix:?} of run {run} ({why}): nothing of it was deleted"
+        )));
+    }
+    loop {
+        let page = api.list_objects(&owned, None).await.map_err(aws)?;
+        if page.objects.is_empty() {
+            break;
+        }
+        let keys: Vec<String> = page.objects.into_iter().map(|o| o.key).collect();
+        api.delete_objects(&owned, &keys).await.map_err(aws)?;
+    }
+    api.delete_bucket(&owned).await.map_err(aws)
+}
+
+/// A sync as a step: its counts shown every few seconds, and once more at the end.
+async fn sync_step(
+    api: &dyn BucketWrite,
+    ctx: &dyn RunContext,
+    source: &OwnedBucket,
+    target: &OwnedBucket,
+    part: SyncPart,
+) -> Result<(), RunError> {
+    // A line every few seconds, not one per object: a log stays readable.
+    // When the last line was shown, and what it said: the final counts are shown once.
+    let last = std::sync::Mutex::new(None::<(std::time::Instant, SyncCounts)>);
+    let report = |c: SyncCounts, force: bool| {
+        let now = std::time::Instant::now();
+        let mut last = last.lock().expect("progress lock");
+        let recent =
+            last.is_some_and(|(t, _)| now.duration_since(t).as_secs() < PROGRESS_EVERY_SECONDS);
+        if (recent && !force) || last.is_some_and(|(_, shown)| shown == c) {
+            return;
+        }
+        *last = Some((now, c));
+        ctx.progress(format!(
+            "{} copied ({}), {} deleted",
+            c.copy,
+            human_bytes(c.copy_bytes),
+            c.delete
+        ))
+    };
+    let done = sync(api, source, target, part, SYNC_CONCURRENCY, &|c| {
+        report(c, false)
+    })
+    .await
+    .map_err(RunError::Aws)?;
+    report(done, true);
+    Ok(())
 }
 
 pub fn human_bytes(n: u64) -> String {

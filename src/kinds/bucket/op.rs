@@ -2,11 +2,10 @@
 //! source bucket's objects, server side, in two steps: the new and changed objects are copied
 //! before the first retire, and what the source lacks is deleted only once the restart
 //! command succeeded (nothing is deleted before the new environment is in place). The source
-//! bucket is only ever read. See `crate::exec::bucket` for how they run.
+//! bucket is only ever read. See `super::run` for how they run.
 
-use super::grants::in_account;
-use super::GrantContext;
-use super::Grants;
+use crate::plan::ops::grants::in_account;
+use crate::plan::ops::{GrantContext, Grants, WingOp};
 use crate::plan::{LatencyModel, Tag};
 use serde_json::{json, Map, Value};
 
@@ -63,8 +62,8 @@ pub const SYNC_CALLS: [&str; 7] = [
     "CompleteMultipartUpload",
 ];
 
-impl BucketOp {
-    pub fn action(&self) -> &'static str {
+impl WingOp for BucketOp {
+    fn action(&self) -> &'static str {
         match self {
             BucketOp::Sync { .. } => "CopyObjects",
             BucketOp::Prune { .. } => "DeleteObjects",
@@ -73,7 +72,7 @@ impl BucketOp {
         }
     }
 
-    pub fn params(&self, target: &str) -> Map<String, Value> {
+    fn params(&self, target: &str) -> Map<String, Value> {
         let mut m = Map::new();
         match self {
             BucketOp::Sync {
@@ -138,7 +137,7 @@ impl BucketOp {
     }
 
     /// A few list pages, then the copies: about 50 MB/s of server-side copy.
-    pub fn expected(&self, latency: &LatencyModel) -> f64 {
+    fn expected(&self, latency: &LatencyModel) -> f64 {
         match self {
             BucketOp::Sync { counts, .. } => {
                 let pages = (counts.copy + counts.delete) / 1000 + 2;
@@ -151,7 +150,7 @@ impl BucketOp {
 
     /// Reads on the source bucket only; writes on the target bucket; each only on the bucket
     /// of that name its expected owner owns (`s3:ResourceAccount`).
-    pub fn grants(&self, target: &str, ctx: &GrantContext<'_>, g: &mut Grants) {
+    fn grants(&self, target: &str, ctx: &GrantContext<'_>, g: &mut Grants) {
         let arn = |b: &str| format!("arn:{}:s3:::{b}", ctx.account.partition);
         let objects = |b: &str| format!("{}/*", arn(b));
         match self {
