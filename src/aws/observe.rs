@@ -43,14 +43,50 @@ fn snapshots_of(obs: &Observed, source: &str) -> Option<SnapshotOf> {
     }
 }
 
+/// How many times a state is read before it is taken as it is (see `observe_account`).
+const READS: usize = 4;
+
 /// One account's state; `of` says whose snapshots of `source` to read when the source is
 /// not in this account.
+///
+/// A state is read in several calls (the instances, then each one's tags), and another run
+/// may rename, create or delete between them: the tags of `temp-X` read after it became `X`
+/// are missing, and the state would show a clone the tool seems not to have made. So the
+/// identifiers are read again after the tags: a state whose instances or clusters changed
+/// meanwhile is read again (a few times; then it is taken as read, and the lock decides).
 async fn observe_account(
     api: &dyn RdsRead,
     source: &str,
     target: &str,
     of: Option<SnapshotOf>,
 ) -> Result<Observed, MitosisError> {
+    let mut tries = 1;
+    loop {
+        let (read, tag_error) = read_account(api, source, target, of).await?;
+        let instances = api.describe_instances().await?;
+        let clusters = api.describe_clusters().await?;
+        let now: BTreeSet<&String> = instances.iter().map(|i| &i.id).collect();
+        let now_clusters: BTreeSet<&String> = clusters.iter().map(|c| &c.id).collect();
+        let unchanged = read.instances.keys().eq(now.iter().copied())
+            && read.clusters.keys().eq(now_clusters.iter().copied());
+        if unchanged || tries == READS {
+            return match tag_error {
+                Some(e) => Err(e),
+                None => Ok(read),
+            };
+        }
+        tries += 1;
+    }
+}
+
+/// One reading of an account's state (see `observe_account`), with the first error reading
+/// an instance's or a cluster's tags (what vanished since it was listed has none to read).
+async fn read_account(
+    api: &dyn RdsRead,
+    source: &str,
+    target: &str,
+    of: Option<SnapshotOf>,
+) -> Result<(Observed, Option<MitosisError>), MitosisError> {
     let instances = api.describe_instances().await?;
     let account = instances
         .iter()
@@ -75,8 +111,15 @@ async fn observe_account(
         relevant.extend(cluster.members.iter().map(|m| m.id.clone()));
         relevant_clusters.push((seed.clone(), cluster.arn.clone()));
     }
+    let mut tag_error = None;
     for (id, arn) in relevant_clusters {
-        let tags = api.list_tags(&arn).await?;
+        let tags = match api.list_tags(&arn).await {
+            Ok(tags) => tags,
+            Err(e) => {
+                tag_error.get_or_insert(e);
+                continue;
+            }
+        };
         let endpoints = api.describe_endpoints(Some(&id), None).await?;
         if let Some(c) = obs.clusters.get_mut(&id) {
             c.tags = tags;
@@ -99,7 +142,13 @@ async fn observe_account(
         if arn.is_empty() {
             continue;
         }
-        let tags = api.list_tags(&arn).await?;
+        let tags = match api.list_tags(&arn).await {
+            Ok(tags) => tags,
+            Err(e) => {
+                tag_error.get_or_insert(e);
+                continue;
+            }
+        };
         if let Some(inst) = obs.instances.get_mut(id) {
             inst.tags = tags;
         }
@@ -113,5 +162,5 @@ async fn observe_account(
             }
         }
     }
-    Ok(obs)
+    Ok((obs, tag_error))
 }

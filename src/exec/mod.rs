@@ -2,8 +2,10 @@
 //! has really taken effect, and rolls back before the point of no return.
 //!
 //! Its parts: `scheduler` (the dependency graph), `steps` (what each kind of step does),
-//! `rollback` (after a failure), `wait` (the one poller), `report` (the run report, from the
-//! events), `lock` and `hooks`.
+//! `rollback` (after a failure), `wait` (the poller: one describe call per kind of RDS
+//! resource per look, for every step in flight; the other kinds wait through
+//! `crate::kinds::RunContext::tick`), `report` (the run report, from the events), `lock` and
+//! `hooks`.
 //!
 //! Safety rules enforced here as well as in the plan: nothing is deleted unless its tags say
 //! this run retired it (or, on rollback, that this run created it); no cleanup step runs

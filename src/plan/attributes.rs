@@ -4,9 +4,8 @@
 //! only afterwards with ModifyDBInstance. Empty or absent values are left out of the request,
 //! never sent as empty.
 
-use super::Tag;
 use crate::observed::Instance;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Creation-time attributes for CreateDBInstanceReadReplica / RestoreDBInstanceFromDBSnapshot.
@@ -272,4 +271,22 @@ pub(super) fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
 
 pub(super) fn non_empty(v: &Option<String>) -> Option<String> {
     v.as_ref().filter(|s| !s.is_empty()).cloned()
+}
+
+/// A resource tag, as the AWS APIs spell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tag {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+impl Tag {
+    pub fn new(key: &str, value: &str) -> Self {
+        Tag {
+            key: key.to_string(),
+            value: value.to_string(),
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! engines, statuses, and which run a target tree belongs to. Each failure is bad input with
 //! what to do about it.
 
-use super::planner::SourceTime;
+use super::request::SourceTime;
 use super::tree::Node;
 use crate::error::MitosisError;
 use crate::observed::{tags, Instance, Observed, Snapshot};

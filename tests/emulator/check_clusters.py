@@ -42,13 +42,15 @@ def main():
         raise AssertionError(f"{call.__name__} {kw} succeeded, expected {code}")
 
     def wait(pred, what):
-        for _ in range(400):
+        for _ in range(1500):
             if pred():
                 return
             time.sleep(0.02)
         raise AssertionError(f"timed out waiting for {what}")
 
-    control("/_emulator/scale", {"seconds_per_unit": 0.02})
+    # Slow enough that a loaded machine still makes its next call while a status lasts (a
+    # clone is `creating` for 3 units), fast enough to keep the check short.
+    control("/_emulator/scale", {"seconds_per_unit": 0.2})
     for ident in ("src", "other"):
         rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql",
                               MasterUsername="admin", MasterUserPassword="password-1")

@@ -38,17 +38,28 @@ import threading
 import time
 
 SERVERS = {}  # what databases.py wrote: {"postgres": {...}, "mysql": {...}}
-PREFIX = "e" + "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
+PREFIX = ""  # this emulator's mark on its real databases' names (new_identity)
 OWN = {}  # id(resource or snapshot) -> (object, real database name, engine family)
 PENDING = {}  # id(new resource) -> snapshots waiting for its initial data
 COUNT = [0]
 ADDRESSES = {}  # (account, region, kind, name) -> loopback address; kind: instance/writer/reader
 ROUTES = {}  # loopback address -> (account, region, kind, name)
 PASSWORDS = {}  # real role -> password last set on it
-NET = (random.randint(1, 254), random.randint(0, 255))
+NET = (0, 0)  # this emulator's loopback network, 127.A.B.x (new_identity)
 PORTS = {}  # engine family -> the proxy's port
 LOOP = None
 LOCK = threading.RLock()  # the server's lock, given at enable()
+
+
+def new_identity():
+    """Names and addresses of this emulator's own, apart from any other emulator's on the same
+    database servers (called at import, and again in each emulator a zygote forks)."""
+    global PREFIX, NET
+    PREFIX = "e" + "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
+    NET = (random.randint(1, 254), random.randint(0, 255))
+
+
+new_identity()
 
 
 def enabled():

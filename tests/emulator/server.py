@@ -1280,6 +1280,7 @@ def make_app(moto_app):
         import io
         environ["wsgi.input"] = io.BytesIO(body)
         with LOCK:
+            PRISTINE[0] = False
             advance()
             action, params = rds_action(environ, body)
             if action is None:
@@ -1321,6 +1322,71 @@ def make_app(moto_app):
     return app
 
 
+# Seeding a scenario makes hundreds of calls (a bucket of 300 objects, instances one by one);
+# a crash matrix seeds the same scenario before every cut. So the state right after a seed
+# on a freshly reset emulator is kept, and the next seed of that scenario after a reset
+# restores a copy of it instead. Not with real data (the databases hold rows outside).
+SAVED = {}  # scenario path -> saved state (save_state)
+PRISTINE = [True]  # nothing happened since the start or the last reset
+
+
+def live_backends():
+    from moto.core.base_backend import BackendDict
+    return [(bd, account, region, backend)
+            for bd in BackendDict._instances for account, region, backend in bd.iter_backends()]
+
+
+def copy_s3_key(key, memo):
+    """A deep copy of a moto S3 key through its pickling state, keeping its size: the parts of
+    a completed multipart upload are disposed of (their bytes are gone) but keep the size that
+    HeadObject with partNumber answers, which the pickling state would reset to 0. A saved
+    copy also keeps its bytes apart from its file: moto's reset disposes of every key ever
+    made, saved copies included."""
+    state = key.__getstate__()
+    if getattr(key, "saved_value", None) is not None and key.disposed:
+        state["value"] = key.saved_value
+    state.pop("saved_value", None)
+    new = type(key).__new__(type(key))
+    memo[id(key)] = new
+    new.__setstate__(copy.deepcopy(state, memo))
+    new.contentsize = key.contentsize
+    new.saved_value = state["value"] if memo.get("saving") else None
+    return new
+
+
+def save_state():
+    """Every moto backend's state and the layer's own, copied: references between backends
+    stay references to the live backend objects (they are kept and refilled on restore)."""
+    from moto.s3.models import FakeKey, s3_backends
+    FakeKey.__deepcopy__ = copy_s3_key
+    backends = live_backends()
+    memo = {id(b): b for (_, _, _, b) in backends}
+    memo["saving"] = True
+    return {
+        "backends": [(bd, account, region, backend, copy.deepcopy(backend.__dict__, memo))
+                     for (bd, account, region, backend) in backends],
+        "endpoints": copy.deepcopy(ENDPOINTS),
+        "bucket_accounts": dict(s3_backends.bucket_accounts),
+    }
+
+
+def restore_state(saved):
+    from moto.core.base_backend import BackendDict
+    for bd in BackendDict._instances:
+        bd.clear()
+    BackendDict._instances.clear()
+    memo = {id(entry[3]): entry[3] for entry in saved["backends"]}
+    for bd, account, region, backend, state in saved["backends"]:
+        dict.__setitem__(bd[account], region, backend)
+        backend.__dict__.clear()
+        backend.__dict__.update(copy.deepcopy(state, memo))
+    ENDPOINTS.clear()
+    ENDPOINTS.update(copy.deepcopy(saved["endpoints"]))
+    from moto.s3.models import s3_backends
+    s3_backends.bucket_accounts.clear()
+    s3_backends.bucket_accounts.update(saved["bucket_accounts"])
+
+
 def control(environ, start_response, path):
     method = environ.get("REQUEST_METHOD")
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -1330,12 +1396,22 @@ def control(environ, start_response, path):
     # like any client: outside the lock, on the server's other threads.
     own = f"http://127.0.0.1:{environ.get('SERVER_PORT')}"
     if path == "/_emulator/seed":
+        scenario = body["scenario"]
+        keep = PRISTINE[0] and not data.enabled()
+        if keep and scenario in SAVED:
+            with LOCK:
+                restore_state(SAVED[scenario])
+                RECORD.clear()
+                PRISTINE[0] = False
+            return json_response(start_response, "200 OK", {"seeded": scenario, "restored": True})
         import seed
-        with open(body["scenario"]) as f:
+        with open(scenario) as f:
             seed.seed(json.load(f), own)
         with LOCK:
+            if keep and not EVENTS and not LIMBO and not CLUSTER_LIMBO:
+                SAVED[scenario] = save_state()
             RECORD.clear()
-        return json_response(start_response, "200 OK", {"seeded": body["scenario"]})
+        return json_response(start_response, "200 OK", {"seeded": scenario})
     if path == "/_emulator/describe":
         import describe
         answer = describe.main(list(body.get("args", [])) + ["--endpoint", own]).encode()
@@ -1442,6 +1518,7 @@ def control(environ, start_response, path):
             REPLICA_LAG.clear()
             DENIED_ROLES.clear()
             data.reset()
+            PRISTINE[0] = True
             return json_response(start_response, "200 OK", {"reset": True})
         if path == "/_emulator/data":
             # Which real databases hold data, and whether any outlived its resource.
@@ -1461,7 +1538,9 @@ def control(environ, start_response, path):
     return json_response(start_response, "404 Not Found", {"error": path})
 
 
-def main():
+def serve(argv, announce=lambda line: print(line, flush=True)):
+    """Serves the emulator as `argv` asks (the command line's arguments), calling `announce`
+    with "listening on http://HOST:PORT" once it accepts connections."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
@@ -1469,19 +1548,26 @@ def main():
         "EMULATOR_SECONDS_PER_UNIT", "0.05")))
     parser.add_argument("--databases", help="servers.json of databases.py: instances and "
                         "clusters hold real data (data.py)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.databases:
         data.enable(args.databases, LOCK)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("the emulator only listens on loopback")
     SCALE["unit"] = args.scale
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    moto_app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(args.host, args.port, make_app(moto_app), threaded=True)
-    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
+    server = make_server(args.host, args.port, make_app(moto_application()), threaded=True)
+    announce(f"listening on http://{args.host}:{server.server_port}")
     server.serve_forever()
+
+
+def moto_application():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def main():
+    serve(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -22,28 +22,12 @@ pub use instance::InstanceOp;
 pub use lock::LockOp;
 pub use snapshot::{kms_arn, CopyFor, SnapshotOf, SnapshotOp, KMS_COPY_ACTIONS};
 pub use wing::{Wing, WingOp};
+// Tags are written by the operations; their type lives with the other attributes.
+pub use crate::plan::attributes::Tag;
 
-use super::eta::LatencyModel;
+use super::latency::LatencyModel;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tag {
-    #[serde(rename = "Key")]
-    pub key: String,
-    #[serde(rename = "Value")]
-    pub value: String,
-}
-
-impl Tag {
-    pub fn new(key: &str, value: &str) -> Self {
-        Tag {
-            key: key.to_string(),
-            value: value.to_string(),
-        }
-    }
-}
 
 /// One AWS call (or a hook command) with its request parameters.
 // A plan holds tens of steps, most of them instance operations: boxing saves nothing.
@@ -73,7 +57,7 @@ pub struct GrantContext<'a> {
     /// which the target account uses to copy it.
     pub shared_key: Option<&'a str>,
     /// What the plan refreshes: the lock's ARNs depend on it.
-    pub kind: super::Kind,
+    pub kind: super::kind::Kind,
     /// The request's KMS keys resolved to their ARNs (`Observed::key_arns`).
     pub key_arns: &'a std::collections::BTreeMap<(String, String), String>,
 }

@@ -8,38 +8,35 @@
 //! new random one each run. `destroy` deletes a copy, only when every resource of it carries
 //! these marks; `sweep` destroys the copies whose expiry has passed.
 
+use super::builder::{accounts, accounts_note, in_account, Builder};
 use super::cluster::{
     check_cluster_available, check_supported, cluster_path, names_a_cluster, ClusterNodes,
 };
-use super::ops::{ClusterOp, InstanceOp, Op, Tag};
-use super::planner::{Builder, PlanRequest};
-use super::tree::{Node, Resource};
-use super::validate::{
+use super::handover::hand_over;
+use super::instance::instance_path;
+use crate::error::MitosisError;
+use crate::observed::{tags, Observed};
+use crate::plan::attributes::Tag;
+use crate::plan::kind::{ClonePath, Kind};
+use crate::plan::model::{Operation, Part, Plan};
+use crate::plan::ops::{ClusterOp, InstanceOp, Op};
+use crate::plan::request::{CopySpec, PlanRequest, SourceTime};
+use crate::plan::step::{Phase, StepId, StepKind};
+use crate::plan::tree::{Node, Resource};
+use crate::plan::validate::{
     check_available, check_engines, check_not_protected, reject_cluster_member, run_of,
     validate_identifier,
 };
-use super::{ClonePath, Kind, Operation, Phase, Plan, SourceTime, StepId, StepKind};
-use crate::error::MitosisError;
-use crate::observed::{tags, Cluster, Instance, Observed};
-use crate::plan::attributes::ModifyAttrs;
 use std::collections::BTreeSet;
 
-/// What makes a plan a copy: the names' prefix and when the copy expires (epoch seconds;
-/// None: never).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CopySpec {
-    pub prefix: String,
-    pub expires: Option<i64>,
-}
-
 /// Why `r` is not provably a copy made with `prefix` (by `run`, when the copy's run is
-/// known): see `super::proof`. None when it is one.
-fn not_a_copy<R: Resource>(r: &R, prefix: &str, run: Option<&str>) -> Option<String> {
-    super::proof::copy_refusal(r.found(), prefix, run)
+/// known): see `crate::plan::proof`. None when it is one.
+pub(super) fn not_a_copy<R: Resource>(r: &R, prefix: &str, run: Option<&str>) -> Option<String> {
+    crate::plan::proof::copy_refusal(r.found(), prefix, run)
 }
 
 /// A copy's resource name: the prefix and the template's name, checked as an identifier.
-fn copy_name(prefix: &str, name: &str) -> Result<String, MitosisError> {
+pub(super) fn copy_name(prefix: &str, name: &str) -> Result<String, MitosisError> {
     let id = format!("{prefix}{name}");
     validate_identifier("the copy's name", &id).map_err(|e| {
         MitosisError::bad_input(format!(
@@ -212,7 +209,7 @@ fn copy_run<'a>(
 }
 
 /// The flight plan of a copy (`req.copy` set; `req.target` is the template).
-pub(super) fn plan_copy(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
+pub(in crate::plan) fn plan_copy(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
     let spec = req.copy.clone().expect("a copy request");
     validate_identifier("--source", &req.source)?;
     validate_identifier("--like", &req.target)?;
@@ -253,7 +250,7 @@ fn plan_instance_copy(
             "source instance {:?} was not found in {}{}: check --source and the region",
             req.source,
             src.account.region,
-            super::planner::in_account(obs)
+            in_account(obs)
         ))
     })?;
     reject_cluster_member(source, "source")?;
@@ -278,13 +275,13 @@ fn plan_instance_copy(
     if !resuming {
         check_available(source, "source")?;
     }
-    let hand_over = super::planner::hand_over(
+    let hand_over = hand_over(
         obs,
         r,
         source.storage_encrypted,
         root.attributes().kms_key_id.as_deref(),
     )?;
-    let path = super::planner::instance_path(
+    let path = instance_path(
         req,
         source,
         root.attributes(),
@@ -295,7 +292,7 @@ fn plan_instance_copy(
         steps: Vec::new(),
         req: r,
         run_id: run_id.clone(),
-        snapshots_of: super::SnapshotOf::Instance,
+        snapshots_of: crate::plan::SnapshotOf::Instance,
         hand_over,
         clone_role: tags::ROLE_COPY,
         copy_tags,
@@ -337,7 +334,7 @@ fn plan_cluster_copy(
             "source cluster {:?} was not found in {}{}: check --source and the region (the template {:?} is a cluster)",
             req.source,
             src.account.region,
-            super::planner::in_account(obs),
+            in_account(obs),
             req.target
         ))
     })?;
@@ -373,7 +370,7 @@ fn plan_cluster_copy(
     if !resuming {
         check_cluster_available(source, "source")?;
     }
-    let hand_over = super::planner::hand_over(
+    let hand_over = hand_over(
         obs,
         r,
         source.storage_encrypted,
@@ -385,7 +382,7 @@ fn plan_cluster_copy(
         steps: Vec::new(),
         req: r,
         run_id: run_id.clone(),
-        snapshots_of: super::SnapshotOf::Cluster,
+        snapshots_of: crate::plan::SnapshotOf::Cluster,
         hand_over,
         clone_role: tags::ROLE_COPY,
         copy_tags,
@@ -427,25 +424,26 @@ fn copy_plan(
     b: Builder<'_>,
 ) -> Plan {
     Plan {
-        source: req.source.clone(),
-        target: r.target.clone(),
-        kind,
-        path,
-        run_id,
         resuming,
-        steps: b.steps,
-        eta: None,
         notes: std::iter::once(format!(
             "a copy like {:?}: nothing is retired, swapped or deleted; its master password is reset to a new random one (given to you, never printed)",
             req.target
         ))
-        .chain(super::planner::accounts_note(obs))
+        .chain(accounts_note(obs))
         .collect(),
-        accounts: super::planner::accounts(obs),
-        operation: Operation::Copy,
+        accounts: accounts(obs),
         copy_prefix: req.copy.as_ref().map(|c| c.prefix.clone()),
-        more: Vec::new(),
-        protected_targets: Vec::new(),
+        ..Plan::new(
+            Operation::Copy,
+            Part {
+                source: req.source.clone(),
+                target: r.target.clone(),
+                kind,
+                path,
+            },
+            run_id,
+            b.steps,
+        )
     }
 }
 
@@ -472,238 +470,4 @@ impl Builder<'_> {
         let ready = self.prepare_steps(root, false, prepared, mark, vec![password]);
         self.restart_step(false, ready);
     }
-}
-
-/// Who removes a copy: `destroy` (named by the user) or `sweep` (found by its expiry, with
-/// nobody to ask). A sweep also passes over a copy with deletion protection on: copies are
-/// made without it, so someone switched it on to keep it (or it is no copy at all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Removal {
-    Destroy,
-    Sweep,
-}
-
-/// The flight plan of `destroy --like T --prefix P` (or a sweep's of an expired copy): None
-/// when no such copy exists (already gone). Replicas go before their primary, members before
-/// their cluster, deletion protection off first; every resource must be provably the copy's
-/// (`super::proof`), all of one run, or nothing is planned at all.
-pub fn plan_destroy(
-    obs: &Observed,
-    like: &str,
-    prefix: &str,
-    removal: Removal,
-) -> Result<Option<Plan>, MitosisError> {
-    validate_identifier("--like", like)?;
-    let root = copy_name(prefix, like)?;
-    let not_ours = |id: &str, why: String| {
-        MitosisError::bad_input(match removal {
-            Removal::Destroy => format!(
-                "{id:?} is named like a copy of {like:?} with prefix {prefix:?}, but stack-mitosis did not make it as one ({why}): nothing was deleted"
-            ),
-            Removal::Sweep => format!(
-                "sweep skips {id:?}: it is not provably a copy with prefix {prefix:?} ({why}); nothing of it was touched"
-            ),
-        })
-    };
-    let check = |r: &dyn ProvedResource, run: Option<&str>| -> Result<(), MitosisError> {
-        if let Some(why) = r.refusal(prefix, run) {
-            return Err(not_ours(r.name(), why));
-        }
-        if removal == Removal::Sweep && r.protection() {
-            return Err(not_ours(
-                r.name(),
-                "deletion protection is on, and copies are made without it; destroy it by name if it should go".into(),
-            ));
-        }
-        Ok(())
-    };
-    let mut steps = Vec::new();
-    // Every resource of the copy, found by name, must be provably the copy's, of one run.
-    let ours = |id: &str, run: &str| -> Result<&Instance, MitosisError> {
-        let inst = obs
-            .get(id)
-            .ok_or_else(|| not_ours(id, "it is gone".into()))?;
-        check(inst, Some(run))?;
-        Ok(inst)
-    };
-    let (kind, run_id, source) = if let Some(c) = obs.cluster(&root) {
-        check(c, None)?;
-        let run = run_tag(c.tag(tags::RUN));
-        let mut deleted = Vec::new();
-        for m in &c.members {
-            deleted.push(delete_instance_steps(
-                &mut steps,
-                ours(&m.id, &run)?,
-                Vec::new(),
-            ));
-        }
-        delete_cluster_steps(&mut steps, c, deleted);
-        (Kind::Cluster, run, c.tag(tags::SOURCE))
-    } else if let Some(i) = obs.get(&root) {
-        check(i, None)?;
-        let run = run_tag(i.tag(tags::RUN));
-        // Children first: each delete waits for its replicas' deletes.
-        let mut deleted: Vec<(String, StepId)> = Vec::new();
-        for id in obs.tree(&root).iter().rev() {
-            let inst = ours(id, &run)?;
-            let deps = obs
-                .children(id)
-                .iter()
-                .filter_map(|c| deleted.iter().find(|(d, _)| d == c).map(|(_, s)| s.clone()))
-                .collect();
-            let step = delete_instance_steps(&mut steps, inst, deps);
-            deleted.push((id.clone(), step));
-        }
-        (Kind::Instance, run, i.tag(tags::SOURCE))
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(destroy_plan(
-        source.unwrap_or_default(),
-        &root,
-        kind,
-        run_id,
-        steps,
-        prefix,
-    )))
-}
-
-/// An instance or a cluster as the destroy's checks see it.
-trait ProvedResource {
-    fn name(&self) -> &str;
-    fn refusal(&self, prefix: &str, run: Option<&str>) -> Option<String>;
-    fn protection(&self) -> bool;
-}
-
-impl ProvedResource for Instance {
-    fn name(&self) -> &str {
-        &self.id
-    }
-    fn refusal(&self, prefix: &str, run: Option<&str>) -> Option<String> {
-        not_a_copy(self, prefix, run)
-    }
-    fn protection(&self) -> bool {
-        self.deletion_protection
-    }
-}
-
-impl ProvedResource for Cluster {
-    fn name(&self) -> &str {
-        &self.id
-    }
-    fn refusal(&self, prefix: &str, run: Option<&str>) -> Option<String> {
-        not_a_copy(self, prefix, run)
-    }
-    fn protection(&self) -> bool {
-        self.deletion_protection
-    }
-}
-
-/// The plan of a destroy: its steps, named for the copy (`target`) and its prefix.
-pub fn destroy_plan(
-    source: &str,
-    target: &str,
-    kind: Kind,
-    run_id: String,
-    steps: Vec<super::Step>,
-    prefix: &str,
-) -> Plan {
-    Plan {
-        source: source.to_string(),
-        target: target.to_string(),
-        kind,
-        path: ClonePath::Replica,
-        run_id,
-        resuming: false,
-        steps,
-        eta: None,
-        notes: Vec::new(),
-        accounts: None,
-        operation: Operation::Destroy,
-        copy_prefix: Some(prefix.to_string()),
-        more: Vec::new(),
-        protected_targets: Vec::new(),
-    }
-}
-
-fn run_tag(run: Option<&str>) -> String {
-    run.unwrap_or_default().to_string()
-}
-
-/// Deletion protection off when it is on, then the delete.
-fn delete_instance_steps(
-    steps: &mut Vec<super::Step>,
-    inst: &Instance,
-    deps: Vec<StepId>,
-) -> StepId {
-    let unprotect = Op::Instance(InstanceOp::Modify(ModifyAttrs::deletion_protection(false)));
-    let delete = Op::Instance(InstanceOp::Delete {
-        final_snapshot_id: None,
-    });
-    let protected = inst.deletion_protection.then_some(unprotect);
-    unprotect_then_delete(steps, &inst.id, protected, delete, deps)
-}
-
-fn delete_cluster_steps(steps: &mut Vec<super::Step>, c: &Cluster, members: Vec<StepId>) {
-    let unprotect = Op::Cluster(ClusterOp::Modify(
-        super::cluster_attributes::ClusterModify::deletion_protection(false),
-    ));
-    let delete = Op::Cluster(ClusterOp::Delete {
-        final_snapshot_id: None,
-    });
-    let protected = c.deletion_protection.then_some(unprotect);
-    unprotect_then_delete(steps, &c.id, protected, delete, members);
-}
-
-/// `unprotect` (when the resource is protected), then `delete` after it and `deps`.
-fn unprotect_then_delete(
-    steps: &mut Vec<super::Step>,
-    id: &str,
-    unprotect: Option<Op>,
-    delete: Op,
-    mut deps: Vec<StepId>,
-) -> StepId {
-    if let Some(op) = unprotect {
-        let step = StepId::new(StepKind::Unprotect, id);
-        deps.push(super::step::push(
-            steps,
-            step,
-            Phase::Cleanup,
-            id,
-            op,
-            Vec::new(),
-            None,
-        ));
-    }
-    let step = StepId::new(StepKind::Delete, id);
-    super::step::push(steps, step, Phase::Cleanup, id, delete, deps, None)
-}
-
-/// The copies (template name, prefix) whose expiry is before `now` (epoch seconds): roots of
-/// copy trees and copy clusters, never a cluster's member or a replica on its own.
-pub fn expired_copies(obs: &Observed, now: i64) -> Vec<(String, String)> {
-    let roots = obs
-        .instances
-        .values()
-        .filter(|i| i.replica_source.is_none() && i.cluster.is_none());
-    obs.clusters
-        .values()
-        .filter_map(|c| expired_copy(c, now))
-        .chain(roots.filter_map(|i| expired_copy(i, now)))
-        .collect()
-}
-
-/// The template and prefix of a copy whose expiry is before `now`.
-fn expired_copy<R: Resource>(r: &R, now: i64) -> Option<(String, String)> {
-    let expired = r
-        .tag(tags::EXPIRES)
-        .and_then(|e| SourceTime::parse(e).ok())
-        .is_some_and(|t| matches!(t, SourceTime::At(at) if at < now));
-    if r.tag(tags::ROLE) != Some(tags::ROLE_COPY) || !expired {
-        return None;
-    }
-    Some((
-        r.tag(tags::ORIGINAL)?.to_string(),
-        r.tag(tags::COPY_PREFIX)?.to_string(),
-    ))
 }

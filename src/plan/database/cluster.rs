@@ -6,21 +6,28 @@
 //! Resuming reads the same markers as for instances: on the clusters (`role`, `original`) and
 //! on their members, which follow renames.
 
-use super::cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs};
-use super::ops::{ClusterOp, GuardOp, InstanceOp, LockOp, Op, SnapshotOf, Tag};
-use super::planner::{final_snapshot_id, with_lock, Builder, PlanRequest};
-use super::tree::{stand_ins, Node};
-use super::validate::{
-    check_available, check_not_protected, check_window, run_of, runs_of, validate_identifier,
-};
-use super::{ClonePath, Kind, Phase, Plan, StepId, StepKind};
+use super::builder::{accounts, accounts_note, in_account, managed_password_note, Builder};
+use super::handover::hand_over;
 use crate::error::MitosisError;
 use crate::observed::{tags, Cluster, CustomEndpoint, Instance, Observed, OLD_PREFIX, TEMP_PREFIX};
+use crate::plan::attributes::Tag;
+use crate::plan::cluster_attributes::{ClusterAttrs, ClusterModify, MemberAttrs};
+use crate::plan::kind::{ClonePath, Kind};
+use crate::plan::lock::with_lock;
+use crate::plan::model::{Operation, Part, Plan};
+use crate::plan::names::final_snapshot_id;
+use crate::plan::ops::{ClusterOp, GuardOp, InstanceOp, LockOp, Op, SnapshotOf};
+use crate::plan::request::PlanRequest;
+use crate::plan::step::{Phase, StepId, StepKind};
+use crate::plan::tree::{stand_ins, Node};
+use crate::plan::validate::{
+    check_available, check_not_protected, check_window, run_of, runs_of, validate_identifier,
+};
 use std::collections::BTreeSet;
 
 /// The target cluster, with what stands for it now, and its members (writer first).
 #[derive(Debug)]
-pub(super) struct ClusterNodes {
+pub(in crate::plan) struct ClusterNodes {
     pub cluster: Node<Cluster>,
     /// The target's members as nodes without replica links.
     pub members: Vec<Node>,
@@ -40,19 +47,22 @@ impl ClusterNodes {
 
 /// True when the request names clusters (or one of them does: the planner then says what is
 /// wrong with the mix).
-pub(super) fn names_a_cluster(obs: &Observed, req: &PlanRequest) -> bool {
+pub(in crate::plan) fn names_a_cluster(obs: &Observed, req: &PlanRequest) -> bool {
     obs.source_view().cluster(&req.source).is_some() || is_cluster_target(obs, &req.target)
 }
 
 /// True when a cluster goes by the target's name, or by its old-/temp- names.
-pub(super) fn is_cluster_target(obs: &Observed, target: &str) -> bool {
+pub(in crate::plan) fn is_cluster_target(obs: &Observed, target: &str) -> bool {
     ["", OLD_PREFIX, TEMP_PREFIX]
         .iter()
         .any(|p| obs.cluster(&format!("{p}{target}")).is_some())
 }
 
 /// The target cluster and its members, whatever point an earlier run reached.
-pub(super) fn cluster_nodes(obs: &Observed, target: &str) -> Result<ClusterNodes, MitosisError> {
+pub(in crate::plan) fn cluster_nodes(
+    obs: &Observed,
+    target: &str,
+) -> Result<ClusterNodes, MitosisError> {
     let (original, replacement) = stand_ins(target, |id| obs.cluster(id));
     if original.or(replacement).is_none() {
         return Err(match obs.get(target) {
@@ -168,7 +178,7 @@ fn instance_named(i: &Instance, flag: &str) -> MitosisError {
 /// (asked for, or handed over from another account), restored to a moment (`--source-time`,
 /// checked against the source's window unless resuming: a full copy), or a copy-on-write
 /// clone, which Aurora cannot make of a cluster without instances (unless `cloned`: it exists).
-pub(super) fn cluster_path(
+pub(in crate::plan) fn cluster_path(
     req: &PlanRequest,
     source: &Cluster,
     handed_over: bool,
@@ -198,7 +208,7 @@ pub(super) fn cluster_path(
     Ok(ClonePath::Clone)
 }
 
-pub(super) fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
+pub(in crate::plan) fn check_supported(c: &Cluster, what: &str) -> Result<(), MitosisError> {
     if c.engine_mode.as_deref() == Some("serverless") {
         return Err(MitosisError::bad_input(format!(
             "{what} cluster {:?} is Aurora Serverless v1 (EngineMode=serverless), which is not supported: upgrade it to a provisioned cluster with Serverless v2 instances",
@@ -292,7 +302,10 @@ fn source_key(source: &Cluster) -> Option<String> {
         .flatten()
 }
 
-pub(super) fn check_cluster_available(c: &Cluster, what: &str) -> Result<(), MitosisError> {
+pub(in crate::plan) fn check_cluster_available(
+    c: &Cluster,
+    what: &str,
+) -> Result<(), MitosisError> {
     if c.is_available() {
         Ok(())
     } else {
@@ -303,7 +316,10 @@ pub(super) fn check_cluster_available(c: &Cluster, what: &str) -> Result<(), Mit
     }
 }
 
-pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, MitosisError> {
+pub(in crate::plan) fn plan_cluster(
+    obs: &Observed,
+    req: &PlanRequest,
+) -> Result<Plan, MitosisError> {
     validate_identifier("--source", &req.source)?;
     validate_identifier("--target", &req.target)?;
     let src = obs.source_view();
@@ -315,7 +331,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
                 "source cluster {:?} was not found in {}{}: check --source and the region",
                 req.source,
                 src.account.region,
-                super::planner::in_account(obs)
+                in_account(obs)
             )))
         }
     };
@@ -357,7 +373,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
         .filter_map(|c| c.tag(tags::RUN)),
     );
     let (run_id, resuming) = run_of(runs, obs.own_snapshots(), &req.target, &req.run_id)?;
-    let hand_over = super::planner::hand_over(
+    let hand_over = hand_over(
         obs,
         req,
         source.storage_encrypted,
@@ -372,9 +388,8 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
             check_available(m.attributes(), "target member")?;
         }
     }
-    let mut notes =
-        super::planner::managed_password_note(&req.target, target.managed_secret.as_deref(), req);
-    notes.extend(super::planner::accounts_note(obs));
+    let mut notes = managed_password_note(&req.target, target.managed_secret.as_deref(), req);
+    notes.extend(accounts_note(obs));
     if source.engine_version != target.engine_version {
         notes.push(format!(
             "the clone runs {} {} (the source's version); {} runs {}: after the refresh {} runs {}",
@@ -401,20 +416,20 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
     let ready = b.endpoint_steps(&nodes, swaps);
     b.cluster_cleanup_phase(&nodes, ready);
     let plan = Plan {
-        source: req.source.clone(),
-        target: req.target.clone(),
-        kind: Kind::Cluster,
-        path,
-        run_id,
         resuming,
-        steps: b.steps,
-        eta: None,
         notes,
-        accounts: super::planner::accounts(obs),
-        operation: super::Operation::Refresh,
-        copy_prefix: None,
-        more: Vec::new(),
-        protected_targets: Vec::new(),
+        accounts: accounts(obs),
+        ..Plan::new(
+            Operation::Refresh,
+            Part {
+                source: req.source.clone(),
+                target: req.target.clone(),
+                kind: Kind::Cluster,
+                path,
+            },
+            run_id,
+            b.steps,
+        )
     };
     Ok(with_lock(plan, &req.run_id))
 }
@@ -422,7 +437,7 @@ pub(super) fn plan_cluster(obs: &Observed, req: &PlanRequest) -> Result<Plan, Mi
 impl Builder<'_> {
     /// temp-T (clone or restore), its post-restore settings, then temp-<member> for each
     /// member, the writer first. Returns the steps after which the clone is complete.
-    pub(super) fn cluster_clone_phase(
+    pub(in crate::plan) fn cluster_clone_phase(
         &mut self,
         obs: &Observed,
         nodes: &ClusterNodes,
@@ -658,7 +673,9 @@ impl Builder<'_> {
                 StepId::new(StepKind::Swap, &m.name),
                 Phase::Swap,
                 &m.temp(),
-                Op::Instance(InstanceOp::Modify(super::ModifyAttrs::rename(&m.name))),
+                Op::Instance(InstanceOp::Modify(crate::plan::ModifyAttrs::rename(
+                    &m.name,
+                ))),
                 vec![retire],
                 skip,
             ));
@@ -827,211 +844,4 @@ impl Builder<'_> {
             (!has_markers).then(|| format!("{} has no markers left", nodes.cluster.name)),
         );
     }
-}
-
-/// Rollback of a cluster refresh before the point of no return, as for instances: swapped-in
-/// clones (cluster and members) go back to temp-*, retired originals back to their names, the
-/// retirement markers come off; with `OnFailure::Rollback`, this run's clone members and then
-/// its cluster are deleted, and its fresh cluster snapshot.
-pub(super) fn rollback_cluster(
-    obs: &Observed,
-    source: &str,
-    target: &str,
-    run_id: &str,
-    on_failure: super::OnFailure,
-) -> Result<Plan, MitosisError> {
-    use super::step::push;
-    let nodes = cluster_nodes(obs, target)?;
-    let mut steps = Vec::new();
-    let keys: Vec<String> = tags::MARKERS.iter().map(|k| k.to_string()).collect();
-    let ours_cluster = |c: &Cluster| c.tag(tags::RUN) == Some(run_id);
-    let ours = |i: &Instance| i.tag(tags::RUN) == Some(run_id);
-    let add = |steps: &mut Vec<_>, id: StepId, resource: &str, op: Op, deps: Vec<StepId>| {
-        push(steps, id, Phase::Rollback, resource, op, deps, None)
-    };
-
-    // Endpoints moved to this run's clone leave it first (their names are unique).
-    let mut dropped = Vec::new();
-    if let Some(r) = nodes
-        .cluster
-        .replacement
-        .as_ref()
-        .filter(|r| ours_cluster(r))
-    {
-        for e in &r.endpoints {
-            dropped.push(add(
-                &mut steps,
-                StepId::new(StepKind::DropEndpoint, &e.id),
-                &r.id,
-                Op::Cluster(ClusterOp::DeleteEndpoint {
-                    endpoint: e.id.clone(),
-                }),
-                Vec::new(),
-            ));
-        }
-    }
-    // The cluster.
-    let mut unswapped = Vec::new();
-    if nodes.cluster.swapped() && nodes.cluster.replacement.as_ref().is_some_and(ours_cluster) {
-        unswapped.push(add(
-            &mut steps,
-            StepId::new(StepKind::Unswap, &nodes.cluster.name),
-            &nodes.cluster.name,
-            Op::Cluster(ClusterOp::Modify(ClusterModify::rename(
-                &nodes.cluster.temp(),
-            ))),
-            dropped.clone(),
-        ));
-    }
-    if let Some(o) = nodes
-        .cluster
-        .original
-        .as_ref()
-        .filter(|o| o.is_marked(tags::ROLE_OLD, &nodes.cluster.name) && ours_cluster(o))
-    {
-        let mut deps = unswapped.clone();
-        if o.id == nodes.cluster.old() {
-            deps = vec![add(
-                &mut steps,
-                StepId::new(StepKind::Unretire, &nodes.cluster.name),
-                &nodes.cluster.old(),
-                Op::Cluster(ClusterOp::Modify(ClusterModify::rename(
-                    &nodes.cluster.name,
-                ))),
-                deps,
-            )];
-        }
-        // Endpoints that left the original come back to it, from the recorded definitions.
-        let mut back = Vec::new();
-        for e in nodes
-            .endpoints
-            .iter()
-            .filter(|e| !o.endpoints.iter().any(|x| x.id == e.id))
-        {
-            let mut endpoint = e.clone();
-            endpoint.cluster = String::new();
-            endpoint.status = String::new();
-            back.push(add(
-                &mut steps,
-                StepId::new(StepKind::Endpoint, &e.id),
-                &nodes.cluster.name,
-                Op::Cluster(ClusterOp::CreateEndpoint { endpoint }),
-                deps.iter().chain(dropped.iter()).cloned().collect(),
-            ));
-        }
-        let mut unmark = keys.clone();
-        unmark.extend(
-            o.tags
-                .keys()
-                .filter(|k| k.starts_with(tags::ENDPOINT_PREFIX))
-                .cloned(),
-        );
-        deps.extend(back);
-        add(
-            &mut steps,
-            StepId::new(StepKind::UnmarkOld, &nodes.cluster.name),
-            &nodes.cluster.name,
-            Op::Cluster(ClusterOp::RemoveTags { keys: unmark }),
-            deps,
-        );
-    }
-    // Each member.
-    let mut member_unswaps = Vec::new();
-    for m in &nodes.members {
-        let mut deps = Vec::new();
-        if m.swapped() && m.replacement.as_ref().is_some_and(ours) {
-            deps.push(add(
-                &mut steps,
-                StepId::new(StepKind::Unswap, &m.name),
-                &m.name,
-                Op::Instance(InstanceOp::Modify(super::ModifyAttrs::rename(&m.temp()))),
-                Vec::new(),
-            ));
-            member_unswaps.extend(deps.clone());
-        }
-        let Some(o) = m
-            .original
-            .as_ref()
-            .filter(|o| o.is_marked(tags::ROLE_OLD, &m.name) && ours(o))
-        else {
-            continue;
-        };
-        if o.id == m.old() {
-            deps = vec![add(
-                &mut steps,
-                StepId::new(StepKind::Unretire, &m.name),
-                &m.old(),
-                Op::Instance(InstanceOp::Modify(super::ModifyAttrs::rename(&m.name))),
-                deps,
-            )];
-        }
-        add(
-            &mut steps,
-            StepId::new(StepKind::UnmarkOld, &m.name),
-            &m.name,
-            Op::Instance(InstanceOp::RemoveTags { keys: keys.clone() }),
-            deps,
-        );
-    }
-    if on_failure == super::OnFailure::Rollback {
-        let mut discarded: Vec<StepId> = Vec::new();
-        for m in &nodes.members {
-            let is_ours = m
-                .replacement
-                .as_ref()
-                .is_some_and(|c| c.is_marked(tags::ROLE_TEMP, &m.name) && ours(c));
-            if !is_ours {
-                continue;
-            }
-            discarded.push(add(
-                &mut steps,
-                StepId::new(StepKind::Discard, &m.temp()),
-                &m.temp(),
-                Op::Instance(InstanceOp::Delete {
-                    final_snapshot_id: None,
-                }),
-                member_unswaps.clone(),
-            ));
-        }
-        let clone_is_ours =
-            nodes.cluster.replacement.as_ref().is_some_and(|c| {
-                c.is_marked(tags::ROLE_TEMP, &nodes.cluster.name) && ours_cluster(c)
-            });
-        if clone_is_ours {
-            // Aurora deletes a cluster only once its members are gone.
-            discarded.extend(unswapped.iter().cloned());
-            add(
-                &mut steps,
-                StepId::new(StepKind::Discard, &nodes.cluster.temp()),
-                &nodes.cluster.temp(),
-                Op::Cluster(ClusterOp::Delete {
-                    final_snapshot_id: None,
-                }),
-                discarded,
-            );
-        }
-        super::rollback::discard_fresh_snapshots(
-            &mut steps,
-            obs,
-            target,
-            run_id,
-            Op::ClusterSnapshot,
-        );
-    }
-    Ok(Plan {
-        source: source.to_string(),
-        target: target.to_string(),
-        kind: Kind::Cluster,
-        path: ClonePath::Clone,
-        run_id: run_id.to_string(),
-        resuming: true,
-        steps,
-        eta: None,
-        notes: Vec::new(),
-        accounts: super::planner::accounts(obs),
-        operation: super::Operation::Refresh,
-        copy_prefix: None,
-        more: Vec::new(),
-        protected_targets: Vec::new(),
-    })
 }
